@@ -1,0 +1,25 @@
+//! The orchestrator and its three roles (research, code, verify) working on
+//! one TaskSpec.
+
+pub mod tools;
+
+use serde::{Deserialize, Serialize};
+
+/// Which sub-agent is speaking; decides the tools and the prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentRole {
+    Research,
+    Code,
+    Verify,
+}
+
+impl AgentRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentRole::Research => "research",
+            AgentRole::Code => "code",
+            AgentRole::Verify => "verify",
+        }
+    }
+}

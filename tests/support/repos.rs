@@ -1,0 +1,1 @@
+//! (written on its own branch)
