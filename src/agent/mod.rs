@@ -1,6 +1,7 @@
 //! The orchestrator and its three roles (research, code, verify) working on
 //! one TaskSpec.
 
+pub mod context;
 pub mod tools;
 
 use serde::{Deserialize, Serialize};
