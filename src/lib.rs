@@ -2,6 +2,8 @@
 //! checkouts. See DESIGN.md for the data path these modules follow.
 
 pub mod agent;
+pub mod config;
+pub mod git;
 pub mod llm;
 pub mod sandbox;
 pub mod task;

@@ -1,0 +1,143 @@
+//! The config file's schema (`.github/deckhand.yml`) and its parsing, with
+//! errors that name the file, the line and the field.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::ConfigError;
+use crate::llm::pricing::Price;
+use crate::llm::ProviderKind;
+use crate::workspace::detect::Overrides;
+
+/// Commit author for Deckhand's commits.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GitAuthor {
+    pub name: String,
+    pub email: String,
+}
+
+impl Default for GitAuthor {
+    fn default() -> Self {
+        GitAuthor {
+            name: "deckhand[bot]".into(),
+            email: "deckhand[bot]@users.noreply.github.com".into(),
+        }
+    }
+}
+
+/// A scheduled maintenance task.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceTask {
+    pub name: String,
+    pub task: String,
+    /// Only run when the schedule that fired is this cron string.
+    #[serde(default)]
+    pub cron: Option<String>,
+}
+
+/// Every key the config file may hold. Unknown keys are errors.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub provider: Option<ProviderKind>,
+    pub model: Option<String>,
+    pub base_url: Option<String>,
+    /// Stream model replies (default true).
+    pub stream: Option<bool>,
+    /// Azure OpenAI `api-version`; switches to the `api-key` header.
+    pub api_version: Option<String>,
+    /// Read the model key from this variable instead of the provider's.
+    pub api_key_env: Option<String>,
+    #[serde(default)]
+    pub extra_headers: BTreeMap<String, String>,
+    pub max_attempts: Option<u32>,
+    pub max_turns: Option<u32>,
+    pub max_tokens: Option<u64>,
+    pub timeout_minutes: Option<u64>,
+    pub check_timeout_minutes: Option<u64>,
+    pub context_window: Option<u64>,
+    pub max_output_tokens: Option<u32>,
+    /// Override the detected setup/test/lint/typecheck commands.
+    #[serde(default)]
+    pub commands: Overrides,
+    /// Names of environment variables passed to commands; always masked.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Dollars per million tokens, by model id or id prefix.
+    #[serde(default)]
+    pub prices: BTreeMap<String, Price>,
+    #[serde(default)]
+    pub git: GitAuthor,
+    pub trigger_label: Option<String>,
+    pub trigger_phrase: Option<String>,
+    pub memory_branch: Option<String>,
+    pub config_repo: Option<String>,
+    pub network: Option<String>,
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    #[serde(default)]
+    pub allowed_bots: Vec<String>,
+    pub base_branch: Option<String>,
+    pub draft: Option<bool>,
+    #[serde(default)]
+    pub maintenance: Vec<MaintenanceTask>,
+    /// The file's text, for locating fields in later validation errors.
+    #[serde(skip)]
+    text: String,
+}
+
+impl FileConfig {
+    pub fn read(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(FileConfig::default());
+        }
+        let mut config: FileConfig =
+            serde_yaml::from_str(text).map_err(|e| ConfigError::Invalid {
+                path: path.display().to_string(),
+                message: describe_yaml_error(&e),
+            })?;
+        config.text = text.to_string();
+        Ok(config)
+    }
+
+    /// An error about `field`, naming the line it is on.
+    pub fn invalid(&self, path: Option<&Path>, field: &str, problem: &str) -> ConfigError {
+        let line = self
+            .text
+            .lines()
+            .position(|l| l.trim_start().starts_with(&format!("{field}:")))
+            .map(|i| format!("line {}: ", i + 1))
+            .unwrap_or_default();
+        ConfigError::Invalid {
+            path: path.map_or_else(|| "config".to_string(), |p| p.display().to_string()),
+            message: format!("{line}field `{field}` {problem}"),
+        }
+    }
+}
+
+/// serde_yaml puts the location at the end; lead with it instead.
+fn describe_yaml_error(e: &serde_yaml::Error) -> String {
+    match e.location() {
+        Some(loc) => {
+            let msg = e.to_string();
+            let msg = msg
+                .rsplit_once(" at line ")
+                .map_or(msg.as_str(), |(head, _)| head)
+                .to_string();
+            format!("line {} column {}: {msg}", loc.line(), loc.column())
+        }
+        None => e.to_string(),
+    }
+}

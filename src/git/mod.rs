@@ -1,0 +1,272 @@
+//! Local git work with git2: the task's worktree and branch, commits, and
+//! the diff of what a task changed. The user's own branch and work tree are
+//! never touched.
+
+use std::path::{Path, PathBuf};
+
+use git2::{BranchType, DiffOptions, IndexAddOption, Repository, Signature, WorktreeAddOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("{path} is not a git repository: {message}")]
+    NotARepo { path: String, message: String },
+    #[error("{path}: the repository has no commits yet; commit something first")]
+    NoCommits { path: String },
+    #[error("git: {context}: {source}")]
+    Git {
+        context: String,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn ctx(context: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
+    let context = context.into();
+    move |source| GitError::Git { context, source }
+}
+
+/// The user's repository.
+pub struct LocalRepo {
+    repo: Repository,
+    workdir: PathBuf,
+}
+
+impl LocalRepo {
+    pub fn open(dir: &Path) -> Result<LocalRepo, GitError> {
+        let repo = Repository::open(dir).map_err(|e| GitError::NotARepo {
+            path: dir.display().to_string(),
+            message: e.message().to_string(),
+        })?;
+        let workdir = repo
+            .workdir()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.to_path_buf());
+        Ok(LocalRepo { repo, workdir })
+    }
+
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// `.git/deckhand/<id>/`: the task's state, PR text and worktree.
+    pub fn task_dir(&self, id: &str) -> PathBuf {
+        self.repo.commondir().join("deckhand").join(id)
+    }
+
+    pub fn branch_exists(&self, name: &str) -> bool {
+        self.repo.find_branch(name, BranchType::Local).is_ok()
+    }
+
+    /// A name for the repo: `owner/name` from the `origin` remote when it
+    /// has one, else the directory name.
+    pub fn display_name(&self) -> String {
+        if let Some(url) = self
+            .repo
+            .find_remote("origin")
+            .ok()
+            .and_then(|r| r.url().map(str::to_string))
+        {
+            let trimmed = url.trim_end_matches('/').trim_end_matches(".git");
+            let parts: Vec<&str> = trimmed.rsplit(['/', ':']).take(2).collect();
+            if parts.len() == 2 && !parts[0].is_empty() && !parts[1].is_empty() {
+                return format!("{}/{}", parts[1], parts[0]);
+            }
+        }
+        self.workdir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "repository".into())
+    }
+
+    /// Creates branch `branch` at HEAD and checks it out in a new worktree
+    /// at `path`. Returns the base commit id.
+    pub fn add_worktree(&self, name: &str, branch: &str, path: &Path) -> Result<String, GitError> {
+        let head = self.repo.head().map_err(|_| GitError::NoCommits {
+            path: self.workdir.display().to_string(),
+        })?;
+        let commit = head.peel_to_commit().map_err(|_| GitError::NoCommits {
+            path: self.workdir.display().to_string(),
+        })?;
+        let reference = self
+            .repo
+            .branch(branch, &commit, false)
+            .map_err(ctx(format!("create branch {branch}")))?
+            .into_reference();
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| GitError::Io {
+                context: format!("create {}", parent.display()),
+                source,
+            })?;
+        }
+        let mut opts = WorktreeAddOptions::new();
+        opts.reference(Some(&reference));
+        self.repo
+            .worktree(name, path, Some(&opts))
+            .map_err(ctx(format!("add worktree {}", path.display())))?;
+        Ok(commit.id().to_string())
+    }
+
+    /// Removes the worktree's files and its administrative entry; the branch
+    /// stays.
+    pub fn remove_worktree(&self, name: &str, path: &Path) -> Result<(), GitError> {
+        if path.exists() {
+            std::fs::remove_dir_all(path).map_err(|source| GitError::Io {
+                context: format!("remove {}", path.display()),
+                source,
+            })?;
+        }
+        if let Ok(wt) = self.repo.find_worktree(name) {
+            let mut opts = git2::WorktreePruneOptions::new();
+            opts.valid(true).working_tree(true);
+            wt.prune(Some(&mut opts)).map_err(ctx(format!("prune worktree {name}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// One file a task changed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileChange {
+    pub path: String,
+    /// `added`, `modified`, `deleted`, `renamed`.
+    pub status: String,
+    pub insertions: usize,
+    pub deletions: usize,
+}
+
+/// Commits everything in the worktree (honouring .gitignore) on its branch.
+/// Returns the new commit id, or `None` when nothing changed.
+pub fn commit_all(worktree: &Path, author: (&str, &str), message: &str) -> Result<Option<String>, GitError> {
+    let repo = Repository::open(worktree).map_err(ctx("open worktree"))?;
+    let mut index = repo.index().map_err(ctx("read index"))?;
+    index
+        .add_all(["*"], IndexAddOption::DEFAULT, None)
+        .map_err(ctx("stage changes"))?;
+    index.update_all(["*"], None).map_err(ctx("stage deletions"))?;
+    index.write().map_err(ctx("write index"))?;
+    let tree_id = index.write_tree().map_err(ctx("write tree"))?;
+    let parent = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map_err(ctx("read HEAD"))?;
+    if parent.tree_id() == tree_id {
+        return Ok(None);
+    }
+    let tree = repo.find_tree(tree_id).map_err(ctx("find tree"))?;
+    let sig = Signature::now(author.0, author.1).map_err(ctx("author signature"))?;
+    let id = repo
+        .commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
+        .map_err(ctx("commit"))?;
+    Ok(Some(id.to_string()))
+}
+
+/// What changed between `base` and the worktree's HEAD, file by file, and
+/// the unified diff text.
+pub fn diff_since(worktree: &Path, base: &str) -> Result<(Vec<FileChange>, String), GitError> {
+    let repo = Repository::open(worktree).map_err(ctx("open worktree"))?;
+    let base_tree = repo
+        .revparse_single(base)
+        .and_then(|o| o.peel_to_tree())
+        .map_err(ctx(format!("find base {base}")))?;
+    let head_tree = repo
+        .head()
+        .and_then(|h| h.peel_to_tree())
+        .map_err(ctx("read HEAD"))?;
+    let mut opts = DiffOptions::new();
+    opts.context_lines(3);
+    let mut diff = repo
+        .diff_tree_to_tree(Some(&base_tree), Some(&head_tree), Some(&mut opts))
+        .map_err(ctx("diff"))?;
+    diff.find_similar(None).map_err(ctx("find renames"))?;
+    let mut changes = Vec::new();
+    for (i, delta) in diff.deltas().enumerate() {
+        let path = delta
+            .new_file()
+            .path()
+            .or_else(|| delta.old_file().path())
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        let status = match delta.status() {
+            git2::Delta::Added => "added",
+            git2::Delta::Deleted => "deleted",
+            git2::Delta::Renamed => "renamed",
+            _ => "modified",
+        };
+        let (insertions, deletions) = git2::Patch::from_diff(&diff, i)
+            .ok()
+            .flatten()
+            .and_then(|p| p.line_stats().ok())
+            .map(|(_, a, d)| (a, d))
+            .unwrap_or((0, 0));
+        changes.push(FileChange {
+            path,
+            status: status.to_string(),
+            insertions,
+            deletions,
+        });
+    }
+    let mut text = String::new();
+    diff.print(git2::DiffFormat::Patch, |_, _, line| {
+        let origin = line.origin();
+        if matches!(origin, '+' | '-' | ' ') {
+            text.push(origin);
+        }
+        text.push_str(&String::from_utf8_lossy(line.content()));
+        true
+    })
+    .map_err(ctx("print diff"))?;
+    Ok((changes, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let ok = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@e"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    }
+
+    #[test]
+    fn worktree_branch_commit_and_diff() {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        std::fs::write(dir.path().join("a.txt"), "one\n").unwrap();
+        git(dir.path(), &["add", "."]);
+        git(dir.path(), &["commit", "-qm", "init"]);
+
+        let repo = LocalRepo::open(dir.path()).unwrap();
+        let wt = repo.task_dir("dh-1").join("worktree");
+        let base = repo.add_worktree("dh-1", "deckhand/dh-1", &wt).unwrap();
+        std::fs::write(wt.join("a.txt"), "one\ntwo\n").unwrap();
+        std::fs::write(wt.join("b.txt"), "new\n").unwrap();
+        let id = commit_all(&wt, ("Deckhand", "d@e"), "change").unwrap();
+        assert!(id.is_some());
+        assert_eq!(commit_all(&wt, ("Deckhand", "d@e"), "again").unwrap(), None);
+        let (changes, text) = diff_since(&wt, &base).unwrap();
+        assert_eq!(changes.len(), 2);
+        assert_eq!(changes[0].path, "a.txt");
+        assert_eq!((changes[0].insertions, changes[0].deletions), (1, 0));
+        assert_eq!(changes[1].status, "added");
+        assert!(text.contains("+two"));
+
+        repo.remove_worktree("dh-1", &wt).unwrap();
+        assert!(!wt.exists());
+        assert!(repo.branch_exists("deckhand/dh-1"));
+        // The user's tree is untouched.
+        assert_eq!(std::fs::read_to_string(dir.path().join("a.txt")).unwrap(), "one\n");
+        assert!(!dir.path().join("b.txt").exists());
+    }
+}
