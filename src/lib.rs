@@ -1,10 +1,13 @@
 //! Deckhand: an autonomous coding agent for GitHub Actions and local
-//! checkouts. See DESIGN.md for the data path these modules follow.
+//! checkouts. The modules follow the data path of DESIGN.md:
+//! event → task → plan → change → verify → pull request → learn.
 
 pub mod agent;
+pub mod cli;
 pub mod config;
 pub mod git;
 pub mod llm;
+pub mod report;
 pub mod sandbox;
 pub mod task;
 pub mod workspace;

@@ -2,7 +2,12 @@
 //! one TaskSpec.
 
 pub mod context;
+pub mod conversation;
+pub mod orchestrator;
+pub mod prompts;
+pub mod session;
 pub mod tools;
+pub mod verify;
 
 use serde::{Deserialize, Serialize};
 

@@ -34,17 +34,26 @@ impl EnvSnapshot {
         V: Into<String>,
     {
         EnvSnapshot {
-            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
     /// A variable's value; empty values count as unset.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn pairs(&self) -> Vec<(String, String)> {
-        self.vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     /// Values of variables whose names say they hold a secret.
@@ -59,9 +68,17 @@ impl EnvSnapshot {
 
 fn looks_secret(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
-    ["TOKEN", "SECRET", "PASSWORD", "API_KEY", "APIKEY", "PRIVATE_KEY", "_KEY"]
-        .iter()
-        .any(|marker| n.contains(marker))
+    [
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "_KEY",
+    ]
+    .iter()
+    .any(|marker| n.contains(marker))
 }
 
 /// Errors that stop before any work starts.
@@ -82,11 +99,10 @@ pub enum ConfigError {
          - in GitHub Actions: the `anthropic_api_key` or `openai_api_key` input"
     )]
     NoApiKey,
-    #[error("the {provider} provider needs {var}, which is not set (or use --provider to pick another)")]
-    KeyMissingFor {
-        provider: &'static str,
-        var: String,
-    },
+    #[error(
+        "the {provider} provider needs {var}, which is not set (or use --provider to pick another)"
+    )]
+    KeyMissingFor { provider: &'static str, var: String },
 }
 
 /// Values given on the command line (global flags).
@@ -161,7 +177,11 @@ impl Settings {
 
     /// Resolves the provider: flags, then the config file, then the
     /// environment (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`, `*_BASE_URL`).
-    pub fn provider(&self, flags: &Flags, env: &EnvSnapshot) -> Result<ProviderSettings, ConfigError> {
+    pub fn provider(
+        &self,
+        flags: &Flags,
+        env: &EnvSnapshot,
+    ) -> Result<ProviderSettings, ConfigError> {
         let file = &self.file;
         let kind = match flags.provider.or(file.provider) {
             Some(kind) => kind,
@@ -184,7 +204,10 @@ impl Settings {
                 "gpt-4.1",
             ),
         };
-        let key_var = file.api_key_env.clone().unwrap_or_else(|| key_var.to_string());
+        let key_var = file
+            .api_key_env
+            .clone()
+            .unwrap_or_else(|| key_var.to_string());
         let api_key = match env.get(&key_var) {
             Some(key) => key.to_string(),
             None if flags.provider.is_none() && file.provider.is_none() => {
@@ -245,10 +268,15 @@ impl Settings {
 
 /// `.github/deckhand.yml`, then `.github/deckhand.yaml`, then `.deckhand.yml`.
 pub fn find_config_file(repo: &Path) -> Option<PathBuf> {
-    [".github/deckhand.yml", ".github/deckhand.yaml", ".deckhand.yml", ".deckhand.yaml"]
-        .iter()
-        .map(|p| repo.join(p))
-        .find(|p| p.is_file())
+    [
+        ".github/deckhand.yml",
+        ".github/deckhand.yaml",
+        ".deckhand.yml",
+        ".deckhand.yaml",
+    ]
+    .iter()
+    .map(|p| repo.join(p))
+    .find(|p| p.is_file())
 }
 
 #[cfg(test)]
@@ -266,23 +294,35 @@ mod tests {
     fn flags_beat_file_beat_environment() {
         let dir = repo_with("provider: openai\nmodel: from-file\nbase_url: http://file/v1\n");
         let settings = Settings::load(dir.path(), &Flags::default()).unwrap();
-        let env = EnvSnapshot::from_pairs([("OPENAI_API_KEY", "sk-test"), ("OPENAI_BASE_URL", "http://env/v1")]);
+        let env = EnvSnapshot::from_pairs([
+            ("OPENAI_API_KEY", "sk-test"),
+            ("OPENAI_BASE_URL", "http://env/v1"),
+        ]);
         let p = settings.provider(&Flags::default(), &env).unwrap();
-        assert_eq!((p.kind, p.model.as_str(), p.base_url.as_str()), (ProviderKind::Openai, "from-file", "http://file/v1"));
+        assert_eq!(
+            (p.kind, p.model.as_str(), p.base_url.as_str()),
+            (ProviderKind::Openai, "from-file", "http://file/v1")
+        );
         let flags = Flags {
             model: Some("from-flag".into()),
             base_url: Some("http://flag/v1/".into()),
             ..Flags::default()
         };
         let p = settings.provider(&flags, &env).unwrap();
-        assert_eq!((p.model.as_str(), p.base_url.as_str()), ("from-flag", "http://flag/v1"));
+        assert_eq!(
+            (p.model.as_str(), p.base_url.as_str()),
+            ("from-flag", "http://flag/v1")
+        );
     }
 
     #[test]
     fn environment_picks_provider_and_base_url() {
         let dir = tempfile::tempdir().unwrap();
         let settings = Settings::load(dir.path(), &Flags::default()).unwrap();
-        let env = EnvSnapshot::from_pairs([("ANTHROPIC_API_KEY", "sk-ant"), ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")]);
+        let env = EnvSnapshot::from_pairs([
+            ("ANTHROPIC_API_KEY", "sk-ant"),
+            ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9"),
+        ]);
         let p = settings.provider(&Flags::default(), &env).unwrap();
         assert_eq!(p.kind, ProviderKind::Anthropic);
         assert_eq!(p.base_url, "http://127.0.0.1:9");
@@ -293,8 +333,16 @@ mod tests {
     fn no_key_lists_every_way_to_configure_one() {
         let dir = tempfile::tempdir().unwrap();
         let settings = Settings::load(dir.path(), &Flags::default()).unwrap();
-        let err = settings.provider(&Flags::default(), &EnvSnapshot::default()).unwrap_err().to_string();
-        for way in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "api_key_env", "anthropic_api_key"] {
+        let err = settings
+            .provider(&Flags::default(), &EnvSnapshot::default())
+            .unwrap_err()
+            .to_string();
+        for way in [
+            "ANTHROPIC_API_KEY",
+            "OPENAI_API_KEY",
+            "api_key_env",
+            "anthropic_api_key",
+        ] {
             assert!(err.contains(way), "{err}");
         }
     }
@@ -302,7 +350,9 @@ mod tests {
     #[test]
     fn unknown_field_names_file_line_and_field() {
         let dir = repo_with("model: x\nmax_atempts: 2\n");
-        let err = Settings::load(dir.path(), &Flags::default()).unwrap_err().to_string();
+        let err = Settings::load(dir.path(), &Flags::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(".github/deckhand.yml"), "{err}");
         assert!(err.contains("max_atempts"), "{err}");
         assert!(err.contains("line 2"), "{err}");
@@ -311,7 +361,9 @@ mod tests {
     #[test]
     fn invalid_value_names_its_line() {
         let dir = repo_with("model: x\n\nmax_attempts: 0\n");
-        let err = Settings::load(dir.path(), &Flags::default()).unwrap_err().to_string();
+        let err = Settings::load(dir.path(), &Flags::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 3"), "{err}");
         assert!(err.contains("max_attempts"), "{err}");
     }
@@ -319,7 +371,9 @@ mod tests {
     #[test]
     fn malformed_yaml_names_the_line() {
         let dir = repo_with("model: [unclosed\nstream: true\n");
-        let err = Settings::load(dir.path(), &Flags::default()).unwrap_err().to_string();
+        let err = Settings::load(dir.path(), &Flags::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("deckhand.yml"), "{err}");
         assert!(err.contains("line"), "{err}");
     }
@@ -328,7 +382,10 @@ mod tests {
     fn redactor_masks_keys_and_configured_secrets() {
         let dir = repo_with("secrets: [DEPLOY_PASS]\n");
         let settings = Settings::load(dir.path(), &Flags::default()).unwrap();
-        let env = EnvSnapshot::from_pairs([("ANTHROPIC_API_KEY", "sk-ant-123456"), ("DEPLOY_PASS", "hunter22")]);
+        let env = EnvSnapshot::from_pairs([
+            ("ANTHROPIC_API_KEY", "sk-ant-123456"),
+            ("DEPLOY_PASS", "hunter22"),
+        ]);
         let r = settings.redactor(&env);
         assert_eq!(r.redact("sk-ant-123456 hunter22"), "*** ***");
     }

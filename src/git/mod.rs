@@ -124,7 +124,8 @@ impl LocalRepo {
         if let Ok(wt) = self.repo.find_worktree(name) {
             let mut opts = git2::WorktreePruneOptions::new();
             opts.valid(true).working_tree(true);
-            wt.prune(Some(&mut opts)).map_err(ctx(format!("prune worktree {name}")))?;
+            wt.prune(Some(&mut opts))
+                .map_err(ctx(format!("prune worktree {name}")))?;
         }
         Ok(())
     }
@@ -142,13 +143,19 @@ pub struct FileChange {
 
 /// Commits everything in the worktree (honouring .gitignore) on its branch.
 /// Returns the new commit id, or `None` when nothing changed.
-pub fn commit_all(worktree: &Path, author: (&str, &str), message: &str) -> Result<Option<String>, GitError> {
+pub fn commit_all(
+    worktree: &Path,
+    author: (&str, &str),
+    message: &str,
+) -> Result<Option<String>, GitError> {
     let repo = Repository::open(worktree).map_err(ctx("open worktree"))?;
     let mut index = repo.index().map_err(ctx("read index"))?;
     index
         .add_all(["*"], IndexAddOption::DEFAULT, None)
         .map_err(ctx("stage changes"))?;
-    index.update_all(["*"], None).map_err(ctx("stage deletions"))?;
+    index
+        .update_all(["*"], None)
+        .map_err(ctx("stage deletions"))?;
     index.write().map_err(ctx("write index"))?;
     let tree_id = index.write_tree().map_err(ctx("write tree"))?;
     let parent = repo
@@ -236,7 +243,11 @@ mod tests {
             .current_dir(dir)
             .output()
             .unwrap();
-        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
     }
 
     #[test]
@@ -266,7 +277,10 @@ mod tests {
         assert!(!wt.exists());
         assert!(repo.branch_exists("deckhand/dh-1"));
         // The user's tree is untouched.
-        assert_eq!(std::fs::read_to_string(dir.path().join("a.txt")).unwrap(), "one\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+            "one\n"
+        );
         assert!(!dir.path().join("b.txt").exists());
     }
 }

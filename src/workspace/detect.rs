@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckKind {
     Test,
@@ -63,7 +63,11 @@ impl Environment {
         if let Some(t) = &o.test {
             self.checks.retain(|c| c.kind != CheckKind::Test);
             if !t.is_empty() {
-                self.checks.push(Check { kind: CheckKind::Test, command: t.clone(), source: "config".into() });
+                self.checks.push(Check {
+                    kind: CheckKind::Test,
+                    command: t.clone(),
+                    source: "config".into(),
+                });
             }
         }
         self

@@ -148,3 +148,8 @@ pub fn for_role(role: AgentRole) -> Registry {
     let _ = role;
     Registry::new(Vec::new())
 }
+
+/// Every tool, for `deckhand tool`.
+pub fn every_tool() -> Registry {
+    Registry::new(Vec::new())
+}

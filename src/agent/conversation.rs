@@ -1,0 +1,426 @@
+//! One role's conversation with the model: send, run the tool calls, send
+//! the results, until the model answers without a tool call, a question
+//! needs a human, or a budget ends it. Compacts the history near the
+//! context limit.
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent::prompts;
+use crate::agent::session::{Limit, Session};
+use crate::agent::tools::{self, CriterionVerdict, ToolContext, ToolError, ToolOutput};
+use crate::agent::AgentRole;
+use crate::llm::{ContentBlock, LlmError, Message, Request, Role, ToolCall};
+use crate::report::Event;
+use crate::task::TaskSpec;
+
+/// A role's conversation, saved in checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleState {
+    pub role: AgentRole,
+    pub messages: Vec<Message>,
+    pub turns: u32,
+    /// A question waiting for a human's answer.
+    pub pending: Option<PendingQuestion>,
+}
+
+/// Where a role stopped to wait for an answer: the results of the calls made
+/// so far in that turn, and the calls still to make after the question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingQuestion {
+    pub call_id: String,
+    pub question: String,
+    pub results: Vec<ContentBlock>,
+    pub remaining: Vec<ToolCall>,
+}
+
+/// How a role ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoleEnd {
+    /// The model answered without a tool call.
+    Finished(String),
+    /// A question needs a human; the state holds it in `pending`.
+    Waiting(String),
+    /// A budget ran out.
+    Stopped(Limit),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Model(#[from] LlmError),
+    #[error("{role}: {message}")]
+    Fatal { role: &'static str, message: String },
+}
+
+/// Mutable task data tools may change.
+pub struct Shared<'a> {
+    pub spec: &'a mut TaskSpec,
+    pub verdict: &'a mut Option<Vec<CriterionVerdict>>,
+}
+
+impl RoleState {
+    pub fn new(role: AgentRole, opening: String) -> Self {
+        RoleState {
+            role,
+            messages: vec![Message::user_text(opening)],
+            turns: 0,
+            pending: None,
+        }
+    }
+
+    /// Gives the pending question its answer; the next [`run`] continues.
+    pub fn answer(&mut self, answer: &str) -> bool {
+        let Some(pending) = self.pending.as_mut() else {
+            return false;
+        };
+        pending.results.push(ContentBlock::ToolResult {
+            tool_use_id: pending.call_id.clone(),
+            content: format!("Answer from the user: {answer}"),
+            is_error: false,
+        });
+        true
+    }
+}
+
+/// Runs the role until it ends. `nested` research (consulted by code) does
+/// not ask humans itself: it hands its question back.
+pub async fn run(
+    s: &mut Session,
+    state: &mut RoleState,
+    shared: &mut Shared<'_>,
+    nested: bool,
+) -> Result<RoleEnd, AgentError> {
+    let system = prompts::system(
+        state.role,
+        &prompts::RepoContext {
+            steering: &s.steering,
+            repo_map: &s.repo_map,
+            environment: &s.environment,
+        },
+    );
+    let registry = tools::for_role(state.role);
+    // Finish a turn that stopped at a question (resume).
+    if let Some(pending) = state.pending.take() {
+        let answered = pending
+            .results
+            .iter()
+            .any(|b| matches!(b, ContentBlock::ToolResult { tool_use_id, .. } if *tool_use_id == pending.call_id));
+        if !answered {
+            let question = pending.question.clone();
+            state.pending = Some(pending);
+            return Ok(RoleEnd::Waiting(question));
+        }
+        let mut results = pending.results;
+        if let Some(end) = run_calls(
+            s,
+            state,
+            shared,
+            &registry,
+            pending.remaining,
+            &mut results,
+            nested,
+        )
+        .await?
+        {
+            return Ok(end);
+        }
+        state.messages.push(Message {
+            role: Role::User,
+            content: results,
+        });
+    }
+    loop {
+        if let Some(limit) = s.limit_reached(state.turns) {
+            return Ok(RoleEnd::Stopped(limit));
+        }
+        maybe_compact(s, state, shared.spec, &system).await?;
+        let request = Request {
+            system: vec![system.clone()],
+            messages: state.messages.clone(),
+            tools: registry.specs(),
+            max_tokens: s.budgets.max_output_tokens,
+        };
+        let response = s.provider.complete(&request).await?;
+        state.turns += 1;
+        s.usage.add(&response.usage);
+        let calls = response.message.tool_calls();
+        s.reporter.event(Event::ModelReply {
+            role: state.role.as_str().into(),
+            usage: response.usage,
+            tool_calls: calls.len(),
+        });
+        let text = response.message.text();
+        state.messages.push(response.message);
+        if calls.is_empty() {
+            return Ok(RoleEnd::Finished(text));
+        }
+        let mut results = Vec::new();
+        if let Some(end) =
+            run_calls(s, state, shared, &registry, calls, &mut results, nested).await?
+        {
+            return Ok(end);
+        }
+        state.messages.push(Message {
+            role: Role::User,
+            content: results,
+        });
+    }
+}
+
+/// Runs calls in order, appending a result for each. Returns `Some` when a
+/// question must wait for a human (the state then holds it).
+#[allow(clippy::too_many_arguments)]
+async fn run_calls(
+    s: &mut Session,
+    state: &mut RoleState,
+    shared: &mut Shared<'_>,
+    registry: &tools::Registry,
+    calls: Vec<ToolCall>,
+    results: &mut Vec<ContentBlock>,
+    nested: bool,
+) -> Result<Option<RoleEnd>, AgentError> {
+    let mut calls = calls.into_iter();
+    while let Some(call) = calls.next() {
+        let outcome = {
+            let mut ctx = ToolContext {
+                workspace: &s.workspace,
+                runner: &s.runner,
+                redactor: &s.redactor,
+                limits: s.limits,
+                spec: shared.spec,
+                verdict: shared.verdict,
+            };
+            registry.dispatch(&mut ctx, &call).await
+        };
+        let role = state.role.as_str();
+        let (content, is_error) = match outcome {
+            Ok(ToolOutput::Text(text)) => {
+                report_call(s, role, &call, true, "");
+                (text, false)
+            }
+            Err(ToolError::ForModel(message)) => {
+                report_call(s, role, &call, false, &message);
+                (format!("error: {message}"), true)
+            }
+            Err(ToolError::Fatal(message)) => {
+                report_call(s, role, &call, false, &message);
+                return Err(AgentError::Fatal { role, message });
+            }
+            Ok(ToolOutput::Question(question)) => {
+                report_call(s, role, &call, true, "");
+                match answer_question(s, state.role, shared, &question, nested).await? {
+                    Answer::Text(answer) => (answer, false),
+                    Answer::Wait(question) => {
+                        s.reporter.event(Event::Question {
+                            question: question.clone(),
+                        });
+                        state.pending = Some(PendingQuestion {
+                            call_id: call.id,
+                            question: question.clone(),
+                            results: std::mem::take(results),
+                            remaining: calls.collect(),
+                        });
+                        return Ok(Some(RoleEnd::Waiting(question)));
+                    }
+                }
+            }
+        };
+        results.push(ContentBlock::ToolResult {
+            tool_use_id: call.id,
+            content: s.redactor.redact(&content).into_owned(),
+            is_error,
+        });
+    }
+    Ok(None)
+}
+
+enum Answer {
+    Text(String),
+    Wait(String),
+}
+
+/// Code asks research first; research (top level) asks the human on a
+/// terminal, or the task waits.
+async fn answer_question(
+    s: &mut Session,
+    role: AgentRole,
+    shared: &mut Shared<'_>,
+    question: &str,
+    nested: bool,
+) -> Result<Answer, AgentError> {
+    let mut question = question.to_string();
+    if role == AgentRole::Code {
+        s.progress(&format!("❓ code asks research: {question}"));
+        let mut research = RoleState::new(
+            AgentRole::Research,
+            prompts::consult_research(shared.spec, &question),
+        );
+        let end = Box::pin(run(s, &mut research, shared, true)).await?;
+        match end {
+            RoleEnd::Finished(answer) => return Ok(Answer::Text(format!("Answer from research: {answer}"))),
+            RoleEnd::Waiting(for_human) => question = for_human,
+            RoleEnd::Stopped(limit) => {
+                return Ok(Answer::Text(format!(
+                    "Research could not answer: {}. Decide yourself and record the decision with update_spec `decisions`.",
+                    limit.describe(&s.budgets)
+                )))
+            }
+        }
+    }
+    if nested {
+        return Ok(Answer::Wait(question));
+    }
+    if s.interactive {
+        if let Some(answer) = ask_on_terminal(s, &question).await {
+            return Ok(Answer::Text(format!("Answer from the user: {answer}")));
+        }
+    }
+    Ok(Answer::Wait(question))
+}
+
+async fn ask_on_terminal(s: &Session, question: &str) -> Option<String> {
+    s.progress(&format!("❓ {question}\n   your answer (one line): "));
+    let line = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).ok().map(|_| line)
+    })
+    .await
+    .ok()
+    .flatten()?;
+    let line = line.trim().to_string();
+    (!line.is_empty()).then_some(line)
+}
+
+fn report_call(s: &Session, role: &str, call: &ToolCall, ok: bool, error: &str) {
+    let summary = describe_call(call);
+    let mark = if ok { "✅" } else { "⚠️" };
+    let detail = if error.is_empty() {
+        String::new()
+    } else {
+        format!(" — {}", error.lines().next().unwrap_or_default())
+    };
+    s.progress(&format!(
+        "🔧 {role}: {} {summary} {mark}{detail}",
+        call.name
+    ));
+    s.reporter.event(Event::ToolCall {
+        role: role.into(),
+        tool: call.name.clone(),
+        input: call.input.clone(),
+        ok,
+        summary: if error.is_empty() {
+            summary
+        } else {
+            error.to_string()
+        },
+    });
+}
+
+/// The argument that says most about a call.
+fn describe_call(call: &ToolCall) -> String {
+    let field = |k: &str| {
+        call.input
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let text = field("path")
+        .or_else(|| field("command"))
+        .or_else(|| field("pattern"))
+        .or_else(|| field("question"))
+        .unwrap_or_else(|| {
+            call.input
+                .as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
+                .unwrap_or_default()
+        });
+    let first = text.lines().next().unwrap_or_default();
+    let mut short: String = first.chars().take(80).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// Near the context limit, replaces the history with a hand-off note, the
+/// current TaskSpec and the latest exchange.
+async fn maybe_compact(
+    s: &mut Session,
+    state: &mut RoleState,
+    spec: &TaskSpec,
+    system: &str,
+) -> Result<(), AgentError> {
+    let estimate = estimate_tokens(system, &state.messages);
+    let threshold = s.budgets.context_window * 9 / 10;
+    if estimate < threshold || state.messages.len() < 4 {
+        return Ok(());
+    }
+    s.progress(&format!(
+        "🗜️ {}: history is ~{estimate} tokens, near the {} token window; compacting",
+        state.role.as_str(),
+        s.budgets.context_window
+    ));
+    // Keep the latest exchange verbatim: from the last assistant message on.
+    let keep_from = state
+        .messages
+        .iter()
+        .rposition(|m| m.role == Role::Assistant)
+        .unwrap_or(state.messages.len());
+    let mut history: Vec<Message> = state.messages[..keep_from].to_vec();
+    // The summary request must fit too: drop the oldest turns until it does.
+    while history.len() > 2 && estimate_tokens(system, &history) > threshold / 2 {
+        history.remove(1);
+        while history.get(1).is_some_and(|m| m.role == Role::User) {
+            history.remove(1);
+        }
+    }
+    let mut as_text = String::new();
+    for m in &history {
+        as_text.push_str(&format!("{:?}: {}\n", m.role, flatten(m)));
+    }
+    let request = Request {
+        system: vec![system.to_string()],
+        messages: vec![Message::user_text(format!(
+            "{as_text}\n\n{}",
+            prompts::COMPACT
+        ))],
+        tools: Vec::new(),
+        max_tokens: s.budgets.max_output_tokens,
+    };
+    let response = s.provider.complete(&request).await?;
+    s.usage.add(&response.usage);
+    let note = response.message.text();
+    let mut messages = vec![Message::user_text(prompts::after_compaction(spec, &note))];
+    messages.extend(state.messages[keep_from..].iter().cloned());
+    state.messages = messages;
+    Ok(())
+}
+
+/// A message as plain text (tool calls and results included).
+fn flatten(m: &Message) -> String {
+    m.content
+        .iter()
+        .map(|b| match b {
+            ContentBlock::Text { text } => text.clone(),
+            ContentBlock::ToolUse { name, input, .. } => format!("[call {name} {input}]"),
+            ContentBlock::ToolResult { content, .. } => format!("[result] {content}"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// About four characters a token.
+fn estimate_tokens(system: &str, messages: &[Message]) -> u64 {
+    let chars: usize = system.len()
+        + messages
+            .iter()
+            .map(|m| serde_json::to_string(m).map(|t| t.len()).unwrap_or(0))
+            .sum::<usize>();
+    (chars / 4) as u64
+}
+
+impl Session {
+    pub fn progress(&self, line: &str) {
+        self.reporter.progress(line);
+    }
+}

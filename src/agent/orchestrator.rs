@@ -1,0 +1,290 @@
+//! The task loop: research plans, code implements, verify checks; failures
+//! go back to code for another attempt until `max_attempts`, then the task
+//! ends as needs-review. The whole state is one serialisable value so a
+//! task can stop (question, limit) and resume where it was.
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent::conversation::{self, AgentError, RoleEnd, RoleState, Shared};
+use crate::agent::session::{Limit, Session};
+use crate::agent::verify::{self, CheckRun, VerifyReport};
+use crate::agent::{prompts, AgentRole};
+use crate::git;
+use crate::llm::Usage;
+use crate::report::Event;
+use crate::task::{TaskSpec, TaskStatus};
+
+/// Which role the task is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum Phase {
+    Research,
+    Code { attempt: u32 },
+}
+
+/// Everything a task knows; saved as its checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskState {
+    pub spec: TaskSpec,
+    pub phase: Phase,
+    /// The conversation of the role in progress, if it stopped mid-way.
+    pub role: Option<RoleState>,
+    pub branch: String,
+    pub base_commit: String,
+    pub author: (String, String),
+    /// Tests before any change.
+    pub baseline: Vec<CheckRun>,
+    /// One per verified attempt.
+    pub reports: Vec<VerifyReport>,
+    /// Code's closing words on its last attempt.
+    pub code_summary: String,
+    pub commits: Vec<String>,
+    pub usage: Usage,
+    pub elapsed_ms: u64,
+    /// The question the task waits on, if any.
+    pub question: Option<String>,
+}
+
+/// How the task loop ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Done,
+    /// Verification still failed after the last attempt.
+    GaveUp,
+    /// A budget ended the task.
+    Stopped(Limit),
+    Waiting(String),
+}
+
+impl TaskState {
+    pub fn new(
+        spec: TaskSpec,
+        branch: String,
+        base_commit: String,
+        author: (String, String),
+    ) -> Self {
+        TaskState {
+            spec,
+            phase: Phase::Research,
+            role: None,
+            branch,
+            base_commit,
+            author,
+            baseline: Vec::new(),
+            reports: Vec::new(),
+            code_summary: String::new(),
+            commits: Vec::new(),
+            usage: Usage::default(),
+            elapsed_ms: 0,
+            question: None,
+        }
+    }
+
+    /// Commits the worktree's changes, if any, with a message that says
+    /// what and why.
+    pub fn commit(&mut self, s: &Session, note: &str) -> Result<(), AgentError> {
+        let message = s
+            .redactor
+            .redact(&commit_message(&self.spec, &self.code_summary, note))
+            .into_owned();
+        let author = (self.author.0.as_str(), self.author.1.as_str());
+        let committed = git::commit_all(s.workspace.root(), author, &message).map_err(|e| {
+            AgentError::Fatal {
+                role: "git",
+                message: e.to_string(),
+            }
+        })?;
+        if let Some(id) = committed {
+            let subject = message.lines().next().unwrap_or_default().to_string();
+            s.progress(&format!("📝 commit {} {subject}", &id[..id.len().min(8)]));
+            s.reporter.event(Event::Committed {
+                commit: id.clone(),
+                message: subject,
+            });
+            self.commits.push(id);
+        }
+        Ok(())
+    }
+
+    fn feedback(&self) -> Vec<String> {
+        self.reports
+            .iter()
+            .map(VerifyReport::failure_report)
+            .collect()
+    }
+}
+
+/// Drives the task from its current phase to an outcome.
+pub async fn drive(s: &mut Session, st: &mut TaskState) -> Result<Outcome, AgentError> {
+    st.question = None;
+    loop {
+        match st.phase {
+            Phase::Research => {
+                st.spec.status = TaskStatus::Planning;
+                let mut role = match st.role.take() {
+                    Some(role) => role,
+                    None => {
+                        start_role(s, AgentRole::Research, 0);
+                        let baseline = verify::describe_checks(&st.baseline);
+                        RoleState::new(
+                            AgentRole::Research,
+                            prompts::research_start(&st.spec, &baseline),
+                        )
+                    }
+                };
+                let mut verdict = None;
+                let end = conversation::run(
+                    s,
+                    &mut role,
+                    &mut Shared {
+                        spec: &mut st.spec,
+                        verdict: &mut verdict,
+                    },
+                    false,
+                )
+                .await?;
+                match end {
+                    RoleEnd::Waiting(q) => return Ok(wait(st, role, q)),
+                    RoleEnd::Stopped(limit) => return Ok(Outcome::Stopped(limit)),
+                    RoleEnd::Finished(_) => {
+                        s.progress(&format!(
+                            "🧭 research: {} requirements, {} criteria, {} plan steps",
+                            st.spec.requirements.len(),
+                            st.spec.acceptance_criteria.len(),
+                            st.spec.plan.len()
+                        ));
+                        st.phase = Phase::Code { attempt: 1 };
+                    }
+                }
+            }
+            Phase::Code { attempt } => {
+                st.spec.status = TaskStatus::Coding;
+                st.spec.attempt = attempt;
+                let mut role = match st.role.take() {
+                    Some(role) => role,
+                    None => {
+                        start_role(s, AgentRole::Code, attempt);
+                        RoleState::new(
+                            AgentRole::Code,
+                            prompts::code_start(&st.spec, attempt, &st.feedback()),
+                        )
+                    }
+                };
+                let mut verdict = None;
+                let end = conversation::run(
+                    s,
+                    &mut role,
+                    &mut Shared {
+                        spec: &mut st.spec,
+                        verdict: &mut verdict,
+                    },
+                    false,
+                )
+                .await?;
+                match end {
+                    RoleEnd::Waiting(q) => {
+                        st.commit(
+                            s,
+                            &format!("work in progress, waiting for an answer (attempt {attempt})"),
+                        )?;
+                        return Ok(wait(st, role, q));
+                    }
+                    RoleEnd::Stopped(limit) => {
+                        st.commit(
+                            s,
+                            &format!(
+                                "stopped: {} (attempt {attempt})",
+                                limit.describe(&s.budgets)
+                            ),
+                        )?;
+                        return Ok(Outcome::Stopped(limit));
+                    }
+                    RoleEnd::Finished(summary) => st.code_summary = summary,
+                }
+                st.commit(s, &format!("attempt {attempt}"))?;
+                st.spec.status = TaskStatus::Verifying;
+                start_role(s, AgentRole::Verify, attempt);
+                let (_, diff) =
+                    git::diff_since(s.workspace.root(), &st.base_commit).map_err(|e| {
+                        AgentError::Fatal {
+                            role: "git",
+                            message: e.to_string(),
+                        }
+                    })?;
+                let report = match verify::verify(s, &mut st.spec, attempt, &diff).await? {
+                    Ok(report) => report,
+                    Err(limit) => return Ok(Outcome::Stopped(limit)),
+                };
+                let passed = report.passed();
+                st.reports.push(report);
+                if passed {
+                    return Ok(Outcome::Done);
+                }
+                if attempt >= s.budgets.max_attempts {
+                    return Ok(Outcome::GaveUp);
+                }
+                s.progress(&format!(
+                    "🔁 attempt {} failed; retrying with a different approach",
+                    attempt
+                ));
+                st.phase = Phase::Code {
+                    attempt: attempt + 1,
+                };
+            }
+        }
+    }
+}
+
+fn wait(st: &mut TaskState, role: RoleState, question: String) -> Outcome {
+    st.role = Some(role);
+    st.spec.status = TaskStatus::WaitingForAnswer;
+    st.question = Some(question.clone());
+    Outcome::Waiting(question)
+}
+
+fn start_role(s: &Session, role: AgentRole, attempt: u32) {
+    let label = match role {
+        AgentRole::Research => "🧭 research: reading the repository and planning".to_string(),
+        AgentRole::Code => format!("🛠️ code: attempt {attempt}"),
+        AgentRole::Verify => format!("🔎 verify: checking attempt {attempt}"),
+    };
+    s.progress(&label);
+    s.reporter.event(Event::RoleStarted {
+        role: role.as_str().into(),
+        attempt,
+    });
+}
+
+/// Subject: the task's first line; body: code's summary, the plan, and
+/// which attempt this is.
+pub fn commit_message(spec: &TaskSpec, summary: &str, note: &str) -> String {
+    let first = spec
+        .task
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("Deckhand change")
+        .trim();
+    let mut subject: String = first.chars().take(72).collect();
+    if subject.len() < first.len() {
+        subject = subject.chars().take(71).collect::<String>() + "…";
+    }
+    let mut body = String::new();
+    if !summary.trim().is_empty() {
+        body.push_str(summary.trim());
+        body.push_str("\n\n");
+    }
+    if !spec.plan.is_empty() {
+        body.push_str("Plan:\n");
+        for (i, p) in spec.plan.iter().enumerate() {
+            body.push_str(&format!(
+                "- [{}] {}. {}\n",
+                if p.done { 'x' } else { ' ' },
+                i + 1,
+                p.text
+            ));
+        }
+        body.push('\n');
+    }
+    body.push_str(&format!("Deckhand task {} ({note})", spec.id));
+    format!("{subject}\n\n{body}\n")
+}

@@ -1,0 +1,137 @@
+//! A task's running session: the provider, the workspace, budgets, the
+//! reporter, and the token use so far. Every role works through one.
+
+use std::time::{Duration, Instant};
+
+use crate::agent::tools::ToolLimits;
+use crate::config::Budgets;
+use crate::llm::{PriceTable, Provider, Usage};
+use crate::report::Reporter;
+use crate::sandbox::Redactor;
+use crate::workspace::detect::Environment;
+use crate::workspace::{CommandRunner, Workspace};
+
+/// Why a task stopped before it finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Limit {
+    MaxTurns,
+    MaxTokens,
+    WallClock,
+}
+
+impl Limit {
+    pub fn describe(self, budgets: &Budgets) -> String {
+        match self {
+            Limit::MaxTurns => format!(
+                "the turn limit per role ({}) was reached",
+                budgets.max_turns_per_role
+            ),
+            Limit::MaxTokens => format!(
+                "the token budget of the task ({}) was used up",
+                budgets.max_tokens_per_task
+            ),
+            Limit::WallClock => format!(
+                "the time limit of the task ({} min) ran out",
+                budgets.wall_clock.as_secs() / 60
+            ),
+        }
+    }
+}
+
+pub struct Session {
+    pub provider: Box<dyn Provider>,
+    pub prices: PriceTable,
+    pub budgets: Budgets,
+    pub workspace: Workspace,
+    pub runner: CommandRunner,
+    pub redactor: Redactor,
+    pub limits: ToolLimits,
+    pub reporter: Reporter,
+    pub environment: Environment,
+    pub steering: String,
+    pub repo_map: String,
+    /// Questions may be asked on this process's terminal.
+    pub interactive: bool,
+    pub usage: Usage,
+    started: Instant,
+    /// Time spent in earlier runs of this task (before a resume).
+    elapsed_before: Duration,
+}
+
+pub struct SessionParts {
+    pub provider: Box<dyn Provider>,
+    pub prices: PriceTable,
+    pub budgets: Budgets,
+    pub workspace: Workspace,
+    pub runner: CommandRunner,
+    pub redactor: Redactor,
+    pub reporter: Reporter,
+    pub environment: Environment,
+    pub steering: String,
+    pub repo_map: String,
+    pub interactive: bool,
+}
+
+impl Session {
+    pub fn new(parts: SessionParts) -> Self {
+        Session {
+            provider: parts.provider,
+            prices: parts.prices,
+            budgets: parts.budgets,
+            workspace: parts.workspace,
+            runner: parts.runner,
+            redactor: parts.redactor,
+            limits: ToolLimits::default(),
+            reporter: parts.reporter,
+            environment: parts.environment,
+            steering: parts.steering,
+            repo_map: parts.repo_map,
+            interactive: parts.interactive,
+            usage: Usage::default(),
+            started: Instant::now(),
+            elapsed_before: Duration::ZERO,
+        }
+    }
+
+    /// Restores token use and elapsed time from a checkpoint.
+    pub fn resume_from(&mut self, usage: Usage, elapsed: Duration) {
+        self.usage = usage;
+        self.elapsed_before = elapsed;
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed_before + self.started.elapsed()
+    }
+
+    pub fn cost(&self) -> Option<f64> {
+        self.prices.cost(self.provider.model(), &self.usage)
+    }
+
+    /// The limit a new model turn would break, if any.
+    pub fn limit_reached(&self, turns: u32) -> Option<Limit> {
+        if turns >= self.budgets.max_turns_per_role {
+            Some(Limit::MaxTurns)
+        } else if self.usage.total() >= self.budgets.max_tokens_per_task {
+            Some(Limit::MaxTokens)
+        } else if self.elapsed() >= self.budgets.wall_clock {
+            Some(Limit::WallClock)
+        } else {
+            None
+        }
+    }
+
+    /// `12.3k tokens, ~$0.04`.
+    pub fn usage_line(&self) -> String {
+        let tokens = self.usage.total();
+        let t = if tokens >= 1000 {
+            format!("{:.1}k tokens", tokens as f64 / 1000.0)
+        } else {
+            format!("{tokens} tokens")
+        };
+        match self.cost() {
+            Some(c) => format!("{t}, ~${c:.2}"),
+            None => t,
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The command line: clap definitions, and the mapping of each command to
+//! the modules that do the work. Reads the environment once, here.
+
+mod run;
+mod tool;
+mod verify;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{EnvSnapshot, Flags};
+use crate::llm::ProviderKind;
+
+/// Exit codes shared by every command.
+pub mod exit {
+    pub const DONE: i32 = 0;
+    pub const ERROR: i32 = 1;
+    pub const NEEDS_REVIEW: i32 = 2;
+    pub const WAITING: i32 = 3;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "deckhand",
+    version,
+    about = "An autonomous coding agent: plans a change, writes it, runs the repository's checks until they pass, and describes it for review."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Model provider (default: from the config file, else whichever API key is set).
+    #[arg(long, global = true, value_enum)]
+    pub provider: Option<ProviderKind>,
+    /// Model id.
+    #[arg(long, global = true)]
+    pub model: Option<String>,
+    /// Base URL of the model API (also ANTHROPIC_BASE_URL / OPENAI_BASE_URL).
+    #[arg(long, global = true)]
+    pub base_url: Option<String>,
+    /// Config file (default: .github/deckhand.yml or .deckhand.yml in the repository).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// One JSON event per line on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Ask the model for whole replies instead of streamed ones.
+    #[arg(long, global = true)]
+    pub no_stream: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Do one task on a local checkout: a branch `deckhand/<task-id>` and a PR description.
+    Run(run::RunArgs),
+    /// Detect and run the repository's tests, lint and type check; no model needed.
+    Verify(verify::VerifyArgs),
+    /// Run one agent tool exactly as the model would call it and print its result.
+    Tool(tool::ToolArgs),
+}
+
+impl GlobalArgs {
+    fn flags(&self) -> Flags {
+        Flags {
+            provider: self.provider,
+            model: self.model.clone(),
+            base_url: self.base_url.clone(),
+            config: self.config.clone(),
+            no_stream: self.no_stream,
+            max_attempts: None,
+        }
+    }
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub async fn main(cli: Cli) -> anyhow::Result<i32> {
+    let env = EnvSnapshot::from_process();
+    match cli.command {
+        Command::Run(args) => run::run(&cli.global, args, &env).await,
+        Command::Verify(args) => verify::run(&cli.global, args, &env).await,
+        Command::Tool(args) => tool::run(&cli.global, args, &env).await,
+    }
+}

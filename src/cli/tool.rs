@@ -1,0 +1,77 @@
+//! `deckhand tool NAME --repo DIR 'JSON'`: one agent tool, called exactly as
+//! the model would call it; the result printed as the model would see it.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::{exit, GlobalArgs};
+use crate::agent::tools::{self, ToolContext, ToolError, ToolLimits, ToolOutput};
+use crate::config::{EnvSnapshot, Settings};
+use crate::llm::ToolCall;
+use crate::sandbox::env::command_env;
+use crate::task::TaskSpec;
+use crate::workspace::{CommandRunner, Workspace};
+
+#[derive(Debug, Args)]
+pub struct ToolArgs {
+    /// Tool name (list_dir, read_file, search, edit_file, write_file, run_command, update_spec, ask_question, report_verdict).
+    pub name: String,
+    /// The repository the tool works in.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// The tool's arguments as a JSON object.
+    #[arg(default_value = "{}")]
+    pub args: String,
+}
+
+pub async fn run(global: &GlobalArgs, args: ToolArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
+    let input: serde_json::Value = serde_json::from_str(&args.args)
+        .with_context(|| format!("the tool arguments are not valid JSON: {}", args.args))?;
+    let workspace = Workspace::open(&args.repo)
+        .with_context(|| format!("cannot open repository directory {}", args.repo.display()))?;
+    let settings = Settings::load(workspace.root(), &global.flags())?;
+    let redactor = settings.redactor(env);
+    let runner = CommandRunner::new(
+        workspace.root(),
+        command_env(&env.pairs(), &settings.secret_names),
+    );
+    let mut spec = TaskSpec::new("tool", workspace.root().display().to_string(), "");
+    let mut verdict = None;
+    let mut ctx = ToolContext {
+        workspace: &workspace,
+        runner: &runner,
+        redactor: &redactor,
+        limits: ToolLimits::default(),
+        spec: &mut spec,
+        verdict: &mut verdict,
+    };
+    let call = ToolCall {
+        id: "cli".into(),
+        name: args.name.clone(),
+        input,
+    };
+    let result = tools::every_tool().dispatch(&mut ctx, &call).await;
+    let (ok, text) = match result {
+        Ok(ToolOutput::Text(text)) => (true, text),
+        Ok(ToolOutput::Question(q)) => (true, format!("question for the user: {q}")),
+        Err(ToolError::ForModel(m)) => (false, format!("error: {m}")),
+        Err(ToolError::Fatal(m)) => (false, format!("fatal: {m}")),
+    };
+    let text = redactor.redact(&text);
+    if global.json {
+        let line = serde_json::json!({"event": "tool_result", "tool": args.name, "ok": ok, "output": text});
+        println!("{line}");
+    } else {
+        println!("{text}");
+        if !ok {
+            eprintln!(
+                "deckhand tool {}: {}",
+                args.name,
+                text.lines().next().unwrap_or_default()
+            );
+        }
+    }
+    Ok(if ok { exit::DONE } else { exit::ERROR })
+}

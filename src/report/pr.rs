@@ -1,0 +1,285 @@
+//! The pull-request description: summary, changes by file, tests before and
+//! after, acceptance criteria, decisions needing review, migration notes,
+//! tokens and cost. Markdown that renders well on GitHub.
+
+use std::fmt::Write as _;
+
+use crate::agent::verify::{CheckRun, VerifyReport};
+use crate::git::FileChange;
+use crate::llm::Usage;
+use crate::task::TaskSpec;
+
+/// How the task ended, as the PR states it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PrStatus {
+    Done,
+    /// With the reason a human must look.
+    NeedsReview(String),
+}
+
+pub struct PrInput<'a> {
+    pub spec: &'a TaskSpec,
+    pub status: PrStatus,
+    pub summary: &'a str,
+    pub changes: &'a [FileChange],
+    pub baseline: &'a [CheckRun],
+    pub reports: &'a [VerifyReport],
+    pub usage: Usage,
+    pub cost: Option<f64>,
+    pub model: &'a str,
+    pub branch: &'a str,
+}
+
+/// Renders the description.
+pub fn render(input: &PrInput<'_>) -> String {
+    let mut out = String::new();
+    let spec = input.spec;
+    let title = spec
+        .task
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("Deckhand change")
+        .trim();
+    let _ = writeln!(out, "## {title}\n");
+    match &input.status {
+        PrStatus::Done => {
+            let _ = writeln!(out, "> [!NOTE]\n> ✅ Done: the repository's checks pass and every acceptance criterion was verified.\n");
+        }
+        PrStatus::NeedsReview(reason) => {
+            let _ = writeln!(out, "> [!WARNING]\n> ⚠️ **Needs human review**: {reason}\n");
+        }
+    }
+
+    let _ = writeln!(out, "### Summary");
+    let (summary, migration) = split_migration_notes(input.summary);
+    if summary.trim().is_empty() {
+        let _ = writeln!(out, "{}\n", spec.task.trim());
+    } else {
+        let _ = writeln!(out, "{}\n", summary.trim());
+    }
+
+    let _ = writeln!(out, "### Changes");
+    if input.changes.is_empty() {
+        let _ = writeln!(out, "No files were changed.\n");
+    } else {
+        let _ = writeln!(out, "| File | Change | Lines |\n|---|---|---|");
+        for c in input.changes {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | +{} −{} |",
+                c.path, c.status, c.insertions, c.deletions
+            );
+        }
+        out.push('\n');
+    }
+
+    let _ = writeln!(out, "### Tests");
+    let after = input
+        .reports
+        .last()
+        .map(|r| r.checks.as_slice())
+        .unwrap_or(&[]);
+    if input.baseline.is_empty() && after.is_empty() {
+        let _ = writeln!(
+            out,
+            "No test, lint or type-check command was detected or run.\n"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "| Check | Command | Before | After |\n|---|---|---|---|"
+        );
+        let mut commands: Vec<(&str, &str)> = Vec::new();
+        for c in input.baseline.iter().chain(after) {
+            if !commands.iter().any(|(_, cmd)| *cmd == c.command) {
+                commands.push((c.kind.as_str(), c.command.as_str()));
+            }
+        }
+        for (kind, command) in commands {
+            let before = input
+                .baseline
+                .iter()
+                .find(|c| c.command == command)
+                .map_or("—".to_string(), CheckRun::outcome);
+            let now = after
+                .iter()
+                .find(|c| c.command == command)
+                .map_or("not run".to_string(), CheckRun::outcome);
+            let _ = writeln!(out, "| {kind} | `{command}` | {before} | {now} |");
+        }
+        out.push('\n');
+    }
+
+    let _ = writeln!(out, "### Acceptance criteria");
+    let verdict = input.reports.last().and_then(|r| r.verdict.as_ref());
+    if spec.acceptance_criteria.is_empty() {
+        let _ = writeln!(out, "The plan set no acceptance criteria.\n");
+    } else {
+        for criterion in &spec.acceptance_criteria {
+            match verdict.and_then(|v| v.iter().find(|c| &c.criterion == criterion)) {
+                Some(v) => {
+                    let _ = writeln!(
+                        out,
+                        "- [{}] {} — {}",
+                        if v.met { 'x' } else { ' ' },
+                        criterion,
+                        v.evidence
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "- [ ] {criterion} — not verified");
+                }
+            }
+        }
+        // Criteria the reviewer judged under other words.
+        if let Some(v) = verdict {
+            for c in v
+                .iter()
+                .filter(|c| !spec.acceptance_criteria.contains(&c.criterion))
+            {
+                let _ = writeln!(
+                    out,
+                    "- [{}] {} — {}",
+                    if c.met { 'x' } else { ' ' },
+                    c.criterion,
+                    c.evidence
+                );
+            }
+        }
+        out.push('\n');
+    }
+
+    let _ = writeln!(out, "### Decisions needing review");
+    if spec.decisions.is_empty() {
+        let _ = writeln!(out, "None.\n");
+    } else {
+        for d in &spec.decisions {
+            let _ = writeln!(out, "- {d}");
+        }
+        out.push('\n');
+    }
+
+    let _ = writeln!(out, "### Migration notes");
+    let _ = writeln!(
+        out,
+        "{}\n",
+        migration.unwrap_or("None: callers need no change.").trim()
+    );
+
+    if let (PrStatus::NeedsReview(_), Some(last)) = (&input.status, input.reports.last()) {
+        if !last.passed() {
+            let _ = writeln!(out, "### Last failure (attempt {})", last.attempt);
+            let _ = writeln!(out, "{}", last.failure_report());
+        }
+    }
+
+    let _ = writeln!(
+        out,
+        "<details><summary>TaskSpec</summary>\n\n```markdown\n{}```\n</details>\n",
+        spec.to_markdown()
+    );
+
+    let u = input.usage;
+    let cost = input
+        .cost
+        .map_or("cost unknown for this model".to_string(), |c| {
+            format!("est. cost ${c:.4}")
+        });
+    let _ = writeln!(
+        out,
+        "---\n🤖 Deckhand · `{}` · branch `{}` · {} attempt(s) · tokens: {} in, {} out, {} cache read, {} cache write · {cost}",
+        input.model,
+        input.branch,
+        input.reports.len().max(1),
+        u.input_tokens,
+        u.output_tokens,
+        u.cache_read_tokens,
+        u.cache_write_tokens
+    );
+    out
+}
+
+/// Splits code's closing text at a `Migration notes:` paragraph.
+fn split_migration_notes(text: &str) -> (&str, Option<&str>) {
+    match text.find("Migration notes:") {
+        Some(i) => (
+            &text[..i],
+            Some(text[i + "Migration notes:".len()..].trim()),
+        ),
+        None => (text, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::tools::CriterionVerdict;
+    use crate::agent::verify::Counts;
+    use crate::workspace::detect::CheckKind;
+
+    fn run(passed: u32, failed: u32) -> CheckRun {
+        CheckRun {
+            kind: CheckKind::Test,
+            command: "npm test".into(),
+            exit_code: Some(if failed > 0 { 1 } else { 0 }),
+            timed_out: false,
+            duration_ms: 1200,
+            counts: Some(Counts {
+                passed,
+                failed,
+                skipped: 0,
+            }),
+            findings: Vec::new(),
+            output: "boom".into(),
+        }
+    }
+
+    #[test]
+    fn renders_every_section() {
+        let mut spec = TaskSpec::new("dh-1", "acme/x", "Add rate limiting to /api/login");
+        spec.acceptance_criteria = vec!["`npm test` passes".into()];
+        spec.decisions = vec!["Limit kept in memory".into()];
+        let reports = vec![VerifyReport {
+            attempt: 1,
+            checks: vec![run(5, 0)],
+            verdict: Some(vec![CriterionVerdict {
+                criterion: "`npm test` passes".into(),
+                met: true,
+                evidence: "5 passed".into(),
+            }]),
+            review_problem: None,
+        }];
+        let changes = vec![FileChange {
+            path: "src/app.js".into(),
+            status: "modified".into(),
+            insertions: 3,
+            deletions: 1,
+        }];
+        let text = render(&PrInput {
+            spec: &spec,
+            status: PrStatus::Done,
+            summary: "Added a limiter.\n\nMigration notes: clients must handle 429.",
+            changes: &changes,
+            baseline: &[run(2, 0)],
+            reports: &reports,
+            usage: Usage {
+                input_tokens: 10,
+                output_tokens: 5,
+                cache_read_tokens: 0,
+                cache_write_tokens: 0,
+            },
+            cost: Some(0.01),
+            model: "m",
+            branch: "deckhand/dh-1",
+        });
+        assert!(
+            text.contains("| test | `npm test` | ✅ 2 passed | ✅ 5 passed |"),
+            "{text}"
+        );
+        assert!(text.contains("| `src/app.js` | modified | +3 −1 |"));
+        assert!(text.contains("- [x] `npm test` passes — 5 passed"));
+        assert!(text.contains("- Limit kept in memory"));
+        assert!(text.contains("clients must handle 429."));
+        assert!(text.contains("est. cost $0.0100"));
+    }
+}
