@@ -1,0 +1,598 @@
+//! Scenario tests of `deckhand run`: the real binary, a scripted model
+//! server on 127.0.0.1, and real fixture repositories whose own tests run.
+
+mod common;
+mod support;
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use common::{deckhand, run_task, show, task_branch, task_dir, RunResult, Wire};
+use support::model_server::{ModelServer, Reply};
+use support::repos::{self, git, node_service, snapshot};
+
+const TASK: &str = "Add rate limiting to /api/login; tests for normal flow, exceeded limit, reset after window";
+
+const RATE_LIMIT_JS: &str = r#"'use strict';
+
+// Fixed-window limiter: at most `limit` calls per key per `windowMs`.
+function createLimiter(limit, windowMs) {
+  const windows = new Map();
+  return {
+    allow(key, now) {
+      const w = windows.get(key);
+      if (!w || now - w.start >= windowMs) {
+        windows.set(key, { start: now, count: 1 });
+        return true;
+      }
+      w.count += 1;
+      return w.count <= limit;
+    },
+  };
+}
+
+module.exports = { createLimiter };
+"#;
+
+const RATE_LIMIT_TEST_JS: &str = r#"'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert');
+const { createLimiter } = require('../src/rateLimit');
+
+test('allows calls under the limit', () => {
+  const l = createLimiter(5, 60000);
+  for (let i = 0; i < 5; i++) assert.ok(l.allow('a', 1000));
+});
+
+test('refuses the call over the limit', () => {
+  const l = createLimiter(5, 60000);
+  for (let i = 0; i < 5; i++) l.allow('a', 1000);
+  assert.strictEqual(l.allow('a', 1000), false);
+});
+
+test('resets after the window', () => {
+  const l = createLimiter(5, 60000);
+  for (let i = 0; i < 6; i++) l.allow('a', 1000);
+  assert.ok(l.allow('a', 61000));
+});
+"#;
+
+const CRITERIA: [&str; 2] = [
+    "`npm test` passes",
+    "new tests cover: normal flow, exceeded limit, reset after window",
+];
+
+fn research_replies() -> Vec<Reply> {
+    vec![
+        Reply::tool("read_file", json!({"path": "src/app.js"})),
+        Reply::tool(
+            "update_spec",
+            json!({
+                "requirements": ["WHEN a caller exceeds 5 logins per minute THE SYSTEM SHALL answer 429."],
+                "acceptance_criteria": CRITERIA,
+                "plan": [
+                    "Add a fixed-window limiter (src/rateLimit.js)",
+                    "Use it for POST /api/login (src/app.js)",
+                    "Add tests (test/rateLimit.test.js)"
+                ]
+            }),
+        ),
+        Reply::text("The TaskSpec is ready."),
+    ]
+}
+
+/// Code replies that implement the rate limit correctly.
+fn good_code_replies() -> Vec<Reply> {
+    vec![
+        Reply::tool("write_file", json!({"path": "src/rateLimit.js", "content": RATE_LIMIT_JS})),
+        Reply::tools(vec![
+            (
+                "edit_file",
+                json!({
+                    "path": "src/app.js",
+                    "old_text": "const users = new Map",
+                    "new_text": "const { createLimiter } = require('./rateLimit');\n\nconst limiter = createLimiter(5, 60000);\nconst users = new Map"
+                }),
+            ),
+            (
+                "edit_file",
+                json!({
+                    "path": "src/app.js",
+                    "old_text": "  if (method === 'POST' && path === '/api/login') {\n",
+                    "new_text": "  if (method === 'POST' && path === '/api/login') {\n    if (!limiter.allow(body.user, Date.now())) {\n      return { status: 429, body: { error: 'too many requests' } };\n    }\n"
+                }),
+            ),
+        ]),
+        Reply::tool("write_file", json!({"path": "test/rateLimit.test.js", "content": RATE_LIMIT_TEST_JS})),
+        Reply::tool("run_command", json!({"command": "node --test"})),
+        Reply::tool("update_spec", json!({"done": [1, 2, 3]})),
+        Reply::text("Added a fixed-window limiter and used it for /api/login.\n\nMigration notes: clients now receive 429 after 5 login attempts per minute."),
+    ]
+}
+
+fn verdict_replies() -> Vec<Reply> {
+    vec![
+        Reply::tool(
+            "report_verdict",
+            json!({"criteria": [
+                {"criterion": CRITERIA[0], "met": true, "evidence": "npm test: 5 passed"},
+                {"criterion": CRITERIA[1], "met": true, "evidence": "test/rateLimit.test.js covers all three"}
+            ]}),
+        ),
+        Reply::text("All criteria are met."),
+    ]
+}
+
+fn full_script() -> Vec<Reply> {
+    let mut script = research_replies();
+    script.extend(good_code_replies());
+    script.extend(verdict_replies());
+    script
+}
+
+/// The body of every recorded request.
+fn bodies(server: &ModelServer) -> Vec<Value> {
+    server.requests().into_iter().map(|r| r.json).collect()
+}
+
+/// Scenario 1 on one wire format; returns the repo's temp dir.
+fn scenario_one(wire: Wire, stream: bool) -> (tempfile::TempDir, ModelServer, RunResult) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let before = snapshot(&repo);
+    let server = ModelServer::start(full_script());
+    let mut extra = vec![];
+    if !stream {
+        extra.push("--no-stream");
+    }
+    let result = run_task(&server, wire, &repo, TASK, &extra);
+    result.assert_code(0);
+
+    // The branch has the change and the new tests.
+    let branch = task_branch(&repo);
+    assert!(show(&repo, &branch, "src/rateLimit.js").contains("createLimiter"));
+    assert!(show(&repo, &branch, "src/app.js").contains("429"));
+    assert!(show(&repo, &branch, "test/rateLimit.test.js").contains("resets after the window"));
+    let log = git(&repo, &["log", "--format=%s%n%b", &branch, "-1"]);
+    assert!(log.starts_with("Add rate limiting to /api/login"), "{log}");
+
+    // The PR description names the tests run, before and after.
+    let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
+    assert!(pr.contains("`npm test`"), "{pr}");
+    assert!(pr.contains("✅ 2 passed"), "{pr}");
+    assert!(pr.contains("✅ 5 passed"), "{pr}");
+    assert!(pr.contains("- [x] `npm test` passes"), "{pr}");
+    assert!(pr.contains("`src/rateLimit.js` | added"), "{pr}");
+    assert!(pr.contains("clients now receive 429"), "{pr}");
+    assert!(result.stdout.contains("### Tests"), "PR text printed on stdout");
+
+    // The user's tree and branch are untouched; no worktree is left.
+    assert_eq!(snapshot(&repo), before);
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    assert_eq!(git(&repo, &["rev-parse", "--abbrev-ref", "HEAD"]), "main");
+    assert_eq!(git(&repo, &["worktree", "list"]).lines().count(), 1);
+
+    // Every tool call got exactly one result.
+    support::model_server::check_tool_pairing(&server.requests()).unwrap();
+    assert_eq!(server.remaining(), 0);
+    (dir, server, result)
+}
+
+#[test]
+fn scenario_1_node_task_end_to_end_anthropic_streaming() {
+    let (_dir, _server, result) = scenario_one(Wire::Anthropic, true);
+    assert!(result.stderr.contains("🔄 verify: npm test … ✅ 5 passed"), "{}", result.stderr);
+}
+
+#[test]
+fn scenario_5_node_task_end_to_end_anthropic_not_streaming() {
+    let (_dir, server, _) = scenario_one(Wire::Anthropic, false);
+    assert!(bodies(&server).iter().all(|b| b["stream"] != json!(true)));
+}
+
+#[test]
+fn scenario_5_node_task_end_to_end_openai_streaming() {
+    let (_dir, server, _) = scenario_one(Wire::OpenAi, true);
+    assert!(server.requests().iter().all(|r| r.path.starts_with("/v1/chat/completions")));
+    assert!(bodies(&server).iter().all(|b| b["stream"] == json!(true)));
+}
+
+#[test]
+fn scenario_5_node_task_end_to_end_openai_not_streaming() {
+    let (_dir, server, _) = scenario_one(Wire::OpenAi, false);
+    assert!(bodies(&server).iter().all(|b| b["stream"] != json!(true)));
+}
+
+/// Removes every `cache_control` key.
+fn strip_cache_control(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| k.as_str() != "cache_control")
+                .map(|(k, v)| (k.clone(), strip_cache_control(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(strip_cache_control).collect()),
+        other => other.clone(),
+    }
+}
+
+fn count_cache_control(v: &Value) -> usize {
+    match v {
+        Value::Object(map) => {
+            map.contains_key("cache_control") as usize + map.values().map(count_cache_control).sum::<usize>()
+        }
+        Value::Array(items) => items.iter().map(count_cache_control).sum(),
+        _ => 0,
+    }
+}
+
+#[test]
+fn scenario_6_anthropic_requests_cache_a_stable_prefix() {
+    let (_dir, server, _) = scenario_one(Wire::Anthropic, true);
+    let requests = server.requests();
+    let raw: Vec<String> = requests.iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
+    let bodies = bodies(&server);
+    for b in &bodies {
+        let n = count_cache_control(b);
+        assert!((1..=4).contains(&n), "{n} cache_control breakpoints in {b}");
+        assert!(count_cache_control(&b["tools"]) == 1, "the last tool carries a breakpoint");
+    }
+    // Consecutive requests of one role: same system, same tools, and the
+    // earlier conversation is a prefix of the later one.
+    let mut same_role_pairs = 0;
+    for (i, pair) in bodies.windows(2).enumerate() {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a["system"] != b["system"] {
+            continue;
+        }
+        same_role_pairs += 1;
+        let json_of = |raw: &str, key: &str| -> String {
+            let v: Value = serde_json::from_str(raw).unwrap();
+            serde_json::to_string(&v[key]).unwrap()
+        };
+        assert_eq!(json_of(&raw[i], "tools"), json_of(&raw[i + 1], "tools"));
+        assert_eq!(json_of(&raw[i], "system"), json_of(&raw[i + 1], "system"));
+        let ma = strip_cache_control(&a["messages"]);
+        let mb = strip_cache_control(&b["messages"]);
+        let (ma, mb) = (ma.as_array().unwrap(), mb.as_array().unwrap());
+        assert!(mb.len() > ma.len());
+        assert_eq!(&mb[..ma.len()], &ma[..], "request {} is not a prefix of {}", i, i + 1);
+    }
+    assert!(same_role_pairs >= 5, "{same_role_pairs}");
+}
+
+/// Research that plans without acceptance criteria (so verify needs no
+/// model review), then code that writes one file.
+fn minimal_script(file: &str) -> Vec<Reply> {
+    vec![
+        Reply::tool("update_spec", json!({"plan": [format!("Create {file}")]})),
+        Reply::text("Planned."),
+        Reply::tool("write_file", json!({"path": file, "content": "module.exports = 1;\n"})),
+        Reply::text("Created the file."),
+    ]
+}
+
+#[test]
+fn scenario_2_bad_edit_is_fixed_on_attempt_two_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let mut script = research_replies();
+    // Attempt 1 breaks the wrong-password test.
+    script.push(Reply::tool(
+        "edit_file",
+        json!({"path": "src/app.js", "old_text": "status: ok ? 200 : 401", "new_text": "status: ok ? 200 : 403"}),
+    ));
+    script.push(Reply::text("Changed the status code."));
+    // Attempt 2 puts it back and does the work.
+    script.push(Reply::tool(
+        "edit_file",
+        json!({"path": "src/app.js", "old_text": "status: ok ? 200 : 403", "new_text": "status: ok ? 200 : 401"}),
+    ));
+    script.extend(good_code_replies());
+    script.extend(verdict_replies());
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, TASK, &[]);
+    result.assert_code(0);
+
+    // The request that opened attempt 2 carries the failure with file:line.
+    let bodies = bodies(&server);
+    let opening = bodies
+        .iter()
+        .map(|b| b["messages"][0].to_string())
+        .find(|m| m.contains("This is attempt 2"))
+        .expect("attempt 2 was started");
+    assert!(opening.contains("npm test"), "{opening}");
+    assert!(opening.contains("exited with code 1"), "{opening}");
+    let has_location = regex_like_location(&opening, "test/app.test.js");
+    assert!(has_location, "no test/app.test.js:LINE in {opening}");
+    assert!(opening.contains("different"), "{opening}");
+
+    let branch = task_branch(&repo);
+    assert!(show(&repo, &branch, "src/app.js").contains("200 : 401"));
+    let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
+    assert!(pr.contains("2 attempt(s)"), "{pr}");
+}
+
+/// `path:NUMBER` somewhere in `text`.
+fn regex_like_location(text: &str, path: &str) -> bool {
+    text.match_indices(&format!("{path}:"))
+        .any(|(i, m)| text[i + m.len()..].chars().next().is_some_and(|c| c.is_ascii_digit()))
+}
+
+#[test]
+fn scenario_3_three_failed_attempts_end_as_needs_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let mut script = research_replies();
+    script.push(Reply::tool(
+        "edit_file",
+        json!({"path": "src/app.js", "old_text": "status: ok ? 200 : 401", "new_text": "status: ok ? 200 : 403"}),
+    ));
+    script.push(Reply::text("Attempt one."));
+    script.push(Reply::text("Attempt two: I believe it is fine."));
+    script.push(Reply::text("Attempt three: still fine."));
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, TASK, &[]);
+    result.assert_code(2);
+    let branch = task_branch(&repo);
+    let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
+    assert!(pr.contains("Needs human review"), "{pr}");
+    assert!(pr.contains("after 3 attempts"), "{pr}");
+    assert!(pr.contains("### Last failure (attempt 3)"), "{pr}");
+    assert!(pr.contains("npm test"), "{pr}");
+    assert!(regex_like_location(&pr, "test/app.test.js"), "{pr}");
+    assert_eq!(server.remaining(), 0);
+}
+
+#[test]
+fn scenario_4_path_escapes_are_refused_and_reported_to_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), "outside secret\n").unwrap();
+    let repo = node_service(dir.path());
+    std::os::unix::fs::symlink(&outside, repo.join("escape")).unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "add a symlink"]);
+    let abs_target = outside.join("abs.txt").display().to_string();
+
+    let script = vec![
+        Reply::tool("update_spec", json!({"plan": ["Try to leave the repository"]})),
+        Reply::text("Planned."),
+        Reply::tools(vec![
+            ("read_file", json!({"path": "../outside/secret.txt"})),
+            ("write_file", json!({"path": abs_target, "content": "x"})),
+            ("write_file", json!({"path": "escape/evil.txt", "content": "x"})),
+            ("edit_file", json!({"path": "escape/secret.txt", "old_text": "outside", "new_text": "owned"})),
+            ("list_dir", json!({"path": "../"})),
+            ("search", json!({"pattern": "secret", "path": "escape"})),
+        ]),
+        Reply::text("I could not leave the repository."),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Read the file outside", &[]);
+    result.assert_code(0);
+
+    assert_eq!(std::fs::read_to_string(outside.join("secret.txt")).unwrap(), "outside secret\n");
+    assert!(!outside.join("abs.txt").exists());
+    assert!(!outside.join("evil.txt").exists());
+    // The fourth request carries six error results.
+    let requests = bodies(&server);
+    let results = requests[3]["messages"].as_array().unwrap().last().unwrap()["content"].clone();
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 6);
+    for r in results {
+        assert_eq!(r["is_error"], json!(true), "{r}");
+        let text = r["content"].to_string();
+        assert!(
+            text.contains("outside the repository") || text.contains("absolute path"),
+            "{text}"
+        );
+        assert!(!text.contains("outside secret"), "{text}");
+    }
+}
+
+#[test]
+fn scenario_5_rate_limit_is_waited_out_and_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let mut script = vec![Reply::status(429).retry_after(1)];
+    script.extend(minimal_script("src/one.js"));
+    let server = ModelServer::start(script);
+    let started = std::time::Instant::now();
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
+    result.assert_code(0);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    assert_eq!(server.requests().len(), 5);
+    let branch = task_branch(&repo);
+    assert_eq!(show(&repo, &branch, "src/one.js"), "module.exports = 1;");
+}
+
+#[test]
+fn scenario_5_malformed_reply_is_a_clear_error() {
+    for wire in [Wire::Anthropic, Wire::OpenAi] {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = node_service(dir.path());
+        let server = ModelServer::start(vec![Reply::malformed()]);
+        let result = run_task(&server, wire, &repo, "Create one.js", &[]);
+        result.assert_code(1);
+        assert!(result.stderr.to_lowercase().contains("malformed"), "{}", result.stderr);
+        assert!(!result.stderr.contains("panicked"), "{}", result.stderr);
+    }
+}
+
+#[test]
+fn scenario_5_dropped_stream_is_a_clear_error() {
+    for wire in [Wire::Anthropic, Wire::OpenAi] {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = node_service(dir.path());
+        let server = ModelServer::start(vec![Reply::drop_mid_stream(Reply::text("half a reply"))]);
+        let result = run_task(&server, wire, &repo, "Create one.js", &[]);
+        result.assert_code(1);
+        assert!(result.stderr.contains("ended before"), "{}", result.stderr);
+        assert!(!result.stderr.contains("panicked"), "{}", result.stderr);
+    }
+}
+
+#[test]
+fn scenario_7_secrets_never_leave_the_process() {
+    const SECRET: &str = "tok-very-secret-value-8842";
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    // The repository's own test prints the secret it is given.
+    std::fs::write(
+        repo.join("test/env.test.js"),
+        "const test = require('node:test');\ntest('prints env', () => { console.log('token is ' + process.env.DEPLOY_TOKEN); });\n",
+    )
+    .unwrap();
+    std::fs::write(repo.join(".deckhand.yml"), "secrets: [DEPLOY_TOKEN]\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "print env"]);
+
+    let script = vec![
+        Reply::tool("run_command", json!({"command": "npm test; echo direct $DEPLOY_TOKEN"})),
+        Reply::tool("update_spec", json!({"plan": ["Write the token into a file"], "decisions": ["none"]})),
+        Reply::text("Planned."),
+        Reply::tool("run_command", json!({"command": "echo code sees $DEPLOY_TOKEN"})),
+        Reply::tool("write_file", json!({"path": "notes.txt", "content": "no secrets here\n"})),
+        Reply::text("Done."),
+    ];
+    let server = ModelServer::start(script);
+    let repo_arg = repo.display().to_string();
+    let result = deckhand(
+        &server,
+        Wire::Anthropic,
+        &["run", "--repo", &repo_arg, "--task", "Use the deploy token", "--json"],
+        &[("DEPLOY_TOKEN", SECRET)],
+    );
+    result.assert_code(0);
+    assert!(!result.stdout.contains(SECRET));
+    assert!(!result.stderr.contains(SECRET));
+    for r in server.requests() {
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(!body.contains(SECRET), "secret sent to the model: {body}");
+        assert!(!body.contains(common::API_KEY), "API key in a request body");
+    }
+    // The command did see it (the masked marker shows where).
+    let all: String = server.requests().iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
+    assert!(all.contains("direct ***"), "the command's output reached the model masked");
+    let branch = task_branch(&repo);
+    for entry in walk(&task_dir(&repo, &branch)) {
+        let text = std::fs::read_to_string(&entry).unwrap_or_default();
+        assert!(!text.contains(SECRET), "secret in {}", entry.display());
+    }
+    let committed = git(&repo, &["log", "-p", &branch]);
+    assert!(!committed.contains(SECRET), "secret in a commit");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if let Ok(entries) = std::fs::read_dir(&d) {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn scenario_8_question_waits_then_resume_finishes_with_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let server = ModelServer::start(vec![
+        Reply::tool("read_file", json!({"path": "src/app.js"})),
+        Reply::tool("ask_question", json!({"question": "How long should the window be?"})),
+    ]);
+    let first = run_task(&server, Wire::Anthropic, &repo, TASK, &[]);
+    first.assert_code(3);
+    assert!(first.stdout.contains("How long should the window be?"), "{}", first.stdout);
+    assert!(first.stdout.contains("--resume"), "{}", first.stdout);
+    let branch = task_branch(&repo);
+    let id = branch.trim_start_matches("deckhand/").to_string();
+    assert!(task_dir(&repo, &branch).join("state.json").exists());
+
+    let asked = server.requests().len();
+    for reply in minimal_script("src/window.js") {
+        server.push(reply);
+    }
+    let repo_arg = repo.display().to_string();
+    let second = deckhand(
+        &server,
+        Wire::Anthropic,
+        &["run", "--repo", &repo_arg, "--resume", &id, "--answer", "Sixty seconds"],
+        &[],
+    );
+    second.assert_code(0);
+    // The model saw the answer as the result of its question, after the
+    // earlier conversation (not from scratch).
+    let resumed = &bodies(&server)[asked];
+    let messages = resumed["messages"].as_array().unwrap();
+    assert!(messages.len() >= 4, "resumed from scratch: {resumed}");
+    let last = messages.last().unwrap().to_string();
+    assert!(last.contains("Sixty seconds"), "{last}");
+    assert!(last.contains("tool_result"), "{last}");
+    assert_eq!(show(&repo, &branch, "src/window.js"), "module.exports = 1;");
+    assert!(!task_dir(&repo, &branch).join("state.json").exists());
+}
+
+#[test]
+fn resume_of_an_unknown_task_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let server = ModelServer::start(vec![]);
+    let repo_arg = repo.display().to_string();
+    let r = deckhand(&server, Wire::Anthropic, &["run", "--repo", &repo_arg, "--resume", "dh-000000", "--answer", "x"], &[]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("dh-000000"), "{}", r.stderr);
+    assert_eq!(server.requests().len(), 0);
+}
+
+#[test]
+fn json_mode_prints_one_event_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let server = ModelServer::start(minimal_script("src/one.js"));
+    let repo_arg = repo.display().to_string();
+    let r = deckhand(&server, Wire::OpenAi, &["run", "--repo", &repo_arg, "--task", "Create one.js", "--json"], &[]);
+    r.assert_code(0);
+    let events: Vec<Value> = r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"task_started"));
+    assert_eq!(kinds.last(), Some(&"task_finished"));
+    for k in ["role_started", "tool_call", "command_run", "verify_result"] {
+        assert!(kinds.contains(&k), "{kinds:?}");
+    }
+    let fin = events.last().unwrap();
+    assert_eq!(fin["status"], "done");
+    assert!(fin["usage"]["output_tokens"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn python_and_rust_fixtures_are_verified_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let py = repos::python_package(dir.path());
+    let server = ModelServer::start(vec![
+        Reply::tool("update_spec", json!({"plan": ["Add sub"]})),
+        Reply::text("Planned."),
+        Reply::tool(
+            "edit_file",
+            json!({"path": "mathlib/__init__.py", "old_text": "    return a + b\n", "new_text": "    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"}),
+        ),
+        Reply::text("Added sub."),
+    ]);
+    let r = run_task(&server, Wire::Anthropic, &py, "Add sub()", &[]);
+    r.assert_code(0);
+    assert!(r.stderr.contains("unittest"), "{}", r.stderr);
+    assert!(r.stderr.contains("✅ 1 passed"), "{}", r.stderr);
+}
