@@ -13,6 +13,7 @@ pub mod openai;
 pub mod pricing;
 pub mod retry;
 pub mod sse;
+mod wire;
 
 use std::pin::Pin;
 
@@ -121,6 +122,13 @@ pub struct ToolCall {
 /// One request to a model. `system` is a list of parts so that the stable
 /// part (role instructions, steering, repo map) can be cached apart from a
 /// part that changes (the current TaskSpec).
+///
+/// Caching convention: the *first* system part is the stable one. The
+/// Anthropic client puts a cache breakpoint on it (and on the last tool, and
+/// on the last blocks of the final and the previous user message), so keep
+/// it byte-identical across the requests of one role and put everything that
+/// changes from turn to turn in the later parts. The OpenAI client joins all
+/// parts into one system message (its caching is automatic by prefix).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     pub system: Vec<String>,
