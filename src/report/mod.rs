@@ -3,5 +3,6 @@
 
 pub mod events;
 pub mod pr;
+pub mod workflow;
 
 pub use events::{Event, Reporter};
