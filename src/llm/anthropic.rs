@@ -60,9 +60,13 @@ impl Provider for Anthropic {
         })
         .await?;
         if self.settings.stream {
-            Ok(wire::sse_events(NAME, response, Decoder::default()))
+            let decoder = Decoder {
+                url: self.url.clone(),
+                ..Decoder::default()
+            };
+            Ok(wire::sse_events(NAME, response, decoder))
         } else {
-            wire::body_events(NAME, response, message_events).await
+            wire::body_events(NAME, response, |body| message_events(&self.url, body)).await
         }
     }
 }
@@ -194,23 +198,14 @@ fn usage(u: &Value) -> Usage {
     }
 }
 
-/// An `error` object (event or body) as an error naming its type.
-fn api_error(error: &Value) -> LlmError {
-    let kind = error.get("type").and_then(Value::as_str).unwrap_or("error");
-    let message = error
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("(no message)");
-    LlmError::Malformed {
-        provider: NAME,
-        detail: format!("the server reported an error mid-reply: {kind}: {message}"),
-    }
-}
-
 /// A whole (non-streamed) message body as events.
-fn message_events(body: &Value) -> Result<Vec<StreamEvent>, LlmError> {
+fn message_events(url: &str, body: &Value) -> Result<Vec<StreamEvent>, LlmError> {
     if body.get("type").and_then(Value::as_str) == Some("error") {
-        return Err(api_error(body.get("error").unwrap_or(&Value::Null)));
+        return Err(wire::reported_error(
+            NAME,
+            url,
+            body.get("error").unwrap_or(&Value::Null),
+        ));
     }
     let blocks = body
         .get("content")
@@ -279,6 +274,7 @@ enum Block {
 /// State of one streamed message.
 #[derive(Default)]
 struct Decoder {
+    url: String,
     blocks: BTreeMap<u64, Block>,
     stop: Option<StopReason>,
     started: bool,
@@ -366,7 +362,10 @@ impl SseDecode for Decoder {
             "message_stop" => {
                 out.push(StreamEvent::Done(self.stop.unwrap_or(StopReason::EndTurn)));
             }
-            "error" => return Err(api_error(data.get("error").unwrap_or(&Value::Null))),
+            "error" => {
+                let error = data.get("error").unwrap_or(&Value::Null);
+                return Err(wire::reported_error(NAME, &self.url, error));
+            }
             _ => {} // ping and event types added later
         }
         Ok(out)
@@ -481,6 +480,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("overloaded_error: Overloaded"), "{err}");
+        assert!(err.contains("HTTP 529"), "{err}");
 
         let mut d = Decoder::default();
         assert!(matches!(d.end(), Err(LlmError::Truncated { .. })));
@@ -488,7 +488,7 @@ mod tests {
 
     #[test]
     fn whole_body_becomes_the_same_events() {
-        let events = message_events(&json!({
+        let events = message_events("u", &json!({
             "type": "message", "role": "assistant",
             "content": [{"type":"text","text":"ok"},{"type":"tool_use","id":"t","name":"search","input":{"pattern":"x"}}],
             "stop_reason": "max_tokens",
