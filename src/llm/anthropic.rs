@@ -25,7 +25,14 @@ pub struct Anthropic {
 impl Anthropic {
     pub fn new(settings: ProviderSettings) -> Result<Self, LlmError> {
         let client = wire::http_client(NAME, &settings)?;
-        let url = wire::join_url(&settings.base_url, "v1/messages");
+        // Accept the base URL with or without the `/v1` suffix.
+        let base = settings.base_url.trim_end_matches('/');
+        let path = if base.ends_with("/v1") {
+            "messages"
+        } else {
+            "v1/messages"
+        };
+        let url = wire::join_url(base, path);
         Ok(Anthropic {
             settings,
             client,
@@ -512,6 +519,24 @@ mod tests {
                 StreamEvent::Done(StopReason::MaxTokens),
             ]
         );
+    }
+
+    #[test]
+    fn base_url_may_carry_v1_or_not() {
+        for base in ["http://h", "http://h/", "http://h/v1", "http://h/v1/"] {
+            let client = Anthropic::new(ProviderSettings {
+                kind: crate::llm::ProviderKind::Anthropic,
+                model: "m".into(),
+                base_url: base.into(),
+                api_key: "k".into(),
+                stream: true,
+                extra_headers: vec![("anthropic-beta".into(), "x".into())],
+                api_version: None,
+                retry: Default::default(),
+            })
+            .unwrap();
+            assert_eq!(client.url, "http://h/v1/messages", "{base}");
+        }
     }
 
     #[test]

@@ -88,9 +88,10 @@ impl Provider for OpenAi {
 /// `max_completion_tokens`; other servers mostly know only `max_tokens`.
 fn token_limit_field(model: &str) -> &'static str {
     let bare = model.rsplit('/').next().unwrap_or(model);
-    let reasoning = ["o1", "o3", "o4", "gpt-5"]
-        .iter()
-        .any(|p| bare == *p || bare.starts_with(&format!("{p}-")));
+    let reasoning = ["o1", "o3", "o4", "gpt-5"].iter().any(|p| {
+        bare.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.']))
+    });
     if reasoning {
         "max_completion_tokens"
     } else {

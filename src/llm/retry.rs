@@ -102,6 +102,7 @@ pub async fn send(
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
+        tracing::debug!(provider, url, attempt, "sending model request");
         let (last, asked) = match build().send().await {
             Ok(response) if response.status().is_success() => return Ok(response),
             Ok(response) => {
