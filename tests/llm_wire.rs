@@ -480,7 +480,7 @@ async fn a_dropped_connection_is_truncated() {
                 .await
                 .unwrap_err();
             assert!(
-                matches!(err, LlmError::Truncated { .. }),
+                matches!(err, LlmError::Truncated { .. }) && err.is_transient(),
                 "{kind:?} stream={stream}: {err}"
             );
         }
@@ -510,6 +510,64 @@ async fn malformed_replies_name_what_was_wrong() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn errors_reported_inside_a_reply_keep_their_kind() {
+    for kind in KINDS {
+        for stream in [true, false] {
+            let server = ModelServer::start(vec![
+                Reply::error_event("overloaded_error", "Overloaded"),
+                Reply::error_event("invalid_request_error", "prompt is too long"),
+            ]);
+            let p = provider(kind, &server, stream);
+            let err = p
+                .complete(&request(vec![Message::user_text("hi")]))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, LlmError::Http { status: 529, .. }) && err.is_transient(),
+                "{kind:?} stream={stream}: {err}"
+            );
+            assert!(
+                err.to_string().contains("overloaded_error: Overloaded"),
+                "{err}"
+            );
+            let err = p
+                .complete(&request(vec![Message::user_text("hi")]))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, LlmError::Http { status: 400, .. }) && !err.is_transient(),
+                "{kind:?} stream={stream}: {err}"
+            );
+            assert!(err.to_string().contains("prompt is too long"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn the_server_needs_no_runtime_from_the_test() {
+    let server = ModelServer::start(vec![]);
+    server.push(Reply::text("from a plain test"));
+    assert_eq!(server.remaining(), 1);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let response = runtime
+        .block_on(
+            provider(ProviderKind::Openai, &server, true)
+                .complete(&request(vec![Message::user_text("hi")])),
+        )
+        .unwrap();
+    assert_eq!(
+        response.message,
+        Message::assistant_text("from a plain test")
+    );
+    assert_eq!(server.remaining(), 0);
+    drop(runtime);
+    drop(server);
 }
 
 #[tokio::test]

@@ -25,7 +25,14 @@ pub struct Anthropic {
 impl Anthropic {
     pub fn new(settings: ProviderSettings) -> Result<Self, LlmError> {
         let client = wire::http_client(NAME, &settings)?;
-        let url = wire::join_url(&settings.base_url, "v1/messages");
+        // Accept the base URL with or without the `/v1` suffix.
+        let base = settings.base_url.trim_end_matches('/');
+        let path = if base.ends_with("/v1") {
+            "messages"
+        } else {
+            "v1/messages"
+        };
+        let url = wire::join_url(base, path);
         Ok(Anthropic {
             settings,
             client,
@@ -60,9 +67,13 @@ impl Provider for Anthropic {
         })
         .await?;
         if self.settings.stream {
-            Ok(wire::sse_events(NAME, response, Decoder::default()))
+            let decoder = Decoder {
+                url: self.url.clone(),
+                ..Decoder::default()
+            };
+            Ok(wire::sse_events(NAME, response, decoder))
         } else {
-            wire::body_events(NAME, response, message_events).await
+            wire::body_events(NAME, response, |body| message_events(&self.url, body)).await
         }
     }
 }
@@ -194,23 +205,14 @@ fn usage(u: &Value) -> Usage {
     }
 }
 
-/// An `error` object (event or body) as an error naming its type.
-fn api_error(error: &Value) -> LlmError {
-    let kind = error.get("type").and_then(Value::as_str).unwrap_or("error");
-    let message = error
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("(no message)");
-    LlmError::Malformed {
-        provider: NAME,
-        detail: format!("the server reported an error mid-reply: {kind}: {message}"),
-    }
-}
-
 /// A whole (non-streamed) message body as events.
-fn message_events(body: &Value) -> Result<Vec<StreamEvent>, LlmError> {
+fn message_events(url: &str, body: &Value) -> Result<Vec<StreamEvent>, LlmError> {
     if body.get("type").and_then(Value::as_str) == Some("error") {
-        return Err(api_error(body.get("error").unwrap_or(&Value::Null)));
+        return Err(wire::reported_error(
+            NAME,
+            url,
+            body.get("error").unwrap_or(&Value::Null),
+        ));
     }
     let blocks = body
         .get("content")
@@ -279,6 +281,7 @@ enum Block {
 /// State of one streamed message.
 #[derive(Default)]
 struct Decoder {
+    url: String,
     blocks: BTreeMap<u64, Block>,
     stop: Option<StopReason>,
     started: bool,
@@ -366,7 +369,10 @@ impl SseDecode for Decoder {
             "message_stop" => {
                 out.push(StreamEvent::Done(self.stop.unwrap_or(StopReason::EndTurn)));
             }
-            "error" => return Err(api_error(data.get("error").unwrap_or(&Value::Null))),
+            "error" => {
+                let error = data.get("error").unwrap_or(&Value::Null);
+                return Err(wire::reported_error(NAME, &self.url, error));
+            }
             _ => {} // ping and event types added later
         }
         Ok(out)
@@ -481,6 +487,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("overloaded_error: Overloaded"), "{err}");
+        assert!(err.contains("HTTP 529"), "{err}");
 
         let mut d = Decoder::default();
         assert!(matches!(d.end(), Err(LlmError::Truncated { .. })));
@@ -488,7 +495,7 @@ mod tests {
 
     #[test]
     fn whole_body_becomes_the_same_events() {
-        let events = message_events(&json!({
+        let events = message_events("u", &json!({
             "type": "message", "role": "assistant",
             "content": [{"type":"text","text":"ok"},{"type":"tool_use","id":"t","name":"search","input":{"pattern":"x"}}],
             "stop_reason": "max_tokens",
@@ -512,6 +519,24 @@ mod tests {
                 StreamEvent::Done(StopReason::MaxTokens),
             ]
         );
+    }
+
+    #[test]
+    fn base_url_may_carry_v1_or_not() {
+        for base in ["http://h", "http://h/", "http://h/v1", "http://h/v1/"] {
+            let client = Anthropic::new(ProviderSettings {
+                kind: crate::llm::ProviderKind::Anthropic,
+                model: "m".into(),
+                base_url: base.into(),
+                api_key: "k".into(),
+                stream: true,
+                extra_headers: vec![("anthropic-beta".into(), "x".into())],
+                api_version: None,
+                retry: Default::default(),
+            })
+            .unwrap();
+            assert_eq!(client.url, "http://h/v1/messages", "{base}");
+        }
     }
 
     #[test]

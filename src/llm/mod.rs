@@ -231,6 +231,24 @@ pub enum LlmError {
     },
 }
 
+impl LlmError {
+    /// Whether the same request may succeed if made again later: a reply
+    /// cut off mid-stream, or a rate limit, overload or server error that
+    /// the server reported inside an already started reply. Statuses that
+    /// arrive before a reply are retried inside the provider; when those
+    /// retries run out the error is [`LlmError::RetriesExhausted`], which is
+    /// not transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            LlmError::Truncated { .. } => true,
+            LlmError::Http { status, .. } => {
+                retry::is_retryable(reqwest::StatusCode::from_u16(*status).unwrap_or_default())
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A model behind some wire format.
 #[async_trait]
 pub trait Provider: Send + Sync {

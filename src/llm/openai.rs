@@ -73,9 +73,13 @@ impl Provider for OpenAi {
         })
         .await?;
         if self.settings.stream {
-            Ok(wire::sse_events(NAME, response, Decoder::default()))
+            let decoder = Decoder {
+                url: self.url.clone(),
+                ..Decoder::default()
+            };
+            Ok(wire::sse_events(NAME, response, decoder))
         } else {
-            wire::body_events(NAME, response, message_events).await
+            wire::body_events(NAME, response, |body| message_events(&self.url, body)).await
         }
     }
 }
@@ -84,9 +88,10 @@ impl Provider for OpenAi {
 /// `max_completion_tokens`; other servers mostly know only `max_tokens`.
 fn token_limit_field(model: &str) -> &'static str {
     let bare = model.rsplit('/').next().unwrap_or(model);
-    let reasoning = ["o1", "o3", "o4", "gpt-5"]
-        .iter()
-        .any(|p| bare == *p || bare.starts_with(&format!("{p}-")));
+    let reasoning = ["o1", "o3", "o4", "gpt-5"].iter().any(|p| {
+        bare.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.']))
+    });
     if reasoning {
         "max_completion_tokens"
     } else {
@@ -200,18 +205,6 @@ fn usage(u: &Value) -> Usage {
     }
 }
 
-fn api_error(what: &str, error: &Value) -> LlmError {
-    let message = error
-        .get("message")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| wire::snippet(&error.to_string()));
-    LlmError::Malformed {
-        provider: NAME,
-        detail: format!("the server reported an error in the {what}: {message}"),
-    }
-}
-
 /// Arguments may arrive as a JSON string (the standard) or, from some
 /// compatible servers, as an object.
 fn arguments_text(args: Option<&Value>) -> String {
@@ -223,9 +216,9 @@ fn arguments_text(args: Option<&Value>) -> String {
 }
 
 /// A whole (non-streamed) completion body as events.
-fn message_events(body: &Value) -> Result<Vec<StreamEvent>, LlmError> {
+fn message_events(url: &str, body: &Value) -> Result<Vec<StreamEvent>, LlmError> {
     if let Some(error) = body.get("error") {
-        return Err(api_error("response body", error));
+        return Err(wire::reported_error(NAME, url, error));
     }
     let choice = body
         .pointer("/choices/0")
@@ -284,6 +277,7 @@ struct PartialCall {
 /// State of one streamed completion.
 #[derive(Default)]
 struct Decoder {
+    url: String,
     calls: BTreeMap<u64, PartialCall>,
     finish: Option<StopReason>,
 }
@@ -323,7 +317,7 @@ impl SseDecode for Decoder {
         }
         let chunk = wire::parse_json(NAME, "chunk", &record.data)?;
         if let Some(error) = chunk.get("error") {
-            return Err(api_error("stream", error));
+            return Err(wire::reported_error(NAME, &self.url, error));
         }
         let mut out = Vec::new();
         if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {

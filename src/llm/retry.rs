@@ -64,13 +64,13 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
             .map(str::trim)
     };
     if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
+        if let Ok(wait) = Duration::try_from_secs_f64(ms / 1000.0) {
+            return Some(wait);
         }
     }
     let value = text("retry-after")?;
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return Duration::try_from_secs_f64(secs).ok();
     }
     let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let at = SystemTime::from(date);
@@ -102,6 +102,7 @@ pub async fn send(
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
+        tracing::debug!(provider, url, attempt, "sending model request");
         let (last, asked) = match build().send().await {
             Ok(response) if response.status().is_success() => return Ok(response),
             Ok(response) => {
@@ -134,7 +135,10 @@ pub async fn send(
             Err(e) => (format!("could not reach {url}: {}", error_chain(&e)), None),
         };
         let wait = asked.unwrap_or_else(|| policy.backoff(attempt));
-        if attempt >= policy.max_attempts || waited + wait > policy.max_total_wait {
+        let within_budget = waited
+            .checked_add(wait)
+            .is_some_and(|total| total <= policy.max_total_wait);
+        if attempt >= policy.max_attempts || !within_budget {
             return Err(LlmError::RetriesExhausted {
                 provider,
                 attempts: attempt,
@@ -195,6 +199,11 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "1e300")]), now),
+            None
+        );
+        assert_eq!(retry_after(&headers(&[("retry-after", "-1")]), now), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
     }
 

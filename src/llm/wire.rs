@@ -111,6 +111,38 @@ pub(crate) fn parse_tool_args(
     })
 }
 
+/// An error the server reported inside a 200 reply (an SSE `error` event or
+/// an `error` object in the body) as [`LlmError::Http`] with the status its
+/// type stands for, so that callers can tell an overload from a bad request.
+pub(crate) fn reported_error(provider: &'static str, url: &str, error: &Value) -> LlmError {
+    let kind = error
+        .get("type")
+        .and_then(Value::as_str)
+        .or_else(|| error.get("code").and_then(Value::as_str))
+        .unwrap_or("error");
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| snippet(&error.to_string()));
+    let status = match kind {
+        "overloaded_error" => 529,
+        "rate_limit_error" | "rate_limit_exceeded" | "tokens" | "requests" => 429,
+        "invalid_request_error" => 400,
+        "authentication_error" => 401,
+        "permission_error" => 403,
+        "not_found_error" => 404,
+        "request_too_large" => 413,
+        _ => 500,
+    };
+    LlmError::Http {
+        provider,
+        url: url.to_string(),
+        status,
+        body: format!("error reported inside the reply: {kind}: {message}"),
+    }
+}
+
 /// A `u64` field of a JSON object, 0 when absent.
 pub(crate) fn count(value: &Value, pointer: &str) -> u64 {
     value.pointer(pointer).and_then(Value::as_u64).unwrap_or(0)

@@ -92,6 +92,9 @@ pub enum Reply {
     DropMidStream(Turn),
     /// Status 200 with a body (or, streaming, an event) that is not JSON.
     Malformed,
+    /// Status 200, then the API's error event (streaming) or an error body
+    /// with the given error type (`overloaded_error`, `server_error`, …).
+    ErrorEvent { kind: String, message: String },
 }
 
 impl Reply {
@@ -150,6 +153,15 @@ impl Reply {
     /// A 200 reply that is not valid JSON.
     pub fn malformed() -> Reply {
         Reply::Malformed
+    }
+
+    /// An error reported inside a 200 reply, as Anthropic does for
+    /// `overloaded_error` mid-stream.
+    pub fn error_event(kind: &str, message: &str) -> Reply {
+        Reply::ErrorEvent {
+            kind: kind.to_string(),
+            message: message.to_string(),
+        }
     }
 
     /// Sets the text of a turn (kept before the tool calls).
@@ -510,6 +522,24 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             };
             records.insert(2.min(records.len()), broken);
             sse_response(records, None)
+        }
+        Reply::ErrorEvent { kind, message } => {
+            let error = json!({"type": kind, "message": message});
+            let record = match api {
+                Api::Anthropic => (
+                    Some("error".to_string()),
+                    json!({"type": "error", "error": error}).to_string(),
+                ),
+                Api::OpenAi => (None, json!({"error": error}).to_string()),
+            };
+            if stream {
+                let mut records = ctx.sse_records(&Turn::default());
+                records.truncate(1);
+                records.push(record);
+                sse_response(records, None)
+            } else {
+                json_response(record.1, false)
+            }
         }
         Reply::Malformed => json_response(
             match api {
