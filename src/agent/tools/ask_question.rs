@@ -47,7 +47,9 @@ impl Tool for AskQuestion {
         let result = parse_args::<Args>(self.name(), input).and_then(|args| {
             let question = args.question.trim();
             if question.is_empty() {
-                return Err(for_model("the question is empty; write the question to ask"));
+                return Err(for_model(
+                    "the question is empty; write the question to ask",
+                ));
             }
             Ok(ToolOutput::Question(question.to_string()))
         });
@@ -64,7 +66,10 @@ mod tests {
     async fn returns_the_question_trimmed_and_redacted() {
         let mut f = Fixture::new();
         let out = f
-            .call(&AskQuestion, json!({"question": format!("  Use {SECRET}? ")}))
+            .call(
+                &AskQuestion,
+                json!({"question": format!("  Use {SECRET}? ")}),
+            )
             .await;
         assert_eq!(out, Ok(ToolOutput::Question("Use ***?".into())));
     }
@@ -75,6 +80,9 @@ mod tests {
         let err = f.err(&AskQuestion, json!({"question": "  "})).await;
         assert!(err.contains("empty"), "{err}");
         let err = f.err(&AskQuestion, json!({"q": "x"})).await;
-        assert!(err.starts_with("invalid arguments for ask_question"), "{err}");
+        assert!(
+            err.starts_with("invalid arguments for ask_question"),
+            "{err}"
+        );
     }
 }

@@ -73,7 +73,11 @@ pub(crate) fn clip_line(line: &str) -> Cow<'_, str> {
 }
 
 /// Lines numbered from `first`: right-aligned number, a tab, the (clipped) text.
-pub(crate) fn numbered<'a>(lines: impl IntoIterator<Item = &'a str>, first: usize, last: usize) -> String {
+pub(crate) fn numbered<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+    first: usize,
+    last: usize,
+) -> String {
     let width = last.max(1).to_string().len();
     let mut out = String::new();
     for (i, line) in lines.into_iter().enumerate() {

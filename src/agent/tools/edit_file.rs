@@ -136,7 +136,10 @@ enum Found {
         fuzzy: bool,
     },
     /// Several places match; their first lines.
-    Many { lines: Vec<usize>, fuzzy: bool },
+    Many {
+        lines: Vec<usize>,
+        fuzzy: bool,
+    },
     None,
 }
 
@@ -174,7 +177,11 @@ fn find(content: &str, old: &str, new: &str) -> Found {
         [] => Found::None,
         [i] => {
             let start: usize = file_lines[..*i].iter().map(|l| l.len()).sum();
-            let end: usize = start + file_lines[*i..*i + k].iter().map(|l| l.len()).sum::<usize>();
+            let end: usize = start
+                + file_lines[*i..*i + k]
+                    .iter()
+                    .map(|l| l.len())
+                    .sum::<usize>();
             let mut replacement = reindent(new, indent(old_lines[0]), indent(file_lines[*i]));
             let replaced_ends_line = content[..end].ends_with('\n');
             if replaced_ends_line && !replacement.is_empty() && !replacement.ends_with('\n') {
@@ -280,7 +287,10 @@ fn summary(
     } else {
         String::from("(the file is now empty)\n")
     };
-    format!("edited `{path}`: {what}{how}; the file now has {}:\n{shown}", count(lines.len(), "line", "lines"))
+    format!(
+        "edited `{path}`: {what}{how}; the file now has {}:\n{shown}",
+        count(lines.len(), "line", "lines")
+    )
 }
 
 /// The error for a miss: the window of the file most like `old`.
@@ -349,11 +359,20 @@ mod tests {
     use super::*;
     use crate::agent::tools::testing::{Fixture, SECRET};
 
-    const CODE: &str = "fn main() {\n    let a = 1;\n    let b = 2;\n    println!(\"{}\", a + b);\n}\n";
+    const CODE: &str =
+        "fn main() {\n    let a = 1;\n    let b = 2;\n    println!(\"{}\", a + b);\n}\n";
 
-    async fn edit(f: &mut Fixture, path: &str, old: &str, new: &str) -> Result<ToolOutput, ToolError> {
-        f.call(&EditFile, json!({"path": path, "old_text": old, "new_text": new}))
-            .await
+    async fn edit(
+        f: &mut Fixture,
+        path: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<ToolOutput, ToolError> {
+        f.call(
+            &EditFile,
+            json!({"path": path, "old_text": old, "new_text": new}),
+        )
+        .await
     }
 
     fn text(out: Result<ToolOutput, ToolError>) -> String {
@@ -374,7 +393,15 @@ mod tests {
     async fn replaces_an_exact_unique_match_and_shows_the_region() {
         let mut f = Fixture::new();
         f.write("src/main.rs", CODE);
-        let out = text(edit(&mut f, "src/main.rs", "    let b = 2;\n", "    let b = 3;\n    let c = 4;\n").await);
+        let out = text(
+            edit(
+                &mut f,
+                "src/main.rs",
+                "    let b = 2;\n",
+                "    let b = 3;\n    let c = 4;\n",
+            )
+            .await,
+        );
         assert_eq!(
             f.read("src/main.rs"),
             "fn main() {\n    let a = 1;\n    let b = 3;\n    let c = 4;\n    println!(\"{}\", a + b);\n}\n"
@@ -393,7 +420,10 @@ mod tests {
         let mut f = Fixture::new();
         f.write("a.rs", CODE);
         let out = text(edit(&mut f, "a.rs", "    let a = 1;\n", "").await);
-        assert!(out.starts_with("edited `a.rs`: removed lines 2-2;"), "{out}");
+        assert!(
+            out.starts_with("edited `a.rs`: removed lines 2-2;"),
+            "{out}"
+        );
         assert!(!f.read("a.rs").contains("let a"));
     }
 
@@ -407,7 +437,12 @@ mod tests {
             "old_text matches 2 places in `a.txt` (starting at lines 1, 3); include more surrounding lines in old_text so that it matches exactly one"
         );
         let err = error(edit(&mut f, "a.txt", "  x  =   1  \n", "x = 5").await);
-        assert!(err.contains("matches 2 places in `a.txt` when whitespace is ignored (starting at lines 1, 3)"), "{err}");
+        assert!(
+            err.contains(
+                "matches 2 places in `a.txt` when whitespace is ignored (starting at lines 1, 3)"
+            ),
+            "{err}"
+        );
         assert_eq!(f.read("a.txt"), "x = 1\ny = 2\nx = 1\n");
     }
 
@@ -424,7 +459,10 @@ mod tests {
             )
             .await,
         );
-        assert!(out.contains("(matched ignoring whitespace differences)"), "{out}");
+        assert!(
+            out.contains("(matched ignoring whitespace differences)"),
+            "{out}"
+        );
         assert_eq!(
             f.read("a.rs"),
             "fn main() {\n    let a = 10;\n    if a > 1 {\n        let b = 20;\n    }\n    println!(\"{}\", a + b);\n}\n"
@@ -446,10 +484,19 @@ mod tests {
         content.push_str("fn total(items: &[u32]) -> u32 {\n    items.iter().sum()\n}\n");
         f.write("lib.rs", &content);
         let err = error(
-            edit(&mut f, "lib.rs", "fn total(items: &[u64]) -> u64 {\n    items.iter().sum()\n}\n", "x").await,
+            edit(
+                &mut f,
+                "lib.rs",
+                "fn total(items: &[u64]) -> u64 {\n    items.iter().sum()\n}\n",
+                "x",
+            )
+            .await,
         );
         assert!(err.starts_with("old_text was not found in `lib.rs`, not even ignoring whitespace. The most similar region is lines 29-33:\n"), "{err}");
-        assert!(err.contains("31\tfn total(items: &[u32]) -> u32 {\n32\t    items.iter().sum()\n"), "{err}");
+        assert!(
+            err.contains("31\tfn total(items: &[u32]) -> u32 {\n32\t    items.iter().sum()\n"),
+            "{err}"
+        );
         assert!(err.ends_with("or read_file to see more."), "{err}");
         assert_eq!(f.read("lib.rs"), content);
     }
@@ -480,11 +527,15 @@ mod tests {
         let err = error(edit(&mut f, ".git/config", "[core]", "[x]").await);
         assert!(err.contains("inside `.git/`"), "{err}");
         assert_eq!(f.read(".git/config"), "[core]\n");
-        f.assert_confined(&EditFile, |p| json!({"path": p, "old_text": "", "new_text": "pwned"}))
-            .await;
-        f.assert_confined(&EditFile, |p| {
-            json!({"path": p, "old_text": "outside", "new_text": "pwned"})
-        })
+        f.assert_confined(
+            &EditFile,
+            |p| json!({"path": p, "old_text": "", "new_text": "pwned"}),
+        )
+        .await;
+        f.assert_confined(
+            &EditFile,
+            |p| json!({"path": p, "old_text": "outside", "new_text": "pwned"}),
+        )
         .await;
     }
 

@@ -89,8 +89,8 @@ fn list(ctx: &ToolContext<'_>, path: &str) -> Result<ToolOutput, ToolError> {
     let mut text = names.join("\n");
     if more > 0 {
         text.push_str(&format!(
-            "\n[… {} more not shown; use search with a glob to narrow down]",
-            count(more, "entry", "entries")
+            "\n[… {} not shown; use search with a glob to narrow down]",
+            count(more, "more entry", "more entries")
         ));
     }
     Ok(ToolOutput::Text(text))
@@ -112,7 +112,10 @@ mod tests {
         assert_eq!(text, ".github/\na/\nb.txt\nlink@\nup@");
         assert_eq!(f.ok(&ListDir, json!({"path": "a"})).await, "x.txt");
         std::fs::create_dir(f.root().join("empty")).unwrap();
-        assert_eq!(f.ok(&ListDir, json!({"path": "empty/"})).await, "`empty` is empty");
+        assert_eq!(
+            f.ok(&ListDir, json!({"path": "empty/"})).await,
+            "`empty` is empty"
+        );
     }
 
     #[tokio::test]

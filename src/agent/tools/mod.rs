@@ -170,11 +170,8 @@ pub fn parse_args<T: serde::de::DeserializeOwned>(
 /// code run commands, keep the spec and ask; only code changes files; only
 /// verify reports a verdict.
 pub fn for_role(role: AgentRole) -> Registry {
-    let mut tools: Vec<Box<dyn Tool>> = vec![
-        Box::new(ListDir),
-        Box::new(ReadFile),
-        Box::new(Search),
-    ];
+    let mut tools: Vec<Box<dyn Tool>> =
+        vec![Box::new(ListDir), Box::new(ReadFile), Box::new(Search)];
     match role {
         AgentRole::Research => tools.extend([
             Box::new(RunCommand::read_only()) as Box<dyn Tool>,
@@ -217,7 +214,14 @@ mod tests {
     fn roles_get_the_tools_of_the_contract() {
         assert_eq!(
             for_role(AgentRole::Research).names(),
-            ["list_dir", "read_file", "search", "run_command", "update_spec", "ask_question"]
+            [
+                "list_dir",
+                "read_file",
+                "search",
+                "run_command",
+                "update_spec",
+                "ask_question"
+            ]
         );
         assert_eq!(
             for_role(AgentRole::Code).names(),
@@ -270,7 +274,11 @@ mod tests {
                 );
             }
             for required in schema["required"].as_array().unwrap() {
-                assert!(props.contains_key(required.as_str().unwrap()), "{}", spec.name);
+                assert!(
+                    props.contains_key(required.as_str().unwrap()),
+                    "{}",
+                    spec.name
+                );
             }
         }
     }

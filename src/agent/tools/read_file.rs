@@ -117,11 +117,17 @@ mod tests {
         assert!(text.starts_with(" 1\tline 1\n 2\tline 2\n"), "{text}");
         assert!(text.ends_with("12\tline 12\n"), "{text}");
         let text = f
-            .ok(&ReadFile, json!({"path": "a.txt", "start_line": 9, "end_line": 10}))
+            .ok(
+                &ReadFile,
+                json!({"path": "a.txt", "start_line": 9, "end_line": 10}),
+            )
             .await;
         assert_eq!(text, " 9\tline 9\n10\tline 10\n[lines 9-10 of 12]\n");
         let text = f
-            .ok(&ReadFile, json!({"path": "a.txt", "start_line": 12, "end_line": 99}))
+            .ok(
+                &ReadFile,
+                json!({"path": "a.txt", "start_line": 12, "end_line": 99}),
+            )
             .await;
         assert_eq!(text, "12\tline 12\n[lines 12-12 of 12]\n");
     }
@@ -131,9 +137,14 @@ mod tests {
         let mut f = Fixture::new();
         f.write("a.txt", &lines(50));
         f.limits.max_output_lines = 5;
-        let text = f.ok(&ReadFile, json!({"path": "a.txt", "start_line": 3})).await;
-        assert!(text.starts_with(" 3\tline 3\n"), "{text}");
-        assert!(text.contains(" 7\tline 7\n[showing lines 3-7 of 50;"), "{text}");
+        let text = f
+            .ok(&ReadFile, json!({"path": "a.txt", "start_line": 3}))
+            .await;
+        assert!(text.starts_with("3\tline 3\n"), "{text}");
+        assert!(
+            text.contains("\n7\tline 7\n[showing lines 3-7 of 50;"),
+            "{text}"
+        );
         assert!(text.contains("start_line=8"), "{text}");
         f.limits.max_output_lines = 400;
         f.limits.max_output_bytes = 40;
@@ -147,9 +158,15 @@ mod tests {
         std::fs::write(f.root().join("img.png"), [0x89, b'P', 0, 1, 2]).unwrap();
         std::fs::write(f.root().join("latin1.txt"), [b'c', b'a', 0xe9]).unwrap();
         let err = f.err(&ReadFile, json!({"path": "img.png"})).await;
-        assert!(err.starts_with("`img.png` is a binary file (5 bytes)"), "{err}");
+        assert!(
+            err.starts_with("`img.png` is a binary file (5 bytes)"),
+            "{err}"
+        );
         let err = f.err(&ReadFile, json!({"path": "latin1.txt"})).await;
-        assert!(err.starts_with("`latin1.txt` is a binary file (3 bytes)"), "{err}");
+        assert!(
+            err.starts_with("`latin1.txt` is a binary file (3 bytes)"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -157,18 +174,28 @@ mod tests {
         let mut f = Fixture::new();
         f.write("a.txt", &lines(3));
         f.write("d/x", "");
-        let err = f.err(&ReadFile, json!({"path": "a.txt", "start_line": 4})).await;
+        let err = f
+            .err(&ReadFile, json!({"path": "a.txt", "start_line": 4}))
+            .await;
         assert!(err.contains("has 3 lines"), "{err}");
-        let err = f.err(&ReadFile, json!({"path": "a.txt", "start_line": 0})).await;
+        let err = f
+            .err(&ReadFile, json!({"path": "a.txt", "start_line": 0}))
+            .await;
         assert!(err.contains("1-based"), "{err}");
         let err = f
-            .err(&ReadFile, json!({"path": "a.txt", "start_line": 3, "end_line": 2}))
+            .err(
+                &ReadFile,
+                json!({"path": "a.txt", "start_line": 3, "end_line": 2}),
+            )
             .await;
         assert!(err.contains("before start_line"), "{err}");
         let err = f.err(&ReadFile, json!({"path": "d"})).await;
         assert!(err.contains("is a directory; use list_dir"), "{err}");
         let err = f.err(&ReadFile, json!({"path": "nope.txt"})).await;
-        assert!(err.contains("does not exist; use list_dir or search"), "{err}");
+        assert!(
+            err.contains("does not exist; use list_dir or search"),
+            "{err}"
+        );
         assert_eq!(
             f.ok(&ReadFile, json!({"path": "d/x"})).await,
             "`d/x` is empty (0 lines)"

@@ -136,11 +136,17 @@ mod tests {
                 json!({"criteria": [{"criterion": "a", "met": true, "evidence": ""}]}),
             )
             .await;
-        assert!(err.starts_with("criteria[0] (`a`): `evidence` is empty"), "{err}");
+        assert!(
+            err.starts_with("criteria[0] (`a`): `evidence` is empty"),
+            "{err}"
+        );
         let err = f
             .err(&ReportVerdict, json!({"criteria": [{"criterion": "a"}]}))
             .await;
-        assert!(err.starts_with("invalid arguments for report_verdict"), "{err}");
+        assert!(
+            err.starts_with("invalid arguments for report_verdict"),
+            "{err}"
+        );
         assert_eq!(f.verdict, None);
     }
 }

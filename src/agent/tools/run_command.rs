@@ -140,7 +140,9 @@ mod tests {
     async fn runs_in_the_repository_root() {
         let mut f = Fixture::new();
         f.write("marker.txt", "");
-        let text = f.ok(&RunCommand::full(), json!({"command": "ls marker.txt"})).await;
+        let text = f
+            .ok(&RunCommand::full(), json!({"command": "ls marker.txt"}))
+            .await;
         assert!(text.ends_with("marker.txt\n"), "{text}");
     }
 
@@ -166,7 +168,10 @@ mod tests {
             .await;
         assert!(text.starts_with("timed out after 1s"), "{text}");
         let err = f
-            .err(&RunCommand::full(), json!({"command": "true", "timeout_seconds": 0}))
+            .err(
+                &RunCommand::full(),
+                json!({"command": "true", "timeout_seconds": 0}),
+            )
             .await;
         assert!(err.contains("at least 1"), "{err}");
         let err = f.err(&RunCommand::full(), json!({"command": " "})).await;
@@ -189,7 +194,9 @@ mod tests {
     async fn masks_secrets_in_output() {
         let mut f = Fixture::new();
         f.write("cfg", SECRET);
-        let text = f.ok(&RunCommand::full(), json!({"command": "cat cfg"})).await;
+        let text = f
+            .ok(&RunCommand::full(), json!({"command": "cat cfg"}))
+            .await;
         assert!(text.ends_with("\n***\n"), "{text}");
         assert!(!text.contains(SECRET));
     }

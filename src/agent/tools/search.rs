@@ -127,8 +127,8 @@ async fn search(ctx: &ToolContext<'_>, args: Args) -> Result<ToolOutput, ToolErr
     let more = found.total - shown;
     if more > 0 {
         out.push_str(&format!(
-            "[{} more not shown ({} in {} in all); narrow the pattern, path or glob]\n",
-            count(more, "matching line", "matching lines"),
+            "[{} not shown ({} in {} in all); narrow the pattern, path or glob]\n",
+            count(more, "more matching line", "more matching lines"),
             count(found.total, "match", "matches"),
             count(found.files, "file", "files"),
         ));
@@ -421,7 +421,10 @@ mod tests {
 
     fn repo() -> Fixture {
         let f = Fixture::new();
-        f.write("src/main.rs", "fn main() {\n    helper();\n}\nfn helper() {}\n");
+        f.write(
+            "src/main.rs",
+            "fn main() {\n    helper();\n}\nfn helper() {}\n",
+        );
         f.write("src/lib/util.rs", "pub fn Helper() {}\n");
         f.write("README.md", "Call helper() first.\n");
         f.write("docs/guide.txt", "helper docs\n");
@@ -442,7 +445,10 @@ mod tests {
     async fn case_insensitive_glob_and_path() {
         let mut f = repo();
         let text = f
-            .ok(&Search, json!({"pattern": "fn helper", "case_insensitive": true, "glob": "*.rs"}))
+            .ok(
+                &Search,
+                json!({"pattern": "fn helper", "case_insensitive": true, "glob": "*.rs"}),
+            )
             .await;
         assert_eq!(
             text,
@@ -451,13 +457,19 @@ mod tests {
         let text = f
             .ok(&Search, json!({"pattern": "helper", "glob": "src/*.rs"}))
             .await;
-        assert_eq!(text, "src/main.rs:2:     helper();\nsrc/main.rs:4: fn helper() {}\n");
+        assert_eq!(
+            text,
+            "src/main.rs:2:     helper();\nsrc/main.rs:4: fn helper() {}\n"
+        );
         let text = f
             .ok(&Search, json!({"pattern": "(?i)helper", "path": "src/lib"}))
             .await;
         assert_eq!(text, "src/lib/util.rs:1: pub fn Helper() {}\n");
         let text = f
-            .ok(&Search, json!({"pattern": "helper", "path": "docs/guide.txt"}))
+            .ok(
+                &Search,
+                json!({"pattern": "helper", "path": "docs/guide.txt"}),
+            )
             .await;
         assert_eq!(text, "docs/guide.txt:1: helper docs\n");
         let text = f
@@ -478,7 +490,11 @@ mod tests {
         f.write(".github/ci.yml", "run: helper\n");
         std::fs::write(f.root().join("blob.bin"), b"helper\0\x01\x02").unwrap();
         assert!(!f.root().join(".git/HEAD").exists());
-        let text = f.ok(&Search, json!({"pattern": "helper", "glob": "*.{rs,log,yml,bin,txt}"}))
+        let text = f
+            .ok(
+                &Search,
+                json!({"pattern": "helper", "glob": "*.{rs,log,yml,bin,txt}"}),
+            )
             .await;
         assert_eq!(
             text,
@@ -487,9 +503,13 @@ mod tests {
         // Rules from above a searched subdirectory still apply.
         f.write("src/deep/target/x.rs", "helper\n");
         f.write("src/deep/a.log", "helper\n");
-        let text = f.ok(&Search, json!({"pattern": "helper", "path": "src/deep"})).await;
+        let text = f
+            .ok(&Search, json!({"pattern": "helper", "path": "src/deep"}))
+            .await;
         assert_eq!(text, "no matches for `helper` in `src/deep`");
-        let err = f.err(&Search, json!({"pattern": "x", "path": ".git"})).await;
+        let err = f
+            .err(&Search, json!({"pattern": "x", "path": ".git"}))
+            .await;
         assert_eq!(err, "search never looks inside `.git`");
     }
 
@@ -523,7 +543,10 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(f.ok(&Search, json!({"pattern": "needle"})).await, first);
         }
-        assert!(first.starts_with("d0/f000.txt:1: needle\nd0/f000.txt:3: needle\nd0/f007.txt:1"), "{first}");
+        assert!(
+            first.starts_with("d0/f000.txt:1: needle\nd0/f000.txt:3: needle\nd0/f007.txt:1"),
+            "{first}"
+        );
         assert!(first.ends_with("[550 more matching lines not shown (600 matches in 300 files in all); narrow the pattern, path or glob]\n"), "{first}");
     }
 
@@ -535,7 +558,9 @@ mod tests {
         assert!(err.contains("unclosed group"), "{err}");
         let err = f.err(&Search, json!({"pattern": "x", "glob": "a[b"})).await;
         assert!(err.starts_with("invalid glob"), "{err}");
-        let err = f.err(&Search, json!({"pattern": "x", "path": "missing"})).await;
+        let err = f
+            .err(&Search, json!({"pattern": "x", "path": "missing"}))
+            .await;
         assert!(err.contains("does not exist"), "{err}");
         let err = f.err(&Search, json!({"pattern": ""})).await;
         assert_eq!(err, "the pattern is empty");

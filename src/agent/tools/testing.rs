@@ -33,8 +33,11 @@ impl Fixture {
         let path = std::env::var("PATH").unwrap_or_default();
         let runner = CommandRunner::new(workspace.root(), vec![("PATH".into(), path)]);
         // Symlinks that lead out of the repository.
-        std::os::unix::fs::symlink(dir.path().join("outside.txt"), workspace.root().join("link"))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            dir.path().join("outside.txt"),
+            workspace.root().join("link"),
+        )
+        .unwrap();
         std::os::unix::fs::symlink(dir.path(), workspace.root().join("up")).unwrap();
         Fixture {
             dir,
@@ -92,7 +95,13 @@ impl Fixture {
     /// Every way out of the repository is refused and nothing outside is
     /// read or changed.
     pub async fn assert_confined(&mut self, tool: &dyn Tool, input: impl Fn(&str) -> Value) {
-        for path in ["../outside.txt", "/etc/passwd", "link", "up/outside.txt", "up/new.txt"] {
+        for path in [
+            "../outside.txt",
+            "/etc/passwd",
+            "link",
+            "up/outside.txt",
+            "up/new.txt",
+        ] {
             let message = self.err(tool, input(path)).await;
             assert!(!message.contains(OUTSIDE), "{path}: {message}");
             assert!(

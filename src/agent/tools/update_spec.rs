@@ -123,7 +123,10 @@ mod tests {
             )
             .await;
         assert!(md.contains("1. THE SYSTEM SHALL answer 429\n"), "{md}");
-        assert!(md.contains("- [x] 1. Add limiter\n- [ ] 2. Wire it\n"), "{md}");
+        assert!(
+            md.contains("- [x] 1. Add limiter\n- [ ] 2. Wire it\n"),
+            "{md}"
+        );
         assert_eq!(f.spec.requirements, ["THE SYSTEM SHALL answer 429"]);
         assert_eq!(f.spec.acceptance_criteria, ["npm test passes"]);
         assert_eq!(f.spec.decisions, ["in-memory window"]);
@@ -157,14 +160,20 @@ mod tests {
         let err = f.err(&UpdateSpec, json!({})).await;
         assert!(err.starts_with("nothing to update"), "{err}");
         let err = f.err(&UpdateSpec, json!({"requirement": ["x"]})).await;
-        assert!(err.starts_with("invalid arguments for update_spec"), "{err}");
+        assert!(
+            err.starts_with("invalid arguments for update_spec"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn the_returned_spec_is_redacted() {
         let mut f = Fixture::new();
         let md = f
-            .ok(&UpdateSpec, json!({"decisions": [format!("token {SECRET}")]}))
+            .ok(
+                &UpdateSpec,
+                json!({"decisions": [format!("token {SECRET}")]}),
+            )
             .await;
         assert!(md.contains("- token ***"), "{md}");
     }

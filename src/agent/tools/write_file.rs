@@ -79,12 +79,18 @@ mod tests {
     async fn creates_parents_and_reports_size() {
         let mut f = Fixture::new();
         let text = f
-            .ok(&WriteFile, json!({"path": "src/deep/a.txt", "content": "one\ntwo\n"}))
+            .ok(
+                &WriteFile,
+                json!({"path": "src/deep/a.txt", "content": "one\ntwo\n"}),
+            )
             .await;
         assert_eq!(text, "created `src/deep/a.txt`: 8 bytes, 2 lines");
         assert_eq!(f.read("src/deep/a.txt"), "one\ntwo\n");
         let text = f
-            .ok(&WriteFile, json!({"path": "./src/deep/a.txt", "content": "x"}))
+            .ok(
+                &WriteFile,
+                json!({"path": "./src/deep/a.txt", "content": "x"}),
+            )
             .await;
         assert_eq!(text, "overwrote `src/deep/a.txt`: 1 byte, 1 line");
         assert_eq!(f.read("src/deep/a.txt"), "x");
@@ -96,15 +102,21 @@ mod tests {
         f.write(".git/HEAD", "ref: refs/heads/main\n");
         f.write("sub/.git/config", "");
         for path in [".git/HEAD", ".git/hooks/pre-commit", "sub/.git/config"] {
-            let err = f.err(&WriteFile, json!({"path": path, "content": "x"})).await;
+            let err = f
+                .err(&WriteFile, json!({"path": path, "content": "x"}))
+                .await;
             assert!(err.contains("inside `.git/`"), "{err}");
         }
         assert_eq!(f.read(".git/HEAD"), "ref: refs/heads/main\n");
         assert!(!f.root().join(".git/hooks").exists());
         std::fs::create_dir(f.root().join("dir")).unwrap();
-        let err = f.err(&WriteFile, json!({"path": "dir", "content": "x"})).await;
+        let err = f
+            .err(&WriteFile, json!({"path": "dir", "content": "x"}))
+            .await;
         assert!(err.contains("is a directory"), "{err}");
-        let err = f.err(&WriteFile, json!({"path": ".", "content": "x"})).await;
+        let err = f
+            .err(&WriteFile, json!({"path": ".", "content": "x"}))
+            .await;
         assert!(err.contains("repository root"), "{err}");
     }
 
