@@ -3,6 +3,29 @@
 //!
 //! Names and parameters are what the model sees; keep them stable.
 
+mod ask_question;
+mod common;
+mod edit_file;
+mod list_dir;
+mod read_file;
+mod report_verdict;
+mod run_command;
+mod search;
+#[cfg(test)]
+mod testing;
+mod update_spec;
+mod write_file;
+
+pub use ask_question::AskQuestion;
+pub use edit_file::EditFile;
+pub use list_dir::ListDir;
+pub use read_file::ReadFile;
+pub use report_verdict::ReportVerdict;
+pub use run_command::RunCommand;
+pub use search::Search;
+pub use update_spec::UpdateSpec;
+pub use write_file::WriteFile;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -143,10 +166,149 @@ pub fn parse_args<T: serde::de::DeserializeOwned>(
         .map_err(|e| ToolError::ForModel(format!("invalid arguments for {tool}: {e}")))
 }
 
-/// The registry for a role.
+/// The registry for a role: everyone reads and searches; research and
+/// code run commands, keep the spec and ask; only code changes files; only
+/// verify reports a verdict.
 pub fn for_role(role: AgentRole) -> Registry {
-    let _ = role;
-    Registry::new(Vec::new())
+    let mut tools: Vec<Box<dyn Tool>> =
+        vec![Box::new(ListDir), Box::new(ReadFile), Box::new(Search)];
+    match role {
+        AgentRole::Research => tools.extend([
+            Box::new(RunCommand::read_only()) as Box<dyn Tool>,
+            Box::new(UpdateSpec),
+            Box::new(AskQuestion),
+        ]),
+        AgentRole::Code => tools.extend([
+            Box::new(EditFile) as Box<dyn Tool>,
+            Box::new(WriteFile),
+            Box::new(RunCommand::full()),
+            Box::new(UpdateSpec),
+            Box::new(AskQuestion),
+        ]),
+        AgentRole::Verify => tools.push(Box::new(ReportVerdict)),
+    }
+    Registry::new(tools)
+}
+
+/// Every tool once (`run_command` in its full form): what `deckhand tool
+/// NAME` dispatches to, exactly as a model would call it.
+pub fn every_tool() -> Registry {
+    Registry::new(vec![
+        Box::new(ListDir),
+        Box::new(ReadFile),
+        Box::new(Search),
+        Box::new(EditFile),
+        Box::new(WriteFile),
+        Box::new(RunCommand::full()),
+        Box::new(UpdateSpec),
+        Box::new(AskQuestion),
+        Box::new(ReportVerdict),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_get_the_tools_of_the_contract() {
+        assert_eq!(
+            for_role(AgentRole::Research).names(),
+            [
+                "list_dir",
+                "read_file",
+                "search",
+                "run_command",
+                "update_spec",
+                "ask_question"
+            ]
+        );
+        assert_eq!(
+            for_role(AgentRole::Code).names(),
+            [
+                "list_dir",
+                "read_file",
+                "search",
+                "edit_file",
+                "write_file",
+                "run_command",
+                "update_spec",
+                "ask_question"
+            ]
+        );
+        assert_eq!(
+            for_role(AgentRole::Verify).names(),
+            ["list_dir", "read_file", "search", "report_verdict"]
+        );
+        assert_eq!(every_tool().names().len(), 9);
+    }
+
+    #[test]
+    fn research_is_told_run_command_is_for_inspection() {
+        let research = for_role(AgentRole::Research).specs();
+        let code = for_role(AgentRole::Code).specs();
+        let find = |specs: &[ToolSpec]| {
+            specs
+                .iter()
+                .find(|s| s.name == "run_command")
+                .map(|s| s.description.clone())
+                .unwrap()
+        };
+        assert!(find(&research).contains("do not modify"));
+        assert_ne!(find(&research), find(&code));
+    }
+
+    #[test]
+    fn every_schema_is_an_object_with_described_properties() {
+        for spec in every_tool().specs() {
+            let schema = &spec.input_schema;
+            assert_eq!(schema["type"], "object", "{}", spec.name);
+            assert_eq!(schema["additionalProperties"], false, "{}", spec.name);
+            let props = schema["properties"].as_object().unwrap();
+            assert!(!props.is_empty(), "{}", spec.name);
+            for (name, prop) in props {
+                assert!(
+                    prop["description"].as_str().is_some_and(|d| d.len() > 10),
+                    "{}.{name} lacks a description",
+                    spec.name
+                );
+            }
+            for required in schema["required"].as_array().unwrap() {
+                assert!(
+                    props.contains_key(required.as_str().unwrap()),
+                    "{}",
+                    spec.name
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn dispatch_names_the_available_tools_for_an_unknown_one() {
+        let mut f = testing::Fixture::new();
+        let registry = for_role(AgentRole::Verify);
+        let call = ToolCall {
+            id: "1".into(),
+            name: "write_file".into(),
+            input: serde_json::json!({}),
+        };
+        let mut ctx = ToolContext {
+            workspace: &f.workspace,
+            runner: &f.runner,
+            redactor: &f.redactor,
+            limits: f.limits,
+            spec: &mut f.spec,
+            verdict: &mut f.verdict,
+        };
+        let err = registry.dispatch(&mut ctx, &call).await.unwrap_err();
+        assert_eq!(
+            err,
+            ToolError::ForModel(
+                "unknown tool `write_file`; available tools: list_dir, read_file, search, report_verdict"
+                    .into()
+            )
+        );
+    }
 }
 
 /// Every tool, for `deckhand tool`.

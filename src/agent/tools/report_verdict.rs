@@ -1,0 +1,152 @@
+//! `report_verdict`: verify's judgement of each acceptance criterion, kept for the orchestrator.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::common::{for_model, redacted};
+use super::{parse_args, CriterionVerdict, Tool, ToolContext, ToolError, ToolOutput};
+
+pub struct ReportVerdict;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Args {
+    criteria: Vec<CriterionVerdict>,
+}
+
+#[async_trait]
+impl Tool for ReportVerdict {
+    fn name(&self) -> &'static str {
+        "report_verdict"
+    }
+
+    fn description(&self) -> &'static str {
+        "Record your verdict on every acceptance criterion of the task spec: met or not, with concrete evidence (command and its result, file:line). Call it once at the end; a later call replaces the earlier verdict."
+    }
+
+    fn input_schema(&self) -> serde_json::Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "criteria": {
+                    "type": "array",
+                    "description": "One entry per acceptance criterion, in the spec's order.",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "criterion": {"type": "string", "description": "The criterion, as written in the spec."},
+                            "met": {"type": "boolean", "description": "Whether the change satisfies it."},
+                            "evidence": {"type": "string", "description": "What shows it: a command and its outcome, a file:line, a test name. For an unmet criterion, what is wrong and where."}
+                        },
+                        "required": ["criterion", "met", "evidence"],
+                        "additionalProperties": false
+                    }
+                }
+            },
+            "required": ["criteria"],
+            "additionalProperties": false
+        })
+    }
+
+    async fn call(
+        &self,
+        ctx: &mut ToolContext<'_>,
+        input: serde_json::Value,
+    ) -> Result<ToolOutput, ToolError> {
+        let result = parse_args::<Args>(self.name(), input).and_then(|args| {
+            if args.criteria.is_empty() {
+                return Err(for_model(
+                    "criteria is empty; give one entry per acceptance criterion",
+                ));
+            }
+            for (i, c) in args.criteria.iter().enumerate() {
+                if c.criterion.trim().is_empty() {
+                    return Err(for_model(format!("criteria[{i}]: `criterion` is empty")));
+                }
+                if c.evidence.trim().is_empty() {
+                    return Err(for_model(format!(
+                        "criteria[{i}] (`{}`): `evidence` is empty; say what shows the verdict",
+                        c.criterion
+                    )));
+                }
+            }
+            let met = args.criteria.iter().filter(|c| c.met).count();
+            let total = args.criteria.len();
+            *ctx.verdict = Some(args.criteria);
+            Ok(ToolOutput::Text(format!(
+                "verdict recorded: {met} of {total} criteria met"
+            )))
+        });
+        redacted(ctx, result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::tools::testing::Fixture;
+
+    #[tokio::test]
+    async fn stores_the_verdict_and_counts_met_criteria() {
+        let mut f = Fixture::new();
+        let text = f
+            .ok(
+                &ReportVerdict,
+                json!({"criteria": [
+                    {"criterion": "tests pass", "met": true, "evidence": "npm test: 12 passed"},
+                    {"criterion": "docs", "met": false, "evidence": "README.md:3 unchanged"}
+                ]}),
+            )
+            .await;
+        assert_eq!(text, "verdict recorded: 1 of 2 criteria met");
+        assert_eq!(
+            f.verdict,
+            Some(vec![
+                CriterionVerdict {
+                    criterion: "tests pass".into(),
+                    met: true,
+                    evidence: "npm test: 12 passed".into()
+                },
+                CriterionVerdict {
+                    criterion: "docs".into(),
+                    met: false,
+                    evidence: "README.md:3 unchanged".into()
+                },
+            ])
+        );
+    }
+
+    #[tokio::test]
+    async fn refuses_empty_lists_criteria_and_evidence() {
+        let mut f = Fixture::new();
+        let err = f.err(&ReportVerdict, json!({"criteria": []})).await;
+        assert!(err.contains("criteria is empty"), "{err}");
+        let err = f
+            .err(
+                &ReportVerdict,
+                json!({"criteria": [{"criterion": " ", "met": true, "evidence": "x"}]}),
+            )
+            .await;
+        assert_eq!(err, "criteria[0]: `criterion` is empty");
+        let err = f
+            .err(
+                &ReportVerdict,
+                json!({"criteria": [{"criterion": "a", "met": true, "evidence": ""}]}),
+            )
+            .await;
+        assert!(
+            err.starts_with("criteria[0] (`a`): `evidence` is empty"),
+            "{err}"
+        );
+        let err = f
+            .err(&ReportVerdict, json!({"criteria": [{"criterion": "a"}]}))
+            .await;
+        assert!(
+            err.starts_with("invalid arguments for report_verdict"),
+            "{err}"
+        );
+        assert_eq!(f.verdict, None);
+    }
+}
