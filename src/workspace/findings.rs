@@ -271,7 +271,7 @@ impl Resolver {
                 .filter_map(Result::ok)
                 .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
                 .take(MAX_INDEXED_FILES)
-                .filter_map(|e| e.path().strip_prefix(&root).ok().and_then(|p| normalise(p)))
+                .filter_map(|e| e.path().strip_prefix(&root).ok().and_then(normalise))
                 .collect()
         });
         let suffix = format!("/{rel}");
@@ -729,12 +729,15 @@ re!(
     r"^\s*(\d+) (passing|failing|pending)(?: \(\d+\w*\))?\s*$"
 );
 
+/// Reads one runner's summary lines.
+type CountParser = fn(&[&str]) -> Option<TestCounts>;
+
 /// The test counts a runner printed, summed over every run in the output;
 /// `None` when no known summary is present.
 pub fn parse_test_counts(output: &str) -> Option<TestCounts> {
     let clean = ANSI.replace_all(output, "");
     let lines: Vec<&str> = clean.lines().map(str::trim_end).collect();
-    let parsers: [fn(&[&str]) -> Option<TestCounts>; 7] = [
+    let parsers: [CountParser; 7] = [
         node_counts,
         pytest_counts,
         unittest_counts,
