@@ -1,1 +1,7 @@
-//! Prompt context: steering files and the repo map (written on its own branch).
+//! Prompt context: the repository's steering files and the repo map.
+
+mod repo_map;
+mod steering;
+
+pub use repo_map::repo_map;
+pub use steering::{load_steering, render_steering, SteeringDoc, MAX_DOC_BYTES};
