@@ -1,20 +1,7 @@
-//! Prompt context: steering files and the repo map (minimal; replaced by the detect branch).
+//! Prompt context: the repository's steering files and the repo map.
 
-use std::path::Path;
+mod repo_map;
+mod steering;
 
-pub struct SteeringDoc {
-    pub path: String,
-    pub content: String,
-}
-
-pub fn load_steering(_root: &Path, _task_text: &str, _touched: &[String]) -> Vec<SteeringDoc> {
-    Vec::new()
-}
-
-pub fn render_steering(_docs: &[SteeringDoc]) -> String {
-    String::new()
-}
-
-pub fn repo_map(_root: &Path, _budget: usize) -> String {
-    String::new()
-}
+pub use repo_map::repo_map;
+pub use steering::{load_steering, render_steering, SteeringDoc, MAX_DOC_BYTES};

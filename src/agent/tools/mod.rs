@@ -310,8 +310,3 @@ mod tests {
         );
     }
 }
-
-/// Every tool, for `deckhand tool`.
-pub fn every_tool() -> Registry {
-    Registry::new(Vec::new())
-}
