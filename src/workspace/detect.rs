@@ -102,11 +102,8 @@ impl Environment {
             let first = self.checks.iter().position(|c| c.kind == kind);
             self.checks.retain(|c| c.kind != kind);
             if let Some(command) = non_empty(command) {
-                let check = Check {
-                    kind,
-                    command,
-                    source: format!("{OVERRIDE_SOURCE}.{}", kind.as_str()),
-                };
+                let source = format!("{OVERRIDE_SOURCE}.{}", kind.as_str());
+                let check = Check::new(kind, command, source);
                 let at = first.unwrap_or(self.checks.len()).min(self.checks.len());
                 self.checks.insert(at, check);
             }
@@ -139,25 +136,29 @@ struct Found {
 }
 
 impl Found {
+    /// An ecosystem default, replaced by any entry point of the same kind.
     fn check(&mut self, kind: CheckKind, command: impl Into<String>, source: impl Into<String>) {
-        self.ecosystem.push(Check {
-            kind,
-            command: command.into(),
-            source: source.into(),
-        });
+        self.ecosystem.push(Check::new(kind, command, source));
     }
 
+    /// A command the repository declares itself (Makefile, devfile).
     fn entry_point(
         &mut self,
         kind: CheckKind,
         command: impl Into<String>,
         source: impl Into<String>,
     ) {
-        self.entry_points.push(Check {
+        self.entry_points.push(Check::new(kind, command, source));
+    }
+}
+
+impl Check {
+    fn new(kind: CheckKind, command: impl Into<String>, source: impl Into<String>) -> Check {
+        Check {
             kind,
             command: command.into(),
             source: source.into(),
-        });
+        }
     }
 }
 

@@ -148,6 +148,7 @@ pub fn parse_findings(output: &str, root: &Path) -> Vec<Finding> {
     raw.extend(typescript(&lines));
     raw.extend(eslint(&lines));
     raw.extend(file_line(&lines));
+    raw.extend(go_panics(&lines, &mut resolver));
     raw.sort_by_key(|r| r.at);
 
     let mut seen = HashSet::new();
@@ -689,17 +690,35 @@ fn file_line(lines: &[&str]) -> Vec<Raw> {
             message,
         });
     }
-    out.extend(lines.iter().enumerate().filter_map(|(at, l)| {
-        let c = GO_PANIC_FRAME.captures(l)?;
-        Some(Raw {
-            test: None,
-            at,
-            path: c[1].to_string(),
-            line: number(&c[2])?,
-            column: None,
-            message: "panic (goroutine stack frame)".to_string(),
-        })
-    }));
+    out
+}
+
+/// Go panics: the first frame inside the repository of each goroutine's
+/// stack (`\t/abs/pkg/x.go:12 +0x1d`), with the `panic:` line as message.
+fn go_panics(lines: &[&str], resolver: &mut Resolver) -> Vec<Raw> {
+    let mut out = Vec::new();
+    let mut message = None;
+    let mut taken = false;
+    for (at, line) in lines.iter().enumerate() {
+        if line.starts_with("panic: ") {
+            message = Some(line.trim().to_string());
+        } else if line.starts_with("goroutine ") {
+            taken = false;
+        } else if let (Some(msg), false, Some(c)) = (&message, taken, GO_PANIC_FRAME.captures(line))
+        {
+            if let (Some(_), Some(l)) = (resolver.resolve(&c[1]), number(&c[2])) {
+                taken = true;
+                out.push(Raw {
+                    test: None,
+                    at,
+                    path: c[1].to_string(),
+                    line: l,
+                    column: None,
+                    message: msg.clone(),
+                });
+            }
+        }
+    }
     out
 }
 
@@ -1383,7 +1402,7 @@ error: could not compile `rs` (lib) due to 1 previous error
 
     #[test]
     fn go_test_vet_and_counts() {
-        let (_d, root) = repo(&["pkg/calc/add_test.go", "main.go"]);
+        let (_d, root) = repo(&["pkg/calc/add_test.go", "pkg/calc/add.go", "main.go"]);
         let out = "\
 === RUN   TestAdd
     add_test.go:12: Add(1, 2) = -1; want 3
@@ -1394,20 +1413,36 @@ error: could not compile `rs` (lib) due to 1 previous error
     add_test.go:30: not on linux
 --- SKIP: TestSkip (0.00s)
 FAIL
+panic: runtime error: index out of range [3] with length 3 [recovered]
+
+goroutine 7 [running]:
+example.com/m/pkg/calc.Get(...)
+\tROOT/pkg/calc/add.go:20
+example.com/m/pkg/calc.TestGet(0xc000007860)
+\tROOT/pkg/calc/add_test.go:40 +0x1d
+testing.tRunner(0xc000007860, 0x5a2e28)
+\t/usr/local/go/src/testing/testing.go:1689 +0xfb
 FAIL\texample.com/m/pkg/calc\t0.002s
 # example.com/m
 ./main.go:7:2: declared and not used: x
-";
+"
+        .replace("ROOT", &root);
         assert_eq!(
-            parse_findings(out, Path::new(&root)),
+            parse_findings(&out, Path::new(&root)),
             vec![
                 finding("pkg/calc/add_test.go", 12, None, "Add(1, 2) = -1; want 3"),
                 finding("pkg/calc/add_test.go", 30, None, "not on linux"),
+                finding(
+                    "pkg/calc/add.go",
+                    20,
+                    None,
+                    "panic: runtime error: index out of range [3] with length 3 [recovered]"
+                ),
                 finding("main.go", 7, Some(2), "declared and not used: x"),
             ]
         );
         assert_eq!(
-            parse_test_counts(out),
+            parse_test_counts(&out),
             Some(TestCounts {
                 passed: 1,
                 failed: 1,

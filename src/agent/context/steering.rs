@@ -7,7 +7,7 @@
 //! `.github/instructions/*.instructions.md`. Front matter `inclusion:
 //! always` (default), `fileMatch` (with `fileMatchPattern`) or `manual`
 //! (only when the task names the file); Copilot's instruction files use
-//! `applyTo` globs instead. Files are opened through [`Workspace`], so a
+//! `applyTo` globs instead (without one, they count as manual). Files are opened through [`Workspace`], so a
 //! symlink cannot pull in anything from outside the repository.
 
 use std::path::Path;
