@@ -17,7 +17,11 @@ fn tool(repo: &std::path::Path, name: &str, args: &str) -> common::RunResult {
 fn tool_runs_each_tool_as_the_model_would() {
     let dir = tempfile::tempdir().unwrap();
     let repo = node_service(dir.path());
-    let r = tool(&repo, "read_file", r#"{"path": "src/app.js", "start_line": 3, "end_line": 3}"#);
+    let r = tool(
+        &repo,
+        "read_file",
+        r#"{"path": "src/app.js", "start_line": 3, "end_line": 3}"#,
+    );
     r.assert_code(0);
     assert!(r.stdout.contains("3\tconst users"), "{}", r.stdout);
 
@@ -25,13 +29,23 @@ fn tool_runs_each_tool_as_the_model_would() {
     r.assert_code(0);
     assert!(r.stdout.contains("src/app.js:6:"), "{}", r.stdout);
 
-    let r = tool(&repo, "edit_file", r#"{"path": "src/app.js", "old_text": "'alice'", "new_text": "'bob'"}"#);
+    let r = tool(
+        &repo,
+        "edit_file",
+        r#"{"path": "src/app.js", "old_text": "'alice'", "new_text": "'bob'"}"#,
+    );
     r.assert_code(0);
-    assert!(std::fs::read_to_string(repo.join("src/app.js")).unwrap().contains("'bob'"));
+    assert!(std::fs::read_to_string(repo.join("src/app.js"))
+        .unwrap()
+        .contains("'bob'"));
 
     let r = tool(&repo, "run_command", r#"{"command": "echo hello; exit 4"}"#);
     r.assert_code(0);
-    assert!(r.stdout.contains("exit code: 4") || r.stdout.contains("exit code 4"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("exit code: 4") || r.stdout.contains("exit code 4"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("hello"));
 
     let r = tool(&repo, "list_dir", r#"{"path": "."}"#);
@@ -46,14 +60,30 @@ fn tool_refuses_paths_outside_the_repository() {
     std::fs::write(dir.path().join("outside.txt"), "keep").unwrap();
     for (name, args) in [
         ("read_file", r#"{"path": "../outside.txt"}"#.to_string()),
-        ("write_file", format!(r#"{{"path": "{}", "content": "x"}}"#, dir.path().join("outside.txt").display())),
-        ("edit_file", r#"{"path": "../outside.txt", "old_text": "keep", "new_text": "lost"}"#.to_string()),
+        (
+            "write_file",
+            format!(
+                r#"{{"path": "{}", "content": "x"}}"#,
+                dir.path().join("outside.txt").display()
+            ),
+        ),
+        (
+            "edit_file",
+            r#"{"path": "../outside.txt", "old_text": "keep", "new_text": "lost"}"#.to_string(),
+        ),
     ] {
         let r = tool(&repo, name, &args);
         r.assert_code(1);
-        assert!(r.stdout.contains("outside the repository") || r.stdout.contains("absolute path"), "{name}: {}", r.stdout);
+        assert!(
+            r.stdout.contains("outside the repository") || r.stdout.contains("absolute path"),
+            "{name}: {}",
+            r.stdout
+        );
     }
-    assert_eq!(std::fs::read_to_string(dir.path().join("outside.txt")).unwrap(), "keep");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("outside.txt")).unwrap(),
+        "keep"
+    );
 }
 
 #[test]
@@ -65,7 +95,11 @@ fn tool_reports_bad_json_and_unknown_tools() {
     assert!(r.stderr.contains("not valid JSON"), "{}", r.stderr);
     let r = tool(&repo, "delete_everything", "{}");
     r.assert_code(1);
-    assert!(r.stdout.contains("unknown tool `delete_everything`"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("unknown tool `delete_everything`"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("read_file"), "{}", r.stdout);
 }
 
@@ -74,7 +108,9 @@ fn run_without_a_key_lists_every_way_to_configure_one() {
     let dir = tempfile::tempdir().unwrap();
     let repo = node_service(dir.path());
     let mut cmd = deckhand_cmd(&[]);
-    cmd.args(["run", "--repo"]).arg(&repo).args(["--task", "anything"]);
+    cmd.args(["run", "--repo"])
+        .arg(&repo)
+        .args(["--task", "anything"]);
     let r = output(cmd);
     r.assert_code(1);
     for way in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "api_key_env"] {
@@ -88,9 +124,15 @@ fn malformed_config_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let repo = node_service(dir.path());
     std::fs::create_dir_all(repo.join(".github")).unwrap();
-    std::fs::write(repo.join(".github/deckhand.yml"), "model: claude\nmax_attempts: three\n").unwrap();
+    std::fs::write(
+        repo.join(".github/deckhand.yml"),
+        "model: claude\nmax_attempts: three\n",
+    )
+    .unwrap();
     let mut cmd = deckhand_cmd(&[("ANTHROPIC_API_KEY", "sk-x-123456")]);
-    cmd.args(["run", "--repo"]).arg(&repo).args(["--task", "anything"]);
+    cmd.args(["run", "--repo"])
+        .arg(&repo)
+        .args(["--task", "anything"]);
     let r = output(cmd);
     r.assert_code(1);
     assert!(r.stderr.contains(".github/deckhand.yml"), "{}", r.stderr);
@@ -114,7 +156,9 @@ fn verify_passes_a_healthy_node_service() {
 fn verify_reports_failures_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let repo = node_service(dir.path());
-    let app = std::fs::read_to_string(repo.join("src/app.js")).unwrap().replace("200 : 401", "200 : 403");
+    let app = std::fs::read_to_string(repo.join("src/app.js"))
+        .unwrap()
+        .replace("200 : 401", "200 : 403");
     std::fs::write(repo.join("src/app.js"), app).unwrap();
     let mut cmd = deckhand_cmd(&[]);
     cmd.args(["verify", "--repo"]).arg(&repo);

@@ -12,7 +12,8 @@ use common::{deckhand, run_task, show, task_branch, task_dir, RunResult, Wire};
 use support::model_server::{ModelServer, Reply};
 use support::repos::{self, git, node_service, snapshot};
 
-const TASK: &str = "Add rate limiting to /api/login; tests for normal flow, exceeded limit, reset after window";
+const TASK: &str =
+    "Add rate limiting to /api/login; tests for normal flow, exceeded limit, reset after window";
 
 const RATE_LIMIT_JS: &str = r#"'use strict';
 
@@ -134,7 +135,11 @@ fn full_script() -> Vec<Reply> {
 
 /// The body of every recorded request.
 fn bodies(server: &ModelServer) -> Vec<Value> {
-    server.requests().into_iter().map(|r| r.json.unwrap_or(Value::Null)).collect()
+    server
+        .requests()
+        .into_iter()
+        .map(|r| r.json.unwrap_or(Value::Null))
+        .collect()
 }
 
 /// Scenario 1 on one wire format; returns the repo's temp dir.
@@ -160,13 +165,17 @@ fn scenario_one(wire: Wire, stream: bool) -> (tempfile::TempDir, ModelServer, Ru
 
     // The PR description names the tests run, before and after.
     let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
+    eprintln!("--- stderr\n{}\n--- pr.md\n{pr}", result.stderr);
     assert!(pr.contains("`npm test`"), "{pr}");
     assert!(pr.contains("✅ 2 passed"), "{pr}");
     assert!(pr.contains("✅ 5 passed"), "{pr}");
     assert!(pr.contains("- [x] `npm test` passes"), "{pr}");
     assert!(pr.contains("`src/rateLimit.js` | added"), "{pr}");
     assert!(pr.contains("clients now receive 429"), "{pr}");
-    assert!(result.stdout.contains("### Tests"), "PR text printed on stdout");
+    assert!(
+        result.stdout.contains("### Tests"),
+        "PR text printed on stdout"
+    );
 
     // The user's tree and branch are untouched; no worktree is left.
     assert_eq!(snapshot(&repo), before);
@@ -183,7 +192,11 @@ fn scenario_one(wire: Wire, stream: bool) -> (tempfile::TempDir, ModelServer, Ru
 #[test]
 fn scenario_1_node_task_end_to_end_anthropic_streaming() {
     let (_dir, _server, result) = scenario_one(Wire::Anthropic, true);
-    assert!(result.stderr.contains("🔄 verify: npm test … ✅ 5 passed"), "{}", result.stderr);
+    assert!(
+        result.stderr.contains("🔄 verify: npm test … ✅ 5 passed"),
+        "{}",
+        result.stderr
+    );
 }
 
 #[test]
@@ -195,7 +208,10 @@ fn scenario_5_node_task_end_to_end_anthropic_not_streaming() {
 #[test]
 fn scenario_5_node_task_end_to_end_openai_streaming() {
     let (_dir, server, _) = scenario_one(Wire::OpenAi, true);
-    assert!(server.requests().iter().all(|r| r.path.starts_with("/v1/chat/completions")));
+    assert!(server
+        .requests()
+        .iter()
+        .all(|r| r.path.starts_with("/v1/chat/completions")));
     assert!(bodies(&server).iter().all(|b| b["stream"] == json!(true)));
 }
 
@@ -222,7 +238,8 @@ fn strip_cache_control(v: &Value) -> Value {
 fn count_cache_control(v: &Value) -> usize {
     match v {
         Value::Object(map) => {
-            map.contains_key("cache_control") as usize + map.values().map(count_cache_control).sum::<usize>()
+            map.contains_key("cache_control") as usize
+                + map.values().map(count_cache_control).sum::<usize>()
         }
         Value::Array(items) => items.iter().map(count_cache_control).sum(),
         _ => 0,
@@ -238,7 +255,10 @@ fn scenario_6_anthropic_requests_cache_a_stable_prefix() {
     for b in &bodies {
         let n = count_cache_control(b);
         assert!((1..=4).contains(&n), "{n} cache_control breakpoints in {b}");
-        assert!(count_cache_control(&b["tools"]) == 1, "the last tool carries a breakpoint");
+        assert!(
+            count_cache_control(&b["tools"]) == 1,
+            "the last tool carries a breakpoint"
+        );
     }
     // Consecutive requests of one role: same system, same tools, and the
     // earlier conversation is a prefix of the later one.
@@ -259,7 +279,13 @@ fn scenario_6_anthropic_requests_cache_a_stable_prefix() {
         let mb = strip_cache_control(&b["messages"]);
         let (ma, mb) = (ma.as_array().unwrap(), mb.as_array().unwrap());
         assert!(mb.len() > ma.len());
-        assert_eq!(&mb[..ma.len()], &ma[..], "request {} is not a prefix of {}", i, i + 1);
+        assert_eq!(
+            &mb[..ma.len()],
+            &ma[..],
+            "request {} is not a prefix of {}",
+            i,
+            i + 1
+        );
     }
     assert!(same_role_pairs >= 5, "{same_role_pairs}");
 }
@@ -270,7 +296,10 @@ fn minimal_script(file: &str) -> Vec<Reply> {
     vec![
         Reply::tool("update_spec", json!({"plan": [format!("Create {file}")]})),
         Reply::text("Planned."),
-        Reply::tool("write_file", json!({"path": file, "content": "module.exports = 1;\n"})),
+        Reply::tool(
+            "write_file",
+            json!({"path": file, "content": "module.exports = 1;\n"}),
+        ),
         Reply::text("Created the file."),
     ]
 }
@@ -318,8 +347,12 @@ fn scenario_2_bad_edit_is_fixed_on_attempt_two_with_file_and_line() {
 
 /// `path:NUMBER` somewhere in `text`.
 fn regex_like_location(text: &str, path: &str) -> bool {
-    text.match_indices(&format!("{path}:"))
-        .any(|(i, m)| text[i + m.len()..].chars().next().is_some_and(|c| c.is_ascii_digit()))
+    text.match_indices(&format!("{path}:")).any(|(i, m)| {
+        text[i + m.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    })
 }
 
 #[test]
@@ -360,23 +393,41 @@ fn scenario_4_path_escapes_are_refused_and_reported_to_the_model() {
     let abs_target = outside.join("abs.txt").display().to_string();
 
     let script = vec![
-        Reply::tool("update_spec", json!({"plan": ["Try to leave the repository"]})),
+        Reply::tool(
+            "update_spec",
+            json!({"plan": ["Try to leave the repository"]}),
+        ),
         Reply::text("Planned."),
         Reply::tools(vec![
             ("read_file", json!({"path": "../outside/secret.txt"})),
             ("write_file", json!({"path": abs_target, "content": "x"})),
-            ("write_file", json!({"path": "escape/evil.txt", "content": "x"})),
-            ("edit_file", json!({"path": "escape/secret.txt", "old_text": "outside", "new_text": "owned"})),
+            (
+                "write_file",
+                json!({"path": "escape/evil.txt", "content": "x"}),
+            ),
+            (
+                "edit_file",
+                json!({"path": "escape/secret.txt", "old_text": "outside", "new_text": "owned"}),
+            ),
             ("list_dir", json!({"path": "../"})),
             ("search", json!({"pattern": "secret", "path": "escape"})),
         ]),
         Reply::text("I could not leave the repository."),
     ];
     let server = ModelServer::start(script);
-    let result = run_task(&server, Wire::Anthropic, &repo, "Read the file outside", &[]);
+    let result = run_task(
+        &server,
+        Wire::Anthropic,
+        &repo,
+        "Read the file outside",
+        &[],
+    );
     result.assert_code(0);
 
-    assert_eq!(std::fs::read_to_string(outside.join("secret.txt")).unwrap(), "outside secret\n");
+    assert_eq!(
+        std::fs::read_to_string(outside.join("secret.txt")).unwrap(),
+        "outside secret\n"
+    );
     assert!(!outside.join("abs.txt").exists());
     assert!(!outside.join("evil.txt").exists());
     // The fourth request carries six error results.
@@ -419,7 +470,11 @@ fn scenario_5_malformed_reply_is_a_clear_error() {
         let server = ModelServer::start(vec![Reply::malformed()]);
         let result = run_task(&server, wire, &repo, "Create one.js", &[]);
         result.assert_code(1);
-        assert!(result.stderr.to_lowercase().contains("malformed"), "{}", result.stderr);
+        assert!(
+            result.stderr.to_lowercase().contains("malformed"),
+            "{}",
+            result.stderr
+        );
         assert!(!result.stderr.contains("panicked"), "{}", result.stderr);
     }
 }
@@ -453,11 +508,23 @@ fn scenario_7_secrets_never_leave_the_process() {
     git(&repo, &["commit", "-qm", "print env"]);
 
     let script = vec![
-        Reply::tool("run_command", json!({"command": "npm test; echo direct $DEPLOY_TOKEN"})),
-        Reply::tool("update_spec", json!({"plan": ["Write the token into a file"], "decisions": ["none"]})),
+        Reply::tool(
+            "run_command",
+            json!({"command": "npm test; echo direct $DEPLOY_TOKEN"}),
+        ),
+        Reply::tool(
+            "update_spec",
+            json!({"plan": ["Write the token into a file"], "decisions": ["none"]}),
+        ),
         Reply::text("Planned."),
-        Reply::tool("run_command", json!({"command": "echo code sees $DEPLOY_TOKEN"})),
-        Reply::tool("write_file", json!({"path": "notes.txt", "content": "no secrets here\n"})),
+        Reply::tool(
+            "run_command",
+            json!({"command": "echo code sees $DEPLOY_TOKEN"}),
+        ),
+        Reply::tool(
+            "write_file",
+            json!({"path": "notes.txt", "content": "no secrets here\n"}),
+        ),
         Reply::text("Done."),
     ];
     let server = ModelServer::start(script);
@@ -465,7 +532,14 @@ fn scenario_7_secrets_never_leave_the_process() {
     let result = deckhand(
         &server,
         Wire::Anthropic,
-        &["run", "--repo", &repo_arg, "--task", "Use the deploy token", "--json"],
+        &[
+            "run",
+            "--repo",
+            &repo_arg,
+            "--task",
+            "Use the deploy token",
+            "--json",
+        ],
         &[("DEPLOY_TOKEN", SECRET)],
     );
     result.assert_code(0);
@@ -478,7 +552,10 @@ fn scenario_7_secrets_never_leave_the_process() {
     }
     // The command did see it (the masked marker shows where).
     let all: String = server.requests().iter().map(|r| r.body.clone()).collect();
-    assert!(all.contains("direct ***"), "the command's output reached the model masked");
+    assert!(
+        all.contains("direct ***"),
+        "the command's output reached the model masked"
+    );
     let branch = task_branch(&repo);
     for entry in walk(&task_dir(&repo, &branch)) {
         let text = std::fs::read_to_string(&entry).unwrap_or_default();
@@ -512,11 +589,18 @@ fn scenario_8_question_waits_then_resume_finishes_with_the_answer() {
     let repo = node_service(dir.path());
     let server = ModelServer::start(vec![
         Reply::tool("read_file", json!({"path": "src/app.js"})),
-        Reply::tool("ask_question", json!({"question": "How long should the window be?"})),
+        Reply::tool(
+            "ask_question",
+            json!({"question": "How long should the window be?"}),
+        ),
     ]);
     let first = run_task(&server, Wire::Anthropic, &repo, TASK, &[]);
     first.assert_code(3);
-    assert!(first.stdout.contains("How long should the window be?"), "{}", first.stdout);
+    assert!(
+        first.stdout.contains("How long should the window be?"),
+        "{}",
+        first.stdout
+    );
     assert!(first.stdout.contains("--resume"), "{}", first.stdout);
     let branch = task_branch(&repo);
     let id = branch.trim_start_matches("deckhand/").to_string();
@@ -530,7 +614,15 @@ fn scenario_8_question_waits_then_resume_finishes_with_the_answer() {
     let second = deckhand(
         &server,
         Wire::Anthropic,
-        &["run", "--repo", &repo_arg, "--resume", &id, "--answer", "Sixty seconds"],
+        &[
+            "run",
+            "--repo",
+            &repo_arg,
+            "--resume",
+            &id,
+            "--answer",
+            "Sixty seconds",
+        ],
         &[],
     );
     second.assert_code(0);
@@ -552,7 +644,20 @@ fn resume_of_an_unknown_task_is_a_clear_error() {
     let repo = node_service(dir.path());
     let server = ModelServer::start(vec![]);
     let repo_arg = repo.display().to_string();
-    let r = deckhand(&server, Wire::Anthropic, &["run", "--repo", &repo_arg, "--resume", "dh-000000", "--answer", "x"], &[]);
+    let r = deckhand(
+        &server,
+        Wire::Anthropic,
+        &[
+            "run",
+            "--repo",
+            &repo_arg,
+            "--resume",
+            "dh-000000",
+            "--answer",
+            "x",
+        ],
+        &[],
+    );
     r.assert_code(1);
     assert!(r.stderr.contains("dh-000000"), "{}", r.stderr);
     assert_eq!(server.requests().len(), 0);
@@ -564,10 +669,29 @@ fn json_mode_prints_one_event_per_line() {
     let repo = node_service(dir.path());
     let server = ModelServer::start(minimal_script("src/one.js"));
     let repo_arg = repo.display().to_string();
-    let r = deckhand(&server, Wire::OpenAi, &["run", "--repo", &repo_arg, "--task", "Create one.js", "--json"], &[]);
+    let r = deckhand(
+        &server,
+        Wire::OpenAi,
+        &[
+            "run",
+            "--repo",
+            &repo_arg,
+            "--task",
+            "Create one.js",
+            "--json",
+        ],
+        &[],
+    );
     r.assert_code(0);
-    let events: Vec<Value> = r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    let events: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds.first(), Some(&"task_started"));
     assert_eq!(kinds.last(), Some(&"task_finished"));
     for k in ["role_started", "tool_call", "command_run", "verify_result"] {

@@ -326,7 +326,6 @@ pub async fn verify(
     attempt: u32,
     diff: &str,
 ) -> Result<Result<VerifyReport, Limit>, AgentError> {
-    s.progress(&format!("🔎 verify: attempt {attempt}"));
     let checks = run_checks(
         &s.workspace,
         &s.runner,

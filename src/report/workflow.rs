@@ -13,7 +13,9 @@ pub const SUMMARY_LIMIT: usize = 1024 * 1024 - 4096;
 
 /// Escapes data for a workflow command's message.
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escapes a workflow command's property value.
@@ -31,7 +33,13 @@ pub fn add_mask(value: &str) -> String {
 }
 
 /// `::error file=F,line=N,col=C,title=T::message`.
-pub fn error_annotation(file: &str, line: u32, col: Option<u32>, title: &str, message: &str) -> String {
+pub fn error_annotation(
+    file: &str,
+    line: u32,
+    col: Option<u32>,
+    title: &str,
+    message: &str,
+) -> String {
     let col = col.map(|c| format!(",col={c}")).unwrap_or_default();
     format!(
         "::error file={},line={line}{col},title={}::{}",
@@ -60,7 +68,10 @@ pub fn output_entry(name: &str, value: &str) -> String {
 
 /// Appends step outputs to the `$GITHUB_OUTPUT` file.
 pub fn write_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     for (name, value) in outputs {
         file.write_all(output_entry(name, value).as_bytes())?;
     }
@@ -70,10 +81,15 @@ pub fn write_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result
 /// Appends Markdown to the `$GITHUB_STEP_SUMMARY` file, cut to stay under
 /// GitHub's limit with a note saying so.
 pub fn write_summary(path: &Path, markdown: &str) -> std::io::Result<()> {
-    let existing = std::fs::metadata(path).map(|m| m.len() as usize).unwrap_or(0);
+    let existing = std::fs::metadata(path)
+        .map(|m| m.len() as usize)
+        .unwrap_or(0);
     let room = SUMMARY_LIMIT.saturating_sub(existing);
     let text = truncate_markdown(markdown, room);
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     file.write_all(text.as_bytes())
 }
 
@@ -100,7 +116,13 @@ mod tests {
     fn commands_escape_their_data() {
         assert_eq!(add_mask("a%b\nc"), "::add-mask::a%25b\n::add-mask::c\n");
         assert_eq!(
-            error_annotation("src/a,b.js", 3, Some(5), "npm test", "expected 1\nbut got 2"),
+            error_annotation(
+                "src/a,b.js",
+                3,
+                Some(5),
+                "npm test",
+                "expected 1\nbut got 2"
+            ),
             "::error file=src/a%2Cb.js,line=3,col=5,title=npm test::expected 1%0Abut got 2"
         );
     }
@@ -109,7 +131,11 @@ mod tests {
     fn outputs_use_a_delimiter_absent_from_the_value() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out");
-        write_outputs(&path, &[("status", "done".into()), ("body", "line1\nline2".into())]).unwrap();
+        write_outputs(
+            &path,
+            &[("status", "done".into()), ("body", "line1\nline2".into())],
+        )
+        .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("status<<ghadelimiter_"));

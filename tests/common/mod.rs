@@ -57,10 +57,23 @@ pub fn output(mut cmd: Command) -> RunResult {
 }
 
 /// `deckhand <args>` against the scripted model server.
-pub fn deckhand(server: &ModelServer, wire: Wire, args: &[&str], env: &[(&str, &str)]) -> RunResult {
+pub fn deckhand(
+    server: &ModelServer,
+    wire: Wire,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> RunResult {
     let (key_var, url_var, url) = match wire {
-        Wire::Anthropic => ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", server.anthropic_base_url()),
-        Wire::OpenAi => ("OPENAI_API_KEY", "OPENAI_BASE_URL", server.openai_base_url()),
+        Wire::Anthropic => (
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_BASE_URL",
+            server.anthropic_base_url(),
+        ),
+        Wire::OpenAi => (
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            server.openai_base_url(),
+        ),
     };
     let mut cmd = deckhand_cmd(env);
     cmd.env(key_var, API_KEY).env(url_var, url).args(args);
@@ -68,7 +81,13 @@ pub fn deckhand(server: &ModelServer, wire: Wire, args: &[&str], env: &[(&str, &
 }
 
 /// `deckhand run --repo REPO --task TASK`.
-pub fn run_task(server: &ModelServer, wire: Wire, repo: &Path, task: &str, extra: &[&str]) -> RunResult {
+pub fn run_task(
+    server: &ModelServer,
+    wire: Wire,
+    repo: &Path,
+    task: &str,
+    extra: &[&str],
+) -> RunResult {
     let repo = repo.display().to_string();
     let mut args = vec!["run", "--repo", repo.as_str(), "--task", task];
     args.extend_from_slice(extra);
@@ -77,9 +96,21 @@ pub fn run_task(server: &ModelServer, wire: Wire, repo: &Path, task: &str, extra
 
 /// The one `deckhand/*` branch of the repository.
 pub fn task_branch(repo: &Path) -> String {
-    let out = crate::support::repos::git(repo, &["branch", "--list", "deckhand/*", "--format=%(refname:short)"]);
+    let out = crate::support::repos::git(
+        repo,
+        &[
+            "branch",
+            "--list",
+            "deckhand/*",
+            "--format=%(refname:short)",
+        ],
+    );
     let branches: Vec<&str> = out.lines().collect();
-    assert_eq!(branches.len(), 1, "expected one deckhand branch, got {branches:?}");
+    assert_eq!(
+        branches.len(),
+        1,
+        "expected one deckhand branch, got {branches:?}"
+    );
     branches[0].to_string()
 }
 

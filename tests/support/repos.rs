@@ -8,7 +8,12 @@ use std::process::Command;
 /// Runs git in `dir` with a fixed identity; panics with git's stderr.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
-        .args(["-c", "user.name=Fixture", "-c", "user.email=fixture@example.com"])
+        .args([
+            "-c",
+            "user.name=Fixture",
+            "-c",
+            "user.email=fixture@example.com",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
@@ -133,7 +138,11 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                let rel = path.strip_prefix(dir).expect("inside").display().to_string();
+                let rel = path
+                    .strip_prefix(dir)
+                    .expect("inside")
+                    .display()
+                    .to_string();
                 out.push((rel, std::fs::read(&path).expect("read file")));
             }
         }
