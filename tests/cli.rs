@@ -1,6 +1,8 @@
 //! The command line's contracts: `deckhand tool`, `deckhand verify`, exit
 //! codes and clear errors for bad input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod support;
 

@@ -1,6 +1,8 @@
 //! Wire tests of the model providers against the scripted model server:
 //! both formats, streamed and whole, retries, errors, caching, costs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "support/model_server.rs"]
 #[allow(dead_code)]
 mod model_server;

@@ -1,6 +1,8 @@
 //! Scenario tests of `deckhand run`: the real binary, a scripted model
 //! server on 127.0.0.1, and real fixture repositories whose own tests run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod support;
 
