@@ -5,6 +5,7 @@ pub mod context;
 pub mod conversation;
 pub mod orchestrator;
 pub mod prompts;
+pub mod runner;
 pub mod session;
 pub mod tools;
 pub mod verify;

@@ -112,6 +112,35 @@ impl LocalRepo {
         Ok(commit.id().to_string())
     }
 
+    /// Checks out the existing branch `branch` in a new worktree at `path`
+    /// (a task resumed after its worktree was removed, or in a new job).
+    pub fn attach_worktree(&self, name: &str, branch: &str, path: &Path) -> Result<(), GitError> {
+        let reference = self
+            .repo
+            .find_branch(branch, BranchType::Local)
+            .map_err(ctx(format!("find branch {branch}")))?
+            .into_reference();
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| GitError::Io {
+                context: format!("create {}", parent.display()),
+                source,
+            })?;
+        }
+        // A stale entry from an earlier job blocks a new one of that name.
+        if let Ok(wt) = self.repo.find_worktree(name) {
+            let mut opts = git2::WorktreePruneOptions::new();
+            opts.valid(true).working_tree(true);
+            wt.prune(Some(&mut opts))
+                .map_err(ctx(format!("prune worktree {name}")))?;
+        }
+        let mut opts = WorktreeAddOptions::new();
+        opts.reference(Some(&reference));
+        self.repo
+            .worktree(name, path, Some(&opts))
+            .map_err(ctx(format!("add worktree {}", path.display())))?;
+        Ok(())
+    }
+
     /// Removes the worktree's files and its administrative entry; the branch
     /// stays.
     pub fn remove_worktree(&self, name: &str, path: &Path) -> Result<(), GitError> {

@@ -1,0 +1,406 @@
+//! Runs one task in a worktree of a local repository: starts or resumes it,
+//! drives the roles, and finishes with commits on the task's branch, the PR
+//! description and the task's files under `.git/deckhand/<id>/`. Shared by
+//! `deckhand run` and `deckhand action`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::agent::context;
+use crate::agent::conversation::AgentError;
+use crate::agent::orchestrator::{self, Outcome, TaskState};
+use crate::agent::session::{Session, SessionParts};
+use crate::agent::verify::{run_checks, run_setup};
+use crate::config::{EnvSnapshot, Settings};
+use crate::git::{self, FileChange, GitError, LocalRepo};
+use crate::llm::{Provider, Usage};
+use crate::report::pr::{self, PrInput, PrStatus};
+use crate::report::{Event, Reporter};
+use crate::sandbox::env::command_env;
+use crate::sandbox::Redactor;
+use crate::task::{checkpoint, TaskSpec, TaskStatus};
+use crate::workspace::detect::{self, CheckKind};
+use crate::workspace::{CommandRunner, Workspace};
+
+pub const STATE_FILE: &str = "state.json";
+const REPO_MAP_BYTES: usize = 12_000;
+
+/// What the runner needs besides the repository.
+pub struct RunContext<'a> {
+    pub settings: &'a Settings,
+    pub env: &'a EnvSnapshot,
+    pub provider: Box<dyn Provider>,
+    pub reporter: Reporter,
+    pub redactor: Redactor,
+    /// Questions may be asked on this process's terminal.
+    pub interactive: bool,
+}
+
+/// A new task, or one continuing from its saved state.
+pub enum Start {
+    New {
+        task: String,
+        id: String,
+        branch: String,
+        repo_name: String,
+    },
+    Resume {
+        state: Box<TaskState>,
+    },
+}
+
+/// How a run ended, as users and workflows see it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    Done,
+    NeedsReview(String),
+    Waiting(String),
+}
+
+impl Ending {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Ending::Done => "done",
+            Ending::NeedsReview(_) => "needs-review",
+            Ending::Waiting(_) => "waiting",
+        }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        use crate::cli::exit;
+        match self {
+            Ending::Done => exit::DONE,
+            Ending::NeedsReview(_) => exit::NEEDS_REVIEW,
+            Ending::Waiting(_) => exit::WAITING,
+        }
+    }
+}
+
+/// Everything a finished (or waiting) run produced.
+pub struct TaskResult {
+    pub state: TaskState,
+    pub ending: Ending,
+    /// The PR description (not for a waiting task).
+    pub pr_text: Option<String>,
+    pub changes: Vec<FileChange>,
+    pub usage: Usage,
+    pub cost: Option<f64>,
+    pub model: String,
+    pub task_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("task {id} failed; the work so far is committed on branch {branch}: {source}")]
+    Agent {
+        id: String,
+        branch: String,
+        #[source]
+        source: AgentError,
+    },
+    #[error("cannot open the task's worktree {path}: {source}")]
+    Worktree {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The worktree of task `id`.
+pub fn worktree_path(repo: &LocalRepo, id: &str) -> PathBuf {
+    repo.task_dir(id).join("worktree")
+}
+
+/// Runs the task to its end (done, needs review, or waiting).
+pub async fn execute(
+    repo: &LocalRepo,
+    start: Start,
+    cx: RunContext<'_>,
+) -> Result<TaskResult, RunError> {
+    let resuming = matches!(start, Start::Resume { .. });
+    let (mut state, worktree) = match start {
+        Start::New {
+            task,
+            id,
+            branch,
+            repo_name,
+        } => {
+            let worktree = worktree_path(repo, &id);
+            let base = repo.add_worktree(&id, &branch, &worktree)?;
+            let spec = TaskSpec::new(id, repo_name, task.trim());
+            let author = (
+                cx.settings.file.git.name.clone(),
+                cx.settings.file.git.email.clone(),
+            );
+            (TaskState::new(spec, branch, base, author), worktree)
+        }
+        Start::Resume { state } => {
+            let worktree = worktree_path(repo, &state.spec.id);
+            if !worktree.join(".git").exists() {
+                repo.attach_worktree(&state.spec.id, &state.branch, &worktree)?;
+            }
+            (*state, worktree)
+        }
+    };
+    let id = state.spec.id.clone();
+    let workspace = Workspace::open(&worktree).map_err(|source| RunError::Worktree {
+        path: worktree.display().to_string(),
+        source,
+    })?;
+    let environment = detect::detect(workspace.root()).with_overrides(&cx.settings.file.commands);
+    let runner = CommandRunner::new(
+        workspace.root(),
+        command_env(&cx.env.pairs(), &cx.settings.secret_names),
+    );
+    let steering = context::render_steering(&context::load_steering(
+        workspace.root(),
+        &state.spec.task,
+        &[],
+    ));
+    let repo_map = context::repo_map(workspace.root(), REPO_MAP_BYTES);
+    let reporter = cx.reporter.clone();
+    let mut session = Session::new(SessionParts {
+        provider: cx.provider,
+        prices: cx.settings.prices.clone(),
+        budgets: cx.settings.budgets,
+        workspace,
+        runner,
+        redactor: cx.redactor,
+        reporter: reporter.clone(),
+        environment,
+        steering,
+        repo_map,
+        interactive: cx.interactive,
+    });
+    session.resume_from(state.usage, Duration::from_millis(state.elapsed_ms));
+
+    let first_line = state
+        .spec
+        .task
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    reporter.progress(&format!(
+        "🚀 task {id}{}: {first_line}",
+        if resuming { " (resumed)" } else { "" }
+    ));
+    reporter.progress(&format!(
+        "   branch {} · {} {}",
+        state.branch,
+        session.provider.name(),
+        session.provider.model()
+    ));
+    reporter.event(Event::TaskStarted {
+        task_id: id.clone(),
+        repo: state.spec.repo.clone(),
+        branch: state.branch.clone(),
+        task: state.spec.task.clone(),
+        provider: session.provider.name().into(),
+        model: session.provider.model().into(),
+    });
+
+    if !resuming {
+        for d in &session.environment.detected {
+            reporter.progress(&format!("🔍 detected: {d}"));
+        }
+        let timeout = session.budgets.check_timeout;
+        run_setup(&session.runner, &session.environment, &reporter, timeout).await;
+        state.baseline = run_checks(
+            &session.workspace,
+            &session.runner,
+            &session.environment,
+            &reporter,
+            timeout,
+            "baseline",
+            &[CheckKind::Test],
+        )
+        .await;
+    }
+
+    let outcome = orchestrator::drive(&mut session, &mut state).await;
+    state.usage = session.usage;
+    state.elapsed_ms = session.elapsed().as_millis() as u64;
+    let task_dir = repo.task_dir(&id);
+    let ending = match outcome {
+        Err(source) => {
+            // Nothing lost: what was written so far stays on the branch.
+            let _ = state.commit(&session, "stopped by an error");
+            let _ = checkpoint::save(&task_dir.join(STATE_FILE), &state, &session.redactor);
+            let _ = repo.remove_worktree(&id, &worktree);
+            finished_event(
+                &session,
+                &state,
+                "error",
+                crate::cli::exit::ERROR,
+                &task_dir,
+                None,
+            );
+            return Err(RunError::Agent {
+                id,
+                branch: state.branch.clone(),
+                source,
+            });
+        }
+        Ok(Outcome::Waiting(question)) => Ending::Waiting(question),
+        Ok(Outcome::Done) => Ending::Done,
+        Ok(Outcome::GaveUp) => Ending::NeedsReview(format!(
+            "verification still failed after {} attempts; the last failure is below",
+            state.reports.len()
+        )),
+        Ok(Outcome::Stopped(limit)) => Ending::NeedsReview(format!(
+            "the task stopped early because {}; the work done so far is committed",
+            limit.describe(&session.budgets)
+        )),
+    };
+    if let Ending::Waiting(question) = &ending {
+        checkpoint::save(&task_dir.join(STATE_FILE), &state, &session.redactor)?;
+        write_file(
+            &task_dir.join("spec.md"),
+            &state.spec.to_markdown(),
+            &session.redactor,
+        )?;
+        reporter.progress(&format!("❓ task {id} is waiting for an answer"));
+        finished_event(
+            &session,
+            &state,
+            "waiting",
+            ending.exit_code(),
+            &task_dir,
+            Some(question.clone()),
+        );
+        let (changes, _) = git::diff_since(&worktree, &state.base_commit)?;
+        return Ok(TaskResult {
+            usage: session.usage,
+            cost: session.cost(),
+            model: session.provider.model().to_string(),
+            state,
+            ending,
+            pr_text: None,
+            changes,
+            task_dir,
+        });
+    }
+    finish(repo, session, state, &worktree, ending, task_dir)
+}
+
+/// Commits leftovers, writes the PR description and spec, removes the
+/// worktree (the branch stays).
+fn finish(
+    repo: &LocalRepo,
+    session: Session,
+    mut state: TaskState,
+    worktree: &Path,
+    ending: Ending,
+    task_dir: PathBuf,
+) -> Result<TaskResult, RunError> {
+    state
+        .commit(&session, "final state")
+        .map_err(|source| RunError::Agent {
+            id: state.spec.id.clone(),
+            branch: state.branch.clone(),
+            source,
+        })?;
+    let status = match &ending {
+        Ending::NeedsReview(reason) => PrStatus::NeedsReview(reason.clone()),
+        _ => PrStatus::Done,
+    };
+    state.spec.status = match status {
+        PrStatus::Done => TaskStatus::Done,
+        PrStatus::NeedsReview(_) => TaskStatus::NeedsReview,
+    };
+    let (changes, _) = git::diff_since(worktree, &state.base_commit)?;
+    let text = pr::render(&PrInput {
+        spec: &state.spec,
+        status: status.clone(),
+        summary: &state.code_summary,
+        changes: &changes,
+        baseline: &state.baseline,
+        reports: &state.reports,
+        usage: session.usage,
+        cost: session.cost(),
+        model: session.provider.model(),
+        branch: &state.branch,
+    });
+    let text = session.redactor.redact(&text).into_owned();
+    let pr_path = task_dir.join("pr.md");
+    write_file(&pr_path, &text, &session.redactor)?;
+    write_file(
+        &task_dir.join("spec.md"),
+        &state.spec.to_markdown(),
+        &session.redactor,
+    )?;
+    let _ = std::fs::remove_file(task_dir.join(STATE_FILE));
+    repo.remove_worktree(&state.spec.id, worktree)?;
+    let (mark, word) = match status {
+        PrStatus::Done => ("✅", "done"),
+        PrStatus::NeedsReview(_) => ("⚠️", "needs review"),
+    };
+    session.progress(&format!(
+        "{mark} {word}: branch {} · {} changed file(s) · PR description at {} · {}",
+        state.branch,
+        changes.len(),
+        pr_path.display(),
+        session.usage_line()
+    ));
+    finished_event(
+        &session,
+        &state,
+        ending.label(),
+        ending.exit_code(),
+        &task_dir,
+        None,
+    );
+    Ok(TaskResult {
+        usage: session.usage,
+        cost: session.cost(),
+        model: session.provider.model().to_string(),
+        state,
+        ending,
+        pr_text: Some(text),
+        changes,
+        task_dir,
+    })
+}
+
+fn finished_event(
+    session: &Session,
+    state: &TaskState,
+    status: &str,
+    code: i32,
+    task_dir: &Path,
+    stop_reason: Option<String>,
+) {
+    session.reporter.event(Event::TaskFinished {
+        task_id: state.spec.id.clone(),
+        status: status.into(),
+        exit_code: code,
+        branch: state.branch.clone(),
+        pr_path: task_dir.join("pr.md").display().to_string(),
+        stop_reason,
+        usage: session.usage,
+        cost_usd: session.cost(),
+    });
+}
+
+/// Writes a file Deckhand produced, redacted.
+pub fn write_file(path: &Path, text: &str, redactor: &Redactor) -> Result<(), RunError> {
+    let err = |source| RunError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    std::fs::write(path, redactor.redact(text).as_bytes()).map_err(err)
+}
