@@ -1,15 +1,23 @@
 //! Validates requests and responses against GitHub's REST OpenAPI subset in `../shared/fixtures`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Map, Value};
 
-/// Where the OpenAPI description lives (never copied into the project).
+const SPEC_FILE: &str = "shared/fixtures/github-rest-openapi-subset.json";
+
+/// Where the OpenAPI description lives (never copied into the project):
+/// `../shared/fixtures/…` from the project root, or from an ancestor of it
+/// when the project is a git worktree nested deeper.
 pub fn spec_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/github-rest-openapi-subset.json")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    root.ancestors()
+        .skip(1)
+        .map(|dir| dir.join(SPEC_FILE))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| root.join("..").join(SPEC_FILE))
 }
 
 /// The parsed description, loaded once per test process.
@@ -36,12 +44,15 @@ pub struct Operation {
 
 impl Operation {
     /// `Some(literal segment count)` when `path` (no query) fits this template.
-    /// A parameter matches one segment, except a trailing parameter such as
-    /// `{path}` or `{ref}`, which may also swallow several (`heads/a/b`).
+    /// A parameter matches one segment, except a trailing `{path}` or `{ref}`,
+    /// which may also swallow several (`src/lib.rs`, `heads/a/b`).
     fn fit(&self, segments: &[&str]) -> Option<usize> {
         let is_param = |s: &str| s.starts_with('{') && s.ends_with('}');
         let n = self.segments.len();
-        let tail_param = self.segments.last().is_some_and(|s| is_param(s));
+        let tail_param = self
+            .segments
+            .last()
+            .is_some_and(|s| s == "{path}" || s == "{ref}");
         if segments.len() != n && !(tail_param && segments.len() > n) {
             return None;
         }
