@@ -31,7 +31,8 @@ impl Api {
         body: Option<Value>,
         auth: Option<&str>,
     ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .unwrap_or_else(|e| panic!("bad method {method}: {e}"));
         let mut req = self
             .client
             .request(method, format!("{}{path}", self.base))
@@ -46,7 +47,11 @@ impl Api {
         let resp = req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.unwrap().to_vec();
+        let bytes = resp
+            .bytes()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: reading the body: {e}"))
+            .to_vec();
         (status, headers, bytes)
     }
 
@@ -54,7 +59,7 @@ impl Api {
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         if let Some(b) = &body {
             let checked = openapi::spec()
-                .validate_request(method, path, &serde_json::to_vec(b).unwrap())
+                .validate_request(method, path, b.to_string().as_bytes())
                 .unwrap_or_else(|e| panic!("request body invalid: {e:#?}"));
             assert!(
                 checked,
@@ -75,7 +80,8 @@ impl Api {
         let value = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap()
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("{method} {path}: answer is not JSON: {e}"))
         };
         (status, value)
     }
@@ -97,7 +103,8 @@ impl Api {
         let value = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap()
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("{method} {path}: answer is not JSON: {e}"))
         };
         (status, value)
     }
@@ -115,7 +122,7 @@ fn run_git(dir: &Path, args: &[&str]) -> std::process::Output {
         .env_remove("GIT_ASKPASS")
         .env_remove("SSH_ASKPASS")
         .output()
-        .unwrap()
+        .unwrap_or_else(|e| panic!("cannot run git: {e}"))
 }
 
 fn git_ok(dir: &Path, args: &[&str]) -> String {
@@ -130,16 +137,21 @@ fn git_ok(dir: &Path, args: &[&str]) -> String {
 
 /// A local repo with `main` (README.md, src/lib.rs) and a `feature` branch one commit ahead.
 fn source_repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let p = dir.path();
     git_ok(p, &["init", "--quiet", "--initial-branch=main"]);
-    std::fs::write(p.join("README.md"), "# Widget\nThe widget frobnicates.\n").unwrap();
-    std::fs::create_dir(p.join("src")).unwrap();
-    std::fs::write(p.join("src/lib.rs"), "pub fn frobnicate() -> u32 { 42 }\n").unwrap();
+    let write = |path: &str, text: &str| {
+        let path = p.join(path);
+        std::fs::create_dir_all(path.parent().unwrap_or(p))
+            .and_then(|()| std::fs::write(&path, text))
+            .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    };
+    write("README.md", "# Widget\nThe widget frobnicates.\n");
+    write("src/lib.rs", "pub fn frobnicate() -> u32 { 42 }\n");
     git_ok(p, &["add", "."]);
     git_ok(p, &["commit", "--quiet", "-m", "Initial commit"]);
     git_ok(p, &["checkout", "--quiet", "-b", "feature"]);
-    std::fs::write(p.join("src/lib.rs"), "pub fn frobnicate() -> u32 { 43 }\n").unwrap();
+    write("src/lib.rs", "pub fn frobnicate() -> u32 { 43 }\n");
     git_ok(p, &["commit", "--quiet", "-am", "Frobnicate harder"]);
     git_ok(p, &["checkout", "--quiet", "main"]);
     dir

@@ -216,16 +216,13 @@ impl GithubServer {
         labels: &[&str],
     ) -> u64 {
         let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
-        rest::insert_issue(
-            &mut self.state(),
-            owner,
-            repo,
+        let new = rest::NewIssue {
             title,
-            Some(body),
+            body: Some(body),
             user,
-            &labels,
-            None,
-        )
+            labels: &labels,
+        };
+        rest::insert_issue(&mut self.state(), owner, repo, &new, None)
     }
 
     /// Adds a comment by `user` on an issue or pull request; returns its id.
@@ -234,6 +231,7 @@ impl GithubServer {
     }
 
     /// Opens a pull request by `user` from `head` into `base` (both must exist when the repo has git).
+    #[allow(clippy::too_many_arguments)]
     pub fn add_pull(
         &self,
         owner: &str,
@@ -246,18 +244,14 @@ impl GithubServer {
     ) -> u64 {
         let mut st = self.state();
         st.touch_user(user);
-        rest::open_pull(
-            &mut st,
-            owner,
-            repo,
+        let new = rest::NewIssue {
             title,
-            Some(body),
+            body: Some(body),
             user,
-            head,
-            base,
-            false,
-        )
-        .unwrap_or_else(|e| panic!("add_pull {owner}/{repo} {head}->{base}: {:?}", e.body))
+            labels: &[],
+        };
+        rest::open_pull(&mut st, owner, repo, &new, head, base, false)
+            .unwrap_or_else(|e| panic!("add_pull {owner}/{repo} {head}->{base}: {:?}", e.body))
     }
 
     /// Adds a review (`APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`) on a pull request; returns its id.

@@ -427,17 +427,28 @@ fn ensure_labels(st: &mut State, owner: &str, repo: &str, names: &[String]) {
     }
 }
 
+/// What an issue or pull request is opened with.
+pub struct NewIssue<'a> {
+    pub title: &'a str,
+    pub body: Option<&'a str>,
+    pub user: &'a str,
+    pub labels: &'a [String],
+}
+
 /// Stores a new issue (or, with `pull`, a pull request) and returns its number.
 pub fn insert_issue(
     st: &mut State,
     owner: &str,
     repo: &str,
-    title: &str,
-    body: Option<&str>,
-    user: &str,
-    labels: &[String],
+    new: &NewIssue,
     pull: Option<PullRec>,
 ) -> u64 {
+    let NewIssue {
+        title,
+        body,
+        user,
+        labels,
+    } = *new;
     st.touch_user(user);
     ensure_labels(st, owner, repo, labels);
     let id = st.fresh_id();
@@ -501,16 +512,13 @@ fn create_issue(st: &mut State, call: &Call, owner: &str, repo: &str) -> Result<
         _ => return Err(validation("Issue", Some("title"), "missing_field", None)),
     };
     let labels = label_names(&body);
-    let number = insert_issue(
-        st,
-        owner,
-        repo,
-        &title,
-        body["body"].as_str(),
-        TOKEN_LOGIN,
-        &labels,
-        None,
-    );
+    let new = NewIssue {
+        title: &title,
+        body: body["body"].as_str(),
+        user: TOKEN_LOGIN,
+        labels: &labels,
+    };
+    let number = insert_issue(st, owner, repo, &new, None);
     let issue = &st.repos[&(owner.to_string(), repo.to_string())].issues[&number];
     let mut r = reply(201, st.issue_json(owner, repo, issue));
     r.headers.push((
@@ -825,9 +833,7 @@ pub fn open_pull(
     st: &mut State,
     owner: &str,
     repo: &str,
-    title: &str,
-    body: Option<&str>,
-    user: &str,
+    new: &NewIssue,
     head: &str,
     base: &str,
     draft: bool,
@@ -869,16 +875,7 @@ pub fn open_pull(
         draft,
         maintainer_can_modify: false,
     };
-    Ok(insert_issue(
-        st,
-        owner,
-        repo,
-        title,
-        body,
-        user,
-        &[],
-        Some(pull),
-    ))
+    Ok(insert_issue(st, owner, repo, new, Some(pull)))
 }
 
 fn pull_reply(st: &State, owner: &str, repo: &str, n: u64, status: u16) -> Result<Reply, Reply> {
@@ -902,17 +899,13 @@ fn create_pull(st: &mut State, call: &Call, owner: &str, repo: &str) -> Result<R
     let (head, base) = (field("head")?, field("base")?);
     let title = field("title")?;
     let draft = body["draft"].as_bool().unwrap_or(false);
-    let n = open_pull(
-        st,
-        owner,
-        repo,
+    let new = NewIssue {
         title,
-        body["body"].as_str(),
-        TOKEN_LOGIN,
-        head,
-        base,
-        draft,
-    )?;
+        body: body["body"].as_str(),
+        user: TOKEN_LOGIN,
+        labels: &[],
+    };
+    let n = open_pull(st, owner, repo, &new, head, base, draft)?;
     if let Some(m) = body["maintainer_can_modify"].as_bool() {
         if let Some(p) = issue_mut(st, owner, repo, n)?.pull.as_mut() {
             p.maintainer_can_modify = m;
