@@ -949,3 +949,159 @@ async fn request_check_reports_bodies_github_would_reject() {
         "{errors:#?}"
     );
 }
+
+/// octocrab (what `deckhand action` uses) must read every answer into its typed models.
+#[tokio::test]
+async fn octocrab_reads_the_answers() {
+    use octocrab::models::reactions::ReactionContent;
+    use octocrab::models::CommentId;
+    let (gh, _src) = started();
+    let crab = octocrab::Octocrab::builder()
+        .base_uri(gh.api_url())
+        .unwrap()
+        .personal_token(TOKEN.to_string())
+        .build()
+        .unwrap();
+    let n = gh.add_issue(
+        "acme",
+        "widget",
+        "Crash",
+        "It crashes.",
+        "alice",
+        &["deckhand"],
+    );
+    let c = gh.add_comment("acme", "widget", n, "alice", "/deckhand go");
+    let issues = crab.issues("acme", "widget");
+    let issue = issues.get(n).await.unwrap();
+    assert_eq!(issue.user.login, "alice");
+    assert_eq!(issue.labels[0].name, "deckhand");
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    let comments = issues.list_comments(n).since(since).send().await.unwrap();
+    assert_eq!(comments.items[0].body.as_deref(), Some("/deckhand go"));
+    issues
+        .create_comment_reaction(CommentId(c), ReactionContent::Eyes)
+        .await
+        .unwrap();
+    let mine = issues.create_comment(n, "Working on it").await.unwrap();
+    issues.update_comment(mine.id, "Done").await.unwrap();
+    assert_eq!(
+        issues.get_comment(mine.id).await.unwrap().body.as_deref(),
+        Some("Done")
+    );
+    issues.delete_comment(mine.id).await.unwrap();
+    issues
+        .add_labels(n, &["in-progress".to_string()])
+        .await
+        .unwrap();
+    issues.remove_label(n, "in-progress").await.unwrap();
+    issues
+        .update(n)
+        .state(octocrab::models::IssueState::Closed)
+        .send()
+        .await
+        .unwrap();
+    let created = issues.create("New").body("text").send().await.unwrap();
+    assert_eq!(created.user.login, TOKEN_LOGIN);
+    issues
+        .list()
+        .state(octocrab::params::State::All)
+        .send()
+        .await
+        .unwrap();
+
+    let pulls = crab.pulls("acme", "widget");
+    let pr = pulls
+        .create("Frobnicate", "feature", "main")
+        .body("Fixes #1")
+        .send()
+        .await
+        .unwrap();
+    let listed = pulls
+        .list()
+        .head("acme:feature")
+        .state(octocrab::params::State::Open)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0].number, pr.number);
+    pulls.get(pr.number).await.unwrap();
+    pulls
+        .update(pr.number)
+        .body("Updated")
+        .send()
+        .await
+        .unwrap();
+    gh.add_review("acme", "widget", pr.number, "bob", "COMMENTED", "Hm");
+    let rc = gh.add_review_comment("acme", "widget", pr.number, "bob", "src/lib.rs", 1, "Why?");
+    assert_eq!(
+        pulls
+            .list_reviews(pr.number)
+            .send()
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    let rcs = pulls.list_comments(Some(pr.number)).send().await.unwrap();
+    assert_eq!(rcs.items[0].body, "Why?");
+    pulls
+        .reply_to_comment(pr.number, CommentId(rc), "Because")
+        .await
+        .unwrap();
+
+    let repo = crab.repos("acme", "widget").get().await.unwrap();
+    assert_eq!(repo.default_branch.as_deref(), Some("main"));
+    let content = crab
+        .repos("acme", "widget")
+        .get_content()
+        .path("src/lib.rs")
+        .r#ref("main")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        content.items[0].decoded_content().as_deref(),
+        Some("pub fn frobnicate() -> u32 { 42 }\n")
+    );
+    let found = crab
+        .search()
+        .issues_and_pull_requests("Crash repo:acme/widget")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
+    let code = crab
+        .search()
+        .code("frobnicate repo:acme/widget")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code.items.len(), 2);
+    crab.actions()
+        .create_workflow_dispatch("acme", "widget", "deckhand.yml", "main")
+        .inputs(json!({"task": "x"}))
+        .send()
+        .await
+        .unwrap();
+    gh.add_run("acme", "widget", 5, "in_progress");
+    let runs = crab
+        .workflows("acme", "widget")
+        .list_all_runs()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(runs.items[0].id.0, 5);
+    crab.ratelimit().get().await.unwrap();
+    gh.set_permission("acme", "widget", "alice", "maintain");
+    let perm: Value = crab
+        .get(
+            "/repos/acme/widget/collaborators/alice/permission",
+            None::<&()>,
+        )
+        .await
+        .unwrap();
+    assert_eq!(perm["role_name"], "maintain");
+    gh.check_requests_against_openapi().unwrap();
+    gh.check_responses_against_openapi().unwrap();
+}

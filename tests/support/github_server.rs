@@ -445,7 +445,7 @@ impl GithubServer {
             .iter()
             .filter(|r| r.api)
             .filter(|r| {
-                spec.find(&r.method, &r.path)
+                spec.resolve(&r.method, &r.path)
                     .is_some_and(|op| spec.statuses(op).contains(&r.status.to_string()))
             })
             .filter_map(|r| {

@@ -107,6 +107,58 @@ pub fn commits(bare: &Path, branch: &str) -> Vec<(String, String)> {
     .unwrap_or_default()
 }
 
+/// What a workflow run's `head_commit` tells about a commit.
+#[derive(Debug, Clone)]
+pub struct CommitInfo {
+    pub sha: String,
+    pub tree: String,
+    pub author: (String, String),
+    pub committer: (String, String),
+    /// Committer date, strict ISO 8601.
+    pub time: String,
+    pub message: String,
+}
+
+impl CommitInfo {
+    /// Stands in when the repository has no git data.
+    pub fn placeholder() -> CommitInfo {
+        let who = ("Test".to_string(), "test@example.com".to_string());
+        CommitInfo {
+            sha: "0".repeat(40),
+            tree: "0".repeat(40),
+            author: who.clone(),
+            committer: who,
+            time: "2024-01-01T00:00:00Z".into(),
+            message: "Test commit".into(),
+        }
+    }
+}
+
+/// The commit `rev` names, with its tree, people, date and full message.
+pub fn commit_info(bare: &Path, rev: &str) -> Option<CommitInfo> {
+    let out = git(
+        bare,
+        &[
+            "log",
+            "-1",
+            "--format=%H%n%T%n%an%n%ae%n%cn%n%ce%n%cI%n%B",
+            rev,
+            "--",
+        ],
+    )
+    .ok()?;
+    let mut lines = out.splitn(8, '\n');
+    let mut next = || lines.next().map(String::from);
+    Some(CommitInfo {
+        sha: next()?,
+        tree: next()?,
+        author: (next()?, next()?),
+        committer: (next()?, next()?),
+        time: next()?,
+        message: next()?.trim_end().to_string(),
+    })
+}
+
 fn exec_path() -> Result<&'static PathBuf, String> {
     static EXEC_PATH: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     EXEC_PATH

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
+use super::git_http::CommitInfo;
+
 /// The login the token acts as (like `GITHUB_TOKEN` inside Actions).
 pub const TOKEN_LOGIN: &str = "github-actions[bot]";
 const TOKEN_USER_ID: u64 = 41_898_282;
@@ -694,7 +696,8 @@ impl State {
         v
     }
 
-    pub fn run_json(&self, owner: &str, repo: &str, run: &RunRec, head_sha: &str) -> Value {
+    pub fn run_json(&self, owner: &str, repo: &str, run: &RunRec, head: &CommitInfo) -> Value {
+        let head_sha = head.sha.as_str();
         let r = format!("{}/repos/{owner}/{repo}", self.api);
         let u = format!("{r}/actions/runs/{}", run.id);
         json!({
@@ -726,7 +729,14 @@ impl State {
             "cancel_url": format!("{u}/cancel"),
             "rerun_url": format!("{u}/rerun"),
             "workflow_url": format!("{r}/actions/workflows/161335"),
-            "head_commit": null,
+            "head_commit": {
+                "id": head.sha,
+                "tree_id": head.tree,
+                "message": head.message,
+                "timestamp": head.time,
+                "author": {"name": head.author.0, "email": head.author.1},
+                "committer": {"name": head.committer.0, "email": head.committer.1},
+            },
             "repository": self.repo_json(owner, repo),
             "head_repository": self.repo_json(owner, repo),
         })

@@ -125,6 +125,17 @@ impl OpenApi {
             .map(|(_, op)| op)
     }
 
+    /// Like [`OpenApi::find`], but a `POST` to a path that only has `PATCH`
+    /// resolves to that `PATCH` (GitHub accepts `POST` for `PATCH`).
+    pub fn resolve(&self, method: &str, path: &str) -> Option<&Operation> {
+        self.find(method, path).or_else(|| {
+            method
+                .eq_ignore_ascii_case("POST")
+                .then(|| self.find("PATCH", path))
+                .flatten()
+        })
+    }
+
     /// The documented statuses of an operation (`"200"`, `"404"`, …).
     pub fn statuses(&self, op: &Operation) -> Vec<String> {
         self.doc
@@ -143,7 +154,7 @@ impl OpenApi {
         status: u16,
         body: &[u8],
     ) -> Result<(), Vec<String>> {
-        let op = self.find(method, path).ok_or_else(|| {
+        let op = self.resolve(method, path).ok_or_else(|| {
             vec![format!(
                 "{method} {path}: no such operation in the OpenAPI subset"
             )]

@@ -152,8 +152,30 @@ impl Call<'_> {
     }
 }
 
-/// Routes one authenticated REST request.
+/// Routes one authenticated REST request. Like GitHub, `POST` also works
+/// where only `PATCH` is defined (octocrab updates comments that way).
 pub fn handle(st: &mut State, call: &Call) -> Reply {
+    let answer = route(st, call).or_else(|| {
+        (call.method == "POST")
+            .then(|| {
+                let patch = Call {
+                    method: "PATCH",
+                    path: call.path,
+                    query: call.query.clone(),
+                    body: call.body,
+                };
+                route(st, &patch)
+            })
+            .flatten()
+    });
+    match answer {
+        Some(Ok(r) | Err(r)) => r,
+        None => not_found(),
+    }
+}
+
+/// `None` when no route matches the method and path.
+fn route(st: &mut State, call: &Call) -> Option<Result<Reply, Reply>> {
     let segments: Vec<String> = call.path.trim_matches('/').split('/').map(decode).collect();
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
     let r = match (call.method, s.as_slice()) {
@@ -202,9 +224,9 @@ pub fn handle(st: &mut State, call: &Call) -> Reply {
         ("GET", ["repos", o, r, "actions", "runs"]) => list_runs(st, call, o, r),
         ("POST", ["repos", o, r, "actions", "runs", id, "cancel"]) => cancel_run(st, o, r, id),
         ("POST", ["repos", o, r, "dispatches"]) => repository_dispatch(st, call, o, r),
-        _ => Err(not_found()),
+        _ => return None,
     };
-    r.unwrap_or_else(|e| e)
+    Some(r)
 }
 
 /// `Ok` when the repository exists (was set up by the test), else GitHub's 404.
@@ -1332,7 +1354,9 @@ fn repository_dispatch(
 
 fn list_runs(st: &State, call: &Call, owner: &str, repo: &str) -> Result<Reply, Reply> {
     known(st, owner, repo)?;
-    let head = branch_sha(st, owner, repo, "main").unwrap_or_else(|| "0".repeat(40));
+    let head = bare(st, owner, repo)
+        .and_then(|b| git_http::commit_info(&b, "refs/heads/main"))
+        .unwrap_or_else(git_http::CommitInfo::placeholder);
     let rec = &st.repos[&(owner.to_string(), repo.to_string())];
     let runs: Vec<Value> = rec
         .runs
