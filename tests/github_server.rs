@@ -3,10 +3,9 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{json, Value};
-use support::github_server::{openapi, GithubServer, TOKEN_LOGIN};
+use support::github_server::{git_http, openapi, GithubServer, TOKEN_LOGIN};
 
 const TOKEN: &str = "ghs_test_token_123";
 
@@ -110,29 +109,15 @@ impl Api {
     }
 }
 
-fn run_git(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env_remove("GIT_ASKPASS")
-        .env_remove("SSH_ASKPASS")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run git: {e}"))
+/// Runs git as a test user would (identity set, no global config, no prompts).
+fn run_git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let mut all = vec!["-c", "user.name=Test", "-c", "user.email=test@example.com"];
+    all.extend_from_slice(args);
+    git_http::git(dir, &all)
 }
 
 fn git_ok(dir: &Path, args: &[&str]) -> String {
-    let out = run_git(dir, args);
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    run_git(dir, args).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A local repo with `main` (README.md, src/lib.rs) and a `feature` branch one commit ahead.
@@ -810,18 +795,20 @@ fn git_clone_and_push_with_the_token_only() {
     let work = tempfile::tempdir().unwrap();
     let url = gh.clone_url("acme", "widget");
 
-    let denied = run_git(work.path(), &["clone", "--quiet", &url, "anon"]);
+    let denied = run_git(work.path(), &["clone", "--quiet", &url, "anon"]).unwrap_err();
     assert!(
-        !denied.status.success(),
-        "clone without credentials must fail"
+        denied.contains("Authentication failed") || denied.contains("could not read Username"),
+        "{denied}"
     );
     let wrong = url.replacen("http://", "http://x-access-token:wrong@", 1);
-    assert!(
-        !run_git(work.path(), &["clone", "--quiet", &wrong, "wrong"])
-            .status
-            .success()
-    );
-    assert!(gh.requests().iter().any(|r| !r.api && r.status == 401));
+    let denied = run_git(work.path(), &["clone", "--quiet", &wrong, "wrong"]).unwrap_err();
+    assert!(denied.contains("Authentication failed"), "{denied}");
+    let refused: Vec<_> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| !r.api && r.status == 401)
+        .collect();
+    assert!(refused.len() >= 2, "{refused:#?}");
 
     let with_token = url.replacen("http://", &format!("http://x-access-token:{TOKEN}@"), 1);
     git_ok(work.path(), &["clone", "--quiet", &with_token, "ok"]);
@@ -832,19 +819,31 @@ fn git_clone_and_push_with_the_token_only() {
     );
 
     git_ok(&clone, &["checkout", "--quiet", "-b", "deckhand/t1"]);
-    std::fs::write(clone.join("NEW.md"), "new\n").unwrap();
+    std::fs::write(clone.join("NEW.md"), "new text\n").unwrap();
     git_ok(&clone, &["add", "NEW.md"]);
     git_ok(&clone, &["commit", "--quiet", "-m", "Add NEW.md"]);
+    let rejected = run_git(&clone, &["push", "--quiet", &wrong, "deckhand/t1"]).unwrap_err();
+    assert!(rejected.contains("Authentication failed"), "{rejected}");
+    assert_eq!(gh.branch_head("acme", "widget", "deckhand/t1"), None);
     git_ok(&clone, &["push", "--quiet", "origin", "deckhand/t1"]);
     let head = git_ok(&clone, &["rev-parse", "HEAD"]);
     assert_eq!(
         gh.branch_head("acme", "widget", "deckhand/t1").as_deref(),
         Some(head.trim())
     );
+    let commits = gh.commits("acme", "widget", "deckhand/t1");
     assert_eq!(
-        gh.commits("acme", "widget", "deckhand/t1")[0].1,
-        "Add NEW.md"
+        commits[0],
+        (head.trim().to_string(), "Add NEW.md".to_string())
     );
+    assert_eq!(commits.len(), 2);
+    assert!(gh.history_contains("acme", "widget", "new text"));
+    assert!(!gh.history_contains("acme", "widget", "never pushed"));
+    assert!(
+        !gh.requests_mentioning(TOKEN).is_empty(),
+        "credentials are recorded"
+    );
+    assert!(gh.requests_mentioning("never sent").is_empty());
 
     // The header form works too (what actions/checkout does).
     let basic = {
@@ -852,27 +851,25 @@ fn git_clone_and_push_with_the_token_only() {
         base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{TOKEN}"))
     };
     let header = format!("http.extraHeader=Authorization: Basic {basic}");
-    git_ok(
-        work.path(),
-        &[
-            "-c",
-            &header,
-            "clone",
-            "--quiet",
-            "--branch",
-            "deckhand/t1",
-            &url,
-            "hdr",
-        ],
-    );
+    let args = [
+        "-c",
+        &header,
+        "clone",
+        "--quiet",
+        "--branch",
+        "deckhand/t1",
+        &url,
+        "hdr",
+    ];
+    git_ok(work.path(), &args);
     assert!(work.path().join("hdr/NEW.md").exists());
     let no_such = gh.clone_url("acme", "nothing");
-    assert!(!run_git(
+    let missing = run_git(
         work.path(),
-        &["-c", &header, "clone", "--quiet", &no_such, "x"]
+        &["-c", &header, "clone", "--quiet", &no_such, "x"],
     )
-    .status
-    .success());
+    .unwrap_err();
+    assert!(missing.contains("not found"), "{missing}");
 }
 
 #[test]

@@ -28,7 +28,7 @@
 //! ([`openapi`] validates them).
 
 #[path = "github/git_http.rs"]
-mod git_http;
+pub mod git_http;
 #[path = "github/model.rs"]
 mod model;
 #[path = "github/openapi.rs"]
@@ -36,6 +36,7 @@ pub mod openapi;
 #[path = "github/rest.rs"]
 mod rest;
 
+use std::ops::Not as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -417,6 +418,49 @@ impl GithubServer {
         git_http::commits(&self.repo_path(owner, name), branch)
     }
 
+    /// Recorded requests whose path, headers (Basic credentials decoded) or body
+    /// contain `needle` (git pack data is compressed: use
+    /// [`GithubServer::history_contains`] for pushed content).
+    pub fn requests_mentioning(&self, needle: &str) -> Vec<RecordedRequest> {
+        let contains = |hay: &[u8]| {
+            !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+        };
+        self.requests()
+            .into_iter()
+            .filter(|r| {
+                contains(r.path.as_bytes())
+                    || r.headers.iter().any(|(k, v)| {
+                        contains(k.as_bytes())
+                            || contains(v.as_bytes())
+                            || token_in(v).is_some_and(|t| contains(t.as_bytes()))
+                    })
+                    || contains(&r.body)
+            })
+            .collect()
+    }
+
+    /// Whether any commit on any ref of the repository added, removed or mentions `needle`
+    /// in its changes or message (how a test proves a secret was never pushed).
+    pub fn history_contains(&self, owner: &str, name: &str, needle: &str) -> bool {
+        let bare = self.repo_path(owner, name);
+        let found = |args: &[&str]| {
+            git_http::git(&bare, args)
+                .unwrap_or_else(|e| panic!("history_contains {owner}/{name}: {e}"))
+                .trim()
+                .is_empty()
+                .not()
+        };
+        found(&["log", "--all", "--format=%H", "-S", needle, "--text"])
+            || found(&[
+                "log",
+                "--all",
+                "--format=%H",
+                "--fixed-strings",
+                "--grep",
+                needle,
+            ])
+    }
+
     /// Validates every recorded API request body that the OpenAPI subset describes.
     pub fn check_requests_against_openapi(&self) -> Result<(), Vec<String>> {
         let errors: Vec<String> = self
@@ -474,10 +518,9 @@ impl Drop for GithubServer {
     }
 }
 
-/// The token from `Authorization: token T`, `Bearer T` or `Basic base64(user:T)`.
-fn presented_token(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get("authorization")?.to_str().ok()?.trim();
-    let (scheme, rest) = value.split_once(' ')?;
+/// The token in an `Authorization` value: `token T`, `Bearer T` or `Basic base64(user:T)`.
+fn token_in(authorization: &str) -> Option<String> {
+    let (scheme, rest) = authorization.trim().split_once(' ')?;
     let rest = rest.trim();
     match scheme.to_ascii_lowercase().as_str() {
         "token" | "bearer" => Some(rest.to_string()),
@@ -491,6 +534,10 @@ fn presented_token(headers: &HeaderMap) -> Option<String> {
         }
         _ => None,
     }
+}
+
+fn presented_token(headers: &HeaderMap) -> Option<String> {
+    token_in(headers.get("authorization")?.to_str().ok()?)
 }
 
 /// One answer before it becomes an HTTP response.

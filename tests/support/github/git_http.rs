@@ -17,7 +17,8 @@ const GIT_LOCATION_VARS: &[&str] = &[
     "GIT_NAMESPACE",
 ];
 
-/// Runs `git -C dir args…` with no system or global configuration; stdout on success.
+/// Runs `git -C dir args…` with no system or global configuration and no
+/// prompts; stdout on success, the command and its stderr on failure.
 pub fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     git_bytes(dir, args).map(|out| String::from_utf8_lossy(&out).into_owned())
 }
@@ -33,6 +34,8 @@ pub fn git_bytes(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_TERMINAL_PROMPT", "0")
+        .env_remove("GIT_ASKPASS")
+        .env_remove("SSH_ASKPASS")
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run git: {e}"))?;
