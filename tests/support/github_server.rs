@@ -16,13 +16,20 @@
 //!          add_run(owner, repo, run_id, status)
 //! readers: issues(), comments(owner, repo, issue), pulls(owner, repo), labels_of(owner, repo, issue),
 //!          reactions(owner, repo, comment_id), review_comment_replies(), dispatches(), cancelled_runs(),
-//!          requests(), repo_path(owner, name), branch_head(owner, name, branch), commits(owner, name, branch)
+//!          requests(), requests_mentioning(needle), history_contains(owner, name, needle),
+//!          repo_path(owner, name), branch_head(owner, name, branch), commits(owner, name, branch)
 //! checks:  check_requests_against_openapi(), check_responses_against_openapi()
+//! helpers: openapi::spec() (find/resolve/validate_request/validate_response),
+//!          git_http::git(dir, args) (git with no global config and no prompts)
 //! ```
 //!
 //! Any of the setup calls makes the repository exist; the API answers 404 for
-//! others. REST requests need `Authorization: token T` or `Bearer T`; git
-//! requests need HTTP Basic with the token as password (or the same header).
+//! others. Routes outside the OpenAPI subset that are served anyway:
+//! `DELETE …/issues/{n}/labels/{name}`, `PATCH …/git/refs/{ref}`, `GET /users/{u}/repos`;
+//! `POST` works wherever `PATCH` does (as on GitHub; octocrab relies on it).
+//!
+//! REST requests need `Authorization: token T` or `Bearer T`; git requests
+//! need HTTP Basic with the token as password (or the same header).
 //! Writes through the API act as [`TOKEN_LOGIN`]. Every request is recorded
 //! with its answer. JSON bodies follow `../shared/fixtures/github-rest-openapi-subset.json`
 //! ([`openapi`] validates them).
