@@ -553,6 +553,11 @@ async fn collaborator_permissions_follow_the_table() {
         .await;
     assert_eq!(s, 404);
     assert!(e["message"].is_string());
+    let labels = json!({"labels": ["x"]});
+    let (s, _) = api
+        .call("PATCH", "/repos/acme/unknown/issues/1", Some(labels))
+        .await;
+    assert_eq!(s, 404);
     let (s, _) = api.call("GET", "/repos/acme/unknown", None).await;
     assert_eq!(s, 404, "repositories the test never set up do not exist");
 }

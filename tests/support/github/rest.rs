@@ -599,6 +599,7 @@ fn patch_issue(issue: &mut IssueRec, body: &Value) -> Result<(), Reply> {
 
 fn issue(st: &mut State, call: &Call, owner: &str, repo: &str, n: &str) -> Result<Reply, Reply> {
     let n = number(n)?;
+    issue_mut(st, owner, repo, n)?;
     if call.method == "PATCH" {
         let body = call.json()?;
         let labels = body.get("labels").map(|_| label_names(&body));
