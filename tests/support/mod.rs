@@ -1,6 +1,6 @@
 //! Shared test support: local servers that speak the real wire protocols
 //! over HTTP on 127.0.0.1, and builders for small fixture repositories.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod github_server;
 pub mod model_server;
