@@ -2,6 +2,7 @@
 //! checkouts. The modules follow the data path of DESIGN.md:
 //! event → task → plan → change → verify → pull request → learn.
 
+pub mod action;
 pub mod agent;
 pub mod cli;
 pub mod config;

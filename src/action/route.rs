@@ -1,0 +1,397 @@
+//! Event routing: which event (with which inputs) asks for what. Pure: the
+//! permission gate and the task's recorded state are consulted later.
+
+use crate::github::events::{Event, User};
+
+use super::inputs::ActionInputs;
+
+/// `/deckhand cancel|pause|resume`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Cancel,
+    Pause,
+    Resume,
+}
+
+/// Review feedback on a pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feedback {
+    Review {
+        id: u64,
+        body: String,
+    },
+    ReviewComment {
+        id: u64,
+        body: String,
+        path: Option<String>,
+        line: Option<u64>,
+    },
+    PrComment {
+        id: u64,
+        body: String,
+    },
+}
+
+impl Feedback {
+    pub fn body(&self) -> &str {
+        match self {
+            Feedback::Review { body, .. }
+            | Feedback::ReviewComment { body, .. }
+            | Feedback::PrComment { body, .. } => body,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// Start the task of an issue (labelled).
+    IssueTask { issue: u64, actor: User },
+    /// A trigger-phrase comment on an issue: a control command, an answer or
+    /// steering for the task in progress, or a new task.
+    IssueComment {
+        issue: u64,
+        comment_id: u64,
+        text: String,
+        control: Option<Control>,
+        actor: User,
+    },
+    /// A task from `workflow_dispatch` or a matrix job; or the continuation
+    /// of a checkpointed task.
+    Dispatch {
+        task: Option<String>,
+        repository: Option<String>,
+        resume: Option<String>,
+        actor: Option<User>,
+    },
+    /// The maintenance tasks of the config.
+    Schedule { cron: Option<String> },
+    /// Feedback on a pull request (Deckhand's, when `branch` starts with
+    /// `deckhand/`; unknown for PR comments until the PR is read).
+    Feedback {
+        pr: u64,
+        branch: Option<String>,
+        feedback: Feedback,
+        actor: User,
+    },
+    /// Nothing to do, and why.
+    Ignore(String),
+}
+
+/// Strips the trigger phrase; `None` when the text does not start with it.
+pub fn after_phrase<'a>(body: &'a str, phrase: &str) -> Option<&'a str> {
+    let rest = body.trim_start().strip_prefix(phrase)?;
+    if rest.is_empty() || rest.starts_with(char::is_whitespace) {
+        Some(rest.trim())
+    } else {
+        None
+    }
+}
+
+fn control_of(text: &str) -> Option<Control> {
+    match text
+        .split_whitespace()
+        .next()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("cancel") if text.split_whitespace().count() == 1 => Some(Control::Cancel),
+        Some("pause") if text.split_whitespace().count() == 1 => Some(Control::Pause),
+        Some("resume") if text.split_whitespace().count() == 1 => Some(Control::Resume),
+        _ => None,
+    }
+}
+
+pub fn route(event: &Event, inputs: &ActionInputs) -> Route {
+    // A task given as an input (dispatch form, matrix job) wins.
+    if inputs.task.is_some() && !matches!(event, Event::IssueComment { .. } | Event::Issues { .. })
+    {
+        return Route::Dispatch {
+            task: inputs.task.clone(),
+            repository: inputs.repository.clone(),
+            resume: None,
+            actor: sender_of(event).cloned(),
+        };
+    }
+    match event {
+        Event::Issues {
+            action,
+            issue,
+            label,
+            sender,
+            ..
+        } => {
+            if action != "labeled" {
+                return Route::Ignore(format!(
+                    "issue #{} was {action}; only labelling starts a task",
+                    issue.number
+                ));
+            }
+            match label {
+                Some(l) if l.name == inputs.trigger_label => Route::IssueTask {
+                    issue: issue.number,
+                    actor: sender.clone(),
+                },
+                Some(l) => Route::Ignore(format!(
+                    "issue #{} got label `{}`, not the trigger label `{}`",
+                    issue.number, l.name, inputs.trigger_label
+                )),
+                None => Route::Ignore(format!(
+                    "issue #{} was labelled, but the payload names no label",
+                    issue.number
+                )),
+            }
+        }
+        Event::IssueComment {
+            action,
+            issue,
+            comment,
+            sender,
+            ..
+        } => {
+            if action != "created" {
+                return Route::Ignore(format!(
+                    "a comment was {action}; only new comments are read"
+                ));
+            }
+            let Some(text) = after_phrase(&comment.body, &inputs.trigger_phrase) else {
+                return Route::Ignore(format!(
+                    "the comment on #{} does not start with `{}`",
+                    issue.number, inputs.trigger_phrase
+                ));
+            };
+            if issue.is_pull_request() {
+                return Route::Feedback {
+                    pr: issue.number,
+                    branch: None,
+                    feedback: Feedback::PrComment {
+                        id: comment.id,
+                        body: text.to_string(),
+                    },
+                    actor: sender.clone(),
+                };
+            }
+            Route::IssueComment {
+                issue: issue.number,
+                comment_id: comment.id,
+                text: text.to_string(),
+                control: control_of(text),
+                actor: sender.clone(),
+            }
+        }
+        Event::WorkflowDispatch {
+            inputs: given,
+            sender,
+            ..
+        } => {
+            let text = |k: &str| {
+                given
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+            };
+            let resume = text("deckhand_task_id");
+            let task = inputs.task.clone().or_else(|| text("task"));
+            if task.is_none() && resume.is_none() {
+                return Route::Ignore("workflow_dispatch without a `task` input".into());
+            }
+            Route::Dispatch {
+                task,
+                repository: inputs.repository.clone().or_else(|| text("repository")),
+                resume,
+                actor: Some(sender.clone()),
+            }
+        }
+        Event::Schedule { schedule } => Route::Schedule {
+            cron: schedule.clone(),
+        },
+        Event::PullRequestReview {
+            action,
+            review,
+            pull_request,
+            sender,
+            ..
+        } => {
+            if action != "submitted" {
+                return Route::Ignore(format!(
+                    "a review was {action}; only submitted reviews are read"
+                ));
+            }
+            if let Some(why) = not_ours(pull_request) {
+                return Route::Ignore(why);
+            }
+            let body = review.body.clone().unwrap_or_default();
+            if body.trim().is_empty() && review.state != "changes_requested" {
+                return Route::Ignore(format!(
+                    "review {} on #{} has no text",
+                    review.id, pull_request.number
+                ));
+            }
+            Route::Feedback {
+                pr: pull_request.number,
+                branch: Some(pull_request.head.name.clone()),
+                feedback: Feedback::Review {
+                    id: review.id,
+                    body,
+                },
+                actor: sender.clone(),
+            }
+        }
+        Event::PullRequestReviewComment {
+            action,
+            comment,
+            pull_request,
+            sender,
+            ..
+        } => {
+            if action != "created" {
+                return Route::Ignore(format!(
+                    "a review comment was {action}; only new ones are read"
+                ));
+            }
+            if let Some(why) = not_ours(pull_request) {
+                return Route::Ignore(why);
+            }
+            Route::Feedback {
+                pr: pull_request.number,
+                branch: Some(pull_request.head.name.clone()),
+                feedback: Feedback::ReviewComment {
+                    id: comment.id,
+                    body: comment.body.clone(),
+                    path: comment.path.clone(),
+                    line: comment.line.or(comment.original_line),
+                },
+                actor: sender.clone(),
+            }
+        }
+        Event::Other { name } => Route::Ignore(format!("the `{name}` event starts nothing")),
+    }
+}
+
+/// Why Deckhand leaves this pull request alone, if it does.
+fn not_ours(pr: &crate::github::events::PullRequest) -> Option<String> {
+    if pr.from_fork() {
+        return Some(format!(
+            "#{} comes from a fork; its events never get secrets",
+            pr.number
+        ));
+    }
+    if !pr.head.name.starts_with("deckhand/") {
+        return Some(format!(
+            "#{} was not opened by Deckhand (branch `{}`)",
+            pr.number, pr.head.name
+        ));
+    }
+    None
+}
+
+fn sender_of(event: &Event) -> Option<&User> {
+    match event {
+        Event::Issues { sender, .. }
+        | Event::IssueComment { sender, .. }
+        | Event::WorkflowDispatch { sender, .. }
+        | Event::PullRequestReview { sender, .. }
+        | Event::PullRequestReviewComment { sender, .. } => Some(sender),
+        Event::Schedule { .. } | Event::Other { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::events::parse_event;
+    use std::path::Path;
+
+    fn fixture(rel: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/webhooks")
+            .join(rel);
+        std::fs::read_to_string(&path).unwrap()
+    }
+
+    fn inputs() -> ActionInputs {
+        ActionInputs {
+            trigger_label: "deckhand".into(),
+            trigger_phrase: "/deckhand".into(),
+            ..ActionInputs::default()
+        }
+    }
+
+    #[test]
+    fn labelling_with_the_trigger_label_starts_the_issue_task() {
+        let text = fixture("issues/09-labeled.json");
+        let e = parse_event("issues", &text, "x").unwrap();
+        assert!(matches!(route(&e, &inputs()), Route::Ignore(why) if why.contains("`bug`")));
+        let e = parse_event(
+            "issues",
+            &text.replace("\"name\": \"bug\"", "\"name\": \"deckhand\""),
+            "x",
+        )
+        .unwrap();
+        assert!(matches!(
+            route(&e, &inputs()),
+            Route::IssueTask { issue: 1, .. }
+        ));
+        let e = parse_event("issues", &fixture("issues/15-opened.json"), "x").unwrap();
+        assert!(matches!(route(&e, &inputs()), Route::Ignore(_)));
+    }
+
+    #[test]
+    fn comments_need_the_phrase_and_carry_controls() {
+        let text = fixture("issue_comment/00-created.json");
+        let e = parse_event("issue_comment", &text, "x").unwrap();
+        assert!(matches!(route(&e, &inputs()), Route::Ignore(_)));
+        let body = "You are totally right! I'll get this fixed right away.";
+        for (said, control) in [
+            ("/deckhand cancel", Some(Control::Cancel)),
+            ("/deckhand pause", Some(Control::Pause)),
+            ("/deckhand add tests please", None),
+        ] {
+            let e = parse_event("issue_comment", &text.replace(body, said), "x").unwrap();
+            match route(&e, &inputs()) {
+                Route::IssueComment {
+                    control: c, text, ..
+                } => {
+                    assert_eq!(c, control);
+                    assert_eq!(text, said.trim_start_matches("/deckhand ").to_string());
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(after_phrase("/deckhandx", "/deckhand"), None);
+    }
+
+    #[test]
+    fn reviews_on_deckhand_branches_are_feedback() {
+        let text = fixture("pull_request_review_comment/00-created.json");
+        let e = parse_event("pull_request_review_comment", &text, "x").unwrap();
+        assert!(
+            matches!(route(&e, &inputs()), Route::Ignore(why) if why.contains("not opened by Deckhand"))
+        );
+        let ours = text.replace("\"ref\": \"changes\"", "\"ref\": \"deckhand/1-fix\"");
+        let e = parse_event("pull_request_review_comment", &ours, "x").unwrap();
+        match route(&e, &inputs()) {
+            Route::Feedback {
+                pr: 2,
+                feedback: Feedback::ReviewComment { path, .. },
+                ..
+            } => {
+                assert_eq!(path.as_deref(), Some("README.md"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn dispatch_takes_the_task_input() {
+        let text = fixture("workflow_dispatch/00-event.json");
+        let e = parse_event("workflow_dispatch", &text, "x").unwrap();
+        assert!(matches!(route(&e, &inputs()), Route::Ignore(_)));
+        let with_task = text.replace("\"inputs\": {}", "\"inputs\": {\"task\": \"Bump lodash\"}");
+        let e = parse_event("workflow_dispatch", &with_task, "x").unwrap();
+        assert!(
+            matches!(route(&e, &inputs()), Route::Dispatch { task: Some(t), .. } if t == "Bump lodash")
+        );
+    }
+}
