@@ -17,6 +17,8 @@ pub struct EditFile;
 
 /// Lines of context shown around an edit or a near miss.
 const CONTEXT_LINES: usize = 3;
+/// Lines of old_text compared when looking for the closest region.
+const MAX_SCORED_LINES: usize = 20;
 /// Most lines of the edited region shown back.
 const MAX_SHOWN_LINES: usize = 40;
 
@@ -305,9 +307,12 @@ fn closest_region_hint(content: &str, old: &str, path: &str) -> ToolError {
     let k = old_lines.len().clamp(1, file_lines.len());
     let wanted: Vec<Vec<(char, char)>> = old_lines.iter().map(|l| bigrams(l)).collect();
     let have: Vec<Vec<(char, char)>> = file_lines.iter().map(|l| bigrams(l)).collect();
+    // Scoring only the first lines keeps a huge file and a long old_text
+    // from taking long; they decide where the region is anyway.
+    let scored = k.min(MAX_SCORED_LINES);
     let mut best = (0usize, -1.0f64);
     for i in 0..=file_lines.len() - k {
-        let score: f64 = (0..k)
+        let score: f64 = (0..scored)
             .map(|j| wanted.get(j).map_or(0.0, |w| dice(w, &have[i + j])))
             .sum();
         if score > best.1 {
