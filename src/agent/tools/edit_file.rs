@@ -17,6 +17,8 @@ pub struct EditFile;
 
 /// Lines of context shown around an edit or a near miss.
 const CONTEXT_LINES: usize = 3;
+/// Lines of old_text compared when looking for the closest region.
+const MAX_SCORED_LINES: usize = 20;
 /// Most lines of the edited region shown back.
 const MAX_SHOWN_LINES: usize = 40;
 
@@ -93,7 +95,17 @@ fn edit(ctx: &ToolContext<'_>, args: Args) -> Result<ToolOutput, ToolError> {
         old = old.replace('\n', "\r\n");
         new = new.replace('\n', "\r\n");
     }
-    let found = find(&content, &old, &new);
+    let mut found = find(&content, &old, &new);
+    let mut how = "";
+    // Text copied from read_file with its line-number prefixes.
+    if let (Found::None, Some(bare_old)) = (&found, strip_line_numbers(&old)) {
+        let bare_new = strip_line_numbers(&new).unwrap_or_else(|| new.clone());
+        let retry = find(&content, &bare_old, &bare_new);
+        if !matches!(retry, Found::None) {
+            found = retry;
+            how = " (line-number prefixes removed from old_text)";
+        }
+    }
     let (start, end, replacement, fuzzy) = match found {
         Found::One {
             start,
@@ -123,7 +135,11 @@ fn edit(ctx: &ToolContext<'_>, args: Args) -> Result<ToolOutput, ToolError> {
         start,
         end,
         replacement.len(),
-        fuzzy,
+        if fuzzy {
+            " (matched ignoring whitespace differences)"
+        } else {
+            how
+        },
     )))
 }
 
@@ -216,6 +232,24 @@ fn significant_lines(text: &str) -> Vec<&str> {
     }
 }
 
+/// `text` without the `  12\t` prefixes read_file adds, when every
+/// non-blank line has one.
+fn strip_line_numbers(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut any = false;
+    for line in text.split_inclusive('\n') {
+        if line.trim().is_empty() {
+            out.push_str(line);
+            continue;
+        }
+        let rest = line.trim_start_matches(' ');
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str(rest[digits..].strip_prefix('\t').filter(|_| digits > 0)?);
+        any = true;
+    }
+    any.then_some(out)
+}
+
 /// A line with leading/trailing whitespace removed and inner runs collapsed.
 fn normalize(line: &str) -> String {
     line.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -259,16 +293,11 @@ fn summary(
     start: usize,
     end: usize,
     new_len: usize,
-    fuzzy: bool,
+    how: &str,
 ) -> String {
     let first = line_of(before, start);
     let old_span = span(&before[start..end]);
     let new_span = span(&after[start..start + new_len]);
-    let how = if fuzzy {
-        " (matched ignoring whitespace differences)"
-    } else {
-        ""
-    };
     let what = match new_span {
         0 => format!("removed lines {first}-{}", first + old_span.max(1) - 1),
         n => format!(
@@ -305,9 +334,12 @@ fn closest_region_hint(content: &str, old: &str, path: &str) -> ToolError {
     let k = old_lines.len().clamp(1, file_lines.len());
     let wanted: Vec<Vec<(char, char)>> = old_lines.iter().map(|l| bigrams(l)).collect();
     let have: Vec<Vec<(char, char)>> = file_lines.iter().map(|l| bigrams(l)).collect();
+    // Scoring only the first lines keeps a huge file and a long old_text
+    // from taking long; they decide where the region is anyway.
+    let scored = k.min(MAX_SCORED_LINES);
     let mut best = (0usize, -1.0f64);
     for i in 0..=file_lines.len() - k {
-        let score: f64 = (0..k)
+        let score: f64 = (0..scored)
             .map(|j| wanted.get(j).map_or(0.0, |w| dice(w, &have[i + j])))
             .sum();
         if score > best.1 {
@@ -467,6 +499,31 @@ mod tests {
             f.read("a.rs"),
             "fn main() {\n    let a = 10;\n    if a > 1 {\n        let b = 20;\n    }\n    println!(\"{}\", a + b);\n}\n"
         );
+    }
+
+    #[tokio::test]
+    async fn accepts_text_copied_with_line_numbers() {
+        let mut f = Fixture::new();
+        f.write("a.rs", CODE);
+        let out = text(
+            edit(
+                &mut f,
+                "a.rs",
+                "2\t    let a = 1;\n3\t    let b = 2;\n",
+                "2\t    let a = 5;\n",
+            )
+            .await,
+        );
+        assert!(
+            out.starts_with("edited `a.rs`: replaced lines 2-3 with lines 2-2 (line-number prefixes removed from old_text);"),
+            "{out}"
+        );
+        assert_eq!(
+            f.read("a.rs"),
+            "fn main() {\n    let a = 5;\n    println!(\"{}\", a + b);\n}\n"
+        );
+        assert_eq!(strip_line_numbers("12\tx\nno prefix\n"), None);
+        assert_eq!(strip_line_numbers("plain"), None);
     }
 
     #[tokio::test]
