@@ -196,6 +196,11 @@ async fn run_calls(
         let (content, is_error) = match outcome {
             Ok(ToolOutput::Text(text)) => {
                 report_call(s, role, &call, true, "");
+                if call.name == "update_spec" {
+                    s.reporter.event(Event::PlanUpdated {
+                        plan: shared.spec.plan.clone(),
+                    });
+                }
                 (text, false)
             }
             Err(ToolError::ForModel(message)) => {

@@ -55,6 +55,9 @@ pub enum Event {
     Question {
         question: String,
     },
+    PlanUpdated {
+        plan: Vec<crate::task::PlanItem>,
+    },
     Committed {
         commit: String,
         message: String,
@@ -86,8 +89,13 @@ pub struct Reporter {
     inner: Arc<Inner>,
 }
 
+/// Sees every event (with or without `--json`): the action's live
+/// progress comment listens here.
+pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
+
 struct Inner {
     json: bool,
+    observer: Option<Observer>,
     redactor: Redactor,
     stdout: Mutex<Box<dyn Write + Send>>,
     stderr: Mutex<Box<dyn Write + Send>>,
@@ -112,6 +120,7 @@ impl Reporter {
         Reporter {
             inner: Arc::new(Inner {
                 json,
+                observer: None,
                 redactor,
                 stdout: Mutex::new(stdout),
                 stderr: Mutex::new(stderr),
@@ -138,6 +147,9 @@ impl Reporter {
 
     /// A JSON event on stdout (only with `--json`).
     pub fn event(&self, event: Event) {
+        if let Some(observer) = &self.inner.observer {
+            observer(&event);
+        }
         if !self.inner.json {
             return;
         }
