@@ -59,6 +59,15 @@ impl LocalRepo {
         self.repo.commondir().join("deckhand").join(id)
     }
 
+    /// The commit a revision (branch, tag, sha) points at.
+    pub fn resolve_commit(&self, rev: &str) -> Result<String, GitError> {
+        self.repo
+            .revparse_single(rev)
+            .and_then(|o| o.peel_to_commit())
+            .map(|c| c.id().to_string())
+            .map_err(ctx(format!("find {rev}")))
+    }
+
     pub fn branch_exists(&self, name: &str) -> bool {
         self.repo.find_branch(name, BranchType::Local).is_ok()
     }
@@ -87,12 +96,34 @@ impl LocalRepo {
     /// Creates branch `branch` at HEAD and checks it out in a new worktree
     /// at `path`. Returns the base commit id.
     pub fn add_worktree(&self, name: &str, branch: &str, path: &Path) -> Result<String, GitError> {
-        let head = self.repo.head().map_err(|_| GitError::NoCommits {
+        self.add_worktree_from(name, branch, path, None)
+    }
+
+    /// Like [`LocalRepo::add_worktree`], starting from `start` (a local
+    /// branch name or a commit) instead of HEAD.
+    pub fn add_worktree_from(
+        &self,
+        name: &str,
+        branch: &str,
+        path: &Path,
+        start: Option<&str>,
+    ) -> Result<String, GitError> {
+        let no_commits = || GitError::NoCommits {
             path: self.workdir.display().to_string(),
-        })?;
-        let commit = head.peel_to_commit().map_err(|_| GitError::NoCommits {
-            path: self.workdir.display().to_string(),
-        })?;
+        };
+        let commit = match start {
+            Some(start) => self
+                .repo
+                .revparse_single(start)
+                .and_then(|o| o.peel_to_commit())
+                .map_err(ctx(format!("find start point {start}")))?,
+            None => self
+                .repo
+                .head()
+                .map_err(|_| no_commits())?
+                .peel_to_commit()
+                .map_err(|_| no_commits())?,
+        };
         let reference = self
             .repo
             .branch(branch, &commit, false)
