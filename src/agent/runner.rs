@@ -43,6 +43,8 @@ pub enum Start {
         id: String,
         branch: String,
         repo_name: String,
+        /// Start from this branch or commit instead of HEAD.
+        start: Option<String>,
     },
     Resume {
         state: Box<TaskState>,
@@ -134,9 +136,10 @@ pub async fn execute(
             id,
             branch,
             repo_name,
+            start,
         } => {
             let worktree = worktree_path(repo, &id);
-            let base = repo.add_worktree(&id, &branch, &worktree)?;
+            let base = repo.add_worktree_from(&id, &branch, &worktree, start.as_deref())?;
             let spec = TaskSpec::new(id, repo_name, task.trim());
             let author = (
                 cx.settings.file.git.name.clone(),

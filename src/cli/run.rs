@@ -77,6 +77,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs, env: &EnvSnapshot) -> anyho
                 branch: format!("deckhand/{id}"),
                 id,
                 repo_name: repo.display_name(),
+                start: None,
             }
         }
         _ => bail!("give --task TEXT, or --resume TASK_ID with --answer TEXT"),
