@@ -2,5 +2,508 @@
 //! passes, routes the event, gates on permission, and runs the task loop
 //! with GitHub side effects (branch, PR, progress comment, outputs).
 
+pub mod feedback;
+pub mod gate;
 pub mod inputs;
+pub mod job;
+pub mod progress;
 pub mod route;
+
+use anyhow::Context as _;
+
+use crate::agent::orchestrator::TaskState;
+use crate::cli::{exit, GlobalArgs};
+use crate::config::{EnvSnapshot, Flags, Settings};
+use crate::github::client::{GitHub, RepoRef};
+use crate::github::events::{self, User};
+use crate::llm::ProviderKind;
+use crate::memory::checkpoint_path;
+use crate::report::workflow;
+use crate::sandbox::Redactor;
+use crate::task::id::new_task_id;
+
+use gate::Decision;
+use inputs::{ActionInputs, RunnerEnv};
+use job::{Job, Outputs};
+use progress::Status;
+use route::{Control, Route};
+
+/// Everything a job shares.
+pub struct Ctx {
+    pub inputs: ActionInputs,
+    pub runner: RunnerEnv,
+    /// The process environment with the inputs' keys and secrets added.
+    pub env: EnvSnapshot,
+    pub github: GitHub,
+    /// The repository worked on.
+    pub repo: RepoRef,
+    pub token: String,
+    pub redactor: Redactor,
+    pub json: bool,
+    pub flags: Flags,
+}
+
+impl Ctx {
+    /// Action inputs that override the repository's config file.
+    pub fn apply_inputs(&self, settings: &mut Settings) {
+        if let Some(minutes) = self.inputs.timeout_minutes {
+            settings.budgets.wall_clock = std::time::Duration::from_secs(minutes * 60);
+        }
+        for (name, _) in &self.inputs.secrets {
+            if !settings.secret_names.contains(name) {
+                settings.secret_names.push(name.clone());
+            }
+        }
+    }
+}
+
+pub async fn run(global: &GlobalArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
+    let inputs = ActionInputs::from_env(env)?;
+    // Mask every secret before anything else prints.
+    let mut secret_values = inputs.secret_values();
+    secret_values.extend(env.secret_values());
+    for value in &secret_values {
+        print!("{}", workflow::add_mask(value));
+    }
+    let redactor = Redactor::new(secret_values);
+    let runner = RunnerEnv::from_env(env)?;
+    // The workspace belongs to the runner's user, not the container's root.
+    // SAFETY: set once, before any repository is opened, on this thread.
+    unsafe {
+        let _ = git2::opts::set_verify_owner_validation(false);
+    }
+
+    let outputs = match handle(global, env, inputs, runner.clone(), redactor.clone()).await {
+        Ok(outputs) => outputs,
+        Err(e) => {
+            let message = redactor.redact(&format!("{e:#}")).into_owned();
+            println!("::error title=Deckhand::{}", workflow::escape_data(&message));
+            let outputs = Outputs {
+                status: "error".into(),
+                summary: format!("### ❌ Deckhand stopped with an error\n\n```\n{message}\n```\n"),
+                ..Outputs::default()
+            };
+            write_outputs(&runner, &outputs, &redactor)?;
+            return Err(anyhow::anyhow!(message));
+        }
+    };
+    write_outputs(&runner, &outputs, &redactor)?;
+    Ok(exit::DONE)
+}
+
+fn write_outputs(runner: &RunnerEnv, o: &Outputs, redactor: &Redactor) -> anyhow::Result<()> {
+    if let Some(path) = &runner.output {
+        workflow::write_outputs(
+            path,
+            &[
+                ("task_id", o.task_id.clone()),
+                ("status", o.status.clone()),
+                ("pr_url", o.pr_url.clone()),
+                ("branch", o.branch.clone()),
+                ("tokens_used", o.tokens_used.to_string()),
+                ("cost_usd", o.cost_usd.map(|c| format!("{c:.4}")).unwrap_or_default()),
+            ],
+        )
+        .with_context(|| format!("cannot write GITHUB_OUTPUT {}", path.display()))?;
+    }
+    if let Some(path) = &runner.step_summary {
+        if !o.summary.is_empty() {
+            workflow::write_summary(path, &redactor.redact(&o.summary))
+                .with_context(|| format!("cannot write GITHUB_STEP_SUMMARY {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+async fn handle(
+    global: &GlobalArgs,
+    env: &EnvSnapshot,
+    inputs: ActionInputs,
+    runner: RunnerEnv,
+    redactor: Redactor,
+) -> anyhow::Result<Outputs> {
+    let event = events::read_event(&runner.event_name, &runner.event_path)?;
+    let route = route::route(&event, &inputs);
+    if let Route::Ignore(why) = &route {
+        println!("Deckhand: nothing to do: {why}.");
+        return Ok(Outputs::skipped(why));
+    }
+    let token = inputs
+        .github_token
+        .clone()
+        .or_else(|| env.get("GITHUB_TOKEN").map(str::to_string))
+        .context("no GitHub token: the `github_token` input is empty and GITHUB_TOKEN is not set")?;
+    let repository = match &route {
+        Route::Dispatch {
+            repository: Some(r), ..
+        } => r.clone(),
+        _ => inputs.repository.clone().unwrap_or_else(|| runner.repository.clone()),
+    };
+    let repo: RepoRef = repository
+        .parse()
+        .with_context(|| format!("`{repository}` is not owner/name"))?;
+    let mut overlay: Vec<(String, String)> = inputs.secrets.clone();
+    if let Some(k) = &inputs.anthropic_api_key {
+        overlay.push(("ANTHROPIC_API_KEY".into(), k.clone()));
+    }
+    if let Some(k) = &inputs.openai_api_key {
+        overlay.push(("OPENAI_API_KEY".into(), k.clone()));
+    }
+    let provider = match inputs.provider.as_deref() {
+        None => None,
+        Some("anthropic") => Some(ProviderKind::Anthropic),
+        Some("openai") => Some(ProviderKind::Openai),
+        Some(other) => anyhow::bail!("input `provider`: `{other}` is not anthropic or openai"),
+    };
+    let flags = Flags {
+        provider: global.provider.or(provider),
+        model: global.model.clone().or_else(|| inputs.model.clone()),
+        base_url: global.base_url.clone().or_else(|| inputs.base_url.clone()),
+        config: global.config.clone(),
+        no_stream: global.no_stream,
+        max_attempts: inputs.max_attempts,
+    };
+    let ctx = Ctx {
+        github: GitHub::new(&runner.api_url, &token)?,
+        env: env.with(overlay),
+        inputs,
+        runner,
+        repo,
+        token,
+        redactor,
+        json: global.json,
+        flags,
+    };
+
+    if let Some(actor) = actor_of(&route) {
+        if let Decision::Refused(why) = gate::check(&ctx.github, &ctx.repo, actor, &ctx.inputs.allowed_bots).await? {
+            println!("Deckhand: refused: {why}.");
+            if let Some(issue) = issue_of(&route) {
+                gate::comment_refusal(&ctx.github, &ctx.repo, issue, actor, &why).await?;
+            }
+            return Ok(Outputs::skipped(&why));
+        }
+    }
+
+    match route {
+        Route::Ignore(why) => Ok(Outputs::skipped(&why)),
+        Route::IssueTask { issue, .. } => issue_task(&ctx, issue, None).await,
+        Route::IssueComment {
+            issue,
+            comment_id,
+            text,
+            control,
+            ..
+        } => issue_comment(&ctx, issue, comment_id, &text, control).await,
+        Route::Dispatch { task, resume, .. } => dispatch(&ctx, task, resume).await,
+        Route::Schedule { cron } => schedule(&ctx, cron.as_deref()).await,
+        Route::Feedback {
+            pr,
+            branch,
+            feedback,
+            ..
+        } => feedback::run(&ctx, pr, branch, feedback).await,
+    }
+}
+
+fn actor_of(route: &Route) -> Option<&User> {
+    match route {
+        Route::IssueTask { actor, .. } | Route::IssueComment { actor, .. } | Route::Feedback { actor, .. } => Some(actor),
+        Route::Dispatch { actor, .. } => actor.as_ref(),
+        Route::Schedule { .. } | Route::Ignore(_) => None,
+    }
+}
+
+fn issue_of(route: &Route) -> Option<u64> {
+    match route {
+        Route::IssueTask { issue, .. } | Route::IssueComment { issue, .. } => Some(*issue),
+        Route::Feedback { pr, .. } => Some(*pr),
+        _ => None,
+    }
+}
+
+/// The stable id of an issue's task.
+pub fn issue_task_id(repo: &RepoRef, issue: u64) -> String {
+    new_task_id(&format!("{repo}#{issue}"), |_| false)
+}
+
+/// `deckhand/<issue>-<slug of the title>`.
+pub fn issue_branch(issue: u64, title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        format!("deckhand/{issue}")
+    } else {
+        format!("deckhand/{issue}-{slug}")
+    }
+}
+
+/// The task of an issue: its title, body and comments (Deckhand's own
+/// left out), plus `extra` from a triggering comment.
+async fn issue_task(ctx: &Ctx, issue: u64, extra: Option<&str>) -> anyhow::Result<Outputs> {
+    let id = issue_task_id(&ctx.repo, issue);
+    if let Some((_, marker)) = job::find_progress(ctx, issue, &id).await? {
+        if marker.status == Status::Done {
+            if let Some(pull) = ctx.github.pull_for_branch(&ctx.repo, &issue_branch_of(ctx, issue).await?).await? {
+                println!("Deckhand: task {id} is already done: {}", pull.html_url);
+                return Ok(Outputs {
+                    task_id: id,
+                    status: "done".into(),
+                    pr_url: pull.html_url,
+                    branch: pull.head_ref,
+                    summary: "Deckhand had already finished this task; nothing was changed.\n".into(),
+                    ..Outputs::default()
+                });
+            }
+        }
+    }
+    let found = ctx.github.issue(&ctx.repo, issue).await?;
+    let mut task = format!("{}\n\n{}", found.title, found.body.clone().unwrap_or_default().trim());
+    let comments = ctx.github.comments(&ctx.repo, issue, None).await?;
+    let human: Vec<_> = comments
+        .iter()
+        .filter(|c| !c.body.contains("<!-- deckhand:") && !c.user.is_bot())
+        .collect();
+    if !human.is_empty() {
+        task.push_str("\n\nComments on the issue:\n");
+        for c in human {
+            task.push_str(&format!("- @{}: {}\n", c.user.login, c.body.trim().replace('\n', "\n  ")));
+        }
+    }
+    if let Some(extra) = extra.filter(|e| !e.trim().is_empty()) {
+        task.push_str(&format!("\nInstruction from the triggering comment: {extra}\n"));
+    }
+    job::run(
+        ctx,
+        Job {
+            id,
+            branch: issue_branch(issue, &found.title),
+            title: found.title.clone(),
+            task,
+            issue: Some(issue),
+            resume: None,
+            kind: job::JobKind::Task,
+        },
+    )
+    .await
+}
+
+async fn issue_branch_of(ctx: &Ctx, issue: u64) -> anyhow::Result<String> {
+    let found = ctx.github.issue(&ctx.repo, issue).await?;
+    Ok(issue_branch(issue, &found.title))
+}
+
+/// A trigger-phrase comment on an issue.
+async fn issue_comment(
+    ctx: &Ctx,
+    issue: u64,
+    comment_id: u64,
+    text: &str,
+    control: Option<Control>,
+) -> anyhow::Result<Outputs> {
+    let id = issue_task_id(&ctx.repo, issue);
+    let progress = job::find_progress(ctx, issue, &id).await?;
+    let running_elsewhere = progress
+        .as_ref()
+        .filter(|(_, m)| m.status == Status::Running && m.run.is_some() && m.run != ctx.runner.run_id)
+        .map(|(comment, m)| (*comment, m.clone()));
+    let reply = |body: String| async move {
+        ctx.github.create_comment(&ctx.repo, issue, &ctx.redactor.redact(&body)).await
+    };
+    match control {
+        Some(Control::Cancel) => {
+            let Some((comment, marker)) = running_elsewhere else {
+                reply(format!("Deckhand: there is no running task to cancel for #{issue}.")).await?;
+                return Ok(Outputs::skipped("no running task to cancel"));
+            };
+            let run = marker.run.unwrap_or_default();
+            ctx.github.cancel_run(&ctx.repo, run).await?;
+            let mut body = ctx
+                .github
+                .comments(&ctx.repo, issue, None)
+                .await?
+                .into_iter()
+                .find(|c| c.id == comment)
+                .map(|c| c.body)
+                .unwrap_or_default();
+            body = body.replacen(&marker.render(), &progress::Marker { status: Status::Cancelled, ..marker.clone() }.render(), 1);
+            ctx.github.update_comment(&ctx.repo, comment, &body).await?;
+            reply(format!("🛑 Deckhand cancelled run {run} of task `{id}`.")).await?;
+            println!("Deckhand: cancelled run {run} of task {id}.");
+            Ok(Outputs {
+                task_id: id,
+                status: "cancelled".into(),
+                summary: format!("Cancelled run {run}.\n"),
+                ..Outputs::default()
+            })
+        }
+        Some(Control::Pause) => {
+            if let Some((_, marker)) = running_elsewhere {
+                let run = marker.run.unwrap_or_default();
+                ctx.github.add_reaction(&ctx.repo, comment_id, "eyes").await?;
+                println!("Deckhand: the pause request went to run {run}, which checks for comments between steps.");
+                return Ok(Outputs::skipped(&format!("pause delivered to run {run}")));
+            }
+            reply(format!("Deckhand: there is no running task to pause for #{issue}.")).await?;
+            Ok(Outputs::skipped("no running task to pause"))
+        }
+        Some(Control::Resume) => match load_checkpoint(ctx, &id)? {
+            Some(state) => resume(ctx, issue, state).await,
+            None => {
+                reply(format!("Deckhand: task `{id}` has no checkpoint to resume.")).await?;
+                Ok(Outputs::skipped("nothing to resume"))
+            }
+        },
+        None => {
+            if let Some(mut state) = load_checkpoint(ctx, &id)? {
+                let answered = state.role.as_mut().is_some_and(|r| r.answer(text));
+                if answered {
+                    ctx.github.add_reaction(&ctx.repo, comment_id, "+1").await?;
+                    return resume(ctx, issue, state).await;
+                }
+            }
+            if let Some((_, marker)) = running_elsewhere {
+                let run = marker.run.unwrap_or_default();
+                ctx.github.add_reaction(&ctx.repo, comment_id, "eyes").await?;
+                println!("Deckhand: the comment went to the running task (run {run}), which reads new comments between steps.");
+                return Ok(Outputs::skipped(&format!("comment delivered to run {run}")));
+            }
+            issue_task(ctx, issue, Some(text)).await
+        }
+    }
+}
+
+fn load_checkpoint(ctx: &Ctx, id: &str) -> anyhow::Result<Option<TaskState>> {
+    let store = job::memory(ctx)?;
+    match store.read(&checkpoint_path(id))? {
+        Some(text) => Ok(Some(
+            serde_json::from_str(&text).with_context(|| format!("the checkpoint of task {id} on the memory branch is not valid"))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+async fn resume(ctx: &Ctx, issue: u64, state: TaskState) -> anyhow::Result<Outputs> {
+    let title = state.spec.task.lines().next().unwrap_or("Deckhand task").to_string();
+    job::run(
+        ctx,
+        Job {
+            id: state.spec.id.clone(),
+            branch: state.branch.clone(),
+            title,
+            task: state.spec.task.clone(),
+            issue: Some(issue),
+            resume: Some(state),
+            kind: job::JobKind::Task,
+        },
+    )
+    .await
+}
+
+/// `workflow_dispatch` / matrix job: a task from the inputs, or the
+/// continuation of a checkpointed task.
+async fn dispatch(ctx: &Ctx, task: Option<String>, resume_id: Option<String>) -> anyhow::Result<Outputs> {
+    if let Some(id) = resume_id {
+        let state = load_checkpoint(ctx, &id)?.with_context(|| format!("task {id} has no checkpoint on the memory branch"))?;
+        let issue = state.issue;
+        let title = state.spec.task.lines().next().unwrap_or("Deckhand task").to_string();
+        return job::run(
+            ctx,
+            Job {
+                id,
+                branch: state.branch.clone(),
+                title,
+                task: state.spec.task.clone(),
+                issue,
+                resume: Some(state),
+                kind: job::JobKind::Task,
+            },
+        )
+        .await;
+    }
+    let task = task.context("no task given")?;
+    let id = new_task_id(&format!("{}\n{task}", ctx.repo), |_| false);
+    job::run(
+        ctx,
+        Job {
+            branch: format!("deckhand/{id}"),
+            title: task.lines().next().unwrap_or("Deckhand task").chars().take(120).collect(),
+            task,
+            issue: None,
+            resume: None,
+            kind: job::JobKind::Task,
+            id,
+        },
+    )
+    .await
+}
+
+/// The maintenance tasks listed in the config, one job each.
+async fn schedule(ctx: &Ctx, cron: Option<&str>) -> anyhow::Result<Outputs> {
+    let config_dir = match ctx.runner.workspace.as_deref().filter(|w| crate::config::find_config_file(w).is_some()) {
+        Some(w) => w.to_path_buf(),
+        None => {
+            let probe = job::job_dir(ctx, "schedule-config");
+            if probe.exists() {
+                std::fs::remove_dir_all(&probe)?;
+            }
+            crate::git::remote::clone(&job::remote_of(ctx, &ctx.repo), &probe, None)?;
+            probe
+        }
+    };
+    let settings = Settings::load(&config_dir, &ctx.flags)?;
+    let due: Vec<_> = settings
+        .file
+        .maintenance
+        .iter()
+        .filter(|m| m.cron.is_none() || m.cron.as_deref() == cron)
+        .cloned()
+        .collect();
+    if due.is_empty() {
+        return Ok(Outputs::skipped("no maintenance task in .github/deckhand.yml is due"));
+    }
+    let mut last = Outputs::default();
+    let mut summary = String::new();
+    for m in due {
+        let id = new_task_id(&format!("{}\nmaintenance:{}", ctx.repo, m.name), |_| false);
+        let outputs = job::run(
+            ctx,
+            Job {
+                branch: format!("deckhand/maintenance-{}", issue_branch(0, &m.name).trim_start_matches("deckhand/0-")),
+                title: m.name.clone(),
+                task: m.task.clone(),
+                issue: None,
+                resume: None,
+                kind: job::JobKind::Task,
+                id,
+            },
+        )
+        .await?;
+        summary.push_str(&format!("- **{}**: {} {}\n", m.name, outputs.status, outputs.pr_url));
+        last = outputs;
+    }
+    last.summary = format!("### Deckhand maintenance\n{summary}");
+    Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_names_slug_the_title() {
+        assert_eq!(issue_branch(12, "Add rate limiting to /api/login!"), "deckhand/12-add-rate-limiting-to-api-login");
+        assert_eq!(issue_branch(3, "🚀"), "deckhand/3");
+        assert!(issue_branch(1, &"word ".repeat(30)).len() <= "deckhand/1-".len() + 40);
+    }
+}

@@ -43,6 +43,9 @@ pub struct TaskState {
     pub elapsed_ms: u64,
     /// The question the task waits on, if any.
     pub question: Option<String>,
+    /// The issue the task comes from, when it does (GitHub).
+    #[serde(default)]
+    pub issue: Option<u64>,
 }
 
 /// How the task loop ended.
@@ -77,6 +80,7 @@ impl TaskState {
             usage: Usage::default(),
             elapsed_ms: 0,
             question: None,
+            issue: None,
         }
     }
 

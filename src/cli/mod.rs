@@ -63,6 +63,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Run one agent tool exactly as the model would call it and print its result.
     Tool(tool::ToolArgs),
+    /// The GitHub Action's entrypoint: reads GITHUB_EVENT_NAME, GITHUB_EVENT_PATH and INPUT_*, and acts on the event.
+    Action,
 }
 
 impl GlobalArgs {
@@ -85,5 +87,6 @@ pub async fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Run(args) => run::run(&cli.global, args, &env).await,
         Command::Verify(args) => verify::run(&cli.global, args, &env).await,
         Command::Tool(args) => tool::run(&cli.global, args, &env).await,
+        Command::Action => crate::action::run(&cli.global, &env).await,
     }
 }

@@ -41,6 +41,18 @@ impl EnvSnapshot {
         }
     }
 
+    /// The same snapshot with `pairs` set (over any value they had).
+    pub fn with<I, K, V>(&self, pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut vars = self.vars.clone();
+        vars.extend(pairs.into_iter().map(|(k, v)| (k.into(), v.into())));
+        EnvSnapshot { vars }
+    }
+
     /// A variable's value; empty values count as unset.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars

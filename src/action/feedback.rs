@@ -1,0 +1,70 @@
+//! Review feedback on a pull request Deckhand opened: the reviewer's words
+//! become the task, code fixes the PR on its own branch, verify checks it,
+//! and the reply goes on the thread the feedback came from.
+
+use super::job::{self, Job, JobKind, Outputs};
+use super::route::Feedback;
+use super::Ctx;
+use crate::task::id::new_task_id;
+
+pub async fn run(ctx: &Ctx, pr: u64, branch: Option<String>, feedback: Feedback) -> anyhow::Result<Outputs> {
+    let pull = ctx.github.pull(&ctx.repo, pr).await?;
+    let branch = branch.unwrap_or_else(|| pull.head_ref.clone());
+    let same_repo = pull.head_repo_full_name.as_deref() == Some(ctx.repo.to_string().as_str());
+    if !branch.starts_with("deckhand/") || !same_repo {
+        let why = format!("#{pr} was not opened by Deckhand (branch `{branch}`)");
+        println!("Deckhand: nothing to do: {why}.");
+        return Ok(Outputs::skipped(&why));
+    }
+    let body = pull.body.clone().unwrap_or_default();
+    let id = job::task_of_pr(&body).unwrap_or_else(|| new_task_id(&format!("{}\n{branch}", ctx.repo), |_| false));
+    let mut task = format!(
+        "Address review feedback on pull request #{pr} (\"{}\") on branch `{branch}`.\n\n",
+        pull.title
+    );
+    match &feedback {
+        Feedback::ReviewComment { body, path, line, .. } => {
+            let at = match (path, line) {
+                (Some(p), Some(l)) => format!(" on {p}:{l}"),
+                (Some(p), None) => format!(" on {p}"),
+                _ => String::new(),
+            };
+            task.push_str(&format!("A reviewer commented{at}:\n> {}\n", body.replace('\n', "\n> ")));
+        }
+        Feedback::Review { body, .. } | Feedback::PrComment { body, .. } => {
+            task.push_str(&format!("A reviewer wrote:\n> {}\n", body.replace('\n', "\n> ")));
+            let open: Vec<_> = ctx
+                .github
+                .review_comments(&ctx.repo, pr)
+                .await?
+                .into_iter()
+                .filter(|c| c.in_reply_to_id.is_none() && !c.user.is_bot())
+                .collect();
+            if !open.is_empty() {
+                task.push_str("\nReview comments on the diff:\n");
+                for c in open {
+                    let line = c.line.map(|l| format!(":{l}")).unwrap_or_default();
+                    task.push_str(&format!("- {}{line}: {}\n", c.path, c.body.trim()));
+                }
+            }
+        }
+    }
+    task.push_str("\nChange only what the feedback asks for, keep the tests passing, and say what you changed.");
+    job::run(
+        ctx,
+        Job {
+            id,
+            branch,
+            title: pull.title.clone(),
+            task,
+            issue: None,
+            resume: None,
+            kind: JobKind::Feedback {
+                pr,
+                base: pull.base_ref.clone(),
+                feedback,
+            },
+        },
+    )
+    .await
+}

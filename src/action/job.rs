@@ -1,0 +1,437 @@
+//! One task inside an Actions job: clone with the token, run the task loop,
+//! push the branch, open or update the pull request, keep the progress
+//! comment current, checkpoint a task that waits, and report the outputs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use super::progress::{Marker, Progress, Status, Updater};
+use super::route::Feedback;
+use super::Ctx;
+use crate::agent::orchestrator::{Phase, TaskState};
+use crate::agent::runner::{self, Ending, RunContext, Start, TaskResult};
+use crate::config::Settings;
+use crate::git::remote::{self, Remote};
+use crate::git::LocalRepo;
+use crate::github::client::{NewPull, RepoRef};
+use crate::llm;
+use crate::memory::{checkpoint_path, MemoryStore};
+use crate::report::workflow;
+
+/// The label a PR gets when verification gave up.
+pub const NEEDS_REVIEW_LABEL: &str = "needs-human-review";
+const TASK_MARKER: &str = "<!-- deckhand:task id=";
+
+/// What to run.
+pub struct Job {
+    pub id: String,
+    pub branch: String,
+    /// PR title.
+    pub title: String,
+    pub task: String,
+    /// The issue the task comes from: progress comment, question, `Closes`.
+    pub issue: Option<u64>,
+    /// Continue from a checkpoint instead of starting.
+    pub resume: Option<TaskState>,
+    pub kind: JobKind,
+}
+
+/// A task of its own, or a fix of a Deckhand PR per review feedback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobKind {
+    Task,
+    Feedback {
+        pr: u64,
+        /// The PR's base branch.
+        base: String,
+        feedback: Feedback,
+    },
+}
+
+/// What the step reports (`$GITHUB_OUTPUT`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outputs {
+    pub task_id: String,
+    pub status: String,
+    pub pr_url: String,
+    pub branch: String,
+    pub tokens_used: u64,
+    pub cost_usd: Option<f64>,
+    pub summary: String,
+}
+
+impl Outputs {
+    pub fn skipped(why: &str) -> Outputs {
+        Outputs {
+            status: "skipped".into(),
+            summary: format!("Deckhand did nothing: {why}.\n"),
+            ..Outputs::default()
+        }
+    }
+}
+
+/// The PR marker that ties a pull request to its task.
+pub fn task_marker(id: &str) -> String {
+    format!("{TASK_MARKER}{id} -->")
+}
+
+/// The task id recorded in a PR body.
+pub fn task_of_pr(body: &str) -> Option<String> {
+    let start = body.find(TASK_MARKER)? + TASK_MARKER.len();
+    let end = body[start..].find(" -->")? + start;
+    Some(body[start..end].to_string())
+}
+
+/// `{server}/{owner}/{name}.git` with the job's token.
+pub fn remote_of(ctx: &Ctx, repo: &RepoRef) -> Remote {
+    Remote {
+        url: format!("{}/{}/{}.git", ctx.runner.server_url, repo.owner, repo.name),
+        token: ctx.token.clone(),
+    }
+}
+
+/// The memory branch of the config repository.
+pub fn memory(ctx: &Ctx) -> anyhow::Result<MemoryStore> {
+    let repo: RepoRef = match &ctx.inputs.config_repo {
+        Some(r) => r.parse().with_context(|| format!("input `config_repo`: `{r}`"))?,
+        None => ctx.repo.clone(),
+    };
+    let cache = ctx.runner.runner_temp.join("deckhand-memory");
+    Ok(MemoryStore::open(remote_of(ctx, &repo), &ctx.inputs.memory_branch, &cache)?)
+}
+
+/// Finds the task's progress comment on the issue.
+pub async fn find_progress(ctx: &Ctx, issue: u64, id: &str) -> anyhow::Result<Option<(u64, Marker)>> {
+    let comments = ctx.github.comments(&ctx.repo, issue, None).await?;
+    Ok(comments
+        .iter()
+        .rev()
+        .find_map(|c| Marker::find(&c.body).filter(|m| m.task == id).map(|m| (c.id, m))))
+}
+
+/// A fresh clone of the repository, seeded from the workspace checkout when
+/// there is one.
+fn clone_repo(ctx: &Ctx, id: &str) -> anyhow::Result<LocalRepo> {
+    let dest = ctx.runner.runner_temp.join("deckhand").join(id).join("repo");
+    if dest.exists() {
+        std::fs::remove_dir_all(&dest).with_context(|| format!("cannot clear {}", dest.display()))?;
+    }
+    let local: Option<&Path> = ctx
+        .runner
+        .workspace
+        .as_deref()
+        .filter(|w| w.join(".git").exists());
+    Ok(remote::clone_with_reference(&remote_of(ctx, &ctx.repo), &dest, local)?)
+}
+
+/// Runs `job` to its end and reports.
+pub async fn run(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
+    println!("{}", workflow::group(&format!("Deckhand task {}: {}", job.id, job.title)));
+    let result = run_inner(ctx, job).await;
+    println!("{}", workflow::END_GROUP);
+    result
+}
+
+async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
+    let repo = clone_repo(ctx, &job.id)?;
+    let mut settings = Settings::load(repo.workdir(), &ctx.flags)?;
+    ctx.apply_inputs(&mut settings);
+    let provider_settings = settings.provider(&ctx.flags, &ctx.env)?;
+    let model = provider_settings.model.clone();
+    let provider = llm::build(provider_settings)?;
+    let remote = remote_of(ctx, &ctx.repo);
+    let wanted_base = match &job.kind {
+        JobKind::Feedback { base, .. } => Some(base.clone()),
+        JobKind::Task => ctx.inputs.base_branch.clone(),
+    };
+    let default_branch = ctx.github.repository(&ctx.repo).await?.default_branch;
+    let base_branch = wanted_base.clone().unwrap_or(default_branch);
+    let base_start = if wanted_base.is_some() {
+        remote::fetch_branch(&repo, &remote, &base_branch)?
+            .with_context(|| format!("the base branch `{base_branch}` does not exist"))?;
+        Some(base_branch.clone())
+    } else {
+        None
+    };
+
+    // Progress comment: found again by its marker, or created once.
+    let progress_comment = match job.issue {
+        Some(issue) => {
+            let mut progress = Progress::new(&job.id, ctx.runner.run_id, ctx.runner.run_url(), &model, settings.prices.clone());
+            progress.marker.status = Status::Running;
+            let body = ctx.redactor.redact(&progress.render()).into_owned();
+            let id = match find_progress(ctx, issue, &job.id).await? {
+                Some((comment_id, _)) => ctx.github.update_comment(&ctx.repo, comment_id, &body).await?.id,
+                None => ctx.github.create_comment(&ctx.repo, issue, &body).await?.id,
+            };
+            Some((id, progress))
+        }
+        None => None,
+    };
+    let updater = progress_comment
+        .map(|(id, progress)| Updater::start(ctx.github.clone(), ctx.repo.clone(), id, progress, ctx.redactor.clone()));
+    let reporter = match &updater {
+        Some(u) => u.reporter(ctx.json, ctx.redactor.clone()),
+        None => crate::report::Reporter::new(ctx.json, ctx.redactor.clone()),
+    };
+
+    // A branch left by an earlier run is continued, never overwritten.
+    let start = match job.resume.clone() {
+        Some(state) => {
+            remote::fetch_branch(&repo, &remote, &state.branch)?
+                .with_context(|| format!("the task's branch `{}` is gone from the repository", state.branch))?;
+            Start::Resume { state: Box::new(state) }
+        }
+        None => match remote::fetch_branch(&repo, &remote, &job.branch)? {
+            Some(_) => {
+                let base = repo.resolve_commit(base_start.as_deref().unwrap_or("HEAD"))?;
+                let spec = crate::task::TaskSpec::new(&job.id, ctx.repo.to_string(), job.task.trim());
+                let author = (settings.file.git.name.clone(), settings.file.git.email.clone());
+                let mut state = TaskState::new(spec, job.branch.clone(), base, author);
+                state.issue = job.issue;
+                if matches!(job.kind, JobKind::Feedback { .. }) {
+                    // The plan is the reviewer's words: straight to code.
+                    state.phase = Phase::Code { attempt: 1 };
+                }
+                Start::Resume { state: Box::new(state) }
+            }
+            None if matches!(job.kind, JobKind::Feedback { .. }) => {
+                anyhow::bail!("the pull request's branch `{}` is gone from the repository", job.branch)
+            }
+            None => Start::New {
+                task: job.task.clone(),
+                id: job.id.clone(),
+                branch: job.branch.clone(),
+                repo_name: ctx.repo.to_string(),
+                start: base_start,
+            },
+        },
+    };
+    let executed = runner::execute(
+        &repo,
+        start,
+        RunContext {
+            settings: &settings,
+            env: &ctx.env,
+            provider,
+            reporter,
+            redactor: ctx.redactor.clone(),
+            interactive: false,
+        },
+    )
+    .await;
+    let result = match executed {
+        Ok(result) => result,
+        Err(e) => {
+            let message = ctx.redactor.redact(&format!("{e:#}")).into_owned();
+            // Whatever was committed is worth keeping.
+            let _ = remote::push_branch(&repo, &remote, &job.branch);
+            if let Some(u) = updater {
+                let _ = u
+                    .finish(|p| {
+                        p.marker.status = Status::Failed;
+                        p.note = Some(format!("{message}\n\nThe work so far is on branch `{}`.", job.branch));
+                    })
+                    .await;
+            }
+            return Err(anyhow::anyhow!(message));
+        }
+    };
+    annotate_failures(&result);
+    push(ctx, &repo, &remote, &result.state.branch, &result)?;
+
+    let mut outputs = Outputs {
+        task_id: job.id.clone(),
+        status: result.ending.label().into(),
+        pr_url: String::new(),
+        branch: result.state.branch.clone(),
+        tokens_used: result.usage.total(),
+        cost_usd: result.cost,
+        summary: String::new(),
+    };
+    match (&result.ending, &job.kind) {
+        (Ending::Waiting(question), _) => {
+            let mut store = memory(ctx)?;
+            let state = serde_json::to_string_pretty(&result.state)?;
+            let author = (settings.file.git.name.as_str(), settings.file.git.email.as_str());
+            store.write(
+                &[(checkpoint_path(&job.id), Some(ctx.redactor.redact(&state).into_owned()))],
+                &format!("Checkpoint task {} (waiting for an answer)", job.id),
+                author,
+            )?;
+            let asked = format!(
+                "❓ **Deckhand needs an answer** to continue:\n\n> {}\n\nReply with `{} <your answer>`.",
+                question.replace('\n', "\n> "),
+                ctx.inputs.trigger_phrase
+            );
+            if let Some(issue) = job.issue {
+                ctx.github
+                    .create_comment(&ctx.repo, issue, &ctx.redactor.redact(&asked))
+                    .await?;
+            }
+            outputs.summary = asked;
+            if let Some(u) = updater {
+                u.finish(|p| {
+                    p.marker.status = Status::Waiting;
+                    p.note = Some(format!("Waiting for an answer: {question}"));
+                })
+                .await?;
+            }
+        }
+        (_, JobKind::Feedback { pr, feedback, .. }) => {
+            outputs.pr_url = reply_to_feedback(ctx, *pr, feedback, &result).await?;
+            outputs.summary = result.pr_text.clone().unwrap_or_default();
+        }
+        (_, JobKind::Task) => {
+            let pr_url = open_pull(ctx, &job, &result, &base_branch).await?;
+            outputs.pr_url = pr_url.clone();
+            outputs.summary = result.pr_text.clone().unwrap_or_default();
+            if job.resume.is_none() {
+                // A finished task needs no checkpoint any more.
+                if let Ok(mut store) = memory(ctx) {
+                    let author = (settings.file.git.name.as_str(), settings.file.git.email.as_str());
+                    if store.read(&checkpoint_path(&job.id)).ok().flatten().is_some() {
+                        let _ = store.write(&[(checkpoint_path(&job.id), None)], &format!("Task {} finished", job.id), author);
+                    }
+                }
+            }
+            if let Some(u) = updater {
+                let ending = result.ending.clone();
+                u.finish(|p| {
+                    p.pr_url = Some(pr_url);
+                    p.marker.status = match &ending {
+                        Ending::Done => Status::Done,
+                        _ => Status::NeedsReview,
+                    };
+                    if let Ending::NeedsReview(reason) = &ending {
+                        p.note = Some(reason.clone());
+                    }
+                })
+                .await?;
+            }
+        }
+    }
+    Ok(outputs)
+}
+
+/// Pushes the task's branch; explains a refused workflow change.
+fn push(ctx: &Ctx, repo: &LocalRepo, remote: &Remote, branch: &str, result: &TaskResult) -> anyhow::Result<()> {
+    match remote::push_branch(repo, remote, branch) {
+        Ok(()) => Ok(()),
+        Err(e) if touches_workflows(result) => Err(anyhow::anyhow!(
+            "{}: the change edits .github/workflows/, which the default GITHUB_TOKEN may not push. Give Deckhand a GitHub App token (actions/create-github-app-token) or a PAT with the workflow scope as `github_token`.",
+            ctx.redactor.redact(&e.to_string())
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn touches_workflows(result: &TaskResult) -> bool {
+    result.changes.iter().any(|c| c.path.starts_with(".github/workflows/"))
+}
+
+/// Opens the PR, or updates the one already open for the branch.
+async fn open_pull(ctx: &Ctx, job: &Job, result: &TaskResult, base: &str) -> anyhow::Result<String> {
+    let mut body = result.pr_text.clone().unwrap_or_default();
+    if touches_workflows(result) {
+        body.push_str(
+            "\n> [!IMPORTANT]\n> This change edits `.github/workflows/`. Pushes and PRs made with the default `GITHUB_TOKEN` cannot change workflows and do not start other workflows; use a GitHub App token or a PAT as `github_token` for such changes.\n",
+        );
+    }
+    if let Some(issue) = job.issue {
+        body.push_str(&format!("\nCloses #{issue}\n"));
+    }
+    body.push_str(&format!("\n{}\n", task_marker(&job.id)));
+    let body = ctx.redactor.redact(&workflow::truncate_markdown(&body, 65_000)).into_owned();
+    let needs_review = matches!(result.ending, Ending::NeedsReview(_));
+    let pull = match ctx.github.pull_for_branch(&ctx.repo, &result.state.branch).await? {
+        Some(existing) => ctx
+            .github
+            .update_pull(&ctx.repo, existing.number, Some(&job.title), Some(&body))
+            .await?,
+        None => {
+            ctx.github
+                .create_pull(
+                    &ctx.repo,
+                    &NewPull {
+                        title: &job.title,
+                        head: &result.state.branch,
+                        base,
+                        body: &body,
+                        draft: ctx.inputs.draft || needs_review,
+                    },
+                )
+                .await?
+        }
+    };
+    if needs_review {
+        ctx.github.add_labels(&ctx.repo, pull.number, &[NEEDS_REVIEW_LABEL]).await?;
+    }
+    println!("Deckhand: pull request {}", pull.html_url);
+    Ok(pull.html_url)
+}
+
+/// Answers the reviewer where they wrote: a reply on the review thread, or
+/// a comment on the PR. Returns the PR's URL.
+async fn reply_to_feedback(ctx: &Ctx, pr: u64, feedback: &Feedback, result: &TaskResult) -> anyhow::Result<String> {
+    let commit = result
+        .state
+        .commits
+        .last()
+        .map(|c| format!("`{}`", &c[..c.len().min(8)]))
+        .unwrap_or_else(|| "no new commit".into());
+    let checks = result
+        .state
+        .reports
+        .last()
+        .map(|r| {
+            r.checks
+                .iter()
+                .map(|c| format!("- `{}` {}\n", c.command, c.outcome()))
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    let mut body = format!(
+        "🛠️ Deckhand pushed {commit} to `{}`.\n\n{}\n",
+        result.state.branch,
+        result.state.code_summary.trim()
+    );
+    if !checks.is_empty() {
+        body.push_str(&format!("\n**Checks**\n{checks}"));
+    }
+    if let Ending::NeedsReview(reason) = &result.ending {
+        body.push_str(&format!("\n⚠️ Needs a human look: {reason}\n"));
+        ctx.github.add_labels(&ctx.repo, pr, &[NEEDS_REVIEW_LABEL]).await?;
+    }
+    let body = ctx.redactor.redact(&body).into_owned();
+    match feedback {
+        Feedback::ReviewComment { id, .. } => {
+            ctx.github.reply_to_review_comment(&ctx.repo, pr, *id, &body).await?;
+        }
+        Feedback::Review { .. } | Feedback::PrComment { .. } => {
+            ctx.github.create_comment(&ctx.repo, pr, &body).await?;
+        }
+    }
+    Ok(ctx.github.pull(&ctx.repo, pr).await?.html_url)
+}
+
+/// `::error file=…,line=…::` for what the last verification found.
+fn annotate_failures(result: &TaskResult) {
+    let Some(last) = result.state.reports.last() else {
+        return;
+    };
+    for check in last.checks.iter().filter(|c| !c.passed()) {
+        for f in &check.findings {
+            println!(
+                "{}",
+                workflow::error_annotation(&f.file, f.line, f.column, &check.command, &f.message)
+            );
+        }
+    }
+}
+
+/// Where the job's files live.
+pub fn job_dir(ctx: &Ctx, id: &str) -> PathBuf {
+    ctx.runner.runner_temp.join("deckhand").join(id)
+}
