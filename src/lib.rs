@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod git;
 pub mod llm;
+pub mod memory;
 pub mod report;
 pub mod sandbox;
 pub mod task;
