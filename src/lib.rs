@@ -9,6 +9,7 @@ pub mod config;
 pub mod git;
 pub mod github;
 pub mod llm;
+pub mod memory;
 pub mod report;
 pub mod sandbox;
 pub mod task;

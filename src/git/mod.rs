@@ -2,6 +2,8 @@
 //! the diff of what a task changed. The user's own branch and work tree are
 //! never touched.
 
+pub mod remote;
+
 use std::path::{Path, PathBuf};
 
 use git2::{BranchType, DiffOptions, IndexAddOption, Repository, Signature, WorktreeAddOptions};
@@ -24,9 +26,23 @@ pub enum GitError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "authentication to {url} failed: the token is missing, wrong or lacks access ({message})"
+    )]
+    Auth { url: String, message: String },
+    #[error("{context} ({url}): {message}")]
+    Network {
+        context: String,
+        url: String,
+        message: String,
+    },
+    #[error("the remote branch {branch} moved (someone else pushed to it); Deckhand does not overwrite a branch it did not create: fetch it and re-apply the change ({reason})")]
+    RemoteBranchMoved { branch: String, reason: String },
+    #[error("the remote rejected the push of {branch}: {reason}")]
+    PushRejected { branch: String, reason: String },
 }
 
-fn ctx(context: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
+pub(crate) fn ctx(context: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
     let context = context.into();
     move |source| GitError::Git { context, source }
 }
@@ -48,6 +64,11 @@ impl LocalRepo {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| dir.to_path_buf());
         Ok(LocalRepo { repo, workdir })
+    }
+
+    /// The underlying git2 repository (remotes, the memory store's trees).
+    pub fn raw(&self) -> &Repository {
+        &self.repo
     }
 
     pub fn workdir(&self) -> &Path {
