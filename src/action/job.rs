@@ -218,6 +218,17 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             reporter,
             redactor: ctx.redactor.clone(),
             interactive: false,
+            inbox: job.issue.map(|issue| {
+                Box::new(super::inbox::CommentInbox::new(
+                    ctx.github.clone(),
+                    ctx.repo.clone(),
+                    issue,
+                    &ctx.inputs.trigger_phrase,
+                    &ctx.inputs.allowed_bots,
+                    ctx.started,
+                    std::time::Duration::from_secs(settings.file.poll_seconds.unwrap_or(20)),
+                )) as Box<dyn crate::agent::inbox::Inbox>
+            }),
         },
     )
     .await;
@@ -252,14 +263,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     };
     match (&result.ending, &job.kind) {
         (Ending::Waiting(question), _) => {
-            let mut store = memory(ctx)?;
-            let state = serde_json::to_string_pretty(&result.state)?;
-            let author = (settings.file.git.name.as_str(), settings.file.git.email.as_str());
-            store.write(
-                &[(checkpoint_path(&job.id), Some(ctx.redactor.redact(&state).into_owned()))],
-                &format!("Checkpoint task {} (waiting for an answer)", job.id),
-                author,
-            )?;
+            save_checkpoint(ctx, &job, &result, &settings)?;
             let asked = format!(
                 "❓ **Deckhand needs an answer** to continue:\n\n> {}\n\nReply with `{} <your answer>`.",
                 question.replace('\n', "\n> "),
@@ -275,6 +279,21 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 u.finish(|p| {
                     p.marker.status = Status::Waiting;
                     p.note = Some(format!("Waiting for an answer: {question}"));
+                })
+                .await?;
+            }
+        }
+        (Ending::Paused(author), _) => {
+            save_checkpoint(ctx, &job, &result, &settings)?;
+            let note = format!(
+                "Paused by @{author}; the work so far is on branch `{}`. Comment `{} resume` to continue.",
+                result.state.branch, ctx.inputs.trigger_phrase
+            );
+            outputs.summary = format!("⏸️ {note}\n");
+            if let Some(u) = updater {
+                u.finish(|p| {
+                    p.marker.status = Status::Paused;
+                    p.note = Some(note);
                 })
                 .await?;
             }
@@ -313,6 +332,21 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
         }
     }
     Ok(outputs)
+}
+
+/// Saves the task's state under `tasks/<id>/` on the memory branch.
+fn save_checkpoint(ctx: &Ctx, job: &Job, result: &TaskResult, settings: &Settings) -> anyhow::Result<()> {
+    let mut store = memory(ctx)?;
+    let mut state = result.state.clone();
+    state.issue = job.issue;
+    let text = serde_json::to_string_pretty(&state)?;
+    let author = (settings.file.git.name.as_str(), settings.file.git.email.as_str());
+    store.write(
+        &[(checkpoint_path(&job.id), Some(ctx.redactor.redact(&text).into_owned()))],
+        &format!("Checkpoint task {} ({})", job.id, result.ending.label()),
+        author,
+    )?;
+    Ok(())
 }
 
 /// Pushes the task's branch; explains a refused workflow change.

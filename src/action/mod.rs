@@ -4,6 +4,7 @@
 
 pub mod feedback;
 pub mod gate;
+pub mod inbox;
 pub mod inputs;
 pub mod job;
 pub mod progress;
@@ -41,6 +42,8 @@ pub struct Ctx {
     pub redactor: Redactor,
     pub json: bool,
     pub flags: Flags,
+    /// When the job started: later comments are steering.
+    pub started: chrono::DateTime<chrono::Utc>,
 }
 
 impl Ctx {
@@ -173,6 +176,7 @@ async fn handle(
         redactor,
         json: global.json,
         flags,
+        started: chrono::Utc::now(),
     };
 
     if let Some(actor) = actor_of(&route) {

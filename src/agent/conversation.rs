@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::agent::inbox::InboxItem;
 use crate::agent::prompts;
 use crate::agent::session::{Limit, Session};
 use crate::agent::tools::{self, CriterionVerdict, ToolContext, ToolError, ToolOutput};
@@ -42,6 +43,8 @@ pub enum RoleEnd {
     Waiting(String),
     /// A budget ran out.
     Stopped(Limit),
+    /// Someone asked the task to pause.
+    Paused(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +136,9 @@ pub async fn run(
         if let Some(limit) = s.limit_reached(state.turns) {
             return Ok(RoleEnd::Stopped(limit));
         }
+        if let Some(author) = read_inbox(s, state).await {
+            return Ok(RoleEnd::Paused(author));
+        }
         maybe_compact(s, state, shared.spec, &system).await?;
         let request = Request {
             system: vec![system.clone()],
@@ -165,6 +171,34 @@ pub async fn run(
             content: results,
         });
     }
+}
+
+/// Folds steering into the message about to be sent; returns who asked to
+/// pause, if someone did.
+async fn read_inbox(s: &mut Session, state: &mut RoleState) -> Option<String> {
+    let items = match s.inbox.as_mut() {
+        Some(inbox) => inbox.poll().await,
+        None => return None,
+    };
+    for item in items {
+        match item {
+            InboxItem::Pause { author } => {
+                s.progress(&format!("⏸️ pause requested by @{author}"));
+                return Some(author);
+            }
+            InboxItem::Steering { author, text } => {
+                s.progress(&format!("💬 steering from @{author}: {}", text.lines().next().unwrap_or_default()));
+                let note = format!(
+                    "Steering from @{author}, who can change this repository (sent while you work; follow it unless it conflicts with the task's safety):\n{text}"
+                );
+                match state.messages.last_mut() {
+                    Some(last) if last.role == Role::User => last.content.push(ContentBlock::Text { text: note }),
+                    _ => state.messages.push(Message::user_text(note)),
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Runs calls in order, appending a result for each. Returns `Some` when a
@@ -264,6 +298,7 @@ async fn answer_question(
         match end {
             RoleEnd::Finished(answer) => return Ok(Answer::Text(format!("Answer from research: {answer}"))),
             RoleEnd::Waiting(for_human) => question = for_human,
+            RoleEnd::Paused(_) => return Ok(Answer::Wait(question)),
             RoleEnd::Stopped(limit) => {
                 return Ok(Answer::Text(format!(
                     "Research could not answer: {}. Decide yourself and record the decision with update_spec `decisions`.",

@@ -57,6 +57,8 @@ pub enum Outcome {
     /// A budget ended the task.
     Stopped(Limit),
     Waiting(String),
+    /// Someone asked it to pause (who).
+    Paused(String),
 }
 
 impl TaskState {
@@ -149,6 +151,7 @@ pub async fn drive(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Agent
                 .await?;
                 match end {
                     RoleEnd::Waiting(q) => return Ok(wait(st, role, q)),
+                    RoleEnd::Paused(author) => return Ok(pause(st, role, author)),
                     RoleEnd::Stopped(limit) => return Ok(Outcome::Stopped(limit)),
                     RoleEnd::Finished(_) => {
                         s.progress(&format!(
@@ -192,6 +195,13 @@ pub async fn drive(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Agent
                             &format!("work in progress, waiting for an answer (attempt {attempt})"),
                         )?;
                         return Ok(wait(st, role, q));
+                    }
+                    RoleEnd::Paused(author) => {
+                        st.commit(
+                            s,
+                            &format!("work in progress, paused by @{author} (attempt {attempt})"),
+                        )?;
+                        return Ok(pause(st, role, author));
                     }
                     RoleEnd::Stopped(limit) => {
                         st.commit(
@@ -244,6 +254,12 @@ fn wait(st: &mut TaskState, role: RoleState, question: String) -> Outcome {
     st.spec.status = TaskStatus::WaitingForAnswer;
     st.question = Some(question.clone());
     Outcome::Waiting(question)
+}
+
+fn pause(st: &mut TaskState, role: RoleState, author: String) -> Outcome {
+    st.role = Some(role);
+    st.spec.status = TaskStatus::Paused;
+    Outcome::Paused(author)
 }
 
 fn start_role(s: &Session, role: AgentRole, attempt: u32) {

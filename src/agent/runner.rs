@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::agent::context;
+use crate::agent::inbox::Inbox;
 use crate::agent::conversation::AgentError;
 use crate::agent::orchestrator::{self, Outcome, TaskState};
 use crate::agent::session::{Session, SessionParts};
@@ -34,6 +35,8 @@ pub struct RunContext<'a> {
     pub redactor: Redactor,
     /// Questions may be asked on this process's terminal.
     pub interactive: bool,
+    /// Steering and pause requests that arrive while the task runs.
+    pub inbox: Option<Box<dyn Inbox>>,
 }
 
 /// A new task, or one continuing from its saved state.
@@ -57,6 +60,8 @@ pub enum Ending {
     Done,
     NeedsReview(String),
     Waiting(String),
+    /// Checkpointed at someone's request (who).
+    Paused(String),
 }
 
 impl Ending {
@@ -65,6 +70,7 @@ impl Ending {
             Ending::Done => "done",
             Ending::NeedsReview(_) => "needs-review",
             Ending::Waiting(_) => "waiting",
+            Ending::Paused(_) => "paused",
         }
     }
 
@@ -73,7 +79,7 @@ impl Ending {
         match self {
             Ending::Done => exit::DONE,
             Ending::NeedsReview(_) => exit::NEEDS_REVIEW,
-            Ending::Waiting(_) => exit::WAITING,
+            Ending::Waiting(_) | Ending::Paused(_) => exit::WAITING,
         }
     }
 }
@@ -184,6 +190,7 @@ pub async fn execute(
         steering,
         repo_map,
         interactive: cx.interactive,
+        inbox: cx.inbox,
     });
     session.resume_from(state.usage, Duration::from_millis(state.elapsed_ms));
 
@@ -256,6 +263,7 @@ pub async fn execute(
             });
         }
         Ok(Outcome::Waiting(question)) => Ending::Waiting(question),
+        Ok(Outcome::Paused(author)) => Ending::Paused(author),
         Ok(Outcome::Done) => Ending::Done,
         Ok(Outcome::GaveUp) => Ending::NeedsReview(format!(
             "verification still failed after {} attempts; the last failure is below",

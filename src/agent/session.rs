@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::agent::inbox::Inbox;
 use crate::agent::tools::ToolLimits;
 use crate::config::Budgets;
 use crate::llm::{PriceTable, Provider, Usage};
@@ -53,6 +54,8 @@ pub struct Session {
     pub repo_map: String,
     /// Questions may be asked on this process's terminal.
     pub interactive: bool,
+    /// Steering and pause requests that arrive while the task runs.
+    pub inbox: Option<Box<dyn Inbox>>,
     pub usage: Usage,
     started: Instant,
     /// Time spent in earlier runs of this task (before a resume).
@@ -71,6 +74,7 @@ pub struct SessionParts {
     pub steering: String,
     pub repo_map: String,
     pub interactive: bool,
+    pub inbox: Option<Box<dyn Inbox>>,
 }
 
 impl Session {
@@ -88,6 +92,7 @@ impl Session {
             steering: parts.steering,
             repo_map: parts.repo_map,
             interactive: parts.interactive,
+            inbox: parts.inbox,
             usage: Usage::default(),
             started: Instant::now(),
             elapsed_before: Duration::ZERO,

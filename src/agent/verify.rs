@@ -359,7 +359,8 @@ pub async fn verify(
         .await?;
         match end {
             RoleEnd::Stopped(limit) => return Ok(Err(limit)),
-            RoleEnd::Finished(_) | RoleEnd::Waiting(_) => {}
+            // Verify asks nobody; a pause waits for the next role.
+            RoleEnd::Finished(_) | RoleEnd::Waiting(_) | RoleEnd::Paused(_) => {}
         }
         if verdict.is_none() {
             report.review_problem =

@@ -94,6 +94,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs, env: &EnvSnapshot) -> anyho
             reporter: reporter.clone(),
             redactor,
             interactive,
+            inbox: None,
         },
     )
     .await?;
@@ -106,6 +107,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs, env: &EnvSnapshot) -> anyho
                 question.replace('\n', "\n> ")
             ));
         }
+        Ending::Paused(_) => {}
         _ => {
             if let Some(text) = &result.pr_text {
                 reporter.result(text);

@@ -82,6 +82,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub allowed_bots: Vec<String>,
     pub base_branch: Option<String>,
+    /// Seconds between two looks at the issue for steering (action).
+    pub poll_seconds: Option<u64>,
     pub draft: Option<bool>,
     #[serde(default)]
     pub maintenance: Vec<MaintenanceTask>,

@@ -111,6 +111,15 @@ impl Reporter {
         )
     }
 
+    /// A reporter on stdout/stderr that also tells `observer` of every event.
+    pub fn with_observer(json: bool, redactor: Redactor, observer: Observer) -> Self {
+        let mut reporter = Self::new(json, redactor);
+        if let Some(inner) = Arc::get_mut(&mut reporter.inner) {
+            inner.observer = Some(observer);
+        }
+        reporter
+    }
+
     pub fn with_writers(
         json: bool,
         redactor: Redactor,

@@ -13,6 +13,7 @@ pub enum TaskStatus {
     Coding,
     Verifying,
     WaitingForAnswer,
+    Paused,
     Done,
     NeedsReview,
 }
@@ -24,6 +25,7 @@ impl TaskStatus {
             TaskStatus::Coding => "coding",
             TaskStatus::Verifying => "verifying",
             TaskStatus::WaitingForAnswer => "waiting-for-answer",
+            TaskStatus::Paused => "paused",
             TaskStatus::Done => "done",
             TaskStatus::NeedsReview => "needs-review",
         }

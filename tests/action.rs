@@ -1,0 +1,382 @@
+//! Scenario tests of `deckhand action`: the real binary with the runner's
+//! environment, real event payloads from ../shared/fixtures/webhooks (a
+//! field changed where a test needs it), the scripted model server and the
+//! test GitHub server (REST + git over smart HTTP).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use common::{output, RunResult, API_KEY};
+use support::github_server::GithubServer;
+use support::model_server::{ModelServer, Reply};
+use support::repos::node_service;
+
+const TOKEN: &str = "ghs_testtoken0123456789abcdef";
+const OWNER: &str = "Codertocat";
+const REPO: &str = "Hello-World";
+const FULL: &str = "Codertocat/Hello-World";
+const TITLE: &str = "Add rate limiting to /api/login";
+const BRANCH: &str = "deckhand/1-add-rate-limiting-to-api-login";
+
+struct World {
+    dir: tempfile::TempDir,
+    gh: GithubServer,
+    model: ModelServer,
+    runs: std::cell::Cell<u32>,
+}
+
+fn world(script: Vec<Reply>) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let src = node_service(dir.path());
+    let gh = GithubServer::start(TOKEN);
+    gh.add_repo(OWNER, REPO, &src);
+    gh.set_permission(OWNER, REPO, "Codertocat", "admin");
+    let issue = gh.add_issue(OWNER, REPO, TITLE, "Tests for normal flow, exceeded limit, reset after window.", "Codertocat", &[]);
+    assert_eq!(issue, 1);
+    World {
+        dir,
+        gh,
+        model: ModelServer::start(script),
+        runs: std::cell::Cell::new(0),
+    }
+}
+
+fn fixture(rel: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/webhooks").join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A real payload with some fields changed.
+fn event(w: &World, rel: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = fixture(rel);
+    for (from, to) in edits {
+        assert!(text.contains(from), "{rel} has no `{from}`");
+        text = text.replacen(from, to, 1);
+    }
+    serde_json::from_str::<serde_json::Value>(&text).expect("still JSON");
+    let n = w.runs.get();
+    let path = w.dir.path().join(format!("event-{n}.json"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn labeled(w: &World) -> PathBuf {
+    event(w, "issues/09-labeled.json", &[("\"name\": \"bug\"", "\"name\": \"deckhand\"")])
+}
+
+fn comment(w: &World, body: &str) -> PathBuf {
+    let escaped = serde_json::to_string(body).unwrap();
+    event(
+        w,
+        "issue_comment/00-created.json",
+        &[("\"You are totally right! I'll get this fixed right away.\"", &escaped)],
+    )
+}
+
+struct ActionRun {
+    result: RunResult,
+    outputs: BTreeMap<String, String>,
+    summary: String,
+}
+
+/// Runs `deckhand action` as the runner would start the container.
+fn action(w: &World, event_name: &str, event_path: &Path, run_id: u64, extra: &[(&str, &str)]) -> ActionRun {
+    let n = w.runs.get() + 1;
+    w.runs.set(n);
+    let root = w.dir.path();
+    let workspace = root.join(format!("workspace-{n}"));
+    std::fs::create_dir_all(&workspace).unwrap();
+    let out = root.join(format!("output-{n}"));
+    let summary = root.join(format!("summary-{n}"));
+    std::fs::write(&out, "").unwrap();
+    let mut cmd = common::deckhand_cmd(&[]);
+    cmd.arg("action")
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", event_name)
+        .env("GITHUB_EVENT_PATH", event_path)
+        .env("GITHUB_REPOSITORY", FULL)
+        .env("GITHUB_WORKSPACE", &workspace)
+        .env("GITHUB_SERVER_URL", w.gh.server_url())
+        .env("GITHUB_API_URL", w.gh.api_url())
+        .env("GITHUB_RUN_ID", run_id.to_string())
+        .env("GITHUB_OUTPUT", &out)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("RUNNER_TEMP", root.join("runner-temp"))
+        .env("INPUT_GITHUB_TOKEN", TOKEN)
+        .env("INPUT_ANTHROPIC_API_KEY", API_KEY)
+        .env("INPUT_TRIGGER_LABEL", "deckhand")
+        .env("INPUT_TRIGGER_PHRASE", "/deckhand")
+        .env("INPUT_MEMORY_BRANCH", "deckhand/memory")
+        .env("INPUT_MAX_ATTEMPTS", "3")
+        .env("INPUT_DRAFT", "false")
+        .env("ANTHROPIC_BASE_URL", w.model.anthropic_base_url());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let result = output(cmd);
+    ActionRun {
+        outputs: parse_outputs(&std::fs::read_to_string(&out).unwrap()),
+        summary: std::fs::read_to_string(&summary).unwrap_or_default(),
+        result,
+    }
+}
+
+/// Reads `name<<DELIM` blocks back.
+fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let (name, delim) = line.split_once("<<").expect("name<<DELIM");
+        let mut value = Vec::new();
+        for l in lines.by_ref() {
+            if l == delim {
+                break;
+            }
+            value.push(l);
+        }
+        out.insert(name.to_string(), value.join("\n"));
+    }
+    out
+}
+
+/// Research plans one file; code writes it. No criteria: no review turn.
+fn simple_script(file: &str) -> Vec<Reply> {
+    vec![
+        Reply::tool("update_spec", json!({"plan": [format!("Create {file}")]})),
+        Reply::text("Planned."),
+        Reply::tool("write_file", json!({"path": file, "content": "module.exports = 1;\n"})),
+        Reply::text("Created the file."),
+    ]
+}
+
+fn progress_comments(w: &World) -> Vec<String> {
+    w.gh.comments(OWNER, REPO, 1)
+        .into_iter()
+        .map(|c| c.body)
+        .filter(|b| b.contains("<!-- deckhand:progress"))
+        .collect()
+}
+
+#[test]
+fn label_opens_a_pull_request_that_closes_the_issue() {
+    let w = world(simple_script("src/limit.js"));
+    let ev = labeled(&w);
+    let run = action(&w, "issues", &ev, 101, &[]);
+    run.result.assert_code(0);
+    assert_eq!(run.outputs["status"], "done", "{:?}", run.outputs);
+    assert_eq!(run.outputs["branch"], BRANCH);
+    assert!(run.outputs["pr_url"].contains("/pull/"), "{:?}", run.outputs);
+    assert!(run.outputs["task_id"].starts_with("dh-"));
+    assert!(run.outputs["tokens_used"].parse::<u64>().unwrap() > 0);
+
+    let pulls = w.gh.pulls(OWNER, REPO);
+    assert_eq!(pulls.len(), 1);
+    let pr = &pulls[0];
+    assert_eq!(pr.head, BRANCH);
+    assert_eq!(pr.base, "main");
+    assert_eq!(pr.title, TITLE);
+    let body = pr.body.clone().unwrap();
+    assert!(body.contains("Closes #1"), "{body}");
+    assert!(body.contains("### Tests") && body.contains("`npm test`"), "{body}");
+    let commits = w.gh.commits(OWNER, REPO, BRANCH);
+    assert!(commits.iter().any(|(_, m)| m.starts_with(TITLE)), "{commits:?}");
+
+    // One progress comment, created once and updated in place.
+    let progress = progress_comments(&w);
+    assert_eq!(progress.len(), 1, "{progress:?}");
+    assert!(progress[0].contains("status=done"), "{}", progress[0]);
+    assert!(progress[0].contains(&run.outputs["pr_url"]), "{}", progress[0]);
+    assert!(progress[0].contains("- [x] 1. Create src/limit.js"), "{}", progress[0]);
+    let patches = w
+        .gh
+        .requests()
+        .iter()
+        .filter(|r| matches!(r.method.as_str(), "PATCH" | "POST") && r.path.contains("/issues/comments/"))
+        .count();
+    assert!(patches >= 1, "the progress comment was never updated");
+    assert!(run.summary.contains("### Tests"), "{}", run.summary);
+    w.gh.check_requests_against_openapi().unwrap();
+}
+
+#[test]
+fn running_the_same_job_twice_keeps_one_pr_and_one_progress_comment() {
+    let w = world(simple_script("src/limit.js"));
+    let ev = labeled(&w);
+    action(&w, "issues", &ev, 201, &[]).result.assert_code(0);
+    let model_calls = w.model.requests().len();
+    let again = action(&w, "issues", &ev, 201, &[]);
+    again.result.assert_code(0);
+    assert_eq!(again.outputs["status"], "done");
+    assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
+    assert_eq!(progress_comments(&w).len(), 1);
+    assert_eq!(w.model.requests().len(), model_calls, "a finished task was run again");
+}
+
+#[test]
+fn a_comment_from_a_read_only_user_is_refused_once_without_a_model_call() {
+    let w = world(vec![]);
+    w.gh.set_permission(OWNER, REPO, "Codertocat", "read");
+    let ev = comment(&w, "/deckhand please add rate limiting");
+    for _ in 0..2 {
+        let run = action(&w, "issue_comment", &ev, 301, &[]);
+        run.result.assert_code(0);
+        assert_eq!(run.outputs["status"], "skipped");
+    }
+    let refusals: Vec<_> = w
+        .gh
+        .comments(OWNER, REPO, 1)
+        .into_iter()
+        .filter(|c| c.body.contains("did not start"))
+        .collect();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert!(refusals[0].body.contains("write access"), "{}", refusals[0].body);
+    assert_eq!(w.model.requests().len(), 0);
+    assert!(w.gh.pulls(OWNER, REPO).is_empty());
+}
+
+#[test]
+fn events_that_start_nothing_say_why_and_exit_zero() {
+    let w = world(vec![]);
+    let ev = event(&w, "issues/09-labeled.json", &[]);
+    let run = action(&w, "issues", &ev, 401, &[]);
+    run.result.assert_code(0);
+    assert!(run.result.stdout.contains("nothing to do"), "{}", run.result.stdout);
+    assert!(run.result.stdout.contains("`bug`"), "{}", run.result.stdout);
+    assert_eq!(run.outputs["status"], "skipped");
+    let ev = event(&w, "push/00-event.json", &[]);
+    action(&w, "push", &ev, 402, &[]).result.assert_code(0);
+    assert_eq!(w.model.requests().len(), 0);
+}
+
+#[test]
+fn a_review_comment_on_a_deckhand_pr_gets_a_fix_and_a_reply() {
+    let mut script = simple_script("src/limit.js");
+    script.push(Reply::tool(
+        "edit_file",
+        json!({"path": "src/limit.js", "old_text": "module.exports = 1;", "new_text": "module.exports = { limit: 5 };"}),
+    ));
+    script.push(Reply::text("Exported a named limit as asked."));
+    let w = world(script);
+    let ev = labeled(&w);
+    action(&w, "issues", &ev, 501, &[]).result.assert_code(0);
+    let before = w.gh.commits(OWNER, REPO, BRANCH).len();
+    let pr = w.gh.pulls(OWNER, REPO)[0].number;
+    assert_eq!(pr, 2);
+    let review_comment = w.gh.add_review_comment(OWNER, REPO, pr, "Codertocat", "src/limit.js", 1, "Export a named limit, not a bare number.");
+    let ev = event(
+        &w,
+        "pull_request_review_comment/00-created.json",
+        &[
+            ("\"ref\": \"changes\"", &format!("\"ref\": \"{BRANCH}\"")),
+            ("\"id\": 284312630", &format!("\"id\": {review_comment}")),
+        ],
+    );
+    let run = action(&w, "pull_request_review_comment", &ev, 502, &[]);
+    run.result.assert_code(0);
+    assert_eq!(run.outputs["status"], "done", "{:?}\n{}", run.outputs, run.result.stderr);
+    let after = w.gh.commits(OWNER, REPO, BRANCH);
+    assert_eq!(after.len(), before + 1, "{after:?}");
+    let replies = w.gh.review_comment_replies();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].in_reply_to, review_comment);
+    assert!(replies[0].body.contains("Deckhand pushed"), "{}", replies[0].body);
+    assert!(replies[0].body.contains("Exported a named limit"), "{}", replies[0].body);
+    // The reviewer's words reached the model.
+    let last_code = w.model.requests().last().unwrap().body.clone();
+    assert!(last_code.contains("Export a named limit"), "{last_code}");
+    assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
+}
+
+#[test]
+fn a_question_waits_and_the_answer_resumes_the_task() {
+    let w = world(vec![
+        Reply::tool("read_file", json!({"path": "src/app.js"})),
+        Reply::tool("ask_question", json!({"question": "How long should the window be?"})),
+    ]);
+    let ev = labeled(&w);
+    let first = action(&w, "issues", &ev, 601, &[]);
+    first.result.assert_code(0);
+    assert_eq!(first.outputs["status"], "waiting", "{:?}\n{}", first.outputs, first.result.stderr);
+    let asked: Vec<_> = w
+        .gh
+        .comments(OWNER, REPO, 1)
+        .into_iter()
+        .filter(|c| c.body.contains("How long should the window be?") && !c.body.contains("deckhand:progress"))
+        .collect();
+    assert_eq!(asked.len(), 1);
+    assert!(w.gh.branch_head(OWNER, REPO, "deckhand/memory").is_some(), "no checkpoint on the memory branch");
+    assert!(progress_comments(&w)[0].contains("status=waiting"));
+
+    let asked_at = w.model.requests().len();
+    for r in simple_script("src/window.js") {
+        w.model.push(r);
+    }
+    let ev = comment(&w, "/deckhand Sixty seconds");
+    let second = action(&w, "issue_comment", &ev, 602, &[]);
+    second.result.assert_code(0);
+    assert_eq!(second.outputs["status"], "done", "{:?}\n{}", second.outputs, second.result.stderr);
+    let resumed = &w.model.requests()[asked_at];
+    assert!(resumed.body.contains("Sixty seconds"), "{}", resumed.body);
+    assert!(resumed.body.contains("src/app.js"), "resumed from scratch: {}", resumed.body);
+    let pulls = w.gh.pulls(OWNER, REPO);
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].state, "open");
+    assert_eq!(progress_comments(&w).len(), 1);
+}
+
+#[test]
+fn cancel_calls_the_run_cancel_endpoint_for_the_task_run() {
+    let w = world(vec![]);
+    let id = deckhand::action::issue_task_id(&FULL.parse().unwrap(), 1);
+    w.gh.add_run(OWNER, REPO, 777, "in_progress");
+    w.gh.add_comment(
+        OWNER,
+        REPO,
+        1,
+        "github-actions[bot]",
+        &format!("<!-- deckhand:progress task={id} run=777 status=running -->\n### 🛠️ Deckhand is working on this"),
+    );
+    let ev = comment(&w, "/deckhand cancel");
+    let run = action(&w, "issue_comment", &ev, 778, &[]);
+    run.result.assert_code(0);
+    assert_eq!(w.gh.cancelled_runs(), [777]);
+    assert_eq!(run.outputs["status"], "cancelled");
+    assert!(progress_comments(&w)[0].contains("status=cancelled"));
+    assert_eq!(w.model.requests().len(), 0);
+}
+
+#[test]
+fn a_secret_given_in_secrets_is_masked_and_never_sent() {
+    const SECRET: &str = "tok-very-secret-value-7781";
+    let w = world(vec![
+        Reply::tool("run_command", json!({"command": "echo research sees $DEPLOY_TOKEN"})),
+        Reply::tool("update_spec", json!({"plan": ["Write notes"]})),
+        Reply::text("Planned."),
+        Reply::tool("run_command", json!({"command": "echo code sees $DEPLOY_TOKEN"})),
+        Reply::tool("write_file", json!({"path": "notes.txt", "content": "nothing secret\n"})),
+        Reply::text("Done."),
+    ]);
+    let ev = labeled(&w);
+    let run = action(&w, "issues", &ev, 701, &[("INPUT_SECRETS", &format!("DEPLOY_TOKEN={SECRET}"))]);
+    run.result.assert_code(0);
+    let first_line = run.result.stdout.lines().next().unwrap_or_default();
+    assert!(run.result.stdout.contains(&format!("::add-mask::{SECRET}")), "{}", run.result.stdout);
+    assert!(first_line.starts_with("::add-mask::"), "{first_line}");
+    assert_eq!(run.result.stdout.matches(SECRET).count(), 1, "only the mask command names it");
+    assert!(!run.result.stderr.contains(SECRET));
+    assert!(w.gh.requests_mentioning(SECRET).is_empty(), "a GitHub request carried the secret");
+    assert!(!w.gh.history_contains(OWNER, REPO, SECRET));
+    for r in w.model.requests() {
+        assert!(!r.body.contains(SECRET), "a model request carried the secret");
+    }
+    let all: String = w.model.requests().iter().map(|r| r.body.clone()).collect();
+    assert!(all.contains("code sees ***"), "the command ran with the secret, masked in its output");
+    assert!(!run.summary.contains(SECRET));
+}
