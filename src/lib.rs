@@ -6,6 +6,7 @@ pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod git;
+pub mod github;
 pub mod llm;
 pub mod report;
 pub mod sandbox;
