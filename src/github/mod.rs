@@ -1,3 +1,5 @@
-//! GitHub: typed event payloads, the REST client, the permission gate.
+//! GitHub: typed event payloads and the REST client for the calls the
+//! action makes.
 
+pub mod client;
 pub mod events;
