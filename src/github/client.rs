@@ -480,8 +480,12 @@ impl GitHub {
         content: &str,
     ) -> Result<(), GitHubError> {
         let path = repo_path(r, &format!("/issues/comments/{comment_id}/reactions"));
-        self.send_ignoring_answer(Verb::Post, &path, &serde_json::json!({ "content": content }))
-            .await
+        self.send_ignoring_answer(
+            Verb::Post,
+            &path,
+            &serde_json::json!({ "content": content }),
+        )
+        .await
     }
 
     /// Adds labels to an issue or pull request (creating missing repository labels).
