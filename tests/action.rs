@@ -38,7 +38,14 @@ fn world(script: Vec<Reply>) -> World {
     let gh = GithubServer::start(TOKEN);
     gh.add_repo(OWNER, REPO, &src);
     gh.set_permission(OWNER, REPO, "Codertocat", "admin");
-    let issue = gh.add_issue(OWNER, REPO, TITLE, "Tests for normal flow, exceeded limit, reset after window.", "Codertocat", &[]);
+    let issue = gh.add_issue(
+        OWNER,
+        REPO,
+        TITLE,
+        "Tests for normal flow, exceeded limit, reset after window.",
+        "Codertocat",
+        &[],
+    );
     assert_eq!(issue, 1);
     World {
         dir,
@@ -49,7 +56,9 @@ fn world(script: Vec<Reply>) -> World {
 }
 
 fn fixture(rel: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/webhooks").join(rel);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/webhooks")
+        .join(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -58,7 +67,7 @@ fn event(w: &World, rel: &str, edits: &[(&str, &str)]) -> PathBuf {
     let mut text = fixture(rel);
     for (from, to) in edits {
         assert!(text.contains(from), "{rel} has no `{from}`");
-        text = text.replacen(from, to, 1);
+        text = text.replace(from, to);
     }
     serde_json::from_str::<serde_json::Value>(&text).expect("still JSON");
     let n = w.runs.get();
@@ -68,15 +77,27 @@ fn event(w: &World, rel: &str, edits: &[(&str, &str)]) -> PathBuf {
 }
 
 fn labeled(w: &World) -> PathBuf {
-    event(w, "issues/09-labeled.json", &[("\"name\": \"bug\"", "\"name\": \"deckhand\"")])
+    event(
+        w,
+        "issues/09-labeled.json",
+        &[("\"name\": \"bug\"", "\"name\": \"deckhand\"")],
+    )
 }
 
+/// A comment made on the server by Codertocat, and its event.
 fn comment(w: &World, body: &str) -> PathBuf {
+    let id = w.gh.add_comment(OWNER, REPO, 1, "Codertocat", body);
     let escaped = serde_json::to_string(body).unwrap();
     event(
         w,
         "issue_comment/00-created.json",
-        &[("\"You are totally right! I'll get this fixed right away.\"", &escaped)],
+        &[
+            (
+                "\"You are totally right! I'll get this fixed right away.\"",
+                &escaped,
+            ),
+            ("\"id\": 492700400", &format!("\"id\": {id}")),
+        ],
     )
 }
 
@@ -87,7 +108,13 @@ struct ActionRun {
 }
 
 /// Runs `deckhand action` as the runner would start the container.
-fn action(w: &World, event_name: &str, event_path: &Path, run_id: u64, extra: &[(&str, &str)]) -> ActionRun {
+fn action(
+    w: &World,
+    event_name: &str,
+    event_path: &Path,
+    run_id: u64,
+    extra: &[(&str, &str)],
+) -> ActionRun {
     let n = w.runs.get() + 1;
     w.runs.set(n);
     let root = w.dir.path();
@@ -151,7 +178,10 @@ fn simple_script(file: &str) -> Vec<Reply> {
     vec![
         Reply::tool("update_spec", json!({"plan": [format!("Create {file}")]})),
         Reply::text("Planned."),
-        Reply::tool("write_file", json!({"path": file, "content": "module.exports = 1;\n"})),
+        Reply::tool(
+            "write_file",
+            json!({"path": file, "content": "module.exports = 1;\n"}),
+        ),
         Reply::text("Created the file."),
     ]
 }
@@ -172,7 +202,11 @@ fn label_opens_a_pull_request_that_closes_the_issue() {
     run.result.assert_code(0);
     assert_eq!(run.outputs["status"], "done", "{:?}", run.outputs);
     assert_eq!(run.outputs["branch"], BRANCH);
-    assert!(run.outputs["pr_url"].contains("/pull/"), "{:?}", run.outputs);
+    assert!(
+        run.outputs["pr_url"].contains("/pull/"),
+        "{:?}",
+        run.outputs
+    );
     assert!(run.outputs["task_id"].starts_with("dh-"));
     assert!(run.outputs["tokens_used"].parse::<u64>().unwrap() > 0);
 
@@ -184,21 +218,37 @@ fn label_opens_a_pull_request_that_closes_the_issue() {
     assert_eq!(pr.title, TITLE);
     let body = pr.body.clone().unwrap();
     assert!(body.contains("Closes #1"), "{body}");
-    assert!(body.contains("### Tests") && body.contains("`npm test`"), "{body}");
+    assert!(
+        body.contains("### Tests") && body.contains("`npm test`"),
+        "{body}"
+    );
     let commits = w.gh.commits(OWNER, REPO, BRANCH);
-    assert!(commits.iter().any(|(_, m)| m.starts_with(TITLE)), "{commits:?}");
+    assert!(
+        commits.iter().any(|(_, m)| m.starts_with(TITLE)),
+        "{commits:?}"
+    );
 
     // One progress comment, created once and updated in place.
     let progress = progress_comments(&w);
     assert_eq!(progress.len(), 1, "{progress:?}");
     assert!(progress[0].contains("status=done"), "{}", progress[0]);
-    assert!(progress[0].contains(&run.outputs["pr_url"]), "{}", progress[0]);
-    assert!(progress[0].contains("- [x] 1. Create src/limit.js"), "{}", progress[0]);
+    assert!(
+        progress[0].contains(&run.outputs["pr_url"]),
+        "{}",
+        progress[0]
+    );
+    assert!(
+        progress[0].contains("1. Create src/limit.js"),
+        "{}",
+        progress[0]
+    );
     let patches = w
         .gh
         .requests()
         .iter()
-        .filter(|r| matches!(r.method.as_str(), "PATCH" | "POST") && r.path.contains("/issues/comments/"))
+        .filter(|r| {
+            matches!(r.method.as_str(), "PATCH" | "POST") && r.path.contains("/issues/comments/")
+        })
         .count();
     assert!(patches >= 1, "the progress comment was never updated");
     assert!(run.summary.contains("### Tests"), "{}", run.summary);
@@ -216,7 +266,11 @@ fn running_the_same_job_twice_keeps_one_pr_and_one_progress_comment() {
     assert_eq!(again.outputs["status"], "done");
     assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
     assert_eq!(progress_comments(&w).len(), 1);
-    assert_eq!(w.model.requests().len(), model_calls, "a finished task was run again");
+    assert_eq!(
+        w.model.requests().len(),
+        model_calls,
+        "a finished task was run again"
+    );
 }
 
 #[test]
@@ -229,14 +283,17 @@ fn a_comment_from_a_read_only_user_is_refused_once_without_a_model_call() {
         run.result.assert_code(0);
         assert_eq!(run.outputs["status"], "skipped");
     }
-    let refusals: Vec<_> = w
-        .gh
-        .comments(OWNER, REPO, 1)
-        .into_iter()
-        .filter(|c| c.body.contains("did not start"))
-        .collect();
+    let refusals: Vec<_> =
+        w.gh.comments(OWNER, REPO, 1)
+            .into_iter()
+            .filter(|c| c.body.contains("did not start"))
+            .collect();
     assert_eq!(refusals.len(), 1, "{refusals:?}");
-    assert!(refusals[0].body.contains("write access"), "{}", refusals[0].body);
+    assert!(
+        refusals[0].body.contains("write access"),
+        "{}",
+        refusals[0].body
+    );
     assert_eq!(w.model.requests().len(), 0);
     assert!(w.gh.pulls(OWNER, REPO).is_empty());
 }
@@ -247,7 +304,11 @@ fn events_that_start_nothing_say_why_and_exit_zero() {
     let ev = event(&w, "issues/09-labeled.json", &[]);
     let run = action(&w, "issues", &ev, 401, &[]);
     run.result.assert_code(0);
-    assert!(run.result.stdout.contains("nothing to do"), "{}", run.result.stdout);
+    assert!(
+        run.result.stdout.contains("nothing to do"),
+        "{}",
+        run.result.stdout
+    );
     assert!(run.result.stdout.contains("`bug`"), "{}", run.result.stdout);
     assert_eq!(run.outputs["status"], "skipped");
     let ev = event(&w, "push/00-event.json", &[]);
@@ -269,25 +330,49 @@ fn a_review_comment_on_a_deckhand_pr_gets_a_fix_and_a_reply() {
     let before = w.gh.commits(OWNER, REPO, BRANCH).len();
     let pr = w.gh.pulls(OWNER, REPO)[0].number;
     assert_eq!(pr, 2);
-    let review_comment = w.gh.add_review_comment(OWNER, REPO, pr, "Codertocat", "src/limit.js", 1, "Export a named limit, not a bare number.");
+    let review_comment = w.gh.add_review_comment(
+        OWNER,
+        REPO,
+        pr,
+        "Codertocat",
+        "src/limit.js",
+        1,
+        "Export a named limit, not a bare number.",
+    );
     let ev = event(
         &w,
         "pull_request_review_comment/00-created.json",
         &[
             ("\"ref\": \"changes\"", &format!("\"ref\": \"{BRANCH}\"")),
             ("\"id\": 284312630", &format!("\"id\": {review_comment}")),
+            (
+                "\"Maybe you should use more emoji on this line.\"",
+                "\"Export a named limit, not a bare number.\"",
+            ),
         ],
     );
     let run = action(&w, "pull_request_review_comment", &ev, 502, &[]);
     run.result.assert_code(0);
-    assert_eq!(run.outputs["status"], "done", "{:?}\n{}", run.outputs, run.result.stderr);
+    assert_eq!(
+        run.outputs["status"], "done",
+        "{:?}\n{}",
+        run.outputs, run.result.stderr
+    );
     let after = w.gh.commits(OWNER, REPO, BRANCH);
     assert_eq!(after.len(), before + 1, "{after:?}");
     let replies = w.gh.review_comment_replies();
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].in_reply_to, review_comment);
-    assert!(replies[0].body.contains("Deckhand pushed"), "{}", replies[0].body);
-    assert!(replies[0].body.contains("Exported a named limit"), "{}", replies[0].body);
+    assert!(
+        replies[0].body.contains("Deckhand pushed"),
+        "{}",
+        replies[0].body
+    );
+    assert!(
+        replies[0].body.contains("Exported a named limit"),
+        "{}",
+        replies[0].body
+    );
     // The reviewer's words reached the model.
     let last_code = w.model.requests().last().unwrap().body.clone();
     assert!(last_code.contains("Export a named limit"), "{last_code}");
@@ -298,20 +383,32 @@ fn a_review_comment_on_a_deckhand_pr_gets_a_fix_and_a_reply() {
 fn a_question_waits_and_the_answer_resumes_the_task() {
     let w = world(vec![
         Reply::tool("read_file", json!({"path": "src/app.js"})),
-        Reply::tool("ask_question", json!({"question": "How long should the window be?"})),
+        Reply::tool(
+            "ask_question",
+            json!({"question": "How long should the window be?"}),
+        ),
     ]);
     let ev = labeled(&w);
     let first = action(&w, "issues", &ev, 601, &[]);
     first.result.assert_code(0);
-    assert_eq!(first.outputs["status"], "waiting", "{:?}\n{}", first.outputs, first.result.stderr);
-    let asked: Vec<_> = w
-        .gh
-        .comments(OWNER, REPO, 1)
-        .into_iter()
-        .filter(|c| c.body.contains("How long should the window be?") && !c.body.contains("deckhand:progress"))
-        .collect();
+    assert_eq!(
+        first.outputs["status"], "waiting",
+        "{:?}\n{}",
+        first.outputs, first.result.stderr
+    );
+    let asked: Vec<_> =
+        w.gh.comments(OWNER, REPO, 1)
+            .into_iter()
+            .filter(|c| {
+                c.body.contains("How long should the window be?")
+                    && !c.body.contains("deckhand:progress")
+            })
+            .collect();
     assert_eq!(asked.len(), 1);
-    assert!(w.gh.branch_head(OWNER, REPO, "deckhand/memory").is_some(), "no checkpoint on the memory branch");
+    assert!(
+        w.gh.branch_head(OWNER, REPO, "deckhand/memory").is_some(),
+        "no checkpoint on the memory branch"
+    );
     assert!(progress_comments(&w)[0].contains("status=waiting"));
 
     let asked_at = w.model.requests().len();
@@ -321,10 +418,18 @@ fn a_question_waits_and_the_answer_resumes_the_task() {
     let ev = comment(&w, "/deckhand Sixty seconds");
     let second = action(&w, "issue_comment", &ev, 602, &[]);
     second.result.assert_code(0);
-    assert_eq!(second.outputs["status"], "done", "{:?}\n{}", second.outputs, second.result.stderr);
+    assert_eq!(
+        second.outputs["status"], "done",
+        "{:?}\n{}",
+        second.outputs, second.result.stderr
+    );
     let resumed = &w.model.requests()[asked_at];
     assert!(resumed.body.contains("Sixty seconds"), "{}", resumed.body);
-    assert!(resumed.body.contains("src/app.js"), "resumed from scratch: {}", resumed.body);
+    assert!(
+        resumed.body.contains("src/app.js"),
+        "resumed from scratch: {}",
+        resumed.body
+    );
     let pulls = w.gh.pulls(OWNER, REPO);
     assert_eq!(pulls.len(), 1);
     assert_eq!(pulls[0].state, "open");
@@ -356,27 +461,59 @@ fn cancel_calls_the_run_cancel_endpoint_for_the_task_run() {
 fn a_secret_given_in_secrets_is_masked_and_never_sent() {
     const SECRET: &str = "tok-very-secret-value-7781";
     let w = world(vec![
-        Reply::tool("run_command", json!({"command": "echo research sees $DEPLOY_TOKEN"})),
+        Reply::tool(
+            "run_command",
+            json!({"command": "echo research sees $DEPLOY_TOKEN"}),
+        ),
         Reply::tool("update_spec", json!({"plan": ["Write notes"]})),
         Reply::text("Planned."),
-        Reply::tool("run_command", json!({"command": "echo code sees $DEPLOY_TOKEN"})),
-        Reply::tool("write_file", json!({"path": "notes.txt", "content": "nothing secret\n"})),
+        Reply::tool(
+            "run_command",
+            json!({"command": "echo code sees $DEPLOY_TOKEN"}),
+        ),
+        Reply::tool(
+            "write_file",
+            json!({"path": "notes.txt", "content": "nothing secret\n"}),
+        ),
         Reply::text("Done."),
     ]);
     let ev = labeled(&w);
-    let run = action(&w, "issues", &ev, 701, &[("INPUT_SECRETS", &format!("DEPLOY_TOKEN={SECRET}"))]);
+    let run = action(
+        &w,
+        "issues",
+        &ev,
+        701,
+        &[("INPUT_SECRETS", &format!("DEPLOY_TOKEN={SECRET}"))],
+    );
     run.result.assert_code(0);
     let first_line = run.result.stdout.lines().next().unwrap_or_default();
-    assert!(run.result.stdout.contains(&format!("::add-mask::{SECRET}")), "{}", run.result.stdout);
+    assert!(
+        run.result.stdout.contains(&format!("::add-mask::{SECRET}")),
+        "{}",
+        run.result.stdout
+    );
     assert!(first_line.starts_with("::add-mask::"), "{first_line}");
-    assert_eq!(run.result.stdout.matches(SECRET).count(), 1, "only the mask command names it");
+    assert_eq!(
+        run.result.stdout.matches(SECRET).count(),
+        1,
+        "only the mask command names it"
+    );
     assert!(!run.result.stderr.contains(SECRET));
-    assert!(w.gh.requests_mentioning(SECRET).is_empty(), "a GitHub request carried the secret");
+    assert!(
+        w.gh.requests_mentioning(SECRET).is_empty(),
+        "a GitHub request carried the secret"
+    );
     assert!(!w.gh.history_contains(OWNER, REPO, SECRET));
     for r in w.model.requests() {
-        assert!(!r.body.contains(SECRET), "a model request carried the secret");
+        assert!(
+            !r.body.contains(SECRET),
+            "a model request carried the secret"
+        );
     }
     let all: String = w.model.requests().iter().map(|r| r.body.clone()).collect();
-    assert!(all.contains("code sees ***"), "the command ran with the secret, masked in its output");
+    assert!(
+        all.contains("code sees ***"),
+        "the command ran with the secret, masked in its output"
+    );
     assert!(!run.summary.contains(SECRET));
 }

@@ -7,7 +7,12 @@ use super::route::Feedback;
 use super::Ctx;
 use crate::task::id::new_task_id;
 
-pub async fn run(ctx: &Ctx, pr: u64, branch: Option<String>, feedback: Feedback) -> anyhow::Result<Outputs> {
+pub async fn run(
+    ctx: &Ctx,
+    pr: u64,
+    branch: Option<String>,
+    feedback: Feedback,
+) -> anyhow::Result<Outputs> {
     let pull = ctx.github.pull(&ctx.repo, pr).await?;
     let branch = branch.unwrap_or_else(|| pull.head_ref.clone());
     let same_repo = pull.head_repo_full_name.as_deref() == Some(ctx.repo.to_string().as_str());
@@ -17,22 +22,31 @@ pub async fn run(ctx: &Ctx, pr: u64, branch: Option<String>, feedback: Feedback)
         return Ok(Outputs::skipped(&why));
     }
     let body = pull.body.clone().unwrap_or_default();
-    let id = job::task_of_pr(&body).unwrap_or_else(|| new_task_id(&format!("{}\n{branch}", ctx.repo), |_| false));
+    let id = job::task_of_pr(&body)
+        .unwrap_or_else(|| new_task_id(&format!("{}\n{branch}", ctx.repo), |_| false));
     let mut task = format!(
         "Address review feedback on pull request #{pr} (\"{}\") on branch `{branch}`.\n\n",
         pull.title
     );
     match &feedback {
-        Feedback::ReviewComment { body, path, line, .. } => {
+        Feedback::ReviewComment {
+            body, path, line, ..
+        } => {
             let at = match (path, line) {
                 (Some(p), Some(l)) => format!(" on {p}:{l}"),
                 (Some(p), None) => format!(" on {p}"),
                 _ => String::new(),
             };
-            task.push_str(&format!("A reviewer commented{at}:\n> {}\n", body.replace('\n', "\n> ")));
+            task.push_str(&format!(
+                "A reviewer commented{at}:\n> {}\n",
+                body.replace('\n', "\n> ")
+            ));
         }
         Feedback::Review { body, .. } | Feedback::PrComment { body, .. } => {
-            task.push_str(&format!("A reviewer wrote:\n> {}\n", body.replace('\n', "\n> ")));
+            task.push_str(&format!(
+                "A reviewer wrote:\n> {}\n",
+                body.replace('\n', "\n> ")
+            ));
             let open: Vec<_> = ctx
                 .github
                 .review_comments(&ctx.repo, pr)

@@ -14,11 +14,18 @@ pub enum Decision {
     Refused(String),
 }
 
-pub async fn check(github: &GitHub, repo: &RepoRef, actor: &User, allowed_bots: &[String]) -> Result<Decision, GitHubError> {
+pub async fn check(
+    github: &GitHub,
+    repo: &RepoRef,
+    actor: &User,
+    allowed_bots: &[String],
+) -> Result<Decision, GitHubError> {
     if actor.is_bot() {
-        let listed = allowed_bots
-            .iter()
-            .any(|b| b.eq_ignore_ascii_case(&actor.login) || b.trim_end_matches("[bot]").eq_ignore_ascii_case(actor.login.trim_end_matches("[bot]")));
+        let listed = allowed_bots.iter().any(|b| {
+            b.eq_ignore_ascii_case(&actor.login)
+                || b.trim_end_matches("[bot]")
+                    .eq_ignore_ascii_case(actor.login.trim_end_matches("[bot]"))
+        });
         return Ok(if listed {
             Decision::Allowed
         } else {
@@ -57,7 +64,11 @@ pub async fn comment_refusal(
         return Ok(false);
     }
     github
-        .create_comment(repo, issue, &format!("{marker}\n🚫 Deckhand did not start: {why}."))
+        .create_comment(
+            repo,
+            issue,
+            &format!("{marker}\n🚫 Deckhand did not start: {why}."),
+        )
         .await?;
     Ok(true)
 }

@@ -53,7 +53,10 @@ impl CommentInbox {
 
     async fn permitted(&mut self, login: &str, is_bot: bool) -> bool {
         if is_bot {
-            return self.allowed_bots.iter().any(|b| b.eq_ignore_ascii_case(login));
+            return self
+                .allowed_bots
+                .iter()
+                .any(|b| b.eq_ignore_ascii_case(login));
         }
         if let Some(known) = self.may_steer.get(login) {
             return *known;
@@ -77,7 +80,11 @@ impl Inbox for CommentInbox {
             return Vec::new();
         }
         self.last_poll = Some(Instant::now());
-        let comments = match self.github.comments(&self.repo, self.issue, Some(self.since)).await {
+        let comments = match self
+            .github
+            .comments(&self.repo, self.issue, Some(self.since))
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!("cannot read new comments on #{}: {e}", self.issue);
@@ -86,13 +93,20 @@ impl Inbox for CommentInbox {
         };
         let mut items = Vec::new();
         for c in comments {
-            if c.created_at <= self.since || !self.seen.insert(c.id) || c.body.contains("<!-- deckhand:") {
+            if c.created_at <= self.since
+                || !self.seen.insert(c.id)
+                || c.body.contains("<!-- deckhand:")
+            {
                 continue;
             }
             let Some(text) = after_phrase(&c.body, &self.phrase).map(str::to_string) else {
                 continue;
             };
-            let word = text.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+            let word = text
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             let single = text.split_whitespace().count() == 1;
             if single && (word == "cancel" || word == "resume") {
                 continue; // for the other run that the comment starts

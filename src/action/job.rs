@@ -94,40 +94,64 @@ pub fn remote_of(ctx: &Ctx, repo: &RepoRef) -> Remote {
 /// The memory branch of the config repository.
 pub fn memory(ctx: &Ctx) -> anyhow::Result<MemoryStore> {
     let repo: RepoRef = match &ctx.inputs.config_repo {
-        Some(r) => r.parse().with_context(|| format!("input `config_repo`: `{r}`"))?,
+        Some(r) => r
+            .parse()
+            .with_context(|| format!("input `config_repo`: `{r}`"))?,
         None => ctx.repo.clone(),
     };
     let cache = ctx.runner.runner_temp.join("deckhand-memory");
-    Ok(MemoryStore::open(remote_of(ctx, &repo), &ctx.inputs.memory_branch, &cache)?)
+    Ok(MemoryStore::open(
+        remote_of(ctx, &repo),
+        &ctx.inputs.memory_branch,
+        &cache,
+    )?)
 }
 
 /// Finds the task's progress comment on the issue.
-pub async fn find_progress(ctx: &Ctx, issue: u64, id: &str) -> anyhow::Result<Option<(u64, Marker)>> {
+pub async fn find_progress(
+    ctx: &Ctx,
+    issue: u64,
+    id: &str,
+) -> anyhow::Result<Option<(u64, Marker)>> {
     let comments = ctx.github.comments(&ctx.repo, issue, None).await?;
-    Ok(comments
-        .iter()
-        .rev()
-        .find_map(|c| Marker::find(&c.body).filter(|m| m.task == id).map(|m| (c.id, m))))
+    Ok(comments.iter().rev().find_map(|c| {
+        Marker::find(&c.body)
+            .filter(|m| m.task == id)
+            .map(|m| (c.id, m))
+    }))
 }
 
 /// A fresh clone of the repository, seeded from the workspace checkout when
 /// there is one.
 fn clone_repo(ctx: &Ctx, id: &str) -> anyhow::Result<LocalRepo> {
-    let dest = ctx.runner.runner_temp.join("deckhand").join(id).join("repo");
+    let dest = ctx
+        .runner
+        .runner_temp
+        .join("deckhand")
+        .join(id)
+        .join("repo");
     if dest.exists() {
-        std::fs::remove_dir_all(&dest).with_context(|| format!("cannot clear {}", dest.display()))?;
+        std::fs::remove_dir_all(&dest)
+            .with_context(|| format!("cannot clear {}", dest.display()))?;
     }
     let local: Option<&Path> = ctx
         .runner
         .workspace
         .as_deref()
         .filter(|w| w.join(".git").exists());
-    Ok(remote::clone_with_reference(&remote_of(ctx, &ctx.repo), &dest, local)?)
+    Ok(remote::clone_with_reference(
+        &remote_of(ctx, &ctx.repo),
+        &dest,
+        local,
+    )?)
 }
 
 /// Runs `job` to its end and reports.
 pub async fn run(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
-    println!("{}", workflow::group(&format!("Deckhand task {}: {}", job.id, job.title)));
+    println!(
+        "{}",
+        workflow::group(&format!("Deckhand task {}: {}", job.id, job.title))
+    );
     let result = run_inner(ctx, job).await;
     println!("{}", workflow::END_GROUP);
     result
@@ -158,19 +182,37 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     // Progress comment: found again by its marker, or created once.
     let progress_comment = match job.issue {
         Some(issue) => {
-            let mut progress = Progress::new(&job.id, ctx.runner.run_id, ctx.runner.run_url(), &model, settings.prices.clone());
+            let mut progress = Progress::new(
+                &job.id,
+                ctx.runner.run_id,
+                ctx.runner.run_url(),
+                &model,
+                settings.prices.clone(),
+            );
             progress.marker.status = Status::Running;
             let body = ctx.redactor.redact(&progress.render()).into_owned();
             let id = match find_progress(ctx, issue, &job.id).await? {
-                Some((comment_id, _)) => ctx.github.update_comment(&ctx.repo, comment_id, &body).await?.id,
+                Some((comment_id, _)) => {
+                    ctx.github
+                        .update_comment(&ctx.repo, comment_id, &body)
+                        .await?
+                        .id
+                }
                 None => ctx.github.create_comment(&ctx.repo, issue, &body).await?.id,
             };
             Some((id, progress))
         }
         None => None,
     };
-    let updater = progress_comment
-        .map(|(id, progress)| Updater::start(ctx.github.clone(), ctx.repo.clone(), id, progress, ctx.redactor.clone()));
+    let updater = progress_comment.map(|(id, progress)| {
+        Updater::start(
+            ctx.github.clone(),
+            ctx.repo.clone(),
+            id,
+            progress,
+            ctx.redactor.clone(),
+        )
+    });
     let reporter = match &updater {
         Some(u) => u.reporter(ctx.json, ctx.redactor.clone()),
         None => crate::report::Reporter::new(ctx.json, ctx.redactor.clone()),
@@ -179,25 +221,40 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     // A branch left by an earlier run is continued, never overwritten.
     let start = match job.resume.clone() {
         Some(state) => {
-            remote::fetch_branch(&repo, &remote, &state.branch)?
-                .with_context(|| format!("the task's branch `{}` is gone from the repository", state.branch))?;
-            Start::Resume { state: Box::new(state) }
+            remote::fetch_branch(&repo, &remote, &state.branch)?.with_context(|| {
+                format!(
+                    "the task's branch `{}` is gone from the repository",
+                    state.branch
+                )
+            })?;
+            Start::Resume {
+                state: Box::new(state),
+            }
         }
         None => match remote::fetch_branch(&repo, &remote, &job.branch)? {
             Some(_) => {
                 let base = repo.resolve_commit(base_start.as_deref().unwrap_or("HEAD"))?;
-                let spec = crate::task::TaskSpec::new(&job.id, ctx.repo.to_string(), job.task.trim());
-                let author = (settings.file.git.name.clone(), settings.file.git.email.clone());
+                let spec =
+                    crate::task::TaskSpec::new(&job.id, ctx.repo.to_string(), job.task.trim());
+                let author = (
+                    settings.file.git.name.clone(),
+                    settings.file.git.email.clone(),
+                );
                 let mut state = TaskState::new(spec, job.branch.clone(), base, author);
                 state.issue = job.issue;
                 if matches!(job.kind, JobKind::Feedback { .. }) {
                     // The plan is the reviewer's words: straight to code.
                     state.phase = Phase::Code { attempt: 1 };
                 }
-                Start::Resume { state: Box::new(state) }
+                Start::Resume {
+                    state: Box::new(state),
+                }
             }
             None if matches!(job.kind, JobKind::Feedback { .. }) => {
-                anyhow::bail!("the pull request's branch `{}` is gone from the repository", job.branch)
+                anyhow::bail!(
+                    "the pull request's branch `{}` is gone from the repository",
+                    job.branch
+                )
             }
             None => Start::New {
                 task: job.task.clone(),
@@ -242,7 +299,10 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 let _ = u
                     .finish(|p| {
                         p.marker.status = Status::Failed;
-                        p.note = Some(format!("{message}\n\nThe work so far is on branch `{}`.", job.branch));
+                        p.note = Some(format!(
+                            "{message}\n\nThe work so far is on branch `{}`.",
+                            job.branch
+                        ));
                     })
                     .await;
             }
@@ -309,9 +369,21 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             if job.resume.is_none() {
                 // A finished task needs no checkpoint any more.
                 if let Ok(mut store) = memory(ctx) {
-                    let author = (settings.file.git.name.as_str(), settings.file.git.email.as_str());
-                    if store.read(&checkpoint_path(&job.id)).ok().flatten().is_some() {
-                        let _ = store.write(&[(checkpoint_path(&job.id), None)], &format!("Task {} finished", job.id), author);
+                    let author = (
+                        settings.file.git.name.as_str(),
+                        settings.file.git.email.as_str(),
+                    );
+                    if store
+                        .read(&checkpoint_path(&job.id))
+                        .ok()
+                        .flatten()
+                        .is_some()
+                    {
+                        let _ = store.write(
+                            &[(checkpoint_path(&job.id), None)],
+                            &format!("Task {} finished", job.id),
+                            author,
+                        );
                     }
                 }
             }
@@ -335,14 +407,25 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
 }
 
 /// Saves the task's state under `tasks/<id>/` on the memory branch.
-fn save_checkpoint(ctx: &Ctx, job: &Job, result: &TaskResult, settings: &Settings) -> anyhow::Result<()> {
+fn save_checkpoint(
+    ctx: &Ctx,
+    job: &Job,
+    result: &TaskResult,
+    settings: &Settings,
+) -> anyhow::Result<()> {
     let mut store = memory(ctx)?;
     let mut state = result.state.clone();
     state.issue = job.issue;
     let text = serde_json::to_string_pretty(&state)?;
-    let author = (settings.file.git.name.as_str(), settings.file.git.email.as_str());
+    let author = (
+        settings.file.git.name.as_str(),
+        settings.file.git.email.as_str(),
+    );
     store.write(
-        &[(checkpoint_path(&job.id), Some(ctx.redactor.redact(&text).into_owned()))],
+        &[(
+            checkpoint_path(&job.id),
+            Some(ctx.redactor.redact(&text).into_owned()),
+        )],
         &format!("Checkpoint task {} ({})", job.id, result.ending.label()),
         author,
     )?;
@@ -350,7 +433,13 @@ fn save_checkpoint(ctx: &Ctx, job: &Job, result: &TaskResult, settings: &Setting
 }
 
 /// Pushes the task's branch; explains a refused workflow change.
-fn push(ctx: &Ctx, repo: &LocalRepo, remote: &Remote, branch: &str, result: &TaskResult) -> anyhow::Result<()> {
+fn push(
+    ctx: &Ctx,
+    repo: &LocalRepo,
+    remote: &Remote,
+    branch: &str,
+    result: &TaskResult,
+) -> anyhow::Result<()> {
     match remote::push_branch(repo, remote, branch) {
         Ok(()) => Ok(()),
         Err(e) if touches_workflows(result) => Err(anyhow::anyhow!(
@@ -362,11 +451,19 @@ fn push(ctx: &Ctx, repo: &LocalRepo, remote: &Remote, branch: &str, result: &Tas
 }
 
 fn touches_workflows(result: &TaskResult) -> bool {
-    result.changes.iter().any(|c| c.path.starts_with(".github/workflows/"))
+    result
+        .changes
+        .iter()
+        .any(|c| c.path.starts_with(".github/workflows/"))
 }
 
 /// Opens the PR, or updates the one already open for the branch.
-async fn open_pull(ctx: &Ctx, job: &Job, result: &TaskResult, base: &str) -> anyhow::Result<String> {
+async fn open_pull(
+    ctx: &Ctx,
+    job: &Job,
+    result: &TaskResult,
+    base: &str,
+) -> anyhow::Result<String> {
     let mut body = result.pr_text.clone().unwrap_or_default();
     if touches_workflows(result) {
         body.push_str(
@@ -377,13 +474,21 @@ async fn open_pull(ctx: &Ctx, job: &Job, result: &TaskResult, base: &str) -> any
         body.push_str(&format!("\nCloses #{issue}\n"));
     }
     body.push_str(&format!("\n{}\n", task_marker(&job.id)));
-    let body = ctx.redactor.redact(&workflow::truncate_markdown(&body, 65_000)).into_owned();
+    let body = ctx
+        .redactor
+        .redact(&workflow::truncate_markdown(&body, 65_000))
+        .into_owned();
     let needs_review = matches!(result.ending, Ending::NeedsReview(_));
-    let pull = match ctx.github.pull_for_branch(&ctx.repo, &result.state.branch).await? {
-        Some(existing) => ctx
-            .github
-            .update_pull(&ctx.repo, existing.number, Some(&job.title), Some(&body))
-            .await?,
+    let pull = match ctx
+        .github
+        .pull_for_branch(&ctx.repo, &result.state.branch)
+        .await?
+    {
+        Some(existing) => {
+            ctx.github
+                .update_pull(&ctx.repo, existing.number, Some(&job.title), Some(&body))
+                .await?
+        }
         None => {
             ctx.github
                 .create_pull(
@@ -400,7 +505,9 @@ async fn open_pull(ctx: &Ctx, job: &Job, result: &TaskResult, base: &str) -> any
         }
     };
     if needs_review {
-        ctx.github.add_labels(&ctx.repo, pull.number, &[NEEDS_REVIEW_LABEL]).await?;
+        ctx.github
+            .add_labels(&ctx.repo, pull.number, &[NEEDS_REVIEW_LABEL])
+            .await?;
     }
     println!("Deckhand: pull request {}", pull.html_url);
     Ok(pull.html_url)
@@ -408,7 +515,12 @@ async fn open_pull(ctx: &Ctx, job: &Job, result: &TaskResult, base: &str) -> any
 
 /// Answers the reviewer where they wrote: a reply on the review thread, or
 /// a comment on the PR. Returns the PR's URL.
-async fn reply_to_feedback(ctx: &Ctx, pr: u64, feedback: &Feedback, result: &TaskResult) -> anyhow::Result<String> {
+async fn reply_to_feedback(
+    ctx: &Ctx,
+    pr: u64,
+    feedback: &Feedback,
+    result: &TaskResult,
+) -> anyhow::Result<String> {
     let commit = result
         .state
         .commits
@@ -436,12 +548,16 @@ async fn reply_to_feedback(ctx: &Ctx, pr: u64, feedback: &Feedback, result: &Tas
     }
     if let Ending::NeedsReview(reason) = &result.ending {
         body.push_str(&format!("\n⚠️ Needs a human look: {reason}\n"));
-        ctx.github.add_labels(&ctx.repo, pr, &[NEEDS_REVIEW_LABEL]).await?;
+        ctx.github
+            .add_labels(&ctx.repo, pr, &[NEEDS_REVIEW_LABEL])
+            .await?;
     }
     let body = ctx.redactor.redact(&body).into_owned();
     match feedback {
         Feedback::ReviewComment { id, .. } => {
-            ctx.github.reply_to_review_comment(&ctx.repo, pr, *id, &body).await?;
+            ctx.github
+                .reply_to_review_comment(&ctx.repo, pr, *id, &body)
+                .await?;
         }
         Feedback::Review { .. } | Feedback::PrComment { .. } => {
             ctx.github.create_comment(&ctx.repo, pr, &body).await?;

@@ -65,6 +65,8 @@ pub async fn run(global: &GlobalArgs, env: &EnvSnapshot) -> anyhow::Result<i32> 
     // Mask every secret before anything else prints.
     let mut secret_values = inputs.secret_values();
     secret_values.extend(env.secret_values());
+    secret_values.sort();
+    secret_values.dedup();
     for value in &secret_values {
         print!("{}", workflow::add_mask(value));
     }
@@ -80,7 +82,10 @@ pub async fn run(global: &GlobalArgs, env: &EnvSnapshot) -> anyhow::Result<i32> 
         Ok(outputs) => outputs,
         Err(e) => {
             let message = redactor.redact(&format!("{e:#}")).into_owned();
-            println!("::error title=Deckhand::{}", workflow::escape_data(&message));
+            println!(
+                "::error title=Deckhand::{}",
+                workflow::escape_data(&message)
+            );
             let outputs = Outputs {
                 status: "error".into(),
                 summary: format!("### ❌ Deckhand stopped with an error\n\n```\n{message}\n```\n"),
@@ -104,7 +109,10 @@ fn write_outputs(runner: &RunnerEnv, o: &Outputs, redactor: &Redactor) -> anyhow
                 ("pr_url", o.pr_url.clone()),
                 ("branch", o.branch.clone()),
                 ("tokens_used", o.tokens_used.to_string()),
-                ("cost_usd", o.cost_usd.map(|c| format!("{c:.4}")).unwrap_or_default()),
+                (
+                    "cost_usd",
+                    o.cost_usd.map(|c| format!("{c:.4}")).unwrap_or_default(),
+                ),
             ],
         )
         .with_context(|| format!("cannot write GITHUB_OUTPUT {}", path.display()))?;
@@ -135,12 +143,18 @@ async fn handle(
         .github_token
         .clone()
         .or_else(|| env.get("GITHUB_TOKEN").map(str::to_string))
-        .context("no GitHub token: the `github_token` input is empty and GITHUB_TOKEN is not set")?;
+        .context(
+            "no GitHub token: the `github_token` input is empty and GITHUB_TOKEN is not set",
+        )?;
     let repository = match &route {
         Route::Dispatch {
-            repository: Some(r), ..
+            repository: Some(r),
+            ..
         } => r.clone(),
-        _ => inputs.repository.clone().unwrap_or_else(|| runner.repository.clone()),
+        _ => inputs
+            .repository
+            .clone()
+            .unwrap_or_else(|| runner.repository.clone()),
     };
     let repo: RepoRef = repository
         .parse()
@@ -180,7 +194,9 @@ async fn handle(
     };
 
     if let Some(actor) = actor_of(&route) {
-        if let Decision::Refused(why) = gate::check(&ctx.github, &ctx.repo, actor, &ctx.inputs.allowed_bots).await? {
+        if let Decision::Refused(why) =
+            gate::check(&ctx.github, &ctx.repo, actor, &ctx.inputs.allowed_bots).await?
+        {
             println!("Deckhand: refused: {why}.");
             if let Some(issue) = issue_of(&route) {
                 gate::comment_refusal(&ctx.github, &ctx.repo, issue, actor, &why).await?;
@@ -212,7 +228,9 @@ async fn handle(
 
 fn actor_of(route: &Route) -> Option<&User> {
     match route {
-        Route::IssueTask { actor, .. } | Route::IssueComment { actor, .. } | Route::Feedback { actor, .. } => Some(actor),
+        Route::IssueTask { actor, .. }
+        | Route::IssueComment { actor, .. }
+        | Route::Feedback { actor, .. } => Some(actor),
         Route::Dispatch { actor, .. } => actor.as_ref(),
         Route::Schedule { .. } | Route::Ignore(_) => None,
     }
@@ -258,21 +276,30 @@ async fn issue_task(ctx: &Ctx, issue: u64, extra: Option<&str>) -> anyhow::Resul
     let id = issue_task_id(&ctx.repo, issue);
     if let Some((_, marker)) = job::find_progress(ctx, issue, &id).await? {
         if marker.status == Status::Done {
-            if let Some(pull) = ctx.github.pull_for_branch(&ctx.repo, &issue_branch_of(ctx, issue).await?).await? {
+            if let Some(pull) = ctx
+                .github
+                .pull_for_branch(&ctx.repo, &issue_branch_of(ctx, issue).await?)
+                .await?
+            {
                 println!("Deckhand: task {id} is already done: {}", pull.html_url);
                 return Ok(Outputs {
                     task_id: id,
                     status: "done".into(),
                     pr_url: pull.html_url,
                     branch: pull.head_ref,
-                    summary: "Deckhand had already finished this task; nothing was changed.\n".into(),
+                    summary: "Deckhand had already finished this task; nothing was changed.\n"
+                        .into(),
                     ..Outputs::default()
                 });
             }
         }
     }
     let found = ctx.github.issue(&ctx.repo, issue).await?;
-    let mut task = format!("{}\n\n{}", found.title, found.body.clone().unwrap_or_default().trim());
+    let mut task = format!(
+        "{}\n\n{}",
+        found.title,
+        found.body.clone().unwrap_or_default().trim()
+    );
     let comments = ctx.github.comments(&ctx.repo, issue, None).await?;
     let human: Vec<_> = comments
         .iter()
@@ -281,11 +308,17 @@ async fn issue_task(ctx: &Ctx, issue: u64, extra: Option<&str>) -> anyhow::Resul
     if !human.is_empty() {
         task.push_str("\n\nComments on the issue:\n");
         for c in human {
-            task.push_str(&format!("- @{}: {}\n", c.user.login, c.body.trim().replace('\n', "\n  ")));
+            task.push_str(&format!(
+                "- @{}: {}\n",
+                c.user.login,
+                c.body.trim().replace('\n', "\n  ")
+            ));
         }
     }
     if let Some(extra) = extra.filter(|e| !e.trim().is_empty()) {
-        task.push_str(&format!("\nInstruction from the triggering comment: {extra}\n"));
+        task.push_str(&format!(
+            "\nInstruction from the triggering comment: {extra}\n"
+        ));
     }
     job::run(
         ctx,
@@ -319,15 +352,22 @@ async fn issue_comment(
     let progress = job::find_progress(ctx, issue, &id).await?;
     let running_elsewhere = progress
         .as_ref()
-        .filter(|(_, m)| m.status == Status::Running && m.run.is_some() && m.run != ctx.runner.run_id)
+        .filter(|(_, m)| {
+            m.status == Status::Running && m.run.is_some() && m.run != ctx.runner.run_id
+        })
         .map(|(comment, m)| (*comment, m.clone()));
     let reply = |body: String| async move {
-        ctx.github.create_comment(&ctx.repo, issue, &ctx.redactor.redact(&body)).await
+        ctx.github
+            .create_comment(&ctx.repo, issue, &ctx.redactor.redact(&body))
+            .await
     };
     match control {
         Some(Control::Cancel) => {
             let Some((comment, marker)) = running_elsewhere else {
-                reply(format!("Deckhand: there is no running task to cancel for #{issue}.")).await?;
+                reply(format!(
+                    "Deckhand: there is no running task to cancel for #{issue}."
+                ))
+                .await?;
                 return Ok(Outputs::skipped("no running task to cancel"));
             };
             let run = marker.run.unwrap_or_default();
@@ -340,7 +380,15 @@ async fn issue_comment(
                 .find(|c| c.id == comment)
                 .map(|c| c.body)
                 .unwrap_or_default();
-            body = body.replacen(&marker.render(), &progress::Marker { status: Status::Cancelled, ..marker.clone() }.render(), 1);
+            body = body.replacen(
+                &marker.render(),
+                &progress::Marker {
+                    status: Status::Cancelled,
+                    ..marker.clone()
+                }
+                .render(),
+                1,
+            );
             ctx.github.update_comment(&ctx.repo, comment, &body).await?;
             reply(format!("🛑 Deckhand cancelled run {run} of task `{id}`.")).await?;
             println!("Deckhand: cancelled run {run} of task {id}.");
@@ -354,17 +402,23 @@ async fn issue_comment(
         Some(Control::Pause) => {
             if let Some((_, marker)) = running_elsewhere {
                 let run = marker.run.unwrap_or_default();
-                ctx.github.add_reaction(&ctx.repo, comment_id, "eyes").await?;
+                react(ctx, comment_id, "eyes").await;
                 println!("Deckhand: the pause request went to run {run}, which checks for comments between steps.");
                 return Ok(Outputs::skipped(&format!("pause delivered to run {run}")));
             }
-            reply(format!("Deckhand: there is no running task to pause for #{issue}.")).await?;
+            reply(format!(
+                "Deckhand: there is no running task to pause for #{issue}."
+            ))
+            .await?;
             Ok(Outputs::skipped("no running task to pause"))
         }
         Some(Control::Resume) => match load_checkpoint(ctx, &id)? {
             Some(state) => resume(ctx, issue, state).await,
             None => {
-                reply(format!("Deckhand: task `{id}` has no checkpoint to resume.")).await?;
+                reply(format!(
+                    "Deckhand: task `{id}` has no checkpoint to resume."
+                ))
+                .await?;
                 Ok(Outputs::skipped("nothing to resume"))
             }
         },
@@ -372,13 +426,13 @@ async fn issue_comment(
             if let Some(mut state) = load_checkpoint(ctx, &id)? {
                 let answered = state.role.as_mut().is_some_and(|r| r.answer(text));
                 if answered {
-                    ctx.github.add_reaction(&ctx.repo, comment_id, "+1").await?;
+                    react(ctx, comment_id, "+1").await;
                     return resume(ctx, issue, state).await;
                 }
             }
             if let Some((_, marker)) = running_elsewhere {
                 let run = marker.run.unwrap_or_default();
-                ctx.github.add_reaction(&ctx.repo, comment_id, "eyes").await?;
+                react(ctx, comment_id, "eyes").await;
                 println!("Deckhand: the comment went to the running task (run {run}), which reads new comments between steps.");
                 return Ok(Outputs::skipped(&format!("comment delivered to run {run}")));
             }
@@ -387,18 +441,35 @@ async fn issue_comment(
     }
 }
 
+/// A reaction says "seen"; failing to add one changes nothing else.
+async fn react(ctx: &Ctx, comment_id: u64, content: &str) {
+    if let Err(e) = ctx
+        .github
+        .add_reaction(&ctx.repo, comment_id, content)
+        .await
+    {
+        tracing::warn!("could not react to comment {comment_id}: {e}");
+    }
+}
+
 fn load_checkpoint(ctx: &Ctx, id: &str) -> anyhow::Result<Option<TaskState>> {
     let store = job::memory(ctx)?;
     match store.read(&checkpoint_path(id))? {
-        Some(text) => Ok(Some(
-            serde_json::from_str(&text).with_context(|| format!("the checkpoint of task {id} on the memory branch is not valid"))?,
-        )),
+        Some(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
+            format!("the checkpoint of task {id} on the memory branch is not valid")
+        })?)),
         None => Ok(None),
     }
 }
 
 async fn resume(ctx: &Ctx, issue: u64, state: TaskState) -> anyhow::Result<Outputs> {
-    let title = state.spec.task.lines().next().unwrap_or("Deckhand task").to_string();
+    let title = state
+        .spec
+        .task
+        .lines()
+        .next()
+        .unwrap_or("Deckhand task")
+        .to_string();
     job::run(
         ctx,
         Job {
@@ -416,11 +487,22 @@ async fn resume(ctx: &Ctx, issue: u64, state: TaskState) -> anyhow::Result<Outpu
 
 /// `workflow_dispatch` / matrix job: a task from the inputs, or the
 /// continuation of a checkpointed task.
-async fn dispatch(ctx: &Ctx, task: Option<String>, resume_id: Option<String>) -> anyhow::Result<Outputs> {
+async fn dispatch(
+    ctx: &Ctx,
+    task: Option<String>,
+    resume_id: Option<String>,
+) -> anyhow::Result<Outputs> {
     if let Some(id) = resume_id {
-        let state = load_checkpoint(ctx, &id)?.with_context(|| format!("task {id} has no checkpoint on the memory branch"))?;
+        let state = load_checkpoint(ctx, &id)?
+            .with_context(|| format!("task {id} has no checkpoint on the memory branch"))?;
         let issue = state.issue;
-        let title = state.spec.task.lines().next().unwrap_or("Deckhand task").to_string();
+        let title = state
+            .spec
+            .task
+            .lines()
+            .next()
+            .unwrap_or("Deckhand task")
+            .to_string();
         return job::run(
             ctx,
             Job {
@@ -441,7 +523,13 @@ async fn dispatch(ctx: &Ctx, task: Option<String>, resume_id: Option<String>) ->
         ctx,
         Job {
             branch: format!("deckhand/{id}"),
-            title: task.lines().next().unwrap_or("Deckhand task").chars().take(120).collect(),
+            title: task
+                .lines()
+                .next()
+                .unwrap_or("Deckhand task")
+                .chars()
+                .take(120)
+                .collect(),
             task,
             issue: None,
             resume: None,
@@ -454,7 +542,12 @@ async fn dispatch(ctx: &Ctx, task: Option<String>, resume_id: Option<String>) ->
 
 /// The maintenance tasks listed in the config, one job each.
 async fn schedule(ctx: &Ctx, cron: Option<&str>) -> anyhow::Result<Outputs> {
-    let config_dir = match ctx.runner.workspace.as_deref().filter(|w| crate::config::find_config_file(w).is_some()) {
+    let config_dir = match ctx
+        .runner
+        .workspace
+        .as_deref()
+        .filter(|w| crate::config::find_config_file(w).is_some())
+    {
         Some(w) => w.to_path_buf(),
         None => {
             let probe = job::job_dir(ctx, "schedule-config");
@@ -474,7 +567,9 @@ async fn schedule(ctx: &Ctx, cron: Option<&str>) -> anyhow::Result<Outputs> {
         .cloned()
         .collect();
     if due.is_empty() {
-        return Ok(Outputs::skipped("no maintenance task in .github/deckhand.yml is due"));
+        return Ok(Outputs::skipped(
+            "no maintenance task in .github/deckhand.yml is due",
+        ));
     }
     let mut last = Outputs::default();
     let mut summary = String::new();
@@ -483,7 +578,10 @@ async fn schedule(ctx: &Ctx, cron: Option<&str>) -> anyhow::Result<Outputs> {
         let outputs = job::run(
             ctx,
             Job {
-                branch: format!("deckhand/maintenance-{}", issue_branch(0, &m.name).trim_start_matches("deckhand/0-")),
+                branch: format!(
+                    "deckhand/maintenance-{}",
+                    issue_branch(0, &m.name).trim_start_matches("deckhand/0-")
+                ),
                 title: m.name.clone(),
                 task: m.task.clone(),
                 issue: None,
@@ -493,7 +591,10 @@ async fn schedule(ctx: &Ctx, cron: Option<&str>) -> anyhow::Result<Outputs> {
             },
         )
         .await?;
-        summary.push_str(&format!("- **{}**: {} {}\n", m.name, outputs.status, outputs.pr_url));
+        summary.push_str(&format!(
+            "- **{}**: {} {}\n",
+            m.name, outputs.status, outputs.pr_url
+        ));
         last = outputs;
     }
     last.summary = format!("### Deckhand maintenance\n{summary}");
@@ -506,7 +607,10 @@ mod tests {
 
     #[test]
     fn branch_names_slug_the_title() {
-        assert_eq!(issue_branch(12, "Add rate limiting to /api/login!"), "deckhand/12-add-rate-limiting-to-api-login");
+        assert_eq!(
+            issue_branch(12, "Add rate limiting to /api/login!"),
+            "deckhand/12-add-rate-limiting-to-api-login"
+        );
         assert_eq!(issue_branch(3, "🚀"), "deckhand/3");
         assert!(issue_branch(1, &"word ".repeat(30)).len() <= "deckhand/1-".len() + 40);
     }

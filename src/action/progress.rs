@@ -82,7 +82,11 @@ pub struct Marker {
 impl Marker {
     pub fn render(&self) -> String {
         let run = self.run.map(|r| format!(" run={r}")).unwrap_or_default();
-        format!("{MARKER_PREFIX}task={}{run} status={} -->", self.task, self.status.as_str())
+        format!(
+            "{MARKER_PREFIX}task={}{run} status={} -->",
+            self.task,
+            self.status.as_str()
+        )
     }
 
     /// The marker in a comment body, if it has one.
@@ -126,7 +130,13 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(task: &str, run: Option<u64>, run_url: Option<String>, model: &str, prices: PriceTable) -> Self {
+    pub fn new(
+        task: &str,
+        run: Option<u64>,
+        run_url: Option<String>,
+        model: &str,
+        prices: PriceTable,
+    ) -> Self {
         Progress {
             marker: Marker {
                 task: task.to_string(),
@@ -198,7 +208,11 @@ impl Progress {
     }
 
     pub fn render(&self) -> String {
-        let mut out = format!("{}\n### {}\n\n", self.marker.render(), self.marker.status.headline());
+        let mut out = format!(
+            "{}\n### {}\n\n",
+            self.marker.render(),
+            self.marker.status.headline()
+        );
         if let Some(note) = &self.note {
             out.push_str(&format!("> {}\n\n", note.replace('\n', "\n> ")));
         }
@@ -211,7 +225,12 @@ impl Progress {
         if !self.plan.is_empty() {
             out.push_str("**Plan**\n");
             for (i, item) in self.plan.iter().enumerate() {
-                out.push_str(&format!("- [{}] {}. {}\n", if item.done { 'x' } else { ' ' }, i + 1, item.text));
+                out.push_str(&format!(
+                    "- [{}] {}. {}\n",
+                    if item.done { 'x' } else { ' ' },
+                    i + 1,
+                    item.text
+                ));
             }
             out.push('\n');
         }
@@ -253,11 +272,22 @@ pub struct Updater {
 }
 
 impl Updater {
-    pub fn start(github: GitHub, repo: RepoRef, comment_id: u64, progress: Progress, redactor: Redactor) -> Self {
+    pub fn start(
+        github: GitHub,
+        repo: RepoRef,
+        comment_id: u64,
+        progress: Progress,
+        redactor: Redactor,
+    ) -> Self {
         let progress = Arc::new(Mutex::new(progress));
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
         let worker = {
-            let (github, repo, redactor, progress) = (github.clone(), repo.clone(), redactor.clone(), progress.clone());
+            let (github, repo, redactor, progress) = (
+                github.clone(),
+                repo.clone(),
+                redactor.clone(),
+                progress.clone(),
+            );
             tokio::spawn(async move {
                 let mut last = Instant::now() - MIN_INTERVAL;
                 let mut dirty = false;
@@ -314,7 +344,10 @@ impl Updater {
     }
 
     /// Stops listening, applies `finish`, and writes the final comment.
-    pub async fn finish(mut self, finish: impl FnOnce(&mut Progress)) -> Result<(), crate::github::client::GitHubError> {
+    pub async fn finish(
+        mut self,
+        finish: impl FnOnce(&mut Progress),
+    ) -> Result<(), crate::github::client::GitHubError> {
         drop(self.tx.take());
         if let Some(worker) = self.worker.take() {
             worker.abort();
@@ -352,10 +385,28 @@ mod tests {
 
     #[test]
     fn renders_plan_checks_and_usage() {
-        let mut p = Progress::new("dh-1", Some(7), Some("https://x/runs/7".into()), "m", PriceTable::default());
-        p.apply(&Event::RoleStarted { role: "code".into(), attempt: 2 });
+        let mut p = Progress::new(
+            "dh-1",
+            Some(7),
+            Some("https://x/runs/7".into()),
+            "m",
+            PriceTable::default(),
+        );
+        p.apply(&Event::RoleStarted {
+            role: "code".into(),
+            attempt: 2,
+        });
         p.apply(&Event::PlanUpdated {
-            plan: vec![PlanItem { text: "Add limiter".into(), done: true }, PlanItem { text: "Tests".into(), done: false }],
+            plan: vec![
+                PlanItem {
+                    text: "Add limiter".into(),
+                    done: true,
+                },
+                PlanItem {
+                    text: "Tests".into(),
+                    done: false,
+                },
+            ],
         });
         p.apply(&Event::CommandRun {
             purpose: "verify".into(),
@@ -368,11 +419,18 @@ mod tests {
         });
         p.apply(&Event::ModelReply {
             role: "code".into(),
-            usage: Usage { input_tokens: 100, output_tokens: 20, ..Usage::default() },
+            usage: Usage {
+                input_tokens: 100,
+                output_tokens: 20,
+                ..Usage::default()
+            },
             tool_calls: 1,
         });
         let text = p.render();
-        assert!(text.starts_with("<!-- deckhand:progress task=dh-1 run=7 status=running -->"), "{text}");
+        assert!(
+            text.starts_with("<!-- deckhand:progress task=dh-1 run=7 status=running -->"),
+            "{text}"
+        );
         assert!(text.contains("**Now:** 🛠️ code: attempt 2"));
         assert!(text.contains("- [x] 1. Add limiter\n- [ ] 2. Tests"));
         assert!(text.contains("verify: `npm test` ✅ 14 passed (2.1 s)"));

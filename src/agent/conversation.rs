@@ -187,12 +187,17 @@ async fn read_inbox(s: &mut Session, state: &mut RoleState) -> Option<String> {
                 return Some(author);
             }
             InboxItem::Steering { author, text } => {
-                s.progress(&format!("💬 steering from @{author}: {}", text.lines().next().unwrap_or_default()));
+                s.progress(&format!(
+                    "💬 steering from @{author}: {}",
+                    text.lines().next().unwrap_or_default()
+                ));
                 let note = format!(
                     "Steering from @{author}, who can change this repository (sent while you work; follow it unless it conflicts with the task's safety):\n{text}"
                 );
                 match state.messages.last_mut() {
-                    Some(last) if last.role == Role::User => last.content.push(ContentBlock::Text { text: note }),
+                    Some(last) if last.role == Role::User => {
+                        last.content.push(ContentBlock::Text { text: note })
+                    }
                     _ => state.messages.push(Message::user_text(note)),
                 }
             }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::agent::context;
-use crate::agent::inbox::Inbox;
 use crate::agent::conversation::AgentError;
+use crate::agent::inbox::Inbox;
 use crate::agent::orchestrator::{self, Outcome, TaskState};
 use crate::agent::session::{Session, SessionParts};
 use crate::agent::verify::{run_checks, run_setup};

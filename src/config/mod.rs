@@ -68,11 +68,12 @@ impl EnvSnapshot {
             .collect()
     }
 
-    /// Values of variables whose names say they hold a secret.
+    /// Values of variables whose names say they hold a secret. Action
+    /// inputs (`INPUT_*`) are left to the action, which knows which hold one.
     pub fn secret_values(&self) -> Vec<String> {
         self.vars
             .iter()
-            .filter(|(k, _)| looks_secret(k))
+            .filter(|(k, _)| looks_secret(k) && !k.starts_with("INPUT_"))
             .map(|(_, v)| v.clone())
             .collect()
     }

@@ -3,3 +3,8 @@
 
 pub mod client;
 pub mod events;
+
+pub use client::{
+    Comment, GitHub, GitHubError, Issue, NewPull, Permission, Pull, RepoRef, Repository,
+    ReviewComment, User,
+};
