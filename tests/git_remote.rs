@@ -97,6 +97,10 @@ fn clone_with_reference_seeds_from_a_local_checkout() {
         &["clone", "-q", bare.to_str().unwrap(), "workspace"],
     );
     git(&workspace, &["remote", "set-url", "origin", &url]);
+    // A local-only commit: its presence in the result proves the seeding.
+    git(&workspace, &["checkout", "-qb", "wip"]);
+    let local_only = commit_file(&workspace, "wip.txt", "wip\n");
+    git(&workspace, &["checkout", "-q", "main"]);
     // The remote moves on after the checkout.
     let other = tmp.path().join("other");
     let other_repo = clone(&remote(&gh, TOKEN), &other, None).unwrap();
@@ -116,6 +120,8 @@ fn clone_with_reference_seeds_from_a_local_checkout() {
     assert!(git(&dest, &["status", "--porcelain"]).is_empty());
     assert!(git(&dest, &["for-each-ref", "refs/deckhand-seed"]).is_empty());
     assert!(!dest.join(".git/objects/info/alternates").exists());
+    git(&dest, &["cat-file", "-e", &local_only]);
+    assert!(!git(&dest, &["branch", "-a"]).contains("wip"));
     assert_eq!(repo.display_name(), "acme/user-service");
 
     // A checkout of some other repository is not used; the clone still works.
@@ -125,6 +131,18 @@ fn clone_with_reference_seeds_from_a_local_checkout() {
     let dest2 = tmp.path().join("fallback");
     clone_with_reference(&remote(&gh, TOKEN), &dest2, Some(&unrelated)).unwrap();
     assert_eq!(git(&dest2, &["rev-parse", "HEAD"]), newer);
+    // A shallow checkout (actions/checkout's default) is not used either.
+    let shallow = tmp.path().join("shallow");
+    let bare_url = format!("file://{}", bare.display());
+    git(
+        tmp.path(),
+        &["clone", "-q", "--depth", "1", &bare_url, "shallow"],
+    );
+    git(&shallow, &["remote", "set-url", "origin", &url]);
+    let dest4 = tmp.path().join("from-shallow");
+    clone_with_reference(&remote(&gh, TOKEN), &dest4, Some(&shallow)).unwrap();
+    assert_eq!(git(&dest4, &["rev-parse", "HEAD"]), newer);
+    assert!(!dest4.join(".git/shallow").exists());
     let dest3 = tmp.path().join("nolocal");
     clone_with_reference(&remote(&gh, TOKEN), &dest3, None).unwrap();
     assert_eq!(git(&dest3, &["rev-parse", "HEAD"]), newer);
@@ -193,7 +211,7 @@ fn push_is_refused_when_the_remote_branch_moved() {
     push_branch(&repo_b, &r, "main").unwrap();
 
     commit_file(&a, "README.md", "# ours\n");
-    let err = push_branch(&repo_a, &r, "main").err().expect("refused");
+    let err = push_branch(&repo_a, &r, "main").expect_err("refused");
     assert!(
         matches!(&err, GitError::RemoteBranchMoved { branch, .. } if branch == "main"),
         "{err:?}"
@@ -210,7 +228,7 @@ fn push_is_refused_when_the_remote_branch_moved() {
     push_branch(&repo_c, &r, "side").unwrap();
     git(&c, &["reset", "-q", "--hard", "HEAD~1"]);
     commit_file(&c, "y.txt", "y\n");
-    let err = push_branch(&repo_c, &r, "side").err().expect("refused");
+    let err = push_branch(&repo_c, &r, "side").expect_err("refused");
     assert!(matches!(err, GitError::RemoteBranchMoved { .. }), "{err:?}");
     assert_token_hidden(&gh, &[text, err.to_string()]);
 }
@@ -301,8 +319,7 @@ fn memory_store_writes_reads_lists_and_deletes() {
     ] {
         let err = mem
             .write(&[change(bad, Some("x"))], "bad", AUTHOR)
-            .err()
-            .expect("invalid path");
+            .expect_err("invalid path");
         assert!(
             matches!(err, MemoryError::InvalidPath { .. }),
             "{bad}: {err}"
