@@ -261,11 +261,24 @@ pub fn clone_with_reference(
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(local = %local.display(), error = %e, "seeding the clone from the local checkout failed; cloning from the remote");
-                if !existed && dest.exists() {
-                    std::fs::remove_dir_all(dest).map_err(|source| GitError::Io {
-                        context: format!("remove the partial clone {}", dest.display()),
-                        source,
-                    })?;
+                // Seeding only starts in a missing or empty `dest`: restore that.
+                let io = |source| GitError::Io {
+                    context: format!("remove the partial clone in {}", dest.display()),
+                    source,
+                };
+                if !existed {
+                    if dest.exists() {
+                        std::fs::remove_dir_all(dest).map_err(io)?;
+                    }
+                } else {
+                    for entry in std::fs::read_dir(dest).map_err(io)? {
+                        let path = entry.map_err(io)?.path();
+                        if path.is_dir() {
+                            std::fs::remove_dir_all(&path).map_err(io)?;
+                        } else {
+                            std::fs::remove_file(&path).map_err(io)?;
+                        }
+                    }
                 }
             }
         }
