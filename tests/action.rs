@@ -517,3 +517,69 @@ fn a_secret_given_in_secrets_is_masked_and_never_sent() {
     );
     assert!(!run.summary.contains(SECRET));
 }
+
+#[test]
+fn a_task_out_of_time_checkpoints_and_dispatches_its_continuation() {
+    let w = world(simple_script("src/later.js"));
+    w.gh.set_permission(OWNER, REPO, "octocat", "write");
+    let ev = labeled(&w);
+    let workflow_ref = (
+        "GITHUB_WORKFLOW_REF",
+        "Codertocat/Hello-World/.github/workflows/deckhand-issue.yml@refs/heads/main",
+    );
+    let first = action(
+        &w,
+        "issues",
+        &ev,
+        801,
+        &[
+            ("INPUT_TIMEOUT_MINUTES", "0"),
+            workflow_ref,
+            ("GITHUB_REF", "refs/heads/main"),
+        ],
+    );
+    first.result.assert_code(0);
+    assert_eq!(
+        first.outputs["status"], "continued",
+        "{:?}\n{}",
+        first.outputs, first.result.stderr
+    );
+    assert_eq!(w.model.requests().len(), 0);
+    let dispatches = w.gh.dispatches();
+    assert_eq!(dispatches.len(), 1, "{dispatches:?}");
+    let id = &first.outputs["task_id"];
+    assert!(
+        format!("{:?}", dispatches[0]).contains(id.as_str()),
+        "{dispatches:?}"
+    );
+    assert!(
+        format!("{:?}", dispatches[0]).contains("deckhand-issue.yml"),
+        "{dispatches:?}"
+    );
+    assert!(progress_comments(&w)[0].contains("status=paused"));
+
+    // The dispatched run continues from the checkpoint and finishes.
+    let inputs = format!("\"inputs\": {{\"deckhand_task_id\": \"{id}\"}}");
+    let ev = event(
+        &w,
+        "workflow_dispatch/00-event.json",
+        &[("\"inputs\": {}", &inputs)],
+    );
+    let second = action(&w, "workflow_dispatch", &ev, 802, &[workflow_ref]);
+    second.result.assert_code(0);
+    assert_eq!(
+        second.outputs["status"], "done",
+        "{:?}\n{}",
+        second.outputs, second.result.stderr
+    );
+    assert_eq!(&second.outputs["task_id"], id);
+    let pulls = w.gh.pulls(OWNER, REPO);
+    assert_eq!(pulls.len(), 1);
+    assert!(pulls[0]
+        .body
+        .as_deref()
+        .unwrap_or_default()
+        .contains("Closes #1"));
+    assert_eq!(progress_comments(&w).len(), 1);
+    assert!(progress_comments(&w)[0].contains("status=done"));
+}

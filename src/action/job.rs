@@ -275,6 +275,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             reporter,
             redactor: ctx.redactor.clone(),
             interactive: false,
+            continue_after_time_limit: true,
             inbox: job.issue.map(|issue| {
                 Box::new(super::inbox::CommentInbox::new(
                     ctx.github.clone(),
@@ -343,6 +344,31 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 .await?;
             }
         }
+        (Ending::OutOfTime, _) => {
+            save_checkpoint(ctx, &job, &result, &settings)?;
+            let (status, note) = match continue_in_new_job(ctx, &job.id, &settings).await {
+                Ok(workflow) => (
+                    "continued",
+                    format!("This job's time ran out; the task continues in a new run of `{workflow}` from its checkpoint."),
+                ),
+                Err(e) => (
+                    "paused",
+                    format!(
+                        "This job's time ran out and no continuation could be started ({e}). Comment `{} resume` to continue from the checkpoint.",
+                        ctx.inputs.trigger_phrase
+                    ),
+                ),
+            };
+            outputs.status = status.into();
+            outputs.summary = format!("⏱️ {note}\n");
+            if let Some(u) = updater {
+                u.finish(|p| {
+                    p.marker.status = Status::Paused;
+                    p.note = Some(note);
+                })
+                .await?;
+            }
+        }
         (Ending::Paused(author), _) => {
             save_checkpoint(ctx, &job, &result, &settings)?;
             let note = format!(
@@ -406,6 +432,31 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     Ok(outputs)
 }
 
+/// Dispatches the workflow that continues task `id` (input
+/// `deckhand_task_id`); returns the workflow's file name.
+async fn continue_in_new_job(ctx: &Ctx, id: &str, settings: &Settings) -> anyhow::Result<String> {
+    let workflow = settings
+        .file
+        .continuation_workflow
+        .clone()
+        .or_else(|| ctx.runner.workflow_file())
+        .context("the running workflow is unknown (GITHUB_WORKFLOW_REF is not set) and no `continuation_workflow` is configured")?;
+    let git_ref = match &ctx.runner.git_ref {
+        Some(r) if r.starts_with("refs/heads/") || r.starts_with("refs/tags/") => r.clone(),
+        _ => ctx.github.repository(&ctx.repo).await?.default_branch,
+    };
+    let mut inputs = serde_json::Map::new();
+    inputs.insert(
+        "deckhand_task_id".into(),
+        serde_json::Value::String(id.to_string()),
+    );
+    ctx.github
+        .dispatch_workflow(&ctx.repo, &workflow, &git_ref, &inputs)
+        .await?;
+    println!("Deckhand: out of time; dispatched {workflow} to continue task {id}.");
+    Ok(workflow)
+}
+
 /// Saves the task's state under `tasks/<id>/` on the memory branch.
 fn save_checkpoint(
     ctx: &Ctx,
@@ -416,6 +467,10 @@ fn save_checkpoint(
     let mut store = memory(ctx)?;
     let mut state = result.state.clone();
     state.issue = job.issue;
+    if result.ending == Ending::OutOfTime {
+        // The next job gets a whole time budget of its own.
+        state.elapsed_ms = 0;
+    }
     let text = serde_json::to_string_pretty(&state)?;
     let author = (
         settings.file.git.name.as_str(),

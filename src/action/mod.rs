@@ -50,7 +50,9 @@ impl Ctx {
     /// Action inputs that override the repository's config file.
     pub fn apply_inputs(&self, settings: &mut Settings) {
         if let Some(minutes) = self.inputs.timeout_minutes {
-            settings.budgets.wall_clock = std::time::Duration::from_secs(minutes * 60);
+            // Leave time to push, checkpoint and dispatch the continuation.
+            let margin = (minutes * 6).min(300);
+            settings.budgets.wall_clock = std::time::Duration::from_secs(minutes * 60 - margin);
         }
         for (name, _) in &self.inputs.secrets {
             if !settings.secret_names.contains(name) {

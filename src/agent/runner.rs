@@ -10,7 +10,7 @@ use crate::agent::context;
 use crate::agent::conversation::AgentError;
 use crate::agent::inbox::Inbox;
 use crate::agent::orchestrator::{self, Outcome, TaskState};
-use crate::agent::session::{Session, SessionParts};
+use crate::agent::session::{Limit, Session, SessionParts};
 use crate::agent::verify::{run_checks, run_setup};
 use crate::config::{EnvSnapshot, Settings};
 use crate::git::{self, FileChange, GitError, LocalRepo};
@@ -37,6 +37,9 @@ pub struct RunContext<'a> {
     pub interactive: bool,
     /// Steering and pause requests that arrive while the task runs.
     pub inbox: Option<Box<dyn Inbox>>,
+    /// Running out of time checkpoints the task (for a continuation job)
+    /// instead of ending it as needs-review.
+    pub continue_after_time_limit: bool,
 }
 
 /// A new task, or one continuing from its saved state.
@@ -62,6 +65,8 @@ pub enum Ending {
     Waiting(String),
     /// Checkpointed at someone's request (who).
     Paused(String),
+    /// Checkpointed because this job's time ran out; a new job continues.
+    OutOfTime,
 }
 
 impl Ending {
@@ -71,6 +76,7 @@ impl Ending {
             Ending::NeedsReview(_) => "needs-review",
             Ending::Waiting(_) => "waiting",
             Ending::Paused(_) => "paused",
+            Ending::OutOfTime => "continued",
         }
     }
 
@@ -79,7 +85,7 @@ impl Ending {
         match self {
             Ending::Done => exit::DONE,
             Ending::NeedsReview(_) => exit::NEEDS_REVIEW,
-            Ending::Waiting(_) | Ending::Paused(_) => exit::WAITING,
+            Ending::Waiting(_) | Ending::Paused(_) | Ending::OutOfTime => exit::WAITING,
         }
     }
 }
@@ -269,6 +275,7 @@ pub async fn execute(
             "verification still failed after {} attempts; the last failure is below",
             state.reports.len()
         )),
+        Ok(Outcome::Stopped(Limit::WallClock)) if cx.continue_after_time_limit => Ending::OutOfTime,
         Ok(Outcome::Stopped(limit)) => Ending::NeedsReview(format!(
             "the task stopped early because {}; the work done so far is committed",
             limit.describe(&session.budgets)

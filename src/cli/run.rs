@@ -95,6 +95,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs, env: &EnvSnapshot) -> anyho
             redactor,
             interactive,
             inbox: None,
+            continue_after_time_limit: false,
         },
     )
     .await?;
@@ -107,7 +108,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs, env: &EnvSnapshot) -> anyho
                 question.replace('\n', "\n> ")
             ));
         }
-        Ending::Paused(_) => {}
+        Ending::Paused(_) | Ending::OutOfTime => {}
         _ => {
             if let Some(text) = &result.pr_text {
                 reporter.result(text);

@@ -84,6 +84,9 @@ pub struct FileConfig {
     pub base_branch: Option<String>,
     /// Seconds between two looks at the issue for steering (action).
     pub poll_seconds: Option<u64>,
+    /// Workflow file dispatched to continue a task that ran out of time
+    /// (default: the workflow of the running job).
+    pub continuation_workflow: Option<String>,
     pub draft: Option<bool>,
     #[serde(default)]
     pub maintenance: Vec<MaintenanceTask>,
