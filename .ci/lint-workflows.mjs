@@ -26,7 +26,7 @@ const actionYml = readFileSync("action.yml", "utf8");
 const inputsBlock = actionYml.split(/^inputs:\s*$/m)[1].split(/^\S/m)[0];
 const declared = [...inputsBlock.matchAll(/^  ([a-z_]+):\s*$/gm)].map((m) => m[1]).sort();
 const source = readFileSync("src/action/inputs.rs", "utf8");
-const read = [...new Set([...source.matchAll(/input\(\s*"([a-z_]+)"/g)].map((m) => m[1]))].sort();
+const read = [...new Set([...source.matchAll(/\b(?:input|list|number)\(\s*"([a-z_]+)"/g)].map((m) => m[1]))].sort();
 const missing = declared.filter((n) => !read.includes(n));
 const undeclared = read.filter((n) => !declared.includes(n));
 if (missing.length || undeclared.length) {
@@ -35,5 +35,15 @@ if (missing.length || undeclared.length) {
   failures += 1;
 } else {
   console.log(`action.yml: ${declared.length} inputs, all read by the binary`);
+}
+// …and its outputs exactly the ones the binary writes (src/action/mod.rs).
+const outputsBlock = actionYml.split(/^outputs:\s*$/m)[1].split(/^\S/m)[0];
+const declaredOut = [...outputsBlock.matchAll(/^  ([a-z_]+):\s*$/gm)].map((m) => m[1]).sort();
+const written = [...readFileSync("src/action/mod.rs", "utf8").matchAll(/\("([a-z_]+)",\s*o\./g)].map((m) => m[1]).sort();
+if (JSON.stringify(declaredOut) !== JSON.stringify(written)) {
+  console.log(`action.yml outputs ${declaredOut.join(", ")} differ from those written: ${written.join(", ")}`);
+  failures += 1;
+} else {
+  console.log(`action.yml: ${declaredOut.length} outputs, all written by the binary`);
 }
 process.exit(failures ? 1 : 0);
