@@ -39,7 +39,7 @@ if (missing.length || undeclared.length) {
 // …and its outputs exactly the ones the binary writes (src/action/mod.rs).
 const outputsBlock = actionYml.split(/^outputs:\s*$/m)[1].split(/^\S/m)[0];
 const declaredOut = [...outputsBlock.matchAll(/^  ([a-z_]+):\s*$/gm)].map((m) => m[1]).sort();
-const written = [...readFileSync("src/action/mod.rs", "utf8").matchAll(/\("([a-z_]+)",\s*o\./g)].map((m) => m[1]).sort();
+const written = [...readFileSync("src/action/mod.rs", "utf8").matchAll(/\(\s*"([a-z_]+)",\s*o\./g)].map((m) => m[1]).sort();
 if (JSON.stringify(declaredOut) !== JSON.stringify(written)) {
   console.log(`action.yml outputs ${declaredOut.join(", ")} differ from those written: ${written.join(", ")}`);
   failures += 1;
