@@ -135,6 +135,11 @@ async fn handle(
     runner: RunnerEnv,
     redactor: Redactor,
 ) -> anyhow::Result<Outputs> {
+    if inputs.network.as_deref().is_some_and(|n| n != "integration") || !inputs.allowed_domains.is_empty() {
+        println!(
+            "::warning title=Deckhand::the `network` and `allowed_domains` inputs are accepted but not enforced yet; commands reach what the runner reaches"
+        );
+    }
     let event = events::read_event(&runner.event_name, &runner.event_path)?;
     let route = route::route(&event, &inputs);
     if let Route::Ignore(why) = &route {
