@@ -199,6 +199,10 @@ fn label_opens_a_pull_request_that_closes_the_issue() {
     let w = world(simple_script("src/limit.js"));
     let ev = labeled(&w);
     let run = action(&w, "issues", &ev, 101, &[]);
+    eprintln!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        run.result.stdout, run.result.stderr
+    );
     run.result.assert_code(0);
     assert_eq!(run.outputs["status"], "done", "{:?}", run.outputs);
     assert_eq!(run.outputs["branch"], BRANCH);

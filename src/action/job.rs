@@ -37,6 +37,32 @@ pub struct Job {
     pub kind: JobKind,
 }
 
+impl Job {
+    /// The continuation of a checkpointed task.
+    pub fn resuming(state: TaskState) -> Job {
+        Job {
+            id: state.spec.id.clone(),
+            branch: state.branch.clone(),
+            title: first_line(&state.spec.task),
+            task: state.spec.task.clone(),
+            issue: state.issue,
+            resume: Some(state),
+            kind: JobKind::Task,
+        }
+    }
+}
+
+/// A title from a task's first line.
+pub fn first_line(text: &str) -> String {
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("Deckhand task")
+        .trim()
+        .chars()
+        .take(120)
+        .collect()
+}
+
 /// A task of its own, or a fix of a Deckhand PR per review feedback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobKind {

@@ -135,7 +135,12 @@ async fn handle(
     runner: RunnerEnv,
     redactor: Redactor,
 ) -> anyhow::Result<Outputs> {
-    if inputs.network.as_deref().is_some_and(|n| n != "integration") || !inputs.allowed_domains.is_empty() {
+    if inputs
+        .network
+        .as_deref()
+        .is_some_and(|n| n != "integration")
+        || !inputs.allowed_domains.is_empty()
+    {
         println!(
             "::warning title=Deckhand::the `network` and `allowed_domains` inputs are accepted but not enforced yet; commands reach what the runner reaches"
         );
@@ -469,27 +474,9 @@ fn load_checkpoint(ctx: &Ctx, id: &str) -> anyhow::Result<Option<TaskState>> {
     }
 }
 
-async fn resume(ctx: &Ctx, issue: u64, state: TaskState) -> anyhow::Result<Outputs> {
-    let title = state
-        .spec
-        .task
-        .lines()
-        .next()
-        .unwrap_or("Deckhand task")
-        .to_string();
-    job::run(
-        ctx,
-        Job {
-            id: state.spec.id.clone(),
-            branch: state.branch.clone(),
-            title,
-            task: state.spec.task.clone(),
-            issue: Some(issue),
-            resume: Some(state),
-            kind: job::JobKind::Task,
-        },
-    )
-    .await
+async fn resume(ctx: &Ctx, issue: u64, mut state: TaskState) -> anyhow::Result<Outputs> {
+    state.issue = Some(issue);
+    job::run(ctx, Job::resuming(state)).await
 }
 
 /// `workflow_dispatch` / matrix job: a task from the inputs, or the
@@ -502,27 +489,7 @@ async fn dispatch(
     if let Some(id) = resume_id {
         let state = load_checkpoint(ctx, &id)?
             .with_context(|| format!("task {id} has no checkpoint on the memory branch"))?;
-        let issue = state.issue;
-        let title = state
-            .spec
-            .task
-            .lines()
-            .next()
-            .unwrap_or("Deckhand task")
-            .to_string();
-        return job::run(
-            ctx,
-            Job {
-                id,
-                branch: state.branch.clone(),
-                title,
-                task: state.spec.task.clone(),
-                issue,
-                resume: Some(state),
-                kind: job::JobKind::Task,
-            },
-        )
-        .await;
+        return job::run(ctx, Job::resuming(state)).await;
     }
     let task = task.context("no task given")?;
     let id = new_task_id(&format!("{}\n{task}", ctx.repo), |_| false);
@@ -530,13 +497,7 @@ async fn dispatch(
         ctx,
         Job {
             branch: format!("deckhand/{id}"),
-            title: task
-                .lines()
-                .next()
-                .unwrap_or("Deckhand task")
-                .chars()
-                .take(120)
-                .collect(),
+            title: job::first_line(&task),
             task,
             issue: None,
             resume: None,

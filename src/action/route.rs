@@ -300,15 +300,7 @@ fn sender_of(event: &Event) -> Option<&User> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::github::events::parse_event;
-    use std::path::Path;
-
-    fn fixture(rel: &str) -> String {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/fixtures/webhooks")
-            .join(rel);
-        std::fs::read_to_string(&path).unwrap()
-    }
+    use crate::github::events::{parse_event, test_fixture as fixture};
 
     fn inputs() -> ActionInputs {
         ActionInputs {

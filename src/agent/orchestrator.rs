@@ -138,17 +138,7 @@ pub async fn drive(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Agent
                         )
                     }
                 };
-                let mut verdict = None;
-                let end = conversation::run(
-                    s,
-                    &mut role,
-                    &mut Shared {
-                        spec: &mut st.spec,
-                        verdict: &mut verdict,
-                    },
-                    false,
-                )
-                .await?;
+                let end = run_role(s, &mut role, &mut st.spec).await?;
                 match end {
                     RoleEnd::Waiting(q) => return Ok(wait(st, role, q)),
                     RoleEnd::Paused(author) => return Ok(pause(st, role, author)),
@@ -177,17 +167,7 @@ pub async fn drive(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Agent
                         )
                     }
                 };
-                let mut verdict = None;
-                let end = conversation::run(
-                    s,
-                    &mut role,
-                    &mut Shared {
-                        spec: &mut st.spec,
-                        verdict: &mut verdict,
-                    },
-                    false,
-                )
-                .await?;
+                let end = run_role(s, &mut role, &mut st.spec).await?;
                 match end {
                     RoleEnd::Waiting(q) => {
                         st.commit(
@@ -247,6 +227,25 @@ pub async fn drive(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Agent
             }
         }
     }
+}
+
+/// Runs a top-level role (research or code) on the spec.
+async fn run_role(
+    s: &mut Session,
+    role: &mut RoleState,
+    spec: &mut TaskSpec,
+) -> Result<RoleEnd, AgentError> {
+    let mut verdict = None;
+    conversation::run(
+        s,
+        role,
+        &mut Shared {
+            spec,
+            verdict: &mut verdict,
+        },
+        false,
+    )
+    .await
 }
 
 fn wait(st: &mut TaskState, role: RoleState, question: String) -> Outcome {

@@ -318,16 +318,20 @@ fn decode<T: DeserializeOwned>(text: &str, source: &str) -> Result<T, EventError
     })
 }
 
+/// A payload from `../shared/fixtures/webhooks/` (tests only).
+#[cfg(test)]
+pub(crate) fn test_fixture(rel: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/webhooks")
+        .join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn fixture(rel: &str) -> String {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/fixtures/webhooks")
-            .join(rel);
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    }
+    use super::test_fixture as fixture;
 
     #[test]
     fn reads_every_handled_fixture() {
