@@ -722,3 +722,138 @@ fn python_and_rust_fixtures_are_verified_too() {
     assert!(r.stderr.contains("unittest"), "{}", r.stderr);
     assert!(r.stderr.contains("✅ 1 passed"), "{}", r.stderr);
 }
+
+#[test]
+fn code_puts_a_question_to_research_and_gets_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let script = vec![
+        Reply::tool("update_spec", json!({"plan": ["Create src/limit.js"]})),
+        Reply::text("Planned."),
+        // Code asks; research (nested) answers without bothering the user.
+        Reply::tool(
+            "ask_question",
+            json!({"question": "Which limit, per minute?"}),
+        ),
+        Reply::tool("read_file", json!({"path": "README.md"})),
+        Reply::text("Five per minute, as the task says."),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/limit.js", "content": "module.exports = 5;\n"}),
+        ),
+        Reply::text("Done."),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Limit logins", &[]);
+    result.assert_code(0);
+    let bodies = bodies(&server);
+    // The nested research call saw the question...
+    assert!(bodies[3]["messages"][0]
+        .to_string()
+        .contains("Which limit, per minute?"));
+    assert!(bodies[3]["system"].to_string().contains("research role"));
+    // ...and code got research's answer as the tool result.
+    let answer = bodies[5]["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_string();
+    assert!(
+        answer.contains("Answer from research: Five per minute"),
+        "{answer}"
+    );
+    assert!(
+        result.stderr.contains("code asks research"),
+        "{}",
+        result.stderr
+    );
+}
+
+#[test]
+fn a_budget_ends_the_task_cleanly_with_the_work_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    std::fs::write(repo.join(".deckhand.yml"), "max_turns: 2\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "budget"]);
+    let script = vec![
+        Reply::tool("update_spec", json!({"plan": ["Write two files"]})),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/one.js", "content": "module.exports = 1;\n"}),
+        ),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/two.js", "content": "module.exports = 2;\n"}),
+        ),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Write files", &[]);
+    result.assert_code(2);
+    let branch = task_branch(&repo);
+    assert_eq!(show(&repo, &branch, "src/one.js"), "module.exports = 1;");
+    let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
+    assert!(pr.contains("turn limit per role (2)"), "{pr}");
+    assert!(pr.contains("the work done so far is committed"), "{pr}");
+}
+
+#[test]
+fn steering_files_reach_research_and_code_prompts() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    std::fs::write(
+        repo.join("AGENTS.md"),
+        "Always use the error format `{ error, code }`.\n",
+    )
+    .unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "agents"]);
+    let server = ModelServer::start(minimal_script("src/one.js"));
+    run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]).assert_code(0);
+    for b in bodies(&server) {
+        let system = b["system"].to_string();
+        assert!(system.contains("Always use the error format"), "{system}");
+        assert!(
+            system.contains("src/app.js"),
+            "the repo map is in the prompt: {system}"
+        );
+    }
+}
+
+#[test]
+fn a_long_history_is_compacted_instead_of_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    // A small window: the system prompt alone is near it.
+    std::fs::write(repo.join(".deckhand.yml"), "context_window: 3000\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "window"]);
+    let big = "a line of generated text\n".repeat(400);
+    let script = vec![
+        Reply::tool("update_spec", json!({"plan": ["Create big.txt"]})),
+        Reply::text("Planned."),
+        Reply::tool("write_file", json!({"path": "big.txt", "content": big})),
+        Reply::tool("read_file", json!({"path": "big.txt"})),
+        // The compaction request gets this hand-off note.
+        Reply::text("Hand-off: big.txt written and read; nothing left."),
+        Reply::text("Done."),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create big.txt", &[]);
+    result.assert_code(0);
+    assert!(result.stderr.contains("compacting"), "{}", result.stderr);
+    let bodies = bodies(&server);
+    let last = bodies.last().unwrap();
+    let first_message = last["messages"][0].to_string();
+    assert!(
+        first_message.contains("Hand-off: big.txt written"),
+        "{first_message}"
+    );
+    assert!(
+        first_message.contains("# Current TaskSpec"),
+        "the spec is re-injected: {first_message}"
+    );
+    support::model_server::check_tool_pairing(&server.requests()).unwrap();
+}
