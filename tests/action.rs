@@ -16,7 +16,7 @@ use serde_json::json;
 use common::{output, RunResult, API_KEY};
 use support::github_server::GithubServer;
 use support::model_server::{ModelServer, Reply};
-use support::repos::node_service;
+use support::repos::{git, node_service};
 
 const TOKEN: &str = "ghs_testtoken0123456789abcdef";
 const OWNER: &str = "Codertocat";
@@ -33,8 +33,22 @@ struct World {
 }
 
 fn world(script: Vec<Reply>) -> World {
+    world_with(script, &[])
+}
+
+/// A world whose repository also holds `files` (committed).
+fn world_with(script: Vec<Reply>, files: &[(&str, &str)]) -> World {
     let dir = tempfile::tempdir().unwrap();
     let src = node_service(dir.path());
+    for (path, content) in files {
+        let full = src.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, content).unwrap();
+    }
+    if !files.is_empty() {
+        git(&src, &["add", "-A"]);
+        git(&src, &["commit", "-qm", "fixture files"]);
+    }
     let gh = GithubServer::start(TOKEN);
     gh.add_repo(OWNER, REPO, &src);
     gh.set_permission(OWNER, REPO, "Codertocat", "admin");
@@ -586,4 +600,289 @@ fn a_task_out_of_time_checkpoints_and_dispatches_its_continuation() {
         .contains("Closes #1"));
     assert_eq!(progress_comments(&w).len(), 1);
     assert!(progress_comments(&w)[0].contains("status=done"));
+}
+
+#[test]
+fn a_trigger_comment_starts_a_task_with_its_instruction() {
+    let w = world(simple_script("src/limit.js"));
+    let ev = comment(&w, "/deckhand keep the limit in memory");
+    let run = action(&w, "issue_comment", &ev, 901, &[]);
+    run.result.assert_code(0);
+    assert_eq!(
+        run.outputs["status"], "done",
+        "{:?}\n{}",
+        run.outputs, run.result.stderr
+    );
+    assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
+    let first = w.model.requests()[0].body.clone();
+    assert!(first.contains("keep the limit in memory"), "{first}");
+    assert!(first.contains(TITLE), "{first}");
+}
+
+#[test]
+fn a_dispatched_task_opens_a_pull_request_without_an_issue() {
+    let w = world(simple_script("src/limit.js"));
+    w.gh.set_permission(OWNER, REPO, "octocat", "write");
+    let ev = event(
+        &w,
+        "workflow_dispatch/00-event.json",
+        &[(
+            "\"inputs\": {}",
+            "\"inputs\": {\"task\": \"Add a limit module\"}",
+        )],
+    );
+    let run = action(&w, "workflow_dispatch", &ev, 1001, &[]);
+    run.result.assert_code(0);
+    assert_eq!(
+        run.outputs["status"], "done",
+        "{:?}\n{}",
+        run.outputs, run.result.stderr
+    );
+    let pulls = w.gh.pulls(OWNER, REPO);
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].title, "Add a limit module");
+    assert!(
+        pulls[0].head.starts_with("deckhand/dh-"),
+        "{}",
+        pulls[0].head
+    );
+    assert!(!pulls[0]
+        .body
+        .clone()
+        .unwrap_or_default()
+        .contains("Closes #"));
+    assert!(
+        progress_comments(&w).is_empty(),
+        "no issue, no progress comment"
+    );
+}
+
+#[test]
+fn a_schedule_runs_the_maintenance_tasks_of_the_config() {
+    let config = "maintenance:\n  - name: Weekly tidy\n    task: Add a limit module\n  - name: Monthly only\n    task: Something else\n    cron: \"0 0 1 * *\"\n";
+    let w = world_with(
+        simple_script("src/limit.js"),
+        &[(".github/deckhand.yml", config)],
+    );
+    let path = w.dir.path().join("schedule.json");
+    std::fs::write(&path, r#"{"schedule": "17 4 * * 1"}"#).unwrap();
+    let run = action(&w, "schedule", &path, 1101, &[]);
+    run.result.assert_code(0);
+    assert_eq!(
+        run.outputs["status"], "done",
+        "{:?}\n{}",
+        run.outputs, run.result.stderr
+    );
+    let pulls = w.gh.pulls(OWNER, REPO);
+    assert_eq!(pulls.len(), 1, "only the task due on this schedule ran");
+    assert_eq!(pulls[0].title, "Weekly tidy");
+    assert!(run.summary.contains("Weekly tidy"), "{}", run.summary);
+}
+
+#[test]
+fn a_submitted_review_on_a_deckhand_pr_gets_a_fix_and_a_pr_comment() {
+    let mut script = simple_script("src/limit.js");
+    script.push(Reply::tool(
+        "edit_file",
+        json!({"path": "src/limit.js", "old_text": "module.exports = 1;", "new_text": "module.exports = 2;"}),
+    ));
+    script.push(Reply::text("Raised the limit to 2."));
+    let w = world(script);
+    action(&w, "issues", &labeled(&w), 1201, &[])
+        .result
+        .assert_code(0);
+    let before = w.gh.commits(OWNER, REPO, BRANCH).len();
+    let review = w.gh.add_review(
+        OWNER,
+        REPO,
+        2,
+        "Codertocat",
+        "changes_requested",
+        "The limit should be 2.",
+    );
+    let ev = event(
+        &w,
+        "pull_request_review/00-submitted.json",
+        &[
+            ("\"ref\": \"changes\"", &format!("\"ref\": \"{BRANCH}\"")),
+            ("\"id\": 237895671", &format!("\"id\": {review}")),
+            ("\"body\": null", "\"body\": \"The limit should be 2.\""),
+        ],
+    );
+    let run = action(&w, "pull_request_review", &ev, 1202, &[]);
+    run.result.assert_code(0);
+    assert_eq!(
+        run.outputs["status"], "done",
+        "{:?}\n{}",
+        run.outputs, run.result.stderr
+    );
+    assert_eq!(w.gh.commits(OWNER, REPO, BRANCH).len(), before + 1);
+    let replies: Vec<_> =
+        w.gh.comments(OWNER, REPO, 2)
+            .into_iter()
+            .filter(|c| c.body.contains("Deckhand pushed"))
+            .collect();
+    assert_eq!(replies.len(), 1);
+    assert!(
+        replies[0].body.contains("Raised the limit to 2."),
+        "{}",
+        replies[0].body
+    );
+}
+
+#[test]
+fn verification_that_gives_up_opens_a_draft_labelled_for_review() {
+    let w = world(vec![
+        Reply::tool("update_spec", json!({"plan": ["Break the login"]})),
+        Reply::text("Planned."),
+        Reply::tool(
+            "edit_file",
+            json!({"path": "src/app.js", "old_text": "status: ok ? 200 : 401", "new_text": "status: ok ? 200 : 403"}),
+        ),
+        Reply::text("Changed the status."),
+    ]);
+    let run = action(
+        &w,
+        "issues",
+        &labeled(&w),
+        1301,
+        &[("INPUT_MAX_ATTEMPTS", "1")],
+    );
+    run.result.assert_code(0);
+    assert_eq!(
+        run.outputs["status"], "needs-review",
+        "{:?}\n{}",
+        run.outputs, run.result.stderr
+    );
+    let pulls = w.gh.pulls(OWNER, REPO);
+    assert_eq!(pulls.len(), 1);
+    assert!(pulls[0].draft);
+    assert!(
+        pulls[0].labels.contains(&"needs-human-review".to_string()),
+        "{:?}",
+        pulls[0].labels
+    );
+    assert!(
+        run.result
+            .stdout
+            .contains("::error file=test/app.test.js,line="),
+        "{}",
+        run.result.stdout
+    );
+    assert!(progress_comments(&w)[0].contains("status=needs-review"));
+}
+
+#[test]
+fn bots_trigger_only_when_allowed() {
+    let w = world(simple_script("src/limit.js"));
+    // The same payload, sent by a bot: the sender's login and type change.
+    let text =
+        fixture("issues/09-labeled.json").replace("\"name\": \"bug\"", "\"name\": \"deckhand\"");
+    let at = text.find("\"sender\": {").unwrap();
+    let sender = text[at..]
+        .replacen(
+            "\"login\": \"Codertocat\"",
+            "\"login\": \"renovate[bot]\"",
+            1,
+        )
+        .replacen("\"type\": \"User\"", "\"type\": \"Bot\"", 1);
+    let with_bot = format!("{}{sender}", &text[..at]);
+    let path = w.dir.path().join("bot-event.json");
+    std::fs::write(&path, with_bot).unwrap();
+    let refused = action(&w, "issues", &path, 1401, &[]);
+    refused.result.assert_code(0);
+    assert_eq!(refused.outputs["status"], "skipped");
+    assert!(
+        refused.result.stdout.contains("allowed_bots"),
+        "{}",
+        refused.result.stdout
+    );
+    assert_eq!(w.model.requests().len(), 0);
+    let allowed = action(
+        &w,
+        "issues",
+        &path,
+        1402,
+        &[("INPUT_ALLOWED_BOTS", "renovate[bot]")],
+    );
+    allowed.result.assert_code(0);
+    assert_eq!(
+        allowed.outputs["status"], "done",
+        "{:?}\n{}",
+        allowed.outputs, allowed.result.stderr
+    );
+}
+
+#[test]
+fn a_malformed_event_names_the_file_and_field() {
+    let w = world(vec![]);
+    let path = event(
+        &w,
+        "issues/09-labeled.json",
+        &[(
+            "\"title\": \"Spelling error in the README file\"",
+            "\"title\": 7",
+        )],
+    );
+    let run = action(&w, "issues", &path, 1501, &[]);
+    run.result.assert_code(1);
+    assert!(
+        run.result.stderr.contains("issue.title"),
+        "{}",
+        run.result.stderr
+    );
+    assert!(
+        run.result.stderr.contains(&path.display().to_string()),
+        "{}",
+        run.result.stderr
+    );
+    assert_eq!(run.outputs["status"], "error");
+}
+
+#[test]
+fn the_running_job_reads_steering_and_pause_from_permitted_comments() {
+    use deckhand::action::inbox::CommentInbox;
+    use deckhand::agent::inbox::{Inbox, InboxItem};
+    let w = world(vec![]);
+    w.gh.set_permission(OWNER, REPO, "reader", "read");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let github = deckhand::github::GitHub::new(&w.gh.api_url(), TOKEN).unwrap();
+        let since = chrono::Utc::now() - chrono::Duration::seconds(1);
+        let mut inbox = CommentInbox::new(
+            github,
+            FULL.parse().unwrap(),
+            1,
+            "/deckhand",
+            &[],
+            since,
+            std::time::Duration::ZERO,
+        );
+        w.gh.add_comment(
+            OWNER,
+            REPO,
+            1,
+            "Codertocat",
+            "/deckhand use our error format",
+        );
+        w.gh.add_comment(OWNER, REPO, 1, "reader", "/deckhand delete the tests");
+        w.gh.add_comment(OWNER, REPO, 1, "Codertocat", "just chatting, no phrase");
+        w.gh.add_comment(OWNER, REPO, 1, "Codertocat", "/deckhand cancel");
+        w.gh.add_comment(OWNER, REPO, 1, "Codertocat", "/deckhand pause");
+        let items = inbox.poll().await;
+        assert_eq!(
+            items,
+            [
+                InboxItem::Steering {
+                    author: "Codertocat".into(),
+                    text: "use our error format".into()
+                },
+                InboxItem::Pause {
+                    author: "Codertocat".into()
+                },
+            ]
+        );
+        // Each comment is read once.
+        assert!(inbox.poll().await.is_empty());
+    });
 }

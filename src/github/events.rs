@@ -170,6 +170,8 @@ pub enum EventError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: not valid JSON: {message}")]
+    Syntax { path: String, message: String },
     #[error("{path}: field `{field}`: {message}")]
     Field {
         path: String,
@@ -306,6 +308,12 @@ fn decode<T: DeserializeOwned>(text: &str, source: &str) -> Result<T, EventError
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
+        if !inner.is_data() {
+            return EventError::Syntax {
+                path: source.to_string(),
+                message: inner.to_string(),
+            };
+        }
         EventError::Field {
             path: source.to_string(),
             field: if field == "." {
@@ -403,7 +411,8 @@ mod tests {
         let err = parse_event("issue_comment", "{", "event.json")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("event.json"), "{err}");
+        assert!(err.starts_with("event.json: not valid JSON"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
     }
 
     #[test]
