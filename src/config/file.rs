@@ -64,6 +64,9 @@ pub struct FileConfig {
     /// Override the detected setup/test/lint/typecheck commands.
     #[serde(default)]
     pub commands: Overrides,
+    /// The account agent commands run as (default: `deckhand` when Deckhand
+    /// runs as root and that account exists, as in the action's image).
+    pub command_user: Option<String>,
     /// Names of environment variables passed to commands; always masked.
     #[serde(default)]
     pub secrets: Vec<String>,

@@ -3,5 +3,6 @@
 
 pub mod env;
 pub mod redact;
+pub mod user;
 
 pub use redact::Redactor;
