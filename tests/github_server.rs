@@ -68,6 +68,11 @@ impl Api {
         self.send(method, path, body).await
     }
 
+    /// `GET` with the token; the answer must be documented and fit its schema.
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call("GET", path, None).await
+    }
+
     /// Calls with the token without checking the request body; the answer must be documented and fit.
     async fn send(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let (status, _, bytes) = self
@@ -76,13 +81,7 @@ impl Api {
         if let Err(errors) = openapi::spec().validate_response(method, path, status, &bytes) {
             panic!("{method} {path} -> {status}: {errors:#?}");
         }
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|e| panic!("{method} {path}: answer is not JSON: {e}"))
-        };
-        (status, value)
+        (status, json_answer(method, path, &bytes))
     }
 
     /// Calls an endpoint the OpenAPI subset does not describe (still must answer JSON or nothing).
@@ -99,13 +98,17 @@ impl Api {
         let (status, _, bytes) = self
             .raw(method, path, body, Some(&format!("Bearer {TOKEN}")))
             .await;
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|e| panic!("{method} {path}: answer is not JSON: {e}"))
-        };
-        (status, value)
+        (status, json_answer(method, path, &bytes))
+    }
+}
+
+/// An answer's JSON; an empty body is `null`.
+fn json_answer(method: &str, path: &str, bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(bytes)
+            .unwrap_or_else(|e| panic!("{method} {path}: answer is not JSON: {e}"))
     }
 }
 
@@ -163,9 +166,7 @@ async fn issues_comments_labels_and_reactions_round_trip() {
     );
     gh.set_permission("acme", "widget", "alice", "write");
 
-    let (s, issue) = api
-        .call("GET", &format!("/repos/acme/widget/issues/{n}"), None)
-        .await;
+    let (s, issue) = api.get(&format!("/repos/acme/widget/issues/{n}")).await;
     assert_eq!(s, 200);
     assert_eq!(issue["title"], "Crash on start");
     assert_eq!(issue["user"]["login"], "alice");
@@ -192,17 +193,11 @@ async fn issues_comments_labels_and_reactions_round_trip() {
     assert_eq!(created["user"]["type"], "Bot");
 
     let (s, list) = api
-        .call(
-            "GET",
-            "/repos/acme/widget/issues?state=open&labels=bug",
-            None,
-        )
+        .get("/repos/acme/widget/issues?state=open&labels=bug")
         .await;
     assert_eq!(s, 200);
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let (_, list) = api
-        .call("GET", "/repos/acme/widget/issues?per_page=1", None)
-        .await;
+    let (_, list) = api.get("/repos/acme/widget/issues?per_page=1").await;
     assert_eq!(list.as_array().unwrap().len(), 1);
 
     let (s, updated) = api
@@ -217,9 +212,7 @@ async fn issues_comments_labels_and_reactions_round_trip() {
     assert_eq!(updated["state_reason"], "completed");
     assert!(updated["closed_at"].is_string());
     assert_eq!(gh.labels_of("acme", "widget", m), vec!["wontfix"]);
-    let (_, closed) = api
-        .call("GET", "/repos/acme/widget/issues?state=closed", None)
-        .await;
+    let (_, closed) = api.get("/repos/acme/widget/issues?state=closed").await;
     assert_eq!(closed.as_array().unwrap().len(), 1);
 
     // Comments: seeded, created, listed with `since`, fetched, edited, deleted.
@@ -234,11 +227,7 @@ async fn issues_comments_labels_and_reactions_round_trip() {
     assert_eq!(s, 201);
     let mine = c["id"].as_u64().unwrap();
     let (_, all) = api
-        .call(
-            "GET",
-            &format!("/repos/acme/widget/issues/{n}/comments"),
-            None,
-        )
+        .get(&format!("/repos/acme/widget/issues/{n}/comments"))
         .await;
     let bodies: Vec<&str> = all
         .as_array()
@@ -250,19 +239,13 @@ async fn issues_comments_labels_and_reactions_round_trip() {
     let future = (chrono::Utc::now() + chrono::Duration::hours(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let (_, none) = api
-        .call(
-            "GET",
-            &format!("/repos/acme/widget/issues/{n}/comments?since={future}"),
-            None,
-        )
+        .get(&format!(
+            "/repos/acme/widget/issues/{n}/comments?since={future}"
+        ))
         .await;
     assert_eq!(none, json!([]));
     let (_, got) = api
-        .call(
-            "GET",
-            &format!("/repos/acme/widget/issues/comments/{first}"),
-            None,
-        )
+        .get(&format!("/repos/acme/widget/issues/comments/{first}"))
         .await;
     assert_eq!(got["user"]["login"], "alice");
     let (s, edited) = api
@@ -289,11 +272,7 @@ async fn issues_comments_labels_and_reactions_round_trip() {
         .collect();
     assert_eq!(left, ["/deckhand fix it"]);
     let (s, _) = api
-        .call(
-            "GET",
-            &format!("/repos/acme/widget/issues/comments/{mine}"),
-            None,
-        )
+        .get(&format!("/repos/acme/widget/issues/comments/{mine}"))
         .await;
     assert_eq!(s, 404);
 
@@ -308,7 +287,7 @@ async fn issues_comments_labels_and_reactions_round_trip() {
         .call("POST", &path, Some(json!({"content": "eyes"})))
         .await;
     assert_eq!(s, 200, "the same reaction twice is not created again");
-    let (_, listed) = api.call("GET", &path, None).await;
+    let (_, listed) = api.get(&path).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(gh.reactions("acme", "widget", first), ["eyes"]);
     let (s, _) = api
@@ -323,7 +302,7 @@ async fn issues_comments_labels_and_reactions_round_trip() {
         .await;
     assert_eq!(s, 200);
     assert_eq!(l.as_array().unwrap().len(), 3);
-    let (_, l) = api.call("GET", &labels, None).await;
+    let (_, l) = api.get(&labels).await;
     assert_eq!(l.as_array().unwrap().len(), 3);
     let (s, l) = api
         .call_undocumented("DELETE", &format!("{labels}/p1"), None)
@@ -355,7 +334,7 @@ async fn issues_comments_labels_and_reactions_round_trip() {
         )
         .await;
     assert_eq!(s, 422);
-    let (_, repo_labels) = api.call("GET", "/repos/acme/widget/labels", None).await;
+    let (_, repo_labels) = api.get("/repos/acme/widget/labels").await;
     assert!(repo_labels
         .as_array()
         .unwrap()
@@ -408,25 +387,15 @@ async fn pulls_reviews_and_replies_round_trip() {
     assert_eq!(s, 422, "a head branch that does not exist is refused");
 
     let (_, list) = api
-        .call(
-            "GET",
-            "/repos/acme/widget/pulls?head=acme:feature&state=open",
-            None,
-        )
+        .get("/repos/acme/widget/pulls?head=acme:feature&state=open")
         .await;
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let (_, list) = api
-        .call("GET", "/repos/acme/widget/pulls?head=acme:other", None)
-        .await;
+    let (_, list) = api.get("/repos/acme/widget/pulls?head=acme:other").await;
     assert_eq!(list, json!([]));
-    let (_, as_issue) = api
-        .call("GET", &format!("/repos/acme/widget/issues/{n}"), None)
-        .await;
+    let (_, as_issue) = api.get(&format!("/repos/acme/widget/issues/{n}")).await;
     assert!(as_issue["pull_request"]["url"].is_string());
 
-    let (s, got) = api
-        .call("GET", &format!("/repos/acme/widget/pulls/{n}"), None)
-        .await;
+    let (s, got) = api.get(&format!("/repos/acme/widget/pulls/{n}")).await;
     assert_eq!(s, 200);
     assert_eq!(got["title"], "Frobnicate harder");
     let (s, patched) = api
@@ -459,20 +428,12 @@ async fn pulls_reviews_and_replies_round_trip() {
     );
     let rc = gh.add_review_comment("acme", "widget", n, "bob", "src/lib.rs", 1, "Why 43?");
     let (_, reviews) = api
-        .call(
-            "GET",
-            &format!("/repos/acme/widget/pulls/{n}/reviews"),
-            None,
-        )
+        .get(&format!("/repos/acme/widget/pulls/{n}/reviews"))
         .await;
     assert_eq!(reviews[0]["state"], "CHANGES_REQUESTED");
     assert_eq!(reviews[0]["user"]["login"], "bob");
     let (_, comments) = api
-        .call(
-            "GET",
-            &format!("/repos/acme/widget/pulls/{n}/comments"),
-            None,
-        )
+        .get(&format!("/repos/acme/widget/pulls/{n}/comments"))
         .await;
     assert_eq!(comments[0]["path"], "src/lib.rs");
     let (s, reply) = api
@@ -511,7 +472,7 @@ async fn pulls_reviews_and_replies_round_trip() {
         )
         .await;
     assert_eq!((s, closed["state"].as_str()), (200, Some("closed")));
-    let (_, open) = api.call("GET", "/repos/acme/widget/pulls", None).await;
+    let (_, open) = api.get("/repos/acme/widget/pulls").await;
     assert_eq!(open, json!([]));
     gh.check_requests_against_openapi().unwrap();
     gh.check_responses_against_openapi().unwrap();
@@ -531,11 +492,9 @@ async fn collaborator_permissions_follow_the_table() {
     ] {
         gh.set_permission("acme", "widget", user, role);
         let (s, p) = api
-            .call(
-                "GET",
-                &format!("/repos/acme/widget/collaborators/{user}/permission"),
-                None,
-            )
+            .get(&format!(
+                "/repos/acme/widget/collaborators/{user}/permission"
+            ))
             .await;
         assert_eq!(s, 200);
         assert_eq!(
@@ -545,11 +504,7 @@ async fn collaborator_permissions_follow_the_table() {
         assert_eq!(p["user"]["login"], user);
     }
     let (s, e) = api
-        .call(
-            "GET",
-            "/repos/acme/widget/collaborators/stranger/permission",
-            None,
-        )
+        .get("/repos/acme/widget/collaborators/stranger/permission")
         .await;
     assert_eq!(s, 404);
     assert!(e["message"].is_string());
@@ -558,7 +513,7 @@ async fn collaborator_permissions_follow_the_table() {
         .call("PATCH", "/repos/acme/unknown/issues/1", Some(labels))
         .await;
     assert_eq!(s, 404);
-    let (s, _) = api.call("GET", "/repos/acme/unknown", None).await;
+    let (s, _) = api.get("/repos/acme/unknown").await;
     assert_eq!(s, 404, "repositories the test never set up do not exist");
 }
 
@@ -566,11 +521,11 @@ async fn collaborator_permissions_follow_the_table() {
 async fn repo_search_contents_and_refs() {
     let (gh, _src) = started();
     let api = Api::new(&gh);
-    let (s, repo) = api.call("GET", "/repos/acme/widget", None).await;
+    let (s, repo) = api.get("/repos/acme/widget").await;
     assert_eq!(s, 200);
     assert_eq!(repo["default_branch"], "main");
     assert_eq!(repo["clone_url"], gh.clone_url("acme", "widget"));
-    let (_, repos) = api.call("GET", "/orgs/acme/repos", None).await;
+    let (_, repos) = api.get("/orgs/acme/repos").await;
     assert_eq!(repos[0]["full_name"], "acme/widget");
 
     gh.add_issue(
@@ -583,23 +538,15 @@ async fn repo_search_contents_and_refs() {
     );
     gh.add_issue("acme", "widget", "Docs", "typo", "bob", &[]);
     let (s, found) = api
-        .call(
-            "GET",
-            "/search/issues?q=frobnicate+repo:acme/widget+is:issue+is:open",
-            None,
-        )
+        .get("/search/issues?q=frobnicate+repo:acme/widget+is:issue+is:open")
         .await;
     assert_eq!(s, 200);
     assert_eq!(found["total_count"], 1);
     assert_eq!(found["items"][0]["title"], "Widget leaks memory");
-    let (_, found) = api
-        .call("GET", "/search/issues?q=label:bug+repo:acme/other", None)
-        .await;
+    let (_, found) = api.get("/search/issues?q=label:bug+repo:acme/other").await;
     assert_eq!(found["total_count"], 0);
 
-    let (s, code) = api
-        .call("GET", "/search/code?q=frobnicate+repo:acme/widget", None)
-        .await;
+    let (s, code) = api.get("/search/code?q=frobnicate+repo:acme/widget").await;
     assert_eq!(s, 200);
     let mut paths: Vec<&str> = code["items"]
         .as_array()
@@ -610,9 +557,7 @@ async fn repo_search_contents_and_refs() {
     paths.sort();
     assert_eq!(paths, ["README.md", "src/lib.rs"]);
 
-    let (s, file) = api
-        .call("GET", "/repos/acme/widget/contents/src/lib.rs", None)
-        .await;
+    let (s, file) = api.get("/repos/acme/widget/contents/src/lib.rs").await;
     assert_eq!(s, 200);
     use base64::Engine as _;
     let text = base64::engine::general_purpose::STANDARD
@@ -620,28 +565,18 @@ async fn repo_search_contents_and_refs() {
         .unwrap();
     assert_eq!(text, b"pub fn frobnicate() -> u32 { 42 }\n");
     let (_, file) = api
-        .call(
-            "GET",
-            "/repos/acme/widget/contents/src/lib.rs?ref=feature",
-            None,
-        )
+        .get("/repos/acme/widget/contents/src/lib.rs?ref=feature")
         .await;
     assert_ne!(file["sha"], json!(null));
-    let (s, dir) = api
-        .call("GET", "/repos/acme/widget/contents/src", None)
-        .await;
+    let (s, dir) = api.get("/repos/acme/widget/contents/src").await;
     assert_eq!(s, 200);
     assert_eq!(dir[0]["type"], "file");
-    let (s, _) = api
-        .call("GET", "/repos/acme/widget/contents/missing.txt", None)
-        .await;
+    let (s, _) = api.get("/repos/acme/widget/contents/missing.txt").await;
     assert_eq!(s, 404);
 
     let main = gh.branch_head("acme", "widget", "main").unwrap();
     let feature = gh.branch_head("acme", "widget", "feature").unwrap();
-    let (s, r) = api
-        .call("GET", "/repos/acme/widget/git/ref/heads/main", None)
-        .await;
+    let (s, r) = api.get("/repos/acme/widget/git/ref/heads/main").await;
     assert_eq!(s, 200);
     assert_eq!(r["object"]["sha"], main.as_str());
     let (s, r) = api
@@ -742,11 +677,7 @@ async fn actions_dispatches_runs_and_rate_limit() {
     gh.add_run("acme", "widget", 77, "in_progress");
     gh.add_run("acme", "widget", 78, "completed");
     let (s, runs) = api
-        .call(
-            "GET",
-            "/repos/acme/widget/actions/runs?status=in_progress",
-            None,
-        )
+        .get("/repos/acme/widget/actions/runs?status=in_progress")
         .await;
     assert_eq!(s, 200);
     assert_eq!(runs["total_count"], 1);
@@ -761,7 +692,7 @@ async fn actions_dispatches_runs_and_rate_limit() {
     assert_eq!(s, 409);
     assert_eq!(gh.cancelled_runs(), [77]);
 
-    let (s, rl) = api.call("GET", "/rate_limit", None).await;
+    let (s, rl) = api.get("/rate_limit").await;
     assert_eq!(s, 200);
     assert_eq!(rl["resources"]["core"]["limit"], 5000);
     gh.check_requests_against_openapi().unwrap();

@@ -71,6 +71,11 @@ fn request(messages: Vec<Message>) -> Request {
     }
 }
 
+/// The request of a one-turn conversation: the user says "hi".
+fn hi() -> Request {
+    request(vec![Message::user_text("hi")])
+}
+
 fn tool_use(id: &str, name: &str, input: Value) -> ContentBlock {
     ContentBlock::ToolUse {
         id: id.into(),
@@ -330,10 +335,7 @@ async fn azure_style_sends_api_key_and_api_version() {
     s.base_url = format!("{}/openai/deployments/gpt-4o/", server.url());
     s.api_version = Some("2024-10-21".into());
     let p = llm::build(s).unwrap();
-    let response = p
-        .complete(&request(vec![Message::user_text("hi")]))
-        .await
-        .unwrap();
+    let response = p.complete(&hi()).await.unwrap();
     assert_eq!(response.message, Message::assistant_text("hi from azure"));
     let requests = server.requests();
     assert_eq!(
@@ -351,10 +353,7 @@ async fn rate_limit_with_retry_after_is_waited_out() {
     for kind in KINDS {
         let server = ModelServer::start(vec![Reply::status(429).retry_after(1), Reply::text("ok")]);
         let started = Instant::now();
-        let response = provider(kind, &server, true)
-            .complete(&request(vec![Message::user_text("hi")]))
-            .await
-            .unwrap();
+        let response = provider(kind, &server, true).complete(&hi()).await.unwrap();
         assert!(
             started.elapsed() >= Duration::from_secs(1),
             "{kind:?} did not wait"
@@ -374,7 +373,7 @@ async fn server_errors_and_overload_are_retried() {
             Reply::text("finally"),
         ]);
         let response = provider(kind, &server, false)
-            .complete(&request(vec![Message::user_text("hi")]))
+            .complete(&hi())
             .await
             .unwrap();
         assert_eq!(response.message, Message::assistant_text("finally"));
@@ -392,7 +391,7 @@ async fn retries_stop_at_the_attempt_limit_naming_the_last_error() {
         Reply::text("never"),
     ]);
     let err = provider(ProviderKind::Anthropic, &server, true)
-        .complete(&request(vec![Message::user_text("hi")]))
+        .complete(&hi())
         .await
         .unwrap_err();
     assert!(
@@ -412,7 +411,7 @@ async fn retries_stop_at_the_attempt_limit_naming_the_last_error() {
     ]);
     let started = Instant::now();
     let err = provider(ProviderKind::Openai, &server, true)
-        .complete(&request(vec![Message::user_text("hi")]))
+        .complete(&hi())
         .await
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -431,7 +430,7 @@ async fn client_errors_fail_at_once_with_the_body() {
             Reply::text("unused"),
         ]);
         let err = provider(kind, &server, true)
-            .complete(&request(vec![Message::user_text("hi")]))
+            .complete(&hi())
             .await
             .unwrap_err();
         match &err {
@@ -450,13 +449,8 @@ async fn an_exhausted_script_is_a_client_error() {
     for kind in KINDS {
         let server = ModelServer::start(vec![Reply::text("one")]);
         let p = provider(kind, &server, true);
-        p.complete(&request(vec![Message::user_text("hi")]))
-            .await
-            .unwrap();
-        let err = p
-            .complete(&request(vec![Message::user_text("hi")]))
-            .await
-            .unwrap_err();
+        p.complete(&hi()).await.unwrap();
+        let err = p.complete(&hi()).await.unwrap_err();
         assert!(matches!(err, LlmError::Http { status: 400, .. }), "{err}");
         assert!(
             err.to_string()
@@ -478,7 +472,7 @@ async fn a_dropped_connection_is_truncated() {
                 .with_text("I will read the file now, then think about it."),
             )]);
             let err = provider(kind, &server, stream)
-                .complete(&request(vec![Message::user_text("hi")]))
+                .complete(&hi())
                 .await
                 .unwrap_err();
             assert!(
@@ -495,7 +489,7 @@ async fn malformed_replies_name_what_was_wrong() {
         for stream in [true, false] {
             let server = ModelServer::start(vec![Reply::malformed()]);
             let err = provider(kind, &server, stream)
-                .complete(&request(vec![Message::user_text("hi")]))
+                .complete(&hi())
                 .await
                 .unwrap_err();
             let text = err.to_string();
@@ -523,10 +517,7 @@ async fn errors_reported_inside_a_reply_keep_their_kind() {
                 Reply::error_event("invalid_request_error", "prompt is too long"),
             ]);
             let p = provider(kind, &server, stream);
-            let err = p
-                .complete(&request(vec![Message::user_text("hi")]))
-                .await
-                .unwrap_err();
+            let err = p.complete(&hi()).await.unwrap_err();
             assert!(
                 matches!(err, LlmError::Http { status: 529, .. }) && err.is_transient(),
                 "{kind:?} stream={stream}: {err}"
@@ -535,10 +526,7 @@ async fn errors_reported_inside_a_reply_keep_their_kind() {
                 err.to_string().contains("overloaded_error: Overloaded"),
                 "{err}"
             );
-            let err = p
-                .complete(&request(vec![Message::user_text("hi")]))
-                .await
-                .unwrap_err();
+            let err = p.complete(&hi()).await.unwrap_err();
             assert!(
                 matches!(err, LlmError::Http { status: 400, .. }) && !err.is_transient(),
                 "{kind:?} stream={stream}: {err}"
@@ -558,10 +546,7 @@ fn the_server_needs_no_runtime_from_the_test() {
         .build()
         .unwrap();
     let response = runtime
-        .block_on(
-            provider(ProviderKind::Openai, &server, true)
-                .complete(&request(vec![Message::user_text("hi")])),
-        )
+        .block_on(provider(ProviderKind::Openai, &server, true).complete(&hi()))
         .unwrap();
     assert_eq!(
         response.message,
@@ -577,7 +562,7 @@ async fn tool_arguments_that_are_not_json_name_the_tool() {
     for kind in KINDS {
         let server = ModelServer::start(vec![Reply::tool_raw("edit_file", "{\"path\": oops")]);
         let err = provider(kind, &server, true)
-            .complete(&request(vec![Message::user_text("hi")]))
+            .complete(&hi())
             .await
             .unwrap_err();
         assert!(matches!(err, LlmError::Malformed { .. }), "{err}");
@@ -589,10 +574,7 @@ async fn tool_arguments_that_are_not_json_name_the_tool() {
 async fn max_tokens_stop_is_reported() {
     for kind in KINDS {
         let server = ModelServer::start(vec![Reply::text("cut sho").max_tokens()]);
-        let response = provider(kind, &server, true)
-            .complete(&request(vec![Message::user_text("hi")]))
-            .await
-            .unwrap();
+        let response = provider(kind, &server, true).complete(&hi()).await.unwrap();
         assert_eq!(response.stop_reason, StopReason::MaxTokens, "{kind:?}");
     }
 }
@@ -601,7 +583,7 @@ async fn max_tokens_stop_is_reported() {
 async fn costs_for_known_models_and_none_for_unknown() {
     let server = ModelServer::start(vec![Reply::text("priced")]);
     let response = provider(ProviderKind::Anthropic, &server, true)
-        .complete(&request(vec![Message::user_text("hi")]))
+        .complete(&hi())
         .await
         .unwrap();
     let prices = PriceTable::default();

@@ -150,17 +150,7 @@ impl LocalRepo {
             .branch(branch, &commit, false)
             .map_err(ctx(format!("create branch {branch}")))?
             .into_reference();
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| GitError::Io {
-                context: format!("create {}", parent.display()),
-                source,
-            })?;
-        }
-        let mut opts = WorktreeAddOptions::new();
-        opts.reference(Some(&reference));
-        self.repo
-            .worktree(name, path, Some(&opts))
-            .map_err(ctx(format!("add worktree {}", path.display())))?;
+        self.check_out_worktree(name, &reference, path)?;
         Ok(commit.id().to_string())
     }
 
@@ -172,25 +162,9 @@ impl LocalRepo {
             .find_branch(branch, BranchType::Local)
             .map_err(ctx(format!("find branch {branch}")))?
             .into_reference();
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| GitError::Io {
-                context: format!("create {}", parent.display()),
-                source,
-            })?;
-        }
         // A stale entry from an earlier job blocks a new one of that name.
-        if let Ok(wt) = self.repo.find_worktree(name) {
-            let mut opts = git2::WorktreePruneOptions::new();
-            opts.valid(true).working_tree(true);
-            wt.prune(Some(&mut opts))
-                .map_err(ctx(format!("prune worktree {name}")))?;
-        }
-        let mut opts = WorktreeAddOptions::new();
-        opts.reference(Some(&reference));
-        self.repo
-            .worktree(name, path, Some(&opts))
-            .map_err(ctx(format!("add worktree {}", path.display())))?;
-        Ok(())
+        self.prune_worktree_entry(name)?;
+        self.check_out_worktree(name, &reference, path)
     }
 
     /// Removes the worktree's files and its administrative entry; the branch
@@ -202,6 +176,34 @@ impl LocalRepo {
                 source,
             })?;
         }
+        self.prune_worktree_entry(name)
+    }
+
+    /// Checks `reference` out in a new worktree `name` at `path`, creating
+    /// the parent directories.
+    fn check_out_worktree(
+        &self,
+        name: &str,
+        reference: &git2::Reference<'_>,
+        path: &Path,
+    ) -> Result<(), GitError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| GitError::Io {
+                context: format!("create {}", parent.display()),
+                source,
+            })?;
+        }
+        let mut opts = WorktreeAddOptions::new();
+        opts.reference(Some(reference));
+        self.repo
+            .worktree(name, path, Some(&opts))
+            .map_err(ctx(format!("add worktree {}", path.display())))?;
+        Ok(())
+    }
+
+    /// Drops the administrative entry of worktree `name` (and its files),
+    /// if there is one.
+    fn prune_worktree_entry(&self, name: &str) -> Result<(), GitError> {
         if let Ok(wt) = self.repo.find_worktree(name) {
             let mut opts = git2::WorktreePruneOptions::new();
             opts.valid(true).working_tree(true);

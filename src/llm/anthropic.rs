@@ -53,28 +53,25 @@ impl Provider for Anthropic {
 
     async fn stream(&self, request: &Request) -> Result<EventStream, LlmError> {
         let body = request_body(&self.settings.model, request, self.settings.stream);
-        let body = serde_json::to_vec(&body).map_err(|e| LlmError::Malformed {
-            provider: NAME,
-            detail: format!("cannot serialize the request: {e}"),
-        })?;
-        let response = super::retry::send(NAME, &self.url, &self.settings.retry, || {
-            self.client
-                .post(&self.url)
-                .header("x-api-key", &self.settings.api_key)
-                .header("anthropic-version", API_VERSION)
-                .header("content-type", "application/json")
-                .body(body.clone())
-        })
-        .await?;
-        if self.settings.stream {
-            let decoder = Decoder {
-                url: self.url.clone(),
-                ..Decoder::default()
-            };
-            Ok(wire::sse_events(NAME, response, decoder))
-        } else {
-            wire::body_events(NAME, response, |body| message_events(&self.url, body)).await
-        }
+        let decoder = Decoder {
+            url: self.url.clone(),
+            ..Decoder::default()
+        };
+        wire::exchange(
+            NAME,
+            &self.settings,
+            &self.url,
+            &body,
+            || {
+                self.client
+                    .post(&self.url)
+                    .header("x-api-key", &self.settings.api_key)
+                    .header("anthropic-version", API_VERSION)
+            },
+            decoder,
+            |body| message_events(&self.url, body),
+        )
+        .await
     }
 }
 

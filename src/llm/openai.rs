@@ -55,32 +55,27 @@ impl Provider for OpenAi {
 
     async fn stream(&self, request: &Request) -> Result<EventStream, LlmError> {
         let body = request_body(&self.settings.model, request, self.settings.stream);
-        let body = serde_json::to_vec(&body).map_err(|e| LlmError::Malformed {
-            provider: NAME,
-            detail: format!("cannot serialize the request: {e}"),
-        })?;
-        let response = super::retry::send(NAME, &self.url, &self.settings.retry, || {
-            let builder = self
-                .client
-                .post(&self.url)
-                .header("content-type", "application/json")
-                .body(body.clone());
-            if self.settings.api_version.is_some() {
-                builder.header("api-key", &self.settings.api_key)
-            } else {
-                builder.bearer_auth(&self.settings.api_key)
-            }
-        })
-        .await?;
-        if self.settings.stream {
-            let decoder = Decoder {
-                url: self.url.clone(),
-                ..Decoder::default()
-            };
-            Ok(wire::sse_events(NAME, response, decoder))
-        } else {
-            wire::body_events(NAME, response, |body| message_events(&self.url, body)).await
-        }
+        let decoder = Decoder {
+            url: self.url.clone(),
+            ..Decoder::default()
+        };
+        wire::exchange(
+            NAME,
+            &self.settings,
+            &self.url,
+            &body,
+            || {
+                let builder = self.client.post(&self.url);
+                if self.settings.api_version.is_some() {
+                    builder.header("api-key", &self.settings.api_key)
+                } else {
+                    builder.bearer_auth(&self.settings.api_key)
+                }
+            },
+            decoder,
+            |body| message_events(&self.url, body),
+        )
+        .await
     }
 }
 

@@ -222,6 +222,36 @@ pub(crate) fn sse_events<D: SseDecode>(
     Box::pin(stream)
 }
 
+/// Sends `body` as JSON (with the retries of `settings`) on the request
+/// `post` starts, and turns the reply into events: SSE records through
+/// `decoder` when `settings.stream`, otherwise the whole body through
+/// `convert`.
+pub(crate) async fn exchange<D: SseDecode>(
+    provider: &'static str,
+    settings: &ProviderSettings,
+    url: &str,
+    body: &Value,
+    post: impl Fn() -> reqwest::RequestBuilder,
+    decoder: D,
+    convert: impl FnOnce(&Value) -> Result<Vec<StreamEvent>, LlmError>,
+) -> Result<EventStream, LlmError> {
+    let body = serde_json::to_vec(body).map_err(|e| LlmError::Malformed {
+        provider,
+        detail: format!("cannot serialize the request: {e}"),
+    })?;
+    let response = super::retry::send(provider, url, &settings.retry, || {
+        post()
+            .header("content-type", "application/json")
+            .body(body.clone())
+    })
+    .await?;
+    if settings.stream {
+        Ok(sse_events(provider, response, decoder))
+    } else {
+        body_events(provider, response, convert).await
+    }
+}
+
 /// The events of a non-streamed response: the whole body is read, parsed
 /// as JSON and converted by `convert`.
 pub(crate) async fn body_events(

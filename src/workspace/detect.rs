@@ -697,16 +697,7 @@ fn makefile(root: &Path, found: &mut Found) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (path, content) in files {
-            let full = dir.path().join(path);
-            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-            std::fs::write(full, content).unwrap();
-        }
-        dir
-    }
+    use crate::workspace::testing::temp_repo as repo;
 
     fn commands(env: &Environment, kind: CheckKind) -> Vec<String> {
         env.checks_of(kind).map(|c| c.command.clone()).collect()

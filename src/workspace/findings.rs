@@ -917,15 +917,12 @@ fn mocha_counts(lines: &[&str]) -> Option<TestCounts> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workspace::testing::temp_repo;
 
     /// A repository with these (empty) files; returns it and its path.
     fn repo(files: &[&str]) -> (tempfile::TempDir, String) {
-        let dir = tempfile::tempdir().unwrap();
-        for path in files {
-            let full = dir.path().join(path);
-            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-            std::fs::write(full, "").unwrap();
-        }
+        let files: Vec<(&str, &str)> = files.iter().map(|path| (*path, "")).collect();
+        let dir = temp_repo(&files);
         let root = dir.path().to_string_lossy().into_owned();
         (dir, root)
     }
@@ -1257,14 +1254,13 @@ FAILED tests/test_other.py::TestX::test_y[1-2] - KeyError: 'a'
 
     #[test]
     fn pytest_locations_and_summary() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("tests")).unwrap();
-        std::fs::write(dir.path().join("tests/test_calc.py"), "").unwrap();
-        std::fs::write(
-            dir.path().join("tests/test_other.py"),
-            "import pytest\n\nclass TestX:\n    def test_y(self, a):\n        pass\n",
-        )
-        .unwrap();
+        let dir = temp_repo(&[
+            ("tests/test_calc.py", ""),
+            (
+                "tests/test_other.py",
+                "import pytest\n\nclass TestX:\n    def test_y(self, a):\n        pass\n",
+            ),
+        ]);
         assert_eq!(
             parse_findings(PYTEST, dir.path()),
             vec![

@@ -5,6 +5,8 @@ pub mod command;
 pub mod detect;
 pub mod findings;
 pub mod paths;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use command::{CommandOutput, CommandRunner};
 pub use paths::{PathError, Workspace};

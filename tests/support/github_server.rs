@@ -319,8 +319,7 @@ impl GithubServer {
     /// The comments on one issue or pull request, oldest first.
     pub fn comments(&self, owner: &str, repo: &str, issue: u64) -> Vec<Comment> {
         let st = self.state();
-        st.repos
-            .get(&(owner.to_string(), repo.to_string()))
+        st.repo(owner, repo)
             .map(|rec| {
                 rec.comments
                     .iter()
@@ -339,8 +338,7 @@ impl GithubServer {
     /// The pull requests of a repository, by number.
     pub fn pulls(&self, owner: &str, repo: &str) -> Vec<Pull> {
         let st = self.state();
-        st.repos
-            .get(&(owner.to_string(), repo.to_string()))
+        st.repo(owner, repo)
             .map(|rec| {
                 rec.issues
                     .values()
@@ -365,8 +363,7 @@ impl GithubServer {
     /// The label names on an issue or pull request.
     pub fn labels_of(&self, owner: &str, repo: &str, issue: u64) -> Vec<String> {
         let st = self.state();
-        st.repos
-            .get(&(owner.to_string(), repo.to_string()))
+        st.repo(owner, repo)
             .and_then(|rec| rec.issues.get(&issue))
             .map(|i| i.labels.clone())
             .unwrap_or_default()
@@ -375,8 +372,7 @@ impl GithubServer {
     /// The reaction contents (`eyes`, `+1`, …) on an issue comment.
     pub fn reactions(&self, owner: &str, repo: &str, comment_id: u64) -> Vec<String> {
         let st = self.state();
-        st.repos
-            .get(&(owner.to_string(), repo.to_string()))
+        st.repo(owner, repo)
             .map(|rec| {
                 rec.reactions
                     .iter()
@@ -733,8 +729,7 @@ async fn git(
         return text_answer(404, "Not Found\n", Vec::new());
     };
     let has_git = lock(state)
-        .repos
-        .get(&(owner.to_string(), repo.to_string()))
+        .repo(owner, repo)
         .is_some_and(|r| r.git.is_some());
     if !has_git {
         return text_answer(404, "Repository not found.\n", Vec::new());

@@ -343,16 +343,7 @@ pub fn repo_map(root: &Path, budget_bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (path, content) in files {
-            let full = dir.path().join(path);
-            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-            std::fs::write(full, content).unwrap();
-        }
-        dir
-    }
+    use crate::workspace::testing::temp_repo as repo;
 
     #[test]
     fn central_files_come_first_with_their_signatures() {

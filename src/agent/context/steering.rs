@@ -371,16 +371,7 @@ pub fn render_steering(docs: &[SteeringDoc]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (path, content) in files {
-            let full = dir.path().join(path);
-            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-            std::fs::write(full, content).unwrap();
-        }
-        dir
-    }
+    use crate::workspace::testing::temp_repo as repo;
 
     fn paths(docs: &[SteeringDoc]) -> Vec<&str> {
         docs.iter().map(|d| d.path.as_str()).collect()

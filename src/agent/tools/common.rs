@@ -20,8 +20,7 @@ pub(crate) fn resolve(ctx: &ToolContext<'_>, path: &str) -> Result<PathBuf, Tool
 /// Resolves a path the tool will write to: confined, and never inside `.git/`.
 pub(crate) fn resolve_writable(ctx: &ToolContext<'_>, path: &str) -> Result<PathBuf, ToolError> {
     let abs = resolve(ctx, path)?;
-    let rel = ctx.workspace.relative(&abs);
-    if rel.split('/').any(|part| part == ".git") {
+    if in_git_dir(&ctx.workspace.relative(&abs)) {
         return Err(ToolError::ForModel(format!(
             "`{path}` is inside `.git/`; the repository's git data cannot be changed with this tool"
         )));
@@ -32,6 +31,11 @@ pub(crate) fn resolve_writable(ctx: &ToolContext<'_>, path: &str) -> Result<Path
         )));
     }
     Ok(abs)
+}
+
+/// Whether a workspace-relative path is `.git` or lies inside a `.git/`.
+pub(crate) fn in_git_dir(rel: &str) -> bool {
+    rel.split('/').any(|part| part == ".git")
 }
 
 /// Masks secrets in whatever the tool gives back: text, question or error.

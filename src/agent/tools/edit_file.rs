@@ -389,7 +389,7 @@ fn dice(a: &[(char, char)], b: &[(char, char)]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::tools::testing::{Fixture, SECRET};
+    use crate::agent::tools::testing::{error, text, Fixture, SECRET};
 
     const CODE: &str =
         "fn main() {\n    let a = 1;\n    let b = 2;\n    println!(\"{}\", a + b);\n}\n";
@@ -405,20 +405,6 @@ mod tests {
             json!({"path": path, "old_text": old, "new_text": new}),
         )
         .await
-    }
-
-    fn text(out: Result<ToolOutput, ToolError>) -> String {
-        match out {
-            Ok(ToolOutput::Text(t)) => t,
-            other => panic!("expected text, got {other:?}"),
-        }
-    }
-
-    fn error(out: Result<ToolOutput, ToolError>) -> String {
-        match out {
-            Err(ToolError::ForModel(m)) => m,
-            other => panic!("expected an error for the model, got {other:?}"),
-        }
     }
 
     #[tokio::test]

@@ -292,15 +292,10 @@ mod tests {
             name: "write_file".into(),
             input: serde_json::json!({}),
         };
-        let mut ctx = ToolContext {
-            workspace: &f.workspace,
-            runner: &f.runner,
-            redactor: &f.redactor,
-            limits: f.limits,
-            spec: &mut f.spec,
-            verdict: &mut f.verdict,
-        };
-        let err = registry.dispatch(&mut ctx, &call).await.unwrap_err();
+        let err = registry
+            .dispatch(&mut f.context(), &call)
+            .await
+            .unwrap_err();
         assert_eq!(
             err,
             ToolError::ForModel(

@@ -21,7 +21,7 @@ use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, Wal
 use serde::Deserialize;
 use serde_json::json;
 
-use super::common::{clip_line, count, for_model, redacted, resolve};
+use super::common::{clip_line, count, for_model, in_git_dir, redacted, resolve};
 use super::{parse_args, Tool, ToolContext, ToolError, ToolOutput};
 
 pub struct Search;
@@ -79,7 +79,7 @@ async fn search(ctx: &ToolContext<'_>, args: Args) -> Result<ToolOutput, ToolErr
     let shown_path = args.path.clone().unwrap_or_else(|| ".".to_string());
     let target = resolve(ctx, &shown_path)?;
     let rel = ctx.workspace.relative(&target);
-    if rel.split('/').any(|part| part == ".git") {
+    if in_git_dir(&rel) {
         return Err(for_model("search never looks inside `.git`"));
     }
     if !target.exists() {

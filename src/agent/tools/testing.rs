@@ -64,32 +64,30 @@ impl Fixture {
         std::fs::read_to_string(self.root().join(rel)).unwrap()
     }
 
-    pub async fn call(&mut self, tool: &dyn Tool, input: Value) -> Result<ToolOutput, ToolError> {
-        let mut ctx = ToolContext {
+    /// A tool context over this fixture.
+    pub fn context(&mut self) -> ToolContext<'_> {
+        ToolContext {
             workspace: &self.workspace,
             runner: &self.runner,
             redactor: &self.redactor,
             limits: self.limits,
             spec: &mut self.spec,
             verdict: &mut self.verdict,
-        };
-        tool.call(&mut ctx, input).await
+        }
+    }
+
+    pub async fn call(&mut self, tool: &dyn Tool, input: Value) -> Result<ToolOutput, ToolError> {
+        tool.call(&mut self.context(), input).await
     }
 
     /// The text of a call that must succeed.
     pub async fn ok(&mut self, tool: &dyn Tool, input: Value) -> String {
-        match self.call(tool, input).await {
-            Ok(ToolOutput::Text(t)) => t,
-            other => panic!("expected text, got {other:?}"),
-        }
+        text(self.call(tool, input).await)
     }
 
     /// The message of a call that must fail with an error for the model.
     pub async fn err(&mut self, tool: &dyn Tool, input: Value) -> String {
-        match self.call(tool, input).await {
-            Err(ToolError::ForModel(m)) => m,
-            other => panic!("expected an error for the model, got {other:?}"),
-        }
+        error(self.call(tool, input).await)
     }
 
     /// Every way out of the repository is refused and nothing outside is
@@ -112,5 +110,21 @@ impl Fixture {
         let outside = std::fs::read_to_string(self.dir.path().join("outside.txt")).unwrap();
         assert_eq!(outside, OUTSIDE);
         assert!(!self.dir.path().join("new.txt").exists());
+    }
+}
+
+/// The text of a result that must be a success.
+pub fn text(out: Result<ToolOutput, ToolError>) -> String {
+    match out {
+        Ok(ToolOutput::Text(t)) => t,
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+/// The message of a result that must be an error for the model.
+pub fn error(out: Result<ToolOutput, ToolError>) -> String {
+    match out {
+        Err(ToolError::ForModel(m)) => m,
+        other => panic!("expected an error for the model, got {other:?}"),
     }
 }

@@ -253,6 +253,16 @@ impl State {
         self.next_id
     }
 
+    /// The repository, if a test set it up.
+    pub fn repo(&self, owner: &str, name: &str) -> Option<&RepoRec> {
+        self.repos.get(&(owner.to_string(), name.to_string()))
+    }
+
+    /// The repository, mutably, if a test set it up.
+    pub fn repo_mut(&mut self, owner: &str, name: &str) -> Option<&mut RepoRec> {
+        self.repos.get_mut(&(owner.to_string(), name.to_string()))
+    }
+
     /// The repository, created on first use by test setup calls.
     pub fn repo_entry(&mut self, owner: &str, name: &str) -> &mut RepoRec {
         let key = (owner.to_string(), name.to_string());
@@ -329,7 +339,7 @@ impl State {
     }
 
     pub fn repo_json(&self, owner: &str, name: &str) -> Value {
-        let rec = self.repos.get(&(owner.to_string(), name.to_string()));
+        let rec = self.repo(owner, name);
         let id = rec.map_or(0, |r| r.id);
         let open = rec.map_or(0, |r| {
             r.issues.values().filter(|i| i.state == "open").count()
@@ -409,7 +419,7 @@ impl State {
 
     /// The labels of an issue, as full label objects (repo labels are created on demand).
     pub fn issue_labels_json(&self, owner: &str, repo: &str, names: &[String]) -> Vec<Value> {
-        let Some(rec) = self.repos.get(&(owner.to_string(), repo.to_string())) else {
+        let Some(rec) = self.repo(owner, repo) else {
             return Vec::new();
         };
         names
@@ -428,15 +438,12 @@ impl State {
             "issues"
         };
         let html = format!("{}/{owner}/{repo}/{kind}/{}", self.web, issue.number);
-        let comments = self
-            .repos
-            .get(&(owner.to_string(), repo.to_string()))
-            .map_or(0, |rec| {
-                rec.comments
-                    .iter()
-                    .filter(|c| c.issue == issue.number)
-                    .count()
-            });
+        let comments = self.repo(owner, repo).map_or(0, |rec| {
+            rec.comments
+                .iter()
+                .filter(|c| c.issue == issue.number)
+                .count()
+        });
         let mut v = json!({
             "id": issue.id,
             "node_id": node_id(if issue.pull.is_some() { "PR_" } else { "I_" }, issue.id),
@@ -484,10 +491,7 @@ impl State {
         if user == owner {
             return "OWNER";
         }
-        let perm = self
-            .repos
-            .get(&(owner.to_string(), repo.to_string()))
-            .and_then(|r| r.permissions.get(user));
+        let perm = self.repo(owner, repo).and_then(|r| r.permissions.get(user));
         match perm.map(String::as_str) {
             Some("admin" | "maintain" | "write" | "triage") => "COLLABORATOR",
             Some("read") => "CONTRIBUTOR",
@@ -498,13 +502,11 @@ impl State {
     pub fn comment_json(&self, owner: &str, repo: &str, c: &CommentRec) -> Value {
         let r = format!("{}/repos/{owner}/{repo}", self.api);
         let reactions: Vec<&ReactionRec> = self
-            .repos
-            .get(&(owner.to_string(), repo.to_string()))
+            .repo(owner, repo)
             .map(|rec| rec.reactions.iter().filter(|x| x.comment == c.id).collect())
             .unwrap_or_default();
         let is_pull = self
-            .repos
-            .get(&(owner.to_string(), repo.to_string()))
+            .repo(owner, repo)
             .and_then(|rec| rec.issues.get(&c.issue))
             .is_some_and(|i| i.pull.is_some());
         let kind = if is_pull { "pull" } else { "issues" };
@@ -556,7 +558,7 @@ impl State {
         let p = format!("{r}/pulls/{}", issue.number);
         let i = format!("{r}/issues/{}", issue.number);
         let html = format!("{}/{owner}/{repo}/pull/{}", self.web, issue.number);
-        let rec = self.repos.get(&(owner.to_string(), repo.to_string()));
+        let rec = self.repo(owner, repo);
         let comments = rec.map_or(0, |rec| {
             rec.comments
                 .iter()

@@ -56,6 +56,14 @@ fn validation(resource: &str, field: Option<&str>, code: &str, message: Option<&
     reply(422, body)
 }
 
+/// `body[field]` as a non-empty string, or GitHub's 422 `missing_field` for `resource`.
+fn required_str<'a>(body: &'a Value, resource: &str, field: &str) -> Result<&'a str, Reply> {
+    body[field]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| validation(resource, Some(field), "missing_field", None))
+}
+
 /// Decoded `?a=b&c=d` pairs (`+` means space, as in forms).
 pub fn parse_query(query: &str) -> Vec<(String, String)> {
     query
@@ -231,10 +239,7 @@ fn route(st: &mut State, call: &Call) -> Option<Result<Reply, Reply>> {
 
 /// `Ok` when the repository exists (was set up by the test), else GitHub's 404.
 fn known(st: &State, owner: &str, repo: &str) -> Result<(), Reply> {
-    if st
-        .repos
-        .contains_key(&(owner.to_string(), repo.to_string()))
-    {
+    if st.repo(owner, repo).is_some() {
         Ok(())
     } else {
         Err(not_found())
@@ -434,8 +439,7 @@ fn label_names(v: &Value) -> Vec<String> {
 fn ensure_labels(st: &mut State, owner: &str, repo: &str, names: &[String]) {
     for name in names {
         let exists = st
-            .repos
-            .get(&(owner.to_string(), repo.to_string()))
+            .repo(owner, repo)
             .is_some_and(|r| r.labels.iter().any(|l| &l.name == name));
         if !exists {
             let id = st.fresh_id();
@@ -556,8 +560,7 @@ fn issue_mut<'a>(
     repo: &str,
     n: u64,
 ) -> Result<&'a mut IssueRec, Reply> {
-    st.repos
-        .get_mut(&(owner.to_string(), repo.to_string()))
+    st.repo_mut(owner, repo)
         .and_then(|r| r.issues.get_mut(&n))
         .ok_or_else(not_found)
 }
@@ -658,10 +661,7 @@ fn issue_comments(
 
 fn comment(st: &mut State, call: &Call, owner: &str, repo: &str, id: &str) -> Result<Reply, Reply> {
     let id = number(id)?;
-    let rec = st
-        .repos
-        .get_mut(&(owner.to_string(), repo.to_string()))
-        .ok_or_else(not_found)?;
+    let rec = st.repo_mut(owner, repo).ok_or_else(not_found)?;
     let pos = rec
         .comments
         .iter()
@@ -698,10 +698,7 @@ fn reactions(
     id: &str,
 ) -> Result<Reply, Reply> {
     let id = number(id)?;
-    let rec = st
-        .repos
-        .get(&(owner.to_string(), repo.to_string()))
-        .ok_or_else(not_found)?;
+    let rec = st.repo(owner, repo).ok_or_else(not_found)?;
     if !rec.comments.iter().any(|c| c.id == id) {
         return Err(not_found());
     }
@@ -842,9 +839,7 @@ fn repo_labels(st: &mut State, call: &Call, owner: &str, repo: &str) -> Result<R
 
 /// The bare repository of a known repo, if the test added one.
 fn bare(st: &State, owner: &str, repo: &str) -> Option<std::path::PathBuf> {
-    st.repos
-        .get(&(owner.to_string(), repo.to_string()))
-        .and_then(|r| r.git.clone())
+    st.repo(owner, repo).and_then(|r| r.git.clone())
 }
 
 fn branch_sha(st: &State, owner: &str, repo: &str, branch: &str) -> Option<String> {
@@ -903,8 +898,7 @@ pub fn open_pull(
 
 fn pull_reply(st: &State, owner: &str, repo: &str, n: u64, status: u16) -> Result<Reply, Reply> {
     let issue = st
-        .repos
-        .get(&(owner.to_string(), repo.to_string()))
+        .repo(owner, repo)
         .and_then(|r| r.issues.get(&n))
         .ok_or_else(not_found)?;
     let pull = issue.pull.as_ref().ok_or_else(not_found)?;
@@ -913,12 +907,7 @@ fn pull_reply(st: &State, owner: &str, repo: &str, n: u64, status: u16) -> Resul
 
 fn create_pull(st: &mut State, call: &Call, owner: &str, repo: &str) -> Result<Reply, Reply> {
     let body = call.json()?;
-    let field = |name: &str| {
-        body[name]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| validation("PullRequest", Some(name), "missing_field", None))
-    };
+    let field = |name: &str| required_str(&body, "PullRequest", name);
     let (head, base) = (field("head")?, field("base")?);
     let title = field("title")?;
     let draft = body["draft"].as_bool().unwrap_or(false);
@@ -1037,8 +1026,7 @@ fn reply_to_review_comment(
         })?
         .to_string();
     let parent = st
-        .repos
-        .get(&(owner.to_string(), repo.to_string()))
+        .repo(owner, repo)
         .and_then(|r| r.review_comments.iter().find(|c| c.id == id && c.pull == n))
         .cloned()
         .ok_or_else(not_found)?;
@@ -1299,14 +1287,7 @@ fn workflow_dispatch(
 ) -> Result<Reply, Reply> {
     known(st, owner, repo)?;
     let body = call.json()?;
-    if body["ref"].as_str().is_none_or(str::is_empty) {
-        return Err(validation(
-            "WorkflowDispatch",
-            Some("ref"),
-            "missing_field",
-            None,
-        ));
-    }
+    required_str(&body, "WorkflowDispatch", "ref")?;
     st.dispatches.push(Dispatch {
         owner: owner.into(),
         repo: repo.into(),
@@ -1336,14 +1317,7 @@ fn repository_dispatch(
 ) -> Result<Reply, Reply> {
     known(st, owner, repo)?;
     let body = call.json()?;
-    if body["event_type"].as_str().is_none_or(str::is_empty) {
-        return Err(validation(
-            "RepositoryDispatch",
-            Some("event_type"),
-            "missing_field",
-            None,
-        ));
-    }
+    required_str(&body, "RepositoryDispatch", "event_type")?;
     st.dispatches.push(Dispatch {
         owner: owner.into(),
         repo: repo.into(),
@@ -1379,8 +1353,7 @@ fn list_runs(st: &State, call: &Call, owner: &str, repo: &str) -> Result<Reply, 
 fn cancel_run(st: &mut State, owner: &str, repo: &str, id: &str) -> Result<Reply, Reply> {
     let id = number(id)?;
     let run = st
-        .repos
-        .get_mut(&(owner.to_string(), repo.to_string()))
+        .repo_mut(owner, repo)
         .and_then(|r| r.runs.iter_mut().find(|r| r.id == id))
         .ok_or_else(not_found)?;
     if run.status == "completed" {
@@ -1455,8 +1428,7 @@ pub fn insert_review_comment(
 }
 
 fn head_sha_of(st: &State, owner: &str, repo: &str, pull: u64) -> String {
-    st.repos
-        .get(&(owner.to_string(), repo.to_string()))
+    st.repo(owner, repo)
         .and_then(|r| r.issues.get(&pull))
         .and_then(|i| i.pull.as_ref())
         .map_or_else(|| "0".repeat(40), |p| p.head_sha.clone())
