@@ -857,3 +857,53 @@ fn a_long_history_is_compacted_instead_of_failing() {
     );
     support::model_server::check_tool_pairing(&server.requests()).unwrap();
 }
+
+#[test]
+fn commands_run_as_the_configured_unprivileged_user() {
+    if !deckhand::sandbox::user::is_root() {
+        eprintln!("skipped: handing files to another user needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    std::fs::write(repo.join(".deckhand.yml"), "command_user: nobody\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "user"]);
+    let script = vec![
+        Reply::tool("update_spec", json!({"plan": ["Create src/new.js"]})),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/extra/new.js", "content": "module.exports = 1;\n"}),
+        ),
+        Reply::tool(
+            "run_command",
+            json!({"command": "id -un; echo '// more' >> src/extra/new.js && echo appended"}),
+        ),
+        Reply::text("Done."),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create new.js", &[]);
+    result.assert_code(0);
+    assert!(
+        result.stderr.contains("✅ 2 passed"),
+        "the repository's tests ran as the user: {}",
+        result.stderr
+    );
+    let ran = bodies(&server)[4]["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_string();
+    assert!(ran.contains("nobody"), "{ran}");
+    assert!(
+        ran.contains("appended"),
+        "the user could change a file Deckhand wrote: {ran}"
+    );
+    let branch = task_branch(&repo);
+    assert_eq!(
+        show(&repo, &branch, "src/extra/new.js"),
+        "module.exports = 1;\n// more"
+    );
+}

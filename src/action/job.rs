@@ -301,6 +301,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             reporter,
             redactor: ctx.redactor.clone(),
             interactive: false,
+            default_command_user: true,
             continue_after_time_limit: true,
             inbox: job.issue.map(|issue| {
                 Box::new(super::inbox::CommentInbox::new(
@@ -319,7 +320,10 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     let result = match executed {
         Ok(result) => result,
         Err(e) => {
-            let message = ctx.redactor.redact(&format!("{e:#}")).into_owned();
+            let message = ctx
+                .redactor
+                .redact(&format!("{:#}", anyhow::Error::from(e)))
+                .into_owned();
             // Whatever was committed is worth keeping.
             let _ = remote::push_branch(&repo, &remote, &job.branch);
             if let Some(u) = updater {

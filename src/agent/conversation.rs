@@ -51,6 +51,8 @@ pub enum RoleEnd {
 pub enum AgentError {
     #[error(transparent)]
     Model(#[from] LlmError),
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
     #[error("{role}: {message}")]
     Fatal { role: &'static str, message: String },
 }

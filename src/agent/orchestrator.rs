@@ -94,12 +94,7 @@ impl TaskState {
             .redact(&commit_message(&self.spec, &self.code_summary, note))
             .into_owned();
         let author = (self.author.0.as_str(), self.author.1.as_str());
-        let committed = git::commit_all(s.workspace.root(), author, &message).map_err(|e| {
-            AgentError::Fatal {
-                role: "git",
-                message: e.to_string(),
-            }
-        })?;
+        let committed = git::commit_all(s.workspace.root(), author, &message)?;
         if let Some(id) = committed {
             let subject = message.lines().next().unwrap_or_default().to_string();
             s.progress(&format!("📝 commit {} {subject}", &id[..id.len().min(8)]));
@@ -198,13 +193,7 @@ pub async fn drive(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Agent
                 st.commit(s, &format!("attempt {attempt}"))?;
                 st.spec.status = TaskStatus::Verifying;
                 start_role(s, AgentRole::Verify, attempt);
-                let (_, diff) =
-                    git::diff_since(s.workspace.root(), &st.base_commit).map_err(|e| {
-                        AgentError::Fatal {
-                            role: "git",
-                            message: e.to_string(),
-                        }
-                    })?;
+                let (_, diff) = git::diff_since(s.workspace.root(), &st.base_commit)?;
                 let report = match verify::verify(s, &mut st.spec, attempt, &diff).await? {
                     Ok(report) => report,
                     Err(limit) => return Ok(Outcome::Stopped(limit)),

@@ -18,7 +18,7 @@ use crate::llm::{Provider, Usage};
 use crate::report::pr::{self, PrInput, PrStatus};
 use crate::report::{Event, Reporter};
 use crate::sandbox::env::command_env;
-use crate::sandbox::Redactor;
+use crate::sandbox::{user, Redactor};
 use crate::task::{checkpoint, TaskSpec, TaskStatus};
 use crate::workspace::detect::{self, CheckKind};
 use crate::workspace::{CommandRunner, Workspace};
@@ -37,6 +37,9 @@ pub struct RunContext<'a> {
     pub interactive: bool,
     /// Steering and pause requests that arrive while the task runs.
     pub inbox: Option<Box<dyn Inbox>>,
+    /// Commands run as the `deckhand` account when this process is root and
+    /// no `command_user` is configured (the action's image).
+    pub default_command_user: bool,
     /// Running out of time checkpoints the task (for a continuation job)
     /// instead of ending it as needs-review.
     pub continue_after_time_limit: bool,
@@ -107,7 +110,7 @@ pub struct TaskResult {
 pub enum RunError {
     #[error(transparent)]
     Git(#[from] GitError),
-    #[error("task {id} failed; the work so far is committed on branch {branch}: {source}")]
+    #[error("task {id} failed; the work so far is committed on branch {branch}")]
     Agent {
         id: String,
         branch: String,
@@ -122,6 +125,8 @@ pub enum RunError {
     },
     #[error(transparent)]
     Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error(transparent)]
+    User(#[from] user::UserError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -168,15 +173,36 @@ pub async fn execute(
         }
     };
     let id = state.spec.id.clone();
-    let workspace = Workspace::open(&worktree).map_err(|source| RunError::Worktree {
+    let mut workspace = Workspace::open(&worktree).map_err(|source| RunError::Worktree {
         path: worktree.display().to_string(),
         source,
     })?;
     let environment = detect::detect(workspace.root()).with_overrides(&cx.settings.file.commands);
-    let runner = CommandRunner::new(
-        workspace.root(),
-        command_env(&cx.env.pairs(), &cx.settings.secret_names),
-    );
+    let mut env = command_env(&cx.env.pairs(), &cx.settings.secret_names);
+    let user = user::choose(
+        cx.settings.file.command_user.as_deref(),
+        cx.default_command_user,
+    )?;
+    let runner = match &user {
+        Some(user) => {
+            user::hand_over(workspace.root(), user)?;
+            // The worktree now belongs to the command user; Deckhand (root)
+            // still commits in it.
+            // SAFETY: a process-wide libgit2 option, set before the worktree
+            // is opened again; nothing reads it concurrently.
+            unsafe {
+                let _ = git2::opts::set_verify_owner_validation(false);
+            }
+            let home = user::writable_home(user, &repo.task_dir(&state.spec.id).join("home"))?;
+            env.retain(|(k, _)| k != "HOME" && k != "USER" && k != "LOGNAME");
+            env.push(("HOME".into(), home.display().to_string()));
+            env.push(("USER".into(), user.name.clone()));
+            env.push(("LOGNAME".into(), user.name.clone()));
+            workspace = workspace.with_owner(user.uid, user.gid);
+            CommandRunner::new(workspace.root(), env).as_user(user.uid, user.gid)
+        }
+        None => CommandRunner::new(workspace.root(), env),
+    };
     let steering = context::render_steering(&context::load_steering(
         workspace.root(),
         &state.spec.task,

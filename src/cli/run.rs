@@ -95,6 +95,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs, env: &EnvSnapshot) -> anyho
             redactor,
             interactive,
             inbox: None,
+            default_command_user: false,
             continue_after_time_limit: false,
         },
     )

@@ -57,9 +57,14 @@ fn parse_passwd(passwd: &str, name: &str) -> Option<CommandUser> {
 /// The user to run commands as: the configured one, else `deckhand` when
 /// this process is root and that account exists; `None` runs commands as
 /// this process's own user.
-pub fn choose(configured: Option<&str>, default_when_root: bool) -> Result<Option<CommandUser>, UserError> {
+pub fn choose(
+    configured: Option<&str>,
+    default_when_root: bool,
+) -> Result<Option<CommandUser>, UserError> {
     match configured {
-        Some(name) => lookup(name).map(Some).ok_or_else(|| UserError::Unknown(name.to_string())),
+        Some(name) => lookup(name)
+            .map(Some)
+            .ok_or_else(|| UserError::Unknown(name.to_string())),
         None if default_when_root && is_root() => Ok(lookup("deckhand")),
         None => Ok(None),
     }
@@ -75,7 +80,8 @@ pub fn hand_over(root: &Path, user: &CommandUser) -> Result<(), UserError> {
     };
     let mut stack = vec![root.to_path_buf()];
     while let Some(path) = stack.pop() {
-        std::os::unix::fs::lchown(&path, Some(user.uid), Some(user.gid)).map_err(|e| err(&path, e))?;
+        std::os::unix::fs::lchown(&path, Some(user.uid), Some(user.gid))
+            .map_err(|e| err(&path, e))?;
         let meta = std::fs::symlink_metadata(&path).map_err(|e| err(&path, e))?;
         if meta.is_dir() {
             for entry in std::fs::read_dir(&path).map_err(|e| err(&path, e))? {
@@ -107,17 +113,25 @@ mod tests {
 
     #[test]
     fn parses_passwd_lines() {
-        let passwd = "root:x:0:0:root:/root:/bin/bash\ndeckhand:x:1001:1001::/home/deckhand:/bin/sh\n";
+        let passwd =
+            "root:x:0:0:root:/root:/bin/bash\ndeckhand:x:1001:1001::/home/deckhand:/bin/sh\n";
         assert_eq!(
             parse_passwd(passwd, "deckhand"),
-            Some(CommandUser { name: "deckhand".into(), uid: 1001, gid: 1001, home: "/home/deckhand".into() })
+            Some(CommandUser {
+                name: "deckhand".into(),
+                uid: 1001,
+                gid: 1001,
+                home: "/home/deckhand".into()
+            })
         );
         assert_eq!(parse_passwd(passwd, "nobody"), None);
     }
 
     #[test]
     fn unknown_configured_user_is_an_error() {
-        let err = choose(Some("no-such-user-here"), false).unwrap_err().to_string();
+        let err = choose(Some("no-such-user-here"), false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no-such-user-here"), "{err}");
         assert_eq!(choose(None, false).unwrap(), None);
     }

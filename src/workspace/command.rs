@@ -40,6 +40,9 @@ impl CommandOutput {
 pub struct CommandRunner {
     cwd: PathBuf,
     env: Vec<(String, String)>,
+    /// Run as this uid/gid (Deckhand as root hands commands to an
+    /// unprivileged account).
+    user: Option<(u32, u32)>,
 }
 
 impl CommandRunner {
@@ -48,7 +51,14 @@ impl CommandRunner {
         CommandRunner {
             cwd: cwd.to_path_buf(),
             env,
+            user: None,
         }
+    }
+
+    /// The same runner, running commands as `uid`/`gid`.
+    pub fn as_user(mut self, uid: u32, gid: u32) -> Self {
+        self.user = Some((uid, gid));
+        self
     }
 
     pub fn cwd(&self) -> &Path {
@@ -76,6 +86,9 @@ impl CommandRunner {
             .stderr(Stdio::from(OwnedFd::from(writer_err)))
             .process_group(0)
             .kill_on_drop(true);
+        if let Some((uid, gid)) = self.user {
+            cmd.uid(uid).gid(gid);
+        }
         let mut child = cmd.spawn()?;
         // The parent's copies of the write end went into `cmd`; drop it so
         // EOF arrives when the last child closes its copy.

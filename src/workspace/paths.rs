@@ -22,13 +22,40 @@ pub enum PathError {
 #[derive(Debug, Clone)]
 pub struct Workspace {
     root: PathBuf,
+    /// Files Deckhand creates are given to this uid/gid (the unprivileged
+    /// command user), so the repository's own commands can change them.
+    owner: Option<(u32, u32)>,
 }
 
 impl Workspace {
     pub fn open(root: &Path) -> std::io::Result<Self> {
         Ok(Workspace {
             root: root.canonicalize()?,
+            owner: None,
         })
+    }
+
+    /// The same workspace, giving what Deckhand writes to `uid`/`gid`.
+    pub fn with_owner(mut self, uid: u32, gid: u32) -> Self {
+        self.owner = Some((uid, gid));
+        self
+    }
+
+    /// After a write: gives `abs` and the directories above it (up to the
+    /// root) that are not the owner's yet to the owner, if there is one.
+    pub fn adopt(&self, abs: &Path) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let Some((uid, gid)) = self.owner else {
+            return Ok(());
+        };
+        let mut at = Some(abs);
+        while let Some(path) = at.filter(|p| p.starts_with(&self.root)) {
+            if std::fs::symlink_metadata(path)?.uid() != uid {
+                std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+            }
+            at = path.parent();
+        }
+        Ok(())
     }
 
     pub fn root(&self) -> &Path {

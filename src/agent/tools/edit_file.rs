@@ -77,6 +77,7 @@ fn edit(ctx: &ToolContext<'_>, args: Args) -> Result<ToolOutput, ToolError> {
             std::fs::create_dir_all(parent).map_err(|e| io_error(path, &e))?;
         }
         std::fs::write(&abs, &args.new_text).map_err(|e| io_error(path, &e))?;
+        ctx.workspace.adopt(&abs).map_err(|e| io_error(path, &e))?;
         return Ok(ToolOutput::Text(format!(
             "created `{}` ({})",
             ctx.workspace.relative(&abs),
@@ -128,6 +129,7 @@ fn edit(ctx: &ToolContext<'_>, args: Args) -> Result<ToolOutput, ToolError> {
     updated.push_str(&replacement);
     updated.push_str(&content[end..]);
     std::fs::write(&abs, &updated).map_err(|e| io_error(path, &e))?;
+    ctx.workspace.adopt(&abs).map_err(|e| io_error(path, &e))?;
     Ok(ToolOutput::Text(summary(
         &ctx.workspace.relative(&abs),
         &content,

@@ -61,6 +61,7 @@ fn write(ctx: &ToolContext<'_>, args: &Args) -> Result<ToolOutput, ToolError> {
         std::fs::create_dir_all(parent).map_err(|e| io_error(path, &e))?;
     }
     std::fs::write(&abs, &args.content).map_err(|e| io_error(path, &e))?;
+    ctx.workspace.adopt(&abs).map_err(|e| io_error(path, &e))?;
     Ok(ToolOutput::Text(format!(
         "{} `{}`: {}, {}",
         if existed { "overwrote" } else { "created" },
