@@ -115,7 +115,7 @@ pub enum RunError {
         id: String,
         branch: String,
         #[source]
-        source: AgentError,
+        source: Box<AgentError>,
     },
     #[error("cannot open the task's worktree {path}: {source}")]
     Worktree {
@@ -291,7 +291,7 @@ pub async fn execute(
             return Err(RunError::Agent {
                 id,
                 branch: state.branch.clone(),
-                source,
+                source: Box::new(source),
             });
         }
         Ok(Outcome::Waiting(question)) => Ending::Waiting(question),
@@ -353,7 +353,7 @@ fn finish(
         .map_err(|source| RunError::Agent {
             id: state.spec.id.clone(),
             branch: state.branch.clone(),
-            source,
+            source: Box::new(source),
         })?;
     let status = match &ending {
         Ending::NeedsReview(reason) => PrStatus::NeedsReview(reason.clone()),
