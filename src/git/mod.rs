@@ -89,6 +89,17 @@ impl LocalRepo {
             .map_err(ctx(format!("find {rev}")))
     }
 
+    /// Whether the work tree has changes git would commit (ignored files
+    /// aside).
+    pub fn has_uncommitted_changes(&self) -> bool {
+        let mut opts = git2::StatusOptions::new();
+        opts.include_untracked(true).include_ignored(false);
+        self.repo
+            .statuses(Some(&mut opts))
+            .map(|s| !s.is_empty())
+            .unwrap_or(false)
+    }
+
     pub fn branch_exists(&self, name: &str) -> bool {
         self.repo.find_branch(name, BranchType::Local).is_ok()
     }
