@@ -169,6 +169,21 @@ fn action(
     }
 }
 
+impl ActionRun {
+    /// Checks the step's `status` output, showing the run's logs if wrong.
+    fn assert_status(&self, status: &str) -> &Self {
+        assert_eq!(
+            self.outputs.get("status").map(String::as_str),
+            Some(status),
+            "{:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.outputs,
+            self.result.stdout,
+            self.result.stderr
+        );
+        self
+    }
+}
+
 /// Reads `name<<DELIM` blocks back.
 fn parse_outputs(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -371,11 +386,7 @@ fn a_review_comment_on_a_deckhand_pr_gets_a_fix_and_a_reply() {
     );
     let run = action(&w, "pull_request_review_comment", &ev, 502, &[]);
     run.result.assert_code(0);
-    assert_eq!(
-        run.outputs["status"], "done",
-        "{:?}\n{}",
-        run.outputs, run.result.stderr
-    );
+    run.assert_status("done");
     let after = w.gh.commits(OWNER, REPO, BRANCH);
     assert_eq!(after.len(), before + 1, "{after:?}");
     let replies = w.gh.review_comment_replies();
@@ -409,11 +420,7 @@ fn a_question_waits_and_the_answer_resumes_the_task() {
     let ev = labeled(&w);
     let first = action(&w, "issues", &ev, 601, &[]);
     first.result.assert_code(0);
-    assert_eq!(
-        first.outputs["status"], "waiting",
-        "{:?}\n{}",
-        first.outputs, first.result.stderr
-    );
+    first.assert_status("waiting");
     let asked: Vec<_> =
         w.gh.comments(OWNER, REPO, 1)
             .into_iter()
@@ -436,11 +443,7 @@ fn a_question_waits_and_the_answer_resumes_the_task() {
     let ev = comment(&w, "/deckhand Sixty seconds");
     let second = action(&w, "issue_comment", &ev, 602, &[]);
     second.result.assert_code(0);
-    assert_eq!(
-        second.outputs["status"], "done",
-        "{:?}\n{}",
-        second.outputs, second.result.stderr
-    );
+    second.assert_status("done");
     let resumed = &w.model.requests()[asked_at];
     assert!(resumed.body.contains("Sixty seconds"), "{}", resumed.body);
     assert!(
@@ -557,11 +560,7 @@ fn a_task_out_of_time_checkpoints_and_dispatches_its_continuation() {
         ],
     );
     first.result.assert_code(0);
-    assert_eq!(
-        first.outputs["status"], "continued",
-        "{:?}\n{}",
-        first.outputs, first.result.stderr
-    );
+    first.assert_status("continued");
     assert_eq!(w.model.requests().len(), 0);
     let dispatches = w.gh.dispatches();
     assert_eq!(dispatches.len(), 1, "{dispatches:?}");
@@ -585,11 +584,7 @@ fn a_task_out_of_time_checkpoints_and_dispatches_its_continuation() {
     );
     let second = action(&w, "workflow_dispatch", &ev, 802, &[workflow_ref]);
     second.result.assert_code(0);
-    assert_eq!(
-        second.outputs["status"], "done",
-        "{:?}\n{}",
-        second.outputs, second.result.stderr
-    );
+    second.assert_status("done");
     assert_eq!(&second.outputs["task_id"], id);
     let pulls = w.gh.pulls(OWNER, REPO);
     assert_eq!(pulls.len(), 1);
@@ -608,11 +603,7 @@ fn a_trigger_comment_starts_a_task_with_its_instruction() {
     let ev = comment(&w, "/deckhand keep the limit in memory");
     let run = action(&w, "issue_comment", &ev, 901, &[]);
     run.result.assert_code(0);
-    assert_eq!(
-        run.outputs["status"], "done",
-        "{:?}\n{}",
-        run.outputs, run.result.stderr
-    );
+    run.assert_status("done");
     assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
     let first = w.model.requests()[0].body.clone();
     assert!(first.contains("keep the limit in memory"), "{first}");
@@ -633,11 +624,7 @@ fn a_dispatched_task_opens_a_pull_request_without_an_issue() {
     );
     let run = action(&w, "workflow_dispatch", &ev, 1001, &[]);
     run.result.assert_code(0);
-    assert_eq!(
-        run.outputs["status"], "done",
-        "{:?}\n{}",
-        run.outputs, run.result.stderr
-    );
+    run.assert_status("done");
     let pulls = w.gh.pulls(OWNER, REPO);
     assert_eq!(pulls.len(), 1);
     assert_eq!(pulls[0].title, "Add a limit module");
@@ -668,11 +655,7 @@ fn a_schedule_runs_the_maintenance_tasks_of_the_config() {
     std::fs::write(&path, r#"{"schedule": "17 4 * * 1"}"#).unwrap();
     let run = action(&w, "schedule", &path, 1101, &[]);
     run.result.assert_code(0);
-    assert_eq!(
-        run.outputs["status"], "done",
-        "{:?}\n{}",
-        run.outputs, run.result.stderr
-    );
+    run.assert_status("done");
     let pulls = w.gh.pulls(OWNER, REPO);
     assert_eq!(pulls.len(), 1, "only the task due on this schedule ran");
     assert_eq!(pulls[0].title, "Weekly tidy");
@@ -711,11 +694,7 @@ fn a_submitted_review_on_a_deckhand_pr_gets_a_fix_and_a_pr_comment() {
     );
     let run = action(&w, "pull_request_review", &ev, 1202, &[]);
     run.result.assert_code(0);
-    assert_eq!(
-        run.outputs["status"], "done",
-        "{:?}\n{}",
-        run.outputs, run.result.stderr
-    );
+    run.assert_status("done");
     assert_eq!(w.gh.commits(OWNER, REPO, BRANCH).len(), before + 1);
     let replies: Vec<_> =
         w.gh.comments(OWNER, REPO, 2)
@@ -749,11 +728,7 @@ fn verification_that_gives_up_opens_a_draft_labelled_for_review() {
         &[("INPUT_MAX_ATTEMPTS", "1")],
     );
     run.result.assert_code(0);
-    assert_eq!(
-        run.outputs["status"], "needs-review",
-        "{:?}\n{}",
-        run.outputs, run.result.stderr
-    );
+    run.assert_status("needs-review");
     let pulls = w.gh.pulls(OWNER, REPO);
     assert_eq!(pulls.len(), 1);
     assert!(pulls[0].draft);
@@ -806,11 +781,7 @@ fn bots_trigger_only_when_allowed() {
         &[("INPUT_ALLOWED_BOTS", "renovate[bot]")],
     );
     allowed.result.assert_code(0);
-    assert_eq!(
-        allowed.outputs["status"], "done",
-        "{:?}\n{}",
-        allowed.outputs, allowed.result.stderr
-    );
+    allowed.assert_status("done");
 }
 
 #[test]

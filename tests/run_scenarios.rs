@@ -347,6 +347,13 @@ fn scenario_2_bad_edit_is_fixed_on_attempt_two_with_file_and_line() {
     assert!(pr.contains("2 attempt(s)"), "{pr}");
 }
 
+/// Writes `path` in the fixture repo and commits it.
+fn commit_file(repo: &Path, path: &str, content: &str, message: &str) {
+    std::fs::write(repo.join(path), content).unwrap();
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-qm", message]);
+}
+
 /// `path:NUMBER` somewhere in `text`.
 fn regex_like_location(text: &str, path: &str) -> bool {
     text.match_indices(&format!("{path}:")).any(|(i, m)| {
@@ -505,9 +512,12 @@ fn scenario_7_secrets_never_leave_the_process() {
         "const test = require('node:test');\ntest('prints env', () => { console.log('token is ' + process.env.DEPLOY_TOKEN); });\n",
     )
     .unwrap();
-    std::fs::write(repo.join(".deckhand.yml"), "secrets: [DEPLOY_TOKEN]\n").unwrap();
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-qm", "print env"]);
+    commit_file(
+        &repo,
+        ".deckhand.yml",
+        "secrets: [DEPLOY_TOKEN]\n",
+        "print env",
+    );
 
     let script = vec![
         Reply::tool(
@@ -774,9 +784,7 @@ fn code_puts_a_question_to_research_and_gets_its_answer() {
 fn a_budget_ends_the_task_cleanly_with_the_work_committed() {
     let dir = tempfile::tempdir().unwrap();
     let repo = node_service(dir.path());
-    std::fs::write(repo.join(".deckhand.yml"), "max_turns: 2\n").unwrap();
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-qm", "budget"]);
+    commit_file(&repo, ".deckhand.yml", "max_turns: 2\n", "budget");
     let script = vec![
         Reply::tool("update_spec", json!({"plan": ["Write two files"]})),
         Reply::text("Planned."),
@@ -827,9 +835,7 @@ fn a_long_history_is_compacted_instead_of_failing() {
     let dir = tempfile::tempdir().unwrap();
     let repo = node_service(dir.path());
     // A small window: the system prompt alone is near it.
-    std::fs::write(repo.join(".deckhand.yml"), "context_window: 3000\n").unwrap();
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-qm", "window"]);
+    commit_file(&repo, ".deckhand.yml", "context_window: 3000\n", "window");
     let big = "a line of generated text\n".repeat(400);
     let script = vec![
         Reply::tool("update_spec", json!({"plan": ["Create big.txt"]})),
@@ -866,9 +872,7 @@ fn commands_run_as_the_configured_unprivileged_user() {
     }
     let dir = tempfile::tempdir().unwrap();
     let repo = node_service(dir.path());
-    std::fs::write(repo.join(".deckhand.yml"), "command_user: nobody\n").unwrap();
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-qm", "user"]);
+    commit_file(&repo, ".deckhand.yml", "command_user: nobody\n", "user");
     let script = vec![
         Reply::tool("update_spec", json!({"plan": ["Create src/new.js"]})),
         Reply::text("Planned."),
