@@ -220,6 +220,8 @@ async fn run_calls(
     results: &mut Vec<ContentBlock>,
     nested: bool,
 ) -> Result<Option<RoleEnd>, AgentError> {
+    // Tools work in the worktree: wait until it is checked out.
+    s.ready().await?;
     let mut calls = calls.into_iter();
     while let Some(call) = calls.next() {
         let outcome = {

@@ -107,6 +107,15 @@ impl TaskState {
         Ok(())
     }
 
+    /// Waits for the worktree's preparation and keeps its baseline.
+    pub async fn take_baseline(&mut self, s: &mut Session) -> Result<(), AgentError> {
+        s.ready().await?;
+        if let Some(baseline) = s.baseline.take() {
+            self.baseline = baseline;
+        }
+        Ok(())
+    }
+
     fn feedback(&self) -> Vec<String> {
         self.reports
             .iter()
@@ -126,11 +135,7 @@ pub async fn drive(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Agent
                     Some(role) => role,
                     None => {
                         start_role(s, AgentRole::Research, 0);
-                        let baseline = verify::describe_checks(&st.baseline);
-                        RoleState::new(
-                            AgentRole::Research,
-                            prompts::research_start(&st.spec, &baseline),
-                        )
+                        RoleState::new(AgentRole::Research, prompts::research_start(&st.spec))
                     }
                 };
                 let end = run_role(s, &mut role, &mut st.spec).await?;
@@ -155,10 +160,13 @@ pub async fn drive(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Agent
                 let mut role = match st.role.take() {
                     Some(role) => role,
                     None => {
+                        // Code changes files: the baseline must have run.
+                        st.take_baseline(s).await?;
                         start_role(s, AgentRole::Code, attempt);
+                        let baseline = verify::describe_checks(&st.baseline);
                         RoleState::new(
                             AgentRole::Code,
-                            prompts::code_start(&st.spec, attempt, &st.feedback()),
+                            prompts::code_start(&st.spec, attempt, &baseline, &st.feedback()),
                         )
                     }
                 };

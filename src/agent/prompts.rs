@@ -78,18 +78,18 @@ pub fn describe_environment(env: &Environment) -> String {
 }
 
 /// Research's opening message.
-pub fn research_start(spec: &TaskSpec, baseline: &str) -> String {
+pub fn research_start(spec: &TaskSpec) -> String {
     format!(
-        "# Task\n{}\n\n# Test results before any change\n{baseline}\n\n# Current TaskSpec\n{}",
+        "# Task\n{}\n\n# Current TaskSpec\n{}",
         spec.task,
         spec.to_markdown()
     )
 }
 
 /// Code's opening message for an attempt; `feedback` says what failed before.
-pub fn code_start(spec: &TaskSpec, attempt: u32, feedback: &[String]) -> String {
+pub fn code_start(spec: &TaskSpec, attempt: u32, baseline: &str, feedback: &[String]) -> String {
     let mut out = format!(
-        "# Task\n{}\n\n# TaskSpec\n{}",
+        "# Task\n{}\n\n# Test results before any change\n{baseline}\n\n# TaskSpec\n{}",
         spec.task,
         spec.to_markdown()
     );

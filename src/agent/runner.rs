@@ -155,29 +155,41 @@ pub async fn execute(
             repo_name,
             start,
         } => {
-            let worktree = worktree_path(repo, &id);
-            let base = repo.add_worktree_from(&id, &branch, &worktree, start.as_deref())?;
-            let spec = TaskSpec::new(id, repo_name, task.trim());
+            // Only the branch now; the checkout runs in the background.
+            let base = repo.create_branch(&branch, start.as_deref())?;
+            let spec = TaskSpec::new(&id, repo_name, task.trim());
             let author = (
                 cx.settings.file.git.name.clone(),
                 cx.settings.file.git.email.clone(),
             );
+            let worktree = worktree_path(repo, &id);
             (TaskState::new(spec, branch, base, author), worktree)
         }
         Start::Resume { state } => {
             let worktree = worktree_path(repo, &state.spec.id);
-            if !worktree.join(".git").exists() {
-                repo.attach_worktree(&state.spec.id, &state.branch, &worktree)?;
-            }
             (*state, worktree)
         }
     };
     let id = state.spec.id.clone();
-    let mut workspace = Workspace::open(&worktree).map_err(|source| RunError::Worktree {
+    let task_dir = repo.task_dir(&id);
+    let io_err = |source| RunError::Worktree {
         path: worktree.display().to_string(),
         source,
-    })?;
-    let environment = detect::detect(workspace.root()).with_overrides(&cx.settings.file.commands);
+    };
+    std::fs::create_dir_all(&task_dir).map_err(io_err)?;
+    let needs_checkout = !worktree.join(".git").exists();
+    let mut workspace = Workspace::planned(&task_dir, "worktree").map_err(io_err)?;
+    // Until the worktree is there, the prompt is built from the checkout
+    // it comes from (the same commit, or the user's tree on top of it).
+    let source = if needs_checkout {
+        repo.workdir().to_path_buf()
+    } else {
+        worktree.clone()
+    };
+    let environment = detect::detect(&source).with_overrides(&cx.settings.file.commands);
+    let steering =
+        context::render_steering(&context::load_steering(&source, &state.spec.task, &[]));
+    let repo_map = context::repo_map(&source, REPO_MAP_BYTES);
     let mut env = command_env(&cx.env.pairs(), &cx.settings.secret_names);
     let user = user::choose(
         cx.settings.file.command_user.as_deref(),
@@ -185,15 +197,7 @@ pub async fn execute(
     )?;
     let runner = match &user {
         Some(user) => {
-            user::hand_over(workspace.root(), user)?;
-            // The worktree now belongs to the command user; Deckhand (root)
-            // still commits in it.
-            // SAFETY: a process-wide libgit2 option, set before the worktree
-            // is opened again; nothing reads it concurrently.
-            unsafe {
-                let _ = git2::opts::set_verify_owner_validation(false);
-            }
-            let home = user::writable_home(user, &repo.task_dir(&state.spec.id).join("home"))?;
+            let home = user::writable_home(user, &task_dir.join("home"))?;
             env.retain(|(k, _)| k != "HOME" && k != "USER" && k != "LOGNAME");
             env.push(("HOME".into(), home.display().to_string()));
             env.push(("USER".into(), user.name.clone()));
@@ -203,12 +207,19 @@ pub async fn execute(
         }
         None => CommandRunner::new(workspace.root(), env),
     };
-    let steering = context::render_steering(&context::load_steering(
-        workspace.root(),
-        &state.spec.task,
-        &[],
-    ));
-    let repo_map = context::repo_map(workspace.root(), REPO_MAP_BYTES);
+    let preparation = prepare(Preparing {
+        repo_dir: repo.workdir().to_path_buf(),
+        id: id.clone(),
+        branch: state.branch.clone(),
+        checkout: needs_checkout.then(|| worktree.clone()),
+        user: user.clone(),
+        baseline: !resuming,
+        workspace: workspace.clone(),
+        runner: runner.clone(),
+        environment: environment.clone(),
+        reporter: cx.reporter.clone(),
+        timeout: cx.settings.budgets.check_timeout,
+    });
     let reporter = cx.reporter.clone();
     let mut session = Session::new(SessionParts {
         provider: cx.provider,
@@ -256,24 +267,16 @@ pub async fn execute(
         for d in &session.environment.detected {
             reporter.progress(&format!("🔍 detected: {d}"));
         }
-        let timeout = session.budgets.check_timeout;
-        run_setup(&session.runner, &session.environment, &reporter, timeout).await;
-        state.baseline = run_checks(
-            &session.workspace,
-            &session.runner,
-            &session.environment,
-            &reporter,
-            timeout,
-            "baseline",
-            &[CheckKind::Test],
-        )
-        .await;
     }
+    session.preparing(preparation);
 
-    let outcome = orchestrator::drive(&mut session, &mut state).await;
+    let mut outcome = orchestrator::drive(&mut session, &mut state).await;
+    // Whatever ended the task, the worktree must be ready to commit in.
+    if let Err(e) = state.take_baseline(&mut session).await {
+        outcome = Err(e);
+    }
     state.usage = session.usage;
     state.elapsed_ms = session.elapsed().as_millis() as u64;
-    let task_dir = repo.task_dir(&id);
     let ending = match outcome {
         Err(source) => {
             // Nothing lost: what was written so far stays on the branch.
@@ -336,6 +339,73 @@ pub async fn execute(
         });
     }
     finish(repo, session, state, &worktree, ending, task_dir)
+}
+
+/// What the background preparation needs.
+struct Preparing {
+    repo_dir: PathBuf,
+    id: String,
+    branch: String,
+    /// Where to check the branch out, when it is not checked out yet.
+    checkout: Option<PathBuf>,
+    user: Option<user::CommandUser>,
+    /// Run setup and the baseline tests (not on resume).
+    baseline: bool,
+    workspace: Workspace,
+    runner: CommandRunner,
+    environment: crate::workspace::detect::Environment,
+    reporter: Reporter,
+    timeout: Duration,
+}
+
+/// Checks the worktree out, hands it to the command user, runs setup and
+/// the baseline tests, in the background.
+fn prepare(p: Preparing) -> crate::agent::session::Preparation {
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let (checkout, user, id, branch, repo_dir) =
+            (p.checkout, p.user.clone(), p.id, p.branch, p.repo_dir);
+        tokio::task::spawn_blocking(move || -> Result<(), String> {
+            if let Some(path) = &checkout {
+                let repo = LocalRepo::open(&repo_dir).map_err(|e| e.to_string())?;
+                repo.attach_worktree(&id, &branch, path)
+                    .map_err(|e| e.to_string())?;
+            }
+            if let (Some(user), Some(path)) = (&user, &checkout) {
+                user::hand_over(path, user).map_err(|e| e.to_string())?;
+                // The worktree now belongs to the command user; Deckhand
+                // still commits in it.
+                // SAFETY: a process-wide libgit2 option; it only relaxes the
+                // ownership check for repositories opened after this.
+                unsafe {
+                    let _ = git2::opts::set_verify_owner_validation(false);
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| format!("the checkout stopped: {e}"))??;
+        if started.elapsed() > Duration::from_secs(1) {
+            p.reporter.progress(&format!(
+                "📦 worktree ready ({})",
+                crate::report::events::human_duration(started.elapsed())
+            ));
+        }
+        if !p.baseline {
+            return Ok(Vec::new());
+        }
+        run_setup(&p.runner, &p.environment, &p.reporter, p.timeout).await;
+        Ok(run_checks(
+            &p.workspace,
+            &p.runner,
+            &p.environment,
+            &p.reporter,
+            p.timeout,
+            "baseline",
+            &[CheckKind::Test],
+        )
+        .await)
+    })
 }
 
 /// Commits leftovers, writes the PR description and spec, removes the

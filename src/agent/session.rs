@@ -3,8 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::agent::conversation::AgentError;
 use crate::agent::inbox::Inbox;
 use crate::agent::tools::ToolLimits;
+use crate::agent::verify::CheckRun;
 use crate::config::Budgets;
 use crate::llm::{PriceTable, Provider, Usage};
 use crate::report::Reporter;
@@ -40,6 +42,11 @@ impl Limit {
     }
 }
 
+/// Work that must finish before anything touches the worktree: the
+/// checkout, handing it to the command user, setup, and the baseline tests
+/// (their runs are its result). It runs while the first model turns go out.
+pub type Preparation = tokio::task::JoinHandle<Result<Vec<CheckRun>, String>>;
+
 pub struct Session {
     pub provider: Box<dyn Provider>,
     pub prices: PriceTable,
@@ -60,6 +67,9 @@ pub struct Session {
     started: Instant,
     /// Time spent in earlier runs of this task (before a resume).
     elapsed_before: Duration,
+    preparing: Option<Preparation>,
+    /// The baseline runs, once preparation finished (taken by the task).
+    pub baseline: Option<Vec<CheckRun>>,
 }
 
 pub struct SessionParts {
@@ -96,7 +106,31 @@ impl Session {
             usage: Usage::default(),
             started: Instant::now(),
             elapsed_before: Duration::ZERO,
+            preparing: None,
+            baseline: None,
         }
+    }
+
+    /// Hands the session the worktree's preparation.
+    pub fn preparing(&mut self, preparation: Preparation) {
+        self.preparing = Some(preparation);
+    }
+
+    /// Waits until the worktree is ready for tools and commands.
+    pub async fn ready(&mut self) -> Result<(), AgentError> {
+        let Some(preparation) = self.preparing.take() else {
+            return Ok(());
+        };
+        let fatal = |message: String| AgentError::Fatal {
+            role: "worktree",
+            message,
+        };
+        let runs = preparation
+            .await
+            .map_err(|e| fatal(format!("preparing the worktree stopped: {e}")))?
+            .map_err(fatal)?;
+        self.baseline = Some(runs);
+        Ok(())
     }
 
     /// Restores token use and elapsed time from a checkpoint.

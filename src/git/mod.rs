@@ -140,6 +140,14 @@ impl LocalRepo {
         path: &Path,
         start: Option<&str>,
     ) -> Result<String, GitError> {
+        let base = self.create_branch(branch, start)?;
+        self.attach_worktree(name, branch, path)?;
+        Ok(base)
+    }
+
+    /// Creates branch `branch` at `start` (a branch name or commit; HEAD
+    /// when `None`) without checking it out. Returns the commit id.
+    pub fn create_branch(&self, branch: &str, start: Option<&str>) -> Result<String, GitError> {
         let no_commits = || GitError::NoCommits {
             path: self.workdir.display().to_string(),
         };
@@ -156,12 +164,9 @@ impl LocalRepo {
                 .peel_to_commit()
                 .map_err(|_| no_commits())?,
         };
-        let reference = self
-            .repo
+        self.repo
             .branch(branch, &commit, false)
-            .map_err(ctx(format!("create branch {branch}")))?
-            .into_reference();
-        self.check_out_worktree(name, &reference, path)?;
+            .map_err(ctx(format!("create branch {branch}")))?;
         Ok(commit.id().to_string())
     }
 

@@ -35,6 +35,15 @@ impl Workspace {
         })
     }
 
+    /// A workspace at `dir/name`, which need not exist yet (it is being
+    /// checked out); `dir` must.
+    pub fn planned(dir: &Path, name: &str) -> std::io::Result<Self> {
+        Ok(Workspace {
+            root: dir.canonicalize()?.join(name),
+            owner: None,
+        })
+    }
+
     /// The same workspace, giving what Deckhand writes to `uid`/`gid`.
     pub fn with_owner(mut self, uid: u32, gid: u32) -> Self {
         self.owner = Some((uid, gid));
