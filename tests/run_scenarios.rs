@@ -911,3 +911,68 @@ fn commands_run_as_the_configured_unprivileged_user() {
         "module.exports = 1;\n// more"
     );
 }
+
+#[test]
+fn on_a_terminal_the_question_is_asked_there() {
+    // `script` (util-linux) gives the run a terminal and types the answer.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no `script` command to provide a terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let mut script = vec![Reply::tool(
+        "ask_question",
+        json!({"question": "Which window length?"}),
+    )];
+    script.extend(minimal_script("src/window.js"));
+    let server = ModelServer::start(script);
+    let command = format!(
+        "{} run --repo {} --task 'Add a window'",
+        env!("CARGO_BIN_EXE_deckhand"),
+        repo.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .env("TERM", "xterm")
+        .env("ANTHROPIC_API_KEY", common::API_KEY)
+        .env("ANTHROPIC_BASE_URL", server.anthropic_base_url())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        // Wait for the question before answering.
+        for _ in 0..200 {
+            if server.requests().len() >= 1 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        stdin.write_all(b"Sixty seconds\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("Which window length?"), "{shown}");
+    let answered = bodies(&server)[1]["messages"].to_string();
+    assert!(
+        answered.contains("Answer from the user: Sixty seconds"),
+        "{answered}"
+    );
+    assert_eq!(
+        show(&repo, &task_branch(&repo), "src/window.js"),
+        "module.exports = 1;"
+    );
+}
