@@ -648,6 +648,12 @@ fn scenario_8_question_waits_then_resume_finishes_with_the_answer() {
     assert!(last.contains("tool_result"), "{last}");
     assert_eq!(show(&repo, &branch, "src/window.js"), "module.exports = 1;");
     assert!(!task_dir(&repo, &branch).join("state.json").exists());
+    // The baseline from before the question still reaches the PR.
+    let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
+    assert!(
+        pr.contains("| test | `npm test` | ✅ 2 passed | ✅ 2 passed |"),
+        "{pr}"
+    );
 }
 
 #[test]

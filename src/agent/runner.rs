@@ -392,19 +392,21 @@ fn prepare(p: Preparing) -> crate::agent::session::Preparation {
             ));
         }
         if !p.baseline {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         run_setup(&p.runner, &p.environment, &p.reporter, p.timeout).await;
-        Ok(run_checks(
-            &p.workspace,
-            &p.runner,
-            &p.environment,
-            &p.reporter,
-            p.timeout,
-            "baseline",
-            &[CheckKind::Test],
-        )
-        .await)
+        Ok(Some(
+            run_checks(
+                &p.workspace,
+                &p.runner,
+                &p.environment,
+                &p.reporter,
+                p.timeout,
+                "baseline",
+                &[CheckKind::Test],
+            )
+            .await,
+        ))
     })
 }
 

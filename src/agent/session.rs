@@ -44,8 +44,9 @@ impl Limit {
 
 /// Work that must finish before anything touches the worktree: the
 /// checkout, handing it to the command user, setup, and the baseline tests
-/// (their runs are its result). It runs while the first model turns go out.
-pub type Preparation = tokio::task::JoinHandle<Result<Vec<CheckRun>, String>>;
+/// (their runs are its result; `None` when no baseline was run, as on a
+/// resume). It runs while the first model turns go out.
+pub type Preparation = tokio::task::JoinHandle<Result<Option<Vec<CheckRun>>, String>>;
 
 pub struct Session {
     pub provider: Box<dyn Provider>,
@@ -129,7 +130,9 @@ impl Session {
             .await
             .map_err(|e| fatal(format!("preparing the worktree stopped: {e}")))?
             .map_err(fatal)?;
-        self.baseline = Some(runs);
+        if runs.is_some() {
+            self.baseline = runs;
+        }
         Ok(())
     }
 
