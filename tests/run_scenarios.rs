@@ -960,7 +960,7 @@ fn on_a_terminal_the_question_is_asked_there() {
         let mut stdin = child.stdin.take().unwrap();
         // Wait for the question before answering.
         for _ in 0..200 {
-            if server.requests().len() >= 1 {
+            if !server.requests().is_empty() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
