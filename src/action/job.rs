@@ -140,11 +140,27 @@ pub async fn find_progress(
     id: &str,
 ) -> anyhow::Result<Option<(u64, Marker)>> {
     let comments = ctx.github.comments(&ctx.repo, issue, None).await?;
-    Ok(comments.iter().rev().find_map(|c| {
-        Marker::find(&c.body)
-            .filter(|m| m.task == id)
-            .map(|m| (c.id, m))
-    }))
+    for c in comments.iter().rev() {
+        let Some(marker) = Marker::find(&c.body).filter(|m| m.task == id) else {
+            continue;
+        };
+        // Anyone may write a marker into a comment; only one written by a
+        // bot (Deckhand's token) or a collaborator with write access counts.
+        if c.user.is_bot()
+            || ctx
+                .github
+                .permission(&ctx.repo, &c.user.login)
+                .await?
+                .can_write()
+        {
+            return Ok(Some((c.id, marker)));
+        }
+        tracing::warn!(
+            "ignoring a progress marker in a comment by @{}",
+            c.user.login
+        );
+    }
+    Ok(None)
 }
 
 /// A fresh clone of the repository, seeded from the workspace checkout when
@@ -416,33 +432,14 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
         }
         (_, JobKind::Feedback { pr, feedback, .. }) => {
             outputs.pr_url = reply_to_feedback(ctx, *pr, feedback, &result).await?;
+            clear_checkpoint(ctx, &job.id, &settings);
             outputs.summary = result.pr_text.clone().unwrap_or_default();
         }
         (_, JobKind::Task) => {
             let pr_url = open_pull(ctx, &job, &result, &base_branch).await?;
             outputs.pr_url = pr_url.clone();
             outputs.summary = result.pr_text.clone().unwrap_or_default();
-            if job.resume.is_none() {
-                // A finished task needs no checkpoint any more.
-                if let Ok(mut store) = memory(ctx) {
-                    let author = (
-                        settings.file.git.name.as_str(),
-                        settings.file.git.email.as_str(),
-                    );
-                    if store
-                        .read(&checkpoint_path(&job.id))
-                        .ok()
-                        .flatten()
-                        .is_some()
-                    {
-                        let _ = store.write(
-                            &[(checkpoint_path(&job.id), None)],
-                            &format!("Task {} finished", job.id),
-                            author,
-                        );
-                    }
-                }
-            }
+            clear_checkpoint(ctx, &job.id, &settings);
             if let Some(u) = updater {
                 let ending = result.ending.clone();
                 u.finish(|p| {
@@ -485,6 +482,32 @@ async fn continue_in_new_job(ctx: &Ctx, id: &str, settings: &Settings) -> anyhow
         .await?;
     println!("Deckhand: out of time; dispatched {workflow} to continue task {id}.");
     Ok(workflow)
+}
+
+/// A finished task needs no checkpoint any more; failing to remove it is
+/// worth a warning, not a failed job.
+fn clear_checkpoint(ctx: &Ctx, id: &str, settings: &Settings) {
+    let path = checkpoint_path(id);
+    let cleared = memory(ctx).and_then(|mut store| {
+        if store.read(&path)?.is_some() {
+            let author = (
+                settings.file.git.name.as_str(),
+                settings.file.git.email.as_str(),
+            );
+            store.write(
+                &[(path.clone(), None)],
+                &format!("Task {id} finished"),
+                author,
+            )?;
+        }
+        Ok(())
+    });
+    if let Err(e) = cleared {
+        println!(
+            "::warning title=Deckhand::could not remove the checkpoint of task {id}: {}",
+            workflow::escape_data(&ctx.redactor.redact(&format!("{e:#}")))
+        );
+    }
 }
 
 /// Saves the task's state under `tasks/<id>/` on the memory branch.
@@ -624,7 +647,7 @@ async fn reply_to_feedback(
         })
         .unwrap_or_default();
     let mut body = format!(
-        "🛠️ Deckhand pushed {commit} to `{}`.\n\n{}\n",
+        "<!-- deckhand:reply -->\n🛠️ Deckhand pushed {commit} to `{}`.\n\n{}\n",
         result.state.branch,
         result.state.code_summary.trim()
     );

@@ -210,7 +210,9 @@ async fn handle(
             gate::check(&ctx.github, &ctx.repo, actor, &ctx.inputs.allowed_bots).await?
         {
             println!("Deckhand: refused: {why}.");
-            if let Some(issue) = issue_of(&route) {
+            // People are told why, once; bots (Deckhand's own replies among
+            // them) only get the log line.
+            if let (Some(issue), false) = (issue_of(&route), actor.is_bot()) {
                 gate::comment_refusal(&ctx.github, &ctx.repo, issue, actor, &why).await?;
             }
             return Ok(Outputs::skipped(&why));
@@ -286,7 +288,10 @@ pub fn issue_branch(issue: u64, title: &str) -> String {
 /// left out), plus `extra` from a triggering comment.
 async fn issue_task(ctx: &Ctx, issue: u64, extra: Option<&str>) -> anyhow::Result<Outputs> {
     let id = issue_task_id(&ctx.repo, issue);
-    if let Some((_, marker)) = job::find_progress(ctx, issue, &id).await? {
+    // Re-running the same job changes nothing once the task is done; a new
+    // instruction in a comment is new work on the same branch and PR.
+    let rerun = extra.is_none_or(|e| e.trim().is_empty());
+    if let (true, Some((_, marker))) = (rerun, job::find_progress(ctx, issue, &id).await?) {
         if marker.status == Status::Done {
             if let Some(pull) = ctx
                 .github

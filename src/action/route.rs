@@ -153,13 +153,20 @@ pub fn route(event: &Event, inputs: &ActionInputs) -> Route {
                     "a comment was {action}; only new comments are read"
                 ));
             }
-            let Some(text) = after_phrase(&comment.body, &inputs.trigger_phrase) else {
+            if comment.body.contains("<!-- deckhand:") {
                 return Route::Ignore(format!(
-                    "the comment on #{} does not start with `{}`",
-                    issue.number, inputs.trigger_phrase
+                    "the comment on #{} is Deckhand's own",
+                    issue.number
                 ));
-            };
+            }
             if issue.is_pull_request() {
+                // On a pull request any comment is feedback (the PR must be
+                // Deckhand's; that is checked when it is read).
+                let text = after_phrase(&comment.body, &inputs.trigger_phrase)
+                    .unwrap_or(comment.body.trim());
+                if text.is_empty() {
+                    return Route::Ignore(format!("the comment on #{} is empty", issue.number));
+                }
                 return Route::Feedback {
                     pr: issue.number,
                     branch: None,
@@ -170,6 +177,12 @@ pub fn route(event: &Event, inputs: &ActionInputs) -> Route {
                     actor: sender.clone(),
                 };
             }
+            let Some(text) = after_phrase(&comment.body, &inputs.trigger_phrase) else {
+                return Route::Ignore(format!(
+                    "the comment on #{} does not start with `{}`",
+                    issue.number, inputs.trigger_phrase
+                ));
+            };
             Route::IssueComment {
                 issue: issue.number,
                 comment_id: comment.id,

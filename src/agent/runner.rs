@@ -310,21 +310,37 @@ pub async fn execute(
             limit.describe(&session.budgets)
         )),
     };
-    if let Ending::Waiting(question) = &ending {
+    if let Ending::Waiting(_) | Ending::Paused(_) | Ending::OutOfTime = &ending {
+        let why = match &ending {
+            Ending::Paused(author) => {
+                reporter.progress(&format!("⏸️ task {id} is paused (asked by @{author})"));
+                format!("paused by @{author}")
+            }
+            Ending::OutOfTime => {
+                state.spec.status = TaskStatus::Paused;
+                reporter.progress(&format!(
+                    "⏱️ task {id} ran out of time in this job; checkpointed"
+                ));
+                "out of time".to_string()
+            }
+            _ => {
+                reporter.progress(&format!("❓ task {id} is waiting for an answer"));
+                state.question.clone().unwrap_or_default()
+            }
+        };
         checkpoint::save(&task_dir.join(STATE_FILE), &state, &session.redactor)?;
         write_file(
             &task_dir.join("spec.md"),
             &state.spec.to_markdown(),
             &session.redactor,
         )?;
-        reporter.progress(&format!("❓ task {id} is waiting for an answer"));
         finished_event(
             &session,
             &state,
-            "waiting",
+            ending.label(),
             ending.exit_code(),
             &task_dir,
-            Some(question.clone()),
+            Some(why),
         );
         let (changes, _) = git::diff_since(&worktree, &state.base_commit)?;
         return Ok(TaskResult {
@@ -469,13 +485,17 @@ fn finish(
         pr_path.display(),
         session.usage_line()
     ));
+    let stop_reason = match &ending {
+        Ending::NeedsReview(reason) => Some(reason.clone()),
+        _ => None,
+    };
     finished_event(
         &session,
         &state,
         ending.label(),
         ending.exit_code(),
         &task_dir,
-        None,
+        stop_reason,
     );
     Ok(TaskResult {
         usage: session.usage,
