@@ -14,6 +14,13 @@ pub enum Decision {
     Refused(String),
 }
 
+/// Whether bot `login` is in `allowed` (`renovate` and `renovate[bot]`
+/// name the same bot).
+pub fn bot_allowed(allowed: &[String], login: &str) -> bool {
+    let bare = |s: &str| s.trim().trim_end_matches("[bot]").to_ascii_lowercase();
+    allowed.iter().any(|b| bare(b) == bare(login))
+}
+
 pub async fn check(
     github: &GitHub,
     repo: &RepoRef,
@@ -21,11 +28,7 @@ pub async fn check(
     allowed_bots: &[String],
 ) -> Result<Decision, GitHubError> {
     if actor.is_bot() {
-        let listed = allowed_bots.iter().any(|b| {
-            b.eq_ignore_ascii_case(&actor.login)
-                || b.trim_end_matches("[bot]")
-                    .eq_ignore_ascii_case(actor.login.trim_end_matches("[bot]"))
-        });
+        let listed = bot_allowed(allowed_bots, &actor.login);
         return Ok(if listed {
             Decision::Allowed
         } else {

@@ -53,10 +53,7 @@ impl CommentInbox {
 
     async fn permitted(&mut self, login: &str, is_bot: bool) -> bool {
         if is_bot {
-            return self
-                .allowed_bots
-                .iter()
-                .any(|b| b.eq_ignore_ascii_case(login));
+            return super::gate::bot_allowed(&self.allowed_bots, login);
         }
         if let Some(known) = self.may_steer.get(login) {
             return *known;

@@ -122,8 +122,23 @@ impl ActionInputs {
             network: input("network"),
             allowed_domains: list("allowed_domains"),
             secrets,
-            max_attempts: number("max_attempts")?.map(|n| n as u32),
-            timeout_minutes: number("timeout_minutes")?,
+            max_attempts: number("max_attempts")?
+                .map(|n| {
+                    u32::try_from(n).map_err(|_| InputError::Invalid {
+                        name: "max_attempts",
+                        message: format!("{n} is too large"),
+                    })
+                })
+                .transpose()?,
+            timeout_minutes: match number("timeout_minutes")? {
+                Some(m) if m > 7 * 24 * 60 => {
+                    return Err(InputError::Invalid {
+                        name: "timeout_minutes",
+                        message: format!("{m} is more than a week"),
+                    })
+                }
+                m => m,
+            },
             base_branch: input("base_branch"),
             draft,
             allowed_bots: list("allowed_bots"),

@@ -289,11 +289,11 @@ impl Updater {
                 progress.clone(),
             );
             tokio::spawn(async move {
-                let mut last = Instant::now() - MIN_INTERVAL;
+                let mut last: Option<Instant> = None;
                 let mut dirty = false;
                 loop {
                     let wait = if dirty {
-                        MIN_INTERVAL.saturating_sub(last.elapsed())
+                        last.map_or(Duration::ZERO, |t| MIN_INTERVAL.saturating_sub(t.elapsed()))
                     } else {
                         Duration::from_secs(3600)
                     };
@@ -311,7 +311,7 @@ impl Updater {
                             if let Err(e) = github.update_comment(&repo, comment_id, &redactor.redact(&body)).await {
                                 tracing::warn!("could not update the progress comment: {e}");
                             }
-                            last = Instant::now();
+                            last = Some(Instant::now());
                             dirty = false;
                         }
                     }

@@ -178,7 +178,13 @@ impl Settings {
             return Err(file.invalid(source.as_deref(), "max_attempts", "must be at least 1"));
         }
         let prices = PriceTable::with_overrides(&file.prices);
-        let secret_names = file.secrets.clone();
+        // The model key is never handed to commands, even when listed.
+        let secret_names = file
+            .secrets
+            .iter()
+            .filter(|name| file.api_key_env.as_ref() != Some(*name))
+            .cloned()
+            .collect();
         Ok(Settings {
             source,
             file,

@@ -99,6 +99,9 @@ pub fn truncate_markdown(text: &str, max: usize) -> String {
         return text.to_string();
     }
     const NOTE: &str = "\n\n_… cut to fit GitHub's size limit; the full text is in the job log._\n";
+    if max < NOTE.len() {
+        return String::new();
+    }
     let budget = max.saturating_sub(NOTE.len());
     let mut end = budget.min(text.len());
     while !text.is_char_boundary(end) {
@@ -153,5 +156,6 @@ mod tests {
         assert!(cut.len() <= 1000);
         assert!(cut.ends_with("job log._\n"));
         assert_eq!(truncate_markdown("short", 1000), "short");
+        assert_eq!(truncate_markdown(&long, 10), "");
     }
 }

@@ -47,6 +47,15 @@ const ALLOWED: &[&str] = &[
     "https_proxy",
     "no_proxy",
 ];
+/// Never passed on, even when listed as a secret: model keys and tokens.
+const NEVER: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+];
 /// Variables passed through by prefix.
 const ALLOWED_PREFIXES: &[&str] = &["LC_", "CARGO_TERM_", "PYENV_"];
 
@@ -58,6 +67,7 @@ pub fn command_env(
 ) -> Vec<(String, String)> {
     process_env
         .iter()
+        .filter(|(k, _)| !NEVER.contains(&k.as_str()) && !k.starts_with("INPUT_"))
         .filter(|(k, _)| {
             ALLOWED.contains(&k.as_str())
                 || ALLOWED_PREFIXES.iter().any(|p| k.starts_with(p))
@@ -83,7 +93,10 @@ mod tests {
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
-        let got = command_env(&env, &["NPM_TOKEN".to_string()]);
+        let got = command_env(
+            &env,
+            &["NPM_TOKEN".to_string(), "ANTHROPIC_API_KEY".to_string()],
+        );
         let names: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["PATH", "LC_ALL", "NPM_TOKEN"]);
     }

@@ -21,12 +21,22 @@ impl Redactor {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut secrets: Vec<String> = values
-            .into_iter()
-            .map(Into::into)
-            .map(|s| s.trim().to_string())
-            .filter(|s| s.len() >= MIN_SECRET_LEN)
-            .collect();
+        let mut secrets: Vec<String> = Vec::new();
+        for value in values.into_iter().map(Into::into) {
+            let value = value.trim().to_string();
+            if value.len() < MIN_SECRET_LEN {
+                continue;
+            }
+            // Inside JSON (events, checkpoints) a secret with quotes,
+            // backslashes or control characters appears escaped.
+            if let Ok(quoted) = serde_json::to_string(&value) {
+                let escaped = &quoted[1..quoted.len() - 1];
+                if escaped != value {
+                    secrets.push(escaped.to_string());
+                }
+            }
+            secrets.push(value);
+        }
         // Longest first, so a secret containing another is masked whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
@@ -57,6 +67,13 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masks_secrets_escaped_inside_json() {
+        let r = Redactor::new(["pa\"ss\\word"]);
+        let json = serde_json::to_string(&serde_json::json!({"v": "pa\"ss\\word"})).unwrap();
+        assert_eq!(r.redact(&json), "{\"v\":\"***\"}");
+    }
 
     #[test]
     fn masks_every_occurrence_longest_first() {
