@@ -1,13 +1,36 @@
-//! The `deckhand` binary's edge: parses the command line, sets up logging,
-//! and turns errors into exit code 1 with a clear message.
+//! The `deckhand` binary's edge: reads the environment once, sets up
+//! logging, runs the command, and turns errors into exit code 1 with a clear
+//! message. Logs and errors pass through the redactor like all other output.
+
+use std::io::Write;
 
 use clap::Parser;
 use deckhand::cli::{self, exit, Cli};
+use deckhand::config::EnvSnapshot;
+use deckhand::sandbox::Redactor;
+
+/// stderr, with secrets masked in every log line.
+struct RedactingStderr(Redactor);
+
+impl Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(self.0.redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
 
 fn main() {
     let cli = Cli::parse();
+    let env = EnvSnapshot::from_process();
+    let redactor = cli::process_redactor(&env);
+    let log_redactor = redactor.clone();
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(move || RedactingStderr(log_redactor.clone()))
         .with_target(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DECKHAND_LOG")
@@ -24,10 +47,10 @@ fn main() {
             std::process::exit(exit::ERROR);
         }
     };
-    let code = match runtime.block_on(cli::main(cli)) {
+    let code = match runtime.block_on(cli::main(cli, env)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", redactor.redact(&format!("{e:#}")));
             exit::ERROR
         }
     };

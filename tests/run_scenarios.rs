@@ -982,3 +982,24 @@ fn on_a_terminal_the_question_is_asked_there() {
         "module.exports = 1;"
     );
 }
+
+#[test]
+fn errors_and_logs_mask_secrets_from_the_environment() {
+    const SECRET: &str = "proxy-tok-abcdef123456";
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let server = ModelServer::start(vec![Reply::status(400).body(format!(
+        "{{\"type\":\"error\",\"error\":{{\"type\":\"invalid_request_error\",\"message\":\"bad proxy token {SECRET}\"}}}}"
+    ))]);
+    let repo_arg = repo.display().to_string();
+    let r = deckhand(
+        &server,
+        Wire::Anthropic,
+        &["run", "--repo", &repo_arg, "--task", "Anything"],
+        &[("PROXY_TOKEN", SECRET), ("DECKHAND_LOG", "debug")],
+    );
+    r.assert_code(1);
+    assert!(r.stderr.contains("bad proxy token ***"), "{}", r.stderr);
+    assert!(!r.stderr.contains(SECRET), "{}", r.stderr);
+    assert!(!r.stdout.contains(SECRET));
+}

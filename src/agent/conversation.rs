@@ -229,7 +229,7 @@ async fn run_calls(
                 workspace: &s.workspace,
                 runner: &s.runner,
                 redactor: &s.redactor,
-                limits: s.limits,
+                limits: s.tool_limits(),
                 spec: shared.spec,
                 verdict: shared.verdict,
             };
@@ -270,6 +270,15 @@ async fn run_calls(
                         });
                         return Ok(Some(RoleEnd::Waiting(question)));
                     }
+                    Answer::Pause { question, author } => {
+                        state.pending = Some(PendingQuestion {
+                            call_id: call.id,
+                            question,
+                            results: std::mem::take(results),
+                            remaining: calls.collect(),
+                        });
+                        return Ok(Some(RoleEnd::Paused(author)));
+                    }
                 }
             }
         };
@@ -285,6 +294,12 @@ async fn run_calls(
 enum Answer {
     Text(String),
     Wait(String),
+    /// Paused while research considered the question; on resume the
+    /// question goes to the user.
+    Pause {
+        question: String,
+        author: String,
+    },
 }
 
 /// Code asks research first; research (top level) asks the human on a
@@ -307,7 +322,7 @@ async fn answer_question(
         match end {
             RoleEnd::Finished(answer) => return Ok(Answer::Text(format!("Answer from research: {answer}"))),
             RoleEnd::Waiting(for_human) => question = for_human,
-            RoleEnd::Paused(_) => return Ok(Answer::Wait(question)),
+            RoleEnd::Paused(author) => return Ok(Answer::Pause { question, author }),
             RoleEnd::Stopped(limit) => {
                 return Ok(Answer::Text(format!(
                     "Research could not answer: {}. Decide yourself and record the decision with update_spec `decisions`.",

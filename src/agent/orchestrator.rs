@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::conversation::{self, AgentError, RoleEnd, RoleState, Shared};
 use crate::agent::session::{Limit, Session};
-use crate::agent::verify::{self, CheckRun, VerifyReport};
+use crate::agent::verify::{self, CheckRun, Interrupt, VerifyReport};
 use crate::agent::{prompts, AgentRole};
 use crate::git;
 use crate::llm::Usage;
@@ -20,6 +20,7 @@ use crate::task::{TaskSpec, TaskStatus};
 pub enum Phase {
     Research,
     Code { attempt: u32 },
+    Verify { attempt: u32 },
 }
 
 /// Everything a task knows; saved as its checkpoint.
@@ -199,12 +200,20 @@ pub async fn drive(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Agent
                     RoleEnd::Finished(summary) => st.code_summary = summary,
                 }
                 st.commit(s, &format!("attempt {attempt}"))?;
+                st.phase = Phase::Verify { attempt };
+            }
+            Phase::Verify { attempt } => {
                 st.spec.status = TaskStatus::Verifying;
                 start_role(s, AgentRole::Verify, attempt);
                 let (_, diff) = git::diff_since(s.workspace.root(), &st.base_commit)?;
                 let report = match verify::verify(s, &mut st.spec, attempt, &diff).await? {
                     Ok(report) => report,
-                    Err(limit) => return Ok(Outcome::Stopped(limit)),
+                    Err(Interrupt::Stopped(limit)) => return Ok(Outcome::Stopped(limit)),
+                    // Resuming verifies this attempt again.
+                    Err(Interrupt::Paused(author)) => {
+                        st.spec.status = TaskStatus::Paused;
+                        return Ok(Outcome::Paused(author));
+                    }
                 };
                 let passed = report.passed();
                 st.reports.push(report);
@@ -215,8 +224,7 @@ pub async fn drive(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Agent
                     return Ok(Outcome::GaveUp);
                 }
                 s.progress(&format!(
-                    "🔁 attempt {} failed; retrying with a different approach",
-                    attempt
+                    "🔁 attempt {attempt} failed; retrying with a different approach"
                 ));
                 st.phase = Phase::Code {
                     attempt: attempt + 1,

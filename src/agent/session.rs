@@ -146,6 +146,29 @@ impl Session {
         self.elapsed_before + self.started.elapsed()
     }
 
+    /// Wall-clock time left in the task's budget (at least one second, so
+    /// a command can still start and say it ran out).
+    pub fn time_left(&self) -> Duration {
+        self.budgets
+            .wall_clock
+            .saturating_sub(self.elapsed())
+            .max(Duration::from_secs(1))
+    }
+
+    /// Tool limits with command timeouts cut to the time left.
+    pub fn tool_limits(&self) -> ToolLimits {
+        let left = self.time_left().as_secs();
+        let mut limits = self.limits;
+        limits.max_command_timeout_secs = limits.max_command_timeout_secs.min(left);
+        limits.default_command_timeout_secs = limits.default_command_timeout_secs.min(left);
+        limits
+    }
+
+    /// The check timeout, cut to the time left.
+    pub fn check_timeout(&self) -> Duration {
+        self.budgets.check_timeout.min(self.time_left())
+    }
+
     pub fn cost(&self) -> Option<f64> {
         self.prices.cost(self.provider.model(), &self.usage)
     }

@@ -318,6 +318,15 @@ pub fn describe_checks(checks: &[CheckRun]) -> String {
         .collect()
 }
 
+/// Why a verification did not finish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Interrupt {
+    /// A budget ran out.
+    Stopped(Limit),
+    /// Someone asked the task to pause (who).
+    Paused(String),
+}
+
 /// Verifies an attempt: checks, then (when they pass) the model review.
 /// `Err` only for model failures; a budget hit is `Ok(Err(limit))`.
 pub async fn verify(
@@ -325,13 +334,13 @@ pub async fn verify(
     spec: &mut TaskSpec,
     attempt: u32,
     diff: &str,
-) -> Result<Result<VerifyReport, Limit>, AgentError> {
+) -> Result<Result<VerifyReport, Interrupt>, AgentError> {
     let checks = run_checks(
         &s.workspace,
         &s.runner,
         &s.environment,
         &s.reporter,
-        s.budgets.check_timeout,
+        s.check_timeout(),
         "verify",
         &ALL_KINDS,
     )
@@ -358,9 +367,10 @@ pub async fn verify(
         )
         .await?;
         match end {
-            RoleEnd::Stopped(limit) => return Ok(Err(limit)),
-            // Verify asks nobody; a pause waits for the next role.
-            RoleEnd::Finished(_) | RoleEnd::Waiting(_) | RoleEnd::Paused(_) => {}
+            RoleEnd::Stopped(limit) => return Ok(Err(Interrupt::Stopped(limit))),
+            RoleEnd::Paused(author) => return Ok(Err(Interrupt::Paused(author))),
+            // Verify asks nobody (it has no ask_question tool).
+            RoleEnd::Finished(_) | RoleEnd::Waiting(_) => {}
         }
         if verdict.is_none() {
             report.review_problem =

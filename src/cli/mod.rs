@@ -80,9 +80,19 @@ impl GlobalArgs {
     }
 }
 
+/// Masks what the environment says is secret (keys, tokens, the action's
+/// secret inputs) in everything the process prints before a command knows
+/// more (its config's secrets).
+pub fn process_redactor(env: &EnvSnapshot) -> crate::sandbox::Redactor {
+    let mut values = env.secret_values();
+    if let Ok(inputs) = crate::action::inputs::ActionInputs::from_env(env) {
+        values.extend(inputs.secret_values());
+    }
+    crate::sandbox::Redactor::new(values)
+}
+
 /// Runs the parsed command; returns the process exit code.
-pub async fn main(cli: Cli) -> anyhow::Result<i32> {
-    let env = EnvSnapshot::from_process();
+pub async fn main(cli: Cli, env: EnvSnapshot) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => run::run(&cli.global, args, &env).await,
         Command::Verify(args) => verify::run(&cli.global, args, &env).await,

@@ -72,6 +72,25 @@ impl Tool for ReportVerdict {
                     )));
                 }
             }
+            // Every acceptance criterion of the spec needs a verdict.
+            let judged = |wanted: &str| {
+                args.criteria
+                    .iter()
+                    .any(|c| c.criterion.trim() == wanted.trim())
+            };
+            let missing: Vec<&String> = ctx
+                .spec
+                .acceptance_criteria
+                .iter()
+                .filter(|wanted| !judged(wanted))
+                .collect();
+            if args.criteria.len() < ctx.spec.acceptance_criteria.len() {
+                let list: Vec<String> = missing.iter().map(|m| format!("- {m}")).collect();
+                return Err(for_model(format!(
+                    "the verdict must judge every acceptance criterion of the spec; these have no entry (use their exact text):\n{}",
+                    list.join("\n")
+                )));
+            }
             let met = args.criteria.iter().filter(|c| c.met).count();
             let total = args.criteria.len();
             *ctx.verdict = Some(args.criteria);
@@ -87,6 +106,20 @@ impl Tool for ReportVerdict {
 mod tests {
     use super::*;
     use crate::agent::tools::testing::Fixture;
+
+    #[tokio::test]
+    async fn every_criterion_of_the_spec_needs_a_verdict() {
+        let mut f = Fixture::new();
+        f.spec.acceptance_criteria = vec!["`npm test` passes".into(), "tests cover resets".into()];
+        let err = f
+            .err(
+                &ReportVerdict,
+                serde_json::json!({"criteria": [{"criterion": "`npm test` passes", "met": true, "evidence": "5 passed"}]}),
+            )
+            .await;
+        assert!(err.contains("- tests cover resets"), "{err}");
+        assert!(f.verdict.is_none());
+    }
 
     #[tokio::test]
     async fn stores_the_verdict_and_counts_met_criteria() {
