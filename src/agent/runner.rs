@@ -289,7 +289,7 @@ pub async fn execute(
                 "error",
                 crate::cli::exit::ERROR,
                 &task_dir,
-                None,
+                Some(session.redactor.redact(&source.to_string()).into_owned()),
             );
             return Err(RunError::Agent {
                 id,
