@@ -886,3 +886,106 @@ fn a_progress_marker_from_a_read_only_user_is_not_trusted() {
     );
     run.assert_status("skipped");
 }
+
+#[test]
+fn a_comment_for_a_running_task_is_delivered_to_it() {
+    let w = world(vec![]);
+    let id = deckhand::action::issue_task_id(&FULL.parse().unwrap(), 1);
+    w.gh.add_comment(
+        OWNER,
+        REPO,
+        1,
+        "github-actions[bot]",
+        &format!("<!-- deckhand:progress task={id} run=4242 status=running -->\n### 🛠️ Deckhand is working on this"),
+    );
+    let ev = comment(&w, "/deckhand use tabs, not spaces");
+    let run = action(&w, "issue_comment", &ev, 4243, &[]);
+    run.result.assert_code(0);
+    run.assert_status("skipped");
+    assert!(
+        run.result
+            .stdout
+            .contains("went to the running task (run 4242)"),
+        "{}",
+        run.result.stdout
+    );
+    assert_eq!(w.model.requests().len(), 0, "no second task was started");
+    let comment_id =
+        w.gh.comments(OWNER, REPO, 1)
+            .iter()
+            .find(|c| c.body.contains("use tabs"))
+            .unwrap()
+            .id;
+    assert_eq!(w.gh.reactions(OWNER, REPO, comment_id), ["eyes"]);
+}
+
+#[test]
+fn resume_continues_a_checkpointed_task() {
+    let w = world(simple_script("src/later.js"));
+    // Out of time at once: checkpointed, and no continuation can be
+    // dispatched (the workflow is unknown), so it waits for `resume`.
+    let first = action(
+        &w,
+        "issues",
+        &labeled(&w),
+        1701,
+        &[("INPUT_TIMEOUT_MINUTES", "0")],
+    );
+    first.result.assert_code(0);
+    first.assert_status("paused");
+    assert!(
+        progress_comments(&w)[0].contains("/deckhand resume"),
+        "{}",
+        progress_comments(&w)[0]
+    );
+    let ev = comment(&w, "/deckhand resume");
+    let second = action(&w, "issue_comment", &ev, 1702, &[]);
+    second.result.assert_code(0);
+    second.assert_status("done");
+    assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
+    assert_eq!(progress_comments(&w).len(), 1);
+}
+
+#[test]
+fn a_plain_comment_on_a_deckhand_pr_is_feedback() {
+    let mut script = simple_script("src/limit.js");
+    script.push(Reply::text(
+        "Nothing to change: the limit is already exported.",
+    ));
+    let w = world(script);
+    action(&w, "issues", &labeled(&w), 1801, &[])
+        .result
+        .assert_code(0);
+    let pr = w.gh.pulls(OWNER, REPO)[0].number;
+    let id =
+        w.gh.add_comment(OWNER, REPO, pr, "Codertocat", "Is the limit exported?");
+    let ev = event(
+        &w,
+        "issue_comment/00-created.json",
+        &[
+            (
+                "\"You are totally right! I'll get this fixed right away.\"",
+                "\"Is the limit exported?\"",
+            ),
+            ("\"id\": 492700400", &format!("\"id\": {id}")),
+            (
+                "\"number\": 1,",
+                &format!("\"number\": {pr}, \"pull_request\": {{\"url\": \"x\"}},"),
+            ),
+        ],
+    );
+    let run = action(&w, "issue_comment", &ev, 1802, &[]);
+    run.result.assert_code(0);
+    run.assert_status("done");
+    let replies: Vec<_> =
+        w.gh.comments(OWNER, REPO, pr)
+            .into_iter()
+            .filter(|c| c.body.contains("deckhand:reply"))
+            .collect();
+    assert_eq!(replies.len(), 1);
+    assert!(
+        replies[0].body.contains("already exported"),
+        "{}",
+        replies[0].body
+    );
+}
