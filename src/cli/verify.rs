@@ -26,7 +26,10 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
     let workspace = Workspace::open(&args.repo)
         .with_context(|| format!("cannot open repository directory {}", args.repo.display()))?;
     let settings = Settings::load(workspace.root(), &global.flags())?;
-    let reporter = Reporter::new(global.json, settings.redactor(env));
+    let redactor = settings.redactor(env);
+    // Progress goes to stderr; stdout carries only the result (with
+    // `--json`, one JSON document).
+    let reporter = Reporter::new(false, redactor.clone());
     let environment = detect::detect(workspace.root()).with_overrides(&settings.file.commands);
     for d in &environment.detected {
         reporter.progress(&format!("🔍 detected: {d}"));
@@ -56,10 +59,20 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
     )
     .await;
     let passed = runs.iter().all(|r| r.passed());
+    if env.get("GITHUB_ACTIONS") == Some("true") && !global.json {
+        // Findings show on the diff in GitHub (workflow commands: stdout).
+        for r in runs.iter().filter(|r| !r.passed()) {
+            for f in &r.findings {
+                let line = crate::report::workflow::error_annotation(
+                    &f.file, f.line, f.column, &r.command, &f.message,
+                );
+                println!("{}", redactor.redact(&line));
+            }
+        }
+    }
     if global.json {
-        let line =
-            serde_json::json!({"event": "verify_finished", "passed": passed, "checks": runs});
-        reporter.stdout_json(&line);
+        let doc = serde_json::json!({"event": "verify_finished", "passed": passed, "checks": runs});
+        println!("{}", redactor.redact(&doc.to_string()));
     } else {
         let mut out = String::new();
         for r in &runs {

@@ -224,8 +224,8 @@ pub(crate) fn sse_events<D: SseDecode>(
 
 /// Sends `body` as JSON (with the retries of `settings`) on the request
 /// `post` starts, and turns the reply into events: SSE records through
-/// `decoder` when `settings.stream`, otherwise the whole body through
-/// `convert`.
+/// `decoder` when the server streams (`text/event-stream`), otherwise the
+/// whole body through `convert`.
 pub(crate) async fn exchange<D: SseDecode>(
     provider: &'static str,
     settings: &ProviderSettings,
@@ -245,7 +245,22 @@ pub(crate) async fn exchange<D: SseDecode>(
             .body(body.clone())
     })
     .await?;
-    if settings.stream {
+    // The server's answer decides how to read it: a server that ignores
+    // `stream` (or streams unasked) is still understood.
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let streamed = if content_type.starts_with("text/event-stream") {
+        true
+    } else if content_type.contains("json") {
+        false
+    } else {
+        settings.stream
+    };
+    if streamed {
         Ok(sse_events(provider, response, decoder))
     } else {
         body_events(provider, response, convert).await

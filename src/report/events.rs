@@ -176,13 +176,6 @@ impl Reporter {
         self.stdout_line(text);
     }
 
-    /// A JSON value on stdout (only with `--json`).
-    pub fn stdout_json(&self, value: &serde_json::Value) {
-        if self.inner.json {
-            self.stdout_line(&value.to_string());
-        }
-    }
-
     fn stdout_line(&self, text: &str) {
         let text = self.inner.redactor.redact(text);
         if let Ok(mut out) = self.inner.stdout.lock() {
