@@ -989,3 +989,62 @@ fn a_plain_comment_on_a_deckhand_pr_is_feedback() {
         replies[0].body
     );
 }
+
+#[test]
+fn comments_on_other_pull_requests_start_nothing_and_refuse_nobody() {
+    let w = world(vec![]);
+    w.gh.set_permission(OWNER, REPO, "Codertocat", "read");
+    // A person's PR from branch `feature`.
+    let url = w.gh.clone_url(OWNER, REPO).replacen(
+        "http://",
+        &format!("http://x-access-token:{TOKEN}@"),
+        1,
+    );
+    git(w.dir.path(), &["clone", "-q", &url, "push"]);
+    let work = w.dir.path().join("push");
+    git(&work, &["checkout", "-q", "-b", "feature"]);
+    std::fs::write(work.join("feature.txt"), "x\n").unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-qm", "feature"]);
+    git(&work, &["push", "-q", "origin", "feature"]);
+    let pr = w.gh.add_pull(
+        OWNER,
+        REPO,
+        "A feature",
+        "",
+        "Codertocat",
+        "feature",
+        "main",
+    );
+    let id =
+        w.gh.add_comment(OWNER, REPO, pr, "Codertocat", "Looks good to me");
+    let ev = event(
+        &w,
+        "issue_comment/00-created.json",
+        &[
+            (
+                "\"You are totally right! I'll get this fixed right away.\"",
+                "\"Looks good to me\"",
+            ),
+            ("\"id\": 492700400", &format!("\"id\": {id}")),
+            (
+                "\"number\": 1,",
+                &format!("\"number\": {pr}, \"pull_request\": {{\"url\": \"x\"}},"),
+            ),
+        ],
+    );
+    let run = action(&w, "issue_comment", &ev, 1901, &[]);
+    run.result.assert_code(0);
+    run.assert_status("skipped");
+    assert!(
+        run.result.stdout.contains("not opened by Deckhand"),
+        "{}",
+        run.result.stdout
+    );
+    assert_eq!(
+        w.gh.comments(OWNER, REPO, pr).len(),
+        1,
+        "no refusal comment"
+    );
+    assert_eq!(w.model.requests().len(), 0);
+}

@@ -5,7 +5,22 @@
 use super::job::{self, Job, JobKind, Outputs};
 use super::route::Feedback;
 use super::Ctx;
+use crate::github::client::{Pull, RepoRef};
 use crate::task::id::new_task_id;
+
+/// Why Deckhand leaves `pull` alone: not on a `deckhand/` branch of this
+/// repository (a fork's, or a person's).
+pub fn not_deckhands(pull: &Pull, repo: &RepoRef) -> Option<String> {
+    let same_repo = pull.head_repo_full_name.as_deref() == Some(repo.to_string().as_str());
+    if pull.head_ref.starts_with("deckhand/") && same_repo {
+        None
+    } else {
+        Some(format!(
+            "#{} was not opened by Deckhand (branch `{}`)",
+            pull.number, pull.head_ref
+        ))
+    }
+}
 
 pub async fn run(
     ctx: &Ctx,
@@ -14,13 +29,11 @@ pub async fn run(
     feedback: Feedback,
 ) -> anyhow::Result<Outputs> {
     let pull = ctx.github.pull(&ctx.repo, pr).await?;
-    let branch = branch.unwrap_or_else(|| pull.head_ref.clone());
-    let same_repo = pull.head_repo_full_name.as_deref() == Some(ctx.repo.to_string().as_str());
-    if !branch.starts_with("deckhand/") || !same_repo {
-        let why = format!("#{pr} was not opened by Deckhand (branch `{branch}`)");
+    if let Some(why) = not_deckhands(&pull, &ctx.repo) {
         println!("Deckhand: nothing to do: {why}.");
         return Ok(Outputs::skipped(&why));
     }
+    let branch = branch.unwrap_or_else(|| pull.head_ref.clone());
     let body = pull.body.clone().unwrap_or_default();
     let id = job::task_of_pr(&body)
         .unwrap_or_else(|| new_task_id(&format!("{}\n{branch}", ctx.repo), |_| false));

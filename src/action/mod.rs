@@ -205,6 +205,22 @@ async fn handle(
         started: chrono::Utc::now(),
     };
 
+    // A comment on a pull request is feedback only on Deckhand's own PRs;
+    // on others nothing runs (and nobody is told they may not trigger it).
+    let mut route = route;
+    if let Route::Feedback {
+        pr,
+        branch: branch @ None,
+        ..
+    } = &mut route
+    {
+        let pull = ctx.github.pull(&ctx.repo, *pr).await?;
+        if let Some(why) = feedback::not_deckhands(&pull, &ctx.repo) {
+            println!("Deckhand: nothing to do: {why}.");
+            return Ok(Outputs::skipped(&why));
+        }
+        *branch = Some(pull.head_ref);
+    }
     if let Some(actor) = actor_of(&route) {
         if let Decision::Refused(why) =
             gate::check(&ctx.github, &ctx.repo, actor, &ctx.inputs.allowed_bots).await?
