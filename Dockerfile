@@ -16,6 +16,10 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends \
        ca-certificates git libssl3 python3 python3-pip python3-venv nodejs npm make \
     && rm -rf /var/lib/apt/lists/* \
+    # Repositories' own setup installs Python packages (as the command user).
+    && rm -f /usr/lib/python3*/EXTERNALLY-MANAGED \
+    # Agent commands run as `deckhand` in a worktree Deckhand (root) made.
+    && git config --system --add safe.directory '*' \
     && useradd --create-home --uid 1001 deckhand
 COPY --from=build /src/target/release/deckhand /usr/local/bin/deckhand
 ENTRYPOINT ["/usr/local/bin/deckhand"]
