@@ -888,7 +888,7 @@ fn commands_run_as_the_configured_unprivileged_user() {
         ),
         Reply::tool(
             "run_command",
-            json!({"command": "id -un; echo '// more' >> src/extra/new.js && echo appended"}),
+            json!({"command": "id -un; echo '// more' >> src/extra/new.js && echo appended; git -c safe.directory='*' status --short && echo git-ok"}),
         ),
         Reply::text("Done."),
     ];

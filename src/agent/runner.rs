@@ -389,6 +389,14 @@ fn prepare(p: Preparing) -> crate::agent::session::Preparation {
             }
             if let (Some(user), Some(path)) = (&user, &checkout) {
                 user::hand_over(path, user).map_err(|e| e.to_string())?;
+                // The worktree's own git dir too, so `git status` and friends
+                // work for the command user.
+                if let Some(gitdir) = std::fs::read_to_string(path.join(".git"))
+                    .ok()
+                    .and_then(|t| t.strip_prefix("gitdir:").map(|g| PathBuf::from(g.trim())))
+                {
+                    user::hand_over(&gitdir, user).map_err(|e| e.to_string())?;
+                }
                 // The worktree now belongs to the command user; Deckhand
                 // still commits in it.
                 // SAFETY: a process-wide libgit2 option; it only relaxes the
