@@ -28,15 +28,48 @@ impl Default for GitAuthor {
     }
 }
 
-/// A scheduled maintenance task.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+/// A scheduled maintenance task: `- task: …` with an optional `name` and
+/// `cron`, or just the task's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MaintenanceTask {
     pub name: String,
     pub task: String,
     /// Only run when the schedule that fired is this cron string.
-    #[serde(default)]
     pub cron: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for MaintenanceTask {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            #[serde(default)]
+            name: Option<String>,
+            task: String,
+            #[serde(default)]
+            cron: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Text(String),
+            Full(Full),
+        }
+        let (name, task, cron) = match Either::deserialize(d)? {
+            Either::Text(task) => (None, task, None),
+            Either::Full(f) => (f.name, f.task, f.cron),
+        };
+        let name = name.unwrap_or_else(|| {
+            task.lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("maintenance")
+                .trim()
+                .chars()
+                .take(80)
+                .collect()
+        });
+        Ok(MaintenanceTask { name, task, cron })
+    }
 }
 
 /// Every key the config file may hold. Unknown keys are errors.
@@ -75,22 +108,11 @@ pub struct FileConfig {
     pub prices: BTreeMap<String, Price>,
     #[serde(default)]
     pub git: GitAuthor,
-    pub trigger_label: Option<String>,
-    pub trigger_phrase: Option<String>,
-    pub memory_branch: Option<String>,
-    pub config_repo: Option<String>,
-    pub network: Option<String>,
-    #[serde(default)]
-    pub allowed_domains: Vec<String>,
-    #[serde(default)]
-    pub allowed_bots: Vec<String>,
-    pub base_branch: Option<String>,
     /// Seconds between two looks at the issue for steering (action).
     pub poll_seconds: Option<u64>,
     /// Workflow file dispatched to continue a task that ran out of time
     /// (default: the workflow of the running job).
     pub continuation_workflow: Option<String>,
-    pub draft: Option<bool>,
     #[serde(default)]
     pub maintenance: Vec<MaintenanceTask>,
     /// The file's text, for locating fields in later validation errors.

@@ -398,6 +398,31 @@ mod tests {
     }
 
     #[test]
+    fn maintenance_tasks_are_text_or_tables() {
+        let dir = repo_with("maintenance:\n  - Bump dependencies\n  - name: Tidy\n    task: Remove dead code\n    cron: \"0 4 * * 1\"\n");
+        let m = Settings::load(dir.path(), &Flags::default())
+            .unwrap()
+            .file
+            .maintenance;
+        assert_eq!(
+            (m[0].name.as_str(), m[0].task.as_str(), m[0].cron.as_deref()),
+            ("Bump dependencies", "Bump dependencies", None)
+        );
+        assert_eq!(
+            (m[1].name.as_str(), m[1].cron.as_deref()),
+            ("Tidy", Some("0 4 * * 1"))
+        );
+        let bad = repo_with("maintenance:\n  - tsk: typo\n");
+        let err = Settings::load(bad.path(), &Flags::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("deckhand.yml") && err.contains("line"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn redactor_masks_keys_and_configured_secrets() {
         let dir = repo_with("secrets: [DEPLOY_PASS]\n");
         let settings = Settings::load(dir.path(), &Flags::default()).unwrap();

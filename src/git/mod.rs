@@ -249,8 +249,15 @@ pub fn commit_all(
 ) -> Result<Option<String>, GitError> {
     let repo = Repository::open(worktree).map_err(ctx("open worktree"))?;
     let mut index = repo.index().map_err(ctx("read index"))?;
+    // New files under build and cache folders are the checks' by-products,
+    // not the change, even where .gitignore forgot them.
+    let tracked: std::collections::HashSet<Vec<u8>> = index.iter().map(|e| e.path).collect();
+    let mut skip_artifacts = |path: &Path, _: &[u8]| -> i32 {
+        let new = !tracked.contains(path.to_string_lossy().as_bytes());
+        i32::from(new && is_build_artifact(path))
+    };
     index
-        .add_all(["*"], IndexAddOption::DEFAULT, None)
+        .add_all(["*"], IndexAddOption::DEFAULT, Some(&mut skip_artifacts))
         .map_err(ctx("stage changes"))?;
     index
         .update_all(["*"], None)
@@ -270,6 +277,33 @@ pub fn commit_all(
         .commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
         .map_err(ctx("commit"))?;
     Ok(Some(id.to_string()))
+}
+
+/// Folders that hold what builds and test runs leave behind.
+const ARTIFACT_DIRS: &[&str] = &[
+    "__pycache__",
+    "node_modules",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".tox",
+    ".nyc_output",
+    "coverage",
+];
+
+/// Whether `path` (relative) lies in a build or cache folder: one of
+/// [`ARTIFACT_DIRS`] anywhere, or `target/` at the top (Cargo's).
+fn is_build_artifact(path: &Path) -> bool {
+    let mut parts = path.components().map(|c| c.as_os_str().to_string_lossy());
+    let first = parts.next();
+    if first.as_deref() == Some("target") {
+        return true;
+    }
+    first
+        .into_iter()
+        .chain(parts)
+        .any(|p| ARTIFACT_DIRS.contains(&p.as_ref()))
+        || path.extension().is_some_and(|e| e == "pyc")
 }
 
 /// What changed between `base` and the worktree's HEAD, file by file, and
@@ -362,11 +396,19 @@ mod tests {
         let base = repo.add_worktree("dh-1", "deckhand/dh-1", &wt).unwrap();
         std::fs::write(wt.join("a.txt"), "one\ntwo\n").unwrap();
         std::fs::write(wt.join("b.txt"), "new\n").unwrap();
+        std::fs::create_dir_all(wt.join("__pycache__")).unwrap();
+        std::fs::write(wt.join("__pycache__/a.cpython-311.pyc"), "bytecode").unwrap();
+        std::fs::create_dir_all(wt.join("target/debug")).unwrap();
+        std::fs::write(wt.join("target/debug/app"), "binary").unwrap();
         let id = commit_all(&wt, ("Deckhand", "d@e"), "change").unwrap();
         assert!(id.is_some());
         assert_eq!(commit_all(&wt, ("Deckhand", "d@e"), "again").unwrap(), None);
         let (changes, text) = diff_since(&wt, &base).unwrap();
-        assert_eq!(changes.len(), 2);
+        assert_eq!(
+            changes.len(),
+            2,
+            "build by-products are not committed: {changes:?}"
+        );
         assert_eq!(changes[0].path, "a.txt");
         assert_eq!((changes[0].insertions, changes[0].deletions), (1, 0));
         assert_eq!(changes[1].status, "added");

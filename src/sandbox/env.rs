@@ -74,6 +74,8 @@ pub fn command_env(
                 || secret_names.iter().any(|s| s == k)
         })
         .cloned()
+        // Keep Python's bytecode caches out of the worktree.
+        .chain([("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string())])
         .collect()
 }
 
@@ -98,6 +100,9 @@ mod tests {
             &["NPM_TOKEN".to_string(), "ANTHROPIC_API_KEY".to_string()],
         );
         let names: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, ["PATH", "LC_ALL", "NPM_TOKEN"]);
+        assert_eq!(
+            names,
+            ["PATH", "LC_ALL", "NPM_TOKEN", "PYTHONDONTWRITEBYTECODE"]
+        );
     }
 }
