@@ -29,6 +29,9 @@ use job::{Job, Outputs};
 use progress::Status;
 use route::{Control, Route};
 
+/// Minutes a task works in one job before it continues in another.
+const DEFAULT_TIMEOUT_MINUTES: u64 = 300;
+
 /// Everything a job shares.
 pub struct Ctx {
     pub inputs: ActionInputs,
@@ -49,11 +52,15 @@ pub struct Ctx {
 impl Ctx {
     /// Action inputs that override the repository's config file.
     pub fn apply_inputs(&self, settings: &mut Settings) {
-        if let Some(minutes) = self.inputs.timeout_minutes {
-            // Leave time to push, checkpoint and dispatch the continuation.
-            let margin = (minutes * 6).min(300);
-            settings.budgets.wall_clock = std::time::Duration::from_secs(minutes * 60 - margin);
-        }
+        // The input, else the repository's config, else most of a 6-hour job.
+        let minutes = self
+            .inputs
+            .timeout_minutes
+            .or(settings.file.timeout_minutes)
+            .unwrap_or(DEFAULT_TIMEOUT_MINUTES);
+        // Leave time to push, checkpoint and dispatch the continuation.
+        let margin = (minutes * 6).min(300);
+        settings.budgets.wall_clock = std::time::Duration::from_secs(minutes * 60 - margin);
         for (name, _) in &self.inputs.secrets {
             if !settings.secret_names.contains(name) {
                 settings.secret_names.push(name.clone());
@@ -172,6 +179,10 @@ async fn handle(
         .parse()
         .with_context(|| format!("`{repository}` is not owner/name"))?;
     let mut overlay: Vec<(String, String)> = inputs.secrets.clone();
+    // The token is the model key for GitHub Models (`api_key_env:
+    // GITHUB_TOKEN`); a Docker action only gets it as an input. It never
+    // reaches the agent's commands.
+    overlay.push(("GITHUB_TOKEN".into(), token.clone()));
     if let Some(k) = &inputs.anthropic_api_key {
         overlay.push(("ANTHROPIC_API_KEY".into(), k.clone()));
     }
@@ -445,6 +456,18 @@ async fn issue_comment(
             .await?;
             Ok(Outputs::skipped("no running task to pause"))
         }
+        // A running task hears about comments itself (between steps); a
+        // second run must not start it again.
+        _ if running_elsewhere.is_some() => {
+            let run = running_elsewhere
+                .and_then(|(_, marker)| marker.run)
+                .unwrap_or_default();
+            react(ctx, comment_id, "eyes").await;
+            println!(
+                "Deckhand: the comment went to the running task (run {run}), which reads new comments between steps."
+            );
+            Ok(Outputs::skipped(&format!("comment delivered to run {run}")))
+        }
         Some(Control::Resume) => match load_checkpoint(ctx, &id)? {
             Some(state) => resume(ctx, issue, state).await,
             None => {
@@ -462,12 +485,6 @@ async fn issue_comment(
                     react(ctx, comment_id, "+1").await;
                     return resume(ctx, issue, state).await;
                 }
-            }
-            if let Some((_, marker)) = running_elsewhere {
-                let run = marker.run.unwrap_or_default();
-                react(ctx, comment_id, "eyes").await;
-                println!("Deckhand: the comment went to the running task (run {run}), which reads new comments between steps.");
-                return Ok(Outputs::skipped(&format!("comment delivered to run {run}")));
             }
             issue_task(ctx, issue, Some(text)).await
         }

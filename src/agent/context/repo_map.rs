@@ -26,7 +26,7 @@ pub const MAX_READ_PER_FILE: usize = 32 * 1024;
 /// Bytes read from all files together.
 pub const MAX_READ_TOTAL: usize = 16 * 1024 * 1024;
 /// Time spent reading files before the rest are listed by name only.
-pub const MAX_SCAN_TIME: Duration = Duration::from_secs(3);
+pub const MAX_SCAN_TIME: Duration = Duration::from_millis(500);
 /// Longest signature line shown.
 const MAX_SIGNATURE_CHARS: usize = 120;
 /// Most signature lines shown for one file.
