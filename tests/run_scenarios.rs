@@ -275,6 +275,14 @@ fn scenario_6_anthropic_requests_cache_a_stable_prefix() {
             let v: Value = serde_json::from_str(raw).unwrap();
             serde_json::to_string(&v[key]).unwrap()
         };
+        // The raw bytes up to the conversation are the same: model, system
+        // prompt and tools come first and do not change within a role.
+        let head = |raw: &str| raw[..raw.find("\"messages\"").unwrap()].to_string();
+        assert_eq!(head(&raw[i]), head(&raw[i + 1]));
+        assert!(
+            head(&raw[i]).contains("\"tools\""),
+            "tools precede the conversation"
+        );
         assert_eq!(json_of(&raw[i], "tools"), json_of(&raw[i + 1], "tools"));
         assert_eq!(json_of(&raw[i], "system"), json_of(&raw[i + 1], "system"));
         let ma = strip_cache_control(&a["messages"]);
