@@ -464,6 +464,27 @@ fn scenario_4_path_escapes_are_refused_and_reported_to_the_model() {
 }
 
 #[test]
+fn replies_are_read_in_the_form_the_server_sends() {
+    for (wire, no_stream, server_streams) in [
+        (Wire::Anthropic, false, false),
+        (Wire::OpenAi, false, false),
+        (Wire::Anthropic, true, true),
+        (Wire::OpenAi, true, true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = node_service(dir.path());
+        let server = ModelServer::start(minimal_script("src/one.js"));
+        server.answer_streamed(Some(server_streams));
+        let extra: &[&str] = if no_stream { &["--no-stream"] } else { &[] };
+        run_task(&server, wire, &repo, "Create one.js", extra).assert_code(0);
+        assert_eq!(
+            show(&repo, &task_branch(&repo), "src/one.js"),
+            "module.exports = 1;"
+        );
+    }
+}
+
+#[test]
 fn scenario_5_rate_limit_is_waited_out_and_retried() {
     let dir = tempfile::tempdir().unwrap();
     let repo = node_service(dir.path());

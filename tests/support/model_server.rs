@@ -240,6 +240,9 @@ struct Inner {
     next_id: u64,
     /// Hashes of prompt prefixes seen so far, per API (for cache usage).
     prefixes: [HashSet<u64>; 2],
+    /// Answer streamed (`Some(true)`) or whole (`Some(false)`) whatever
+    /// the request asked, like servers that ignore `stream`.
+    streamed: Option<bool>,
 }
 
 struct Shared {
@@ -262,6 +265,12 @@ pub struct ModelServer {
 }
 
 impl ModelServer {
+    /// Answers streamed (`Some(true)`) or whole (`Some(false)`) from now
+    /// on, whatever requests ask; `None` follows each request's `stream`.
+    pub fn answer_streamed(&self, streamed: Option<bool>) {
+        self.shared.lock().streamed = streamed;
+    }
+
     /// Starts serving `script` (more replies can be [`push`](Self::push)ed).
     pub fn start(script: Vec<Reply>) -> ModelServer {
         let shared = Arc::new(Shared {
@@ -452,9 +461,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         );
     };
     let req = recorded.json.clone().unwrap_or(Value::Null);
-    let stream = req.get("stream").and_then(Value::as_bool) == Some(true);
-
     let mut inner = shared.lock();
+    let stream = inner
+        .streamed
+        .unwrap_or(req.get("stream").and_then(Value::as_bool) == Some(true));
     inner.requests.push(recorded);
     let Some(reply) = inner.script.pop_front() else {
         let message = format!("model script exhausted after {} requests", inner.served);
