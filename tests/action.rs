@@ -29,7 +29,7 @@ struct World {
     dir: tempfile::TempDir,
     gh: GithubServer,
     model: ModelServer,
-    runs: std::cell::Cell<u32>,
+    runs: std::sync::atomic::AtomicU32,
 }
 
 fn world(script: Vec<Reply>) -> World {
@@ -65,7 +65,7 @@ fn world_with(script: Vec<Reply>, files: &[(&str, &str)]) -> World {
         dir,
         gh,
         model: ModelServer::start(script),
-        runs: std::cell::Cell::new(0),
+        runs: std::sync::atomic::AtomicU32::new(0),
     }
 }
 
@@ -84,7 +84,7 @@ fn event(w: &World, rel: &str, edits: &[(&str, &str)]) -> PathBuf {
         text = text.replace(from, to);
     }
     serde_json::from_str::<serde_json::Value>(&text).expect("still JSON");
-    let n = w.runs.get();
+    let n = w.runs.load(std::sync::atomic::Ordering::SeqCst);
     let path = w.dir.path().join(format!("event-{n}.json"));
     std::fs::write(&path, text).unwrap();
     path
@@ -129,8 +129,7 @@ fn action(
     run_id: u64,
     extra: &[(&str, &str)],
 ) -> ActionRun {
-    let n = w.runs.get() + 1;
-    w.runs.set(n);
+    let n = w.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
     let root = w.dir.path();
     let workspace = root.join(format!("workspace-{n}"));
     std::fs::create_dir_all(&workspace).unwrap();
@@ -834,6 +833,7 @@ fn the_running_job_reads_steering_and_pause_from_permitted_comments() {
             &[],
             since,
             std::time::Duration::ZERO,
+            None,
         );
         w.gh.add_comment(
             OWNER,
@@ -1047,4 +1047,49 @@ fn comments_on_other_pull_requests_start_nothing_and_refuse_nobody() {
         "no refusal comment"
     );
     assert_eq!(w.model.requests().len(), 0);
+}
+
+#[test]
+fn pause_from_a_comment_checkpoints_the_running_task_and_resume_finishes_it() {
+    let mut script = vec![Reply::tool(
+        "run_command",
+        json!({"command": "sleep 3; echo slept"}),
+    )];
+    script.extend(simple_script("src/later.js"));
+    let w = world_with(script, &[(".github/deckhand.yml", "poll_seconds: 0\n")]);
+    let ev = labeled(&w);
+    let first = std::thread::scope(|scope| {
+        let running = scope.spawn(|| action(&w, "issues", &ev, 2001, &[]));
+        // While the first command sleeps, a maintainer asks to pause.
+        for _ in 0..200 {
+            if !w.model.requests().is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        w.gh.add_comment(OWNER, REPO, 1, "Codertocat", "/deckhand pause");
+        running.join().unwrap()
+    });
+    first.result.assert_code(0);
+    first.assert_status("paused");
+    assert_eq!(w.model.requests().len(), 1, "no turn after the pause");
+    assert!(
+        progress_comments(&w)[0].contains("status=paused"),
+        "{}",
+        progress_comments(&w)[0]
+    );
+    let memory = git(
+        &w.gh.repo_path(OWNER, REPO),
+        &["ls-tree", "-r", "--name-only", "deckhand/memory"],
+    );
+    assert!(memory.contains("state.json"), "{memory}");
+
+    let ev = comment(&w, "/deckhand resume");
+    let second = action(&w, "issue_comment", &ev, 2002, &[]);
+    second.result.assert_code(0);
+    second.assert_status("done");
+    // The resumed conversation carries on from the command's result.
+    let resumed = w.model.requests()[1].body.clone();
+    assert!(resumed.contains("slept"), "{resumed}");
+    assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
 }

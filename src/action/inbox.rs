@@ -28,6 +28,9 @@ pub struct CommentInbox {
 }
 
 impl CommentInbox {
+    /// Comments written from `since` on (to the second: GitHub's
+    /// timestamps have no finer grain), except `already_seen`, count.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         github: GitHub,
         repo: RepoRef,
@@ -36,17 +39,19 @@ impl CommentInbox {
         allowed_bots: &[String],
         since: DateTime<Utc>,
         interval: Duration,
+        already_seen: Option<u64>,
     ) -> Self {
+        use chrono::Timelike;
         CommentInbox {
             github,
             repo,
             issue,
             phrase: phrase.to_string(),
             allowed_bots: allowed_bots.to_vec(),
-            since,
+            since: since.with_nanosecond(0).unwrap_or(since),
             interval,
             last_poll: None,
-            seen: BTreeSet::new(),
+            seen: already_seen.into_iter().collect(),
             may_steer: BTreeMap::new(),
         }
     }
@@ -90,7 +95,7 @@ impl Inbox for CommentInbox {
         };
         let mut items = Vec::new();
         for c in comments {
-            if c.created_at <= self.since
+            if c.created_at < self.since
                 || !self.seen.insert(c.id)
                 || c.body.contains("<!-- deckhand:")
             {

@@ -328,6 +328,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                     &ctx.inputs.allowed_bots,
                     ctx.started,
                     std::time::Duration::from_secs(settings.file.poll_seconds.unwrap_or(20)),
+                    ctx.trigger_comment,
                 )) as Box<dyn crate::agent::inbox::Inbox>
             }),
         },

@@ -47,6 +47,8 @@ pub struct Ctx {
     pub flags: Flags,
     /// When the job started: later comments are steering.
     pub started: chrono::DateTime<chrono::Utc>,
+    /// The comment that started this job, if one did (never steering).
+    pub trigger_comment: Option<u64>,
 }
 
 impl Ctx {
@@ -214,6 +216,10 @@ async fn handle(
         json: global.json,
         flags,
         started: chrono::Utc::now(),
+        trigger_comment: match &route {
+            Route::IssueComment { comment_id, .. } => Some(*comment_id),
+            _ => None,
+        },
     };
 
     // A comment on a pull request is feedback only on Deckhand's own PRs;
