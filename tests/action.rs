@@ -1061,7 +1061,7 @@ fn pause_from_a_comment_checkpoints_the_running_task_and_resume_finishes_it() {
     let first = std::thread::scope(|scope| {
         let running = scope.spawn(|| action(&w, "issues", &ev, 2001, &[]));
         // While the first command sleeps, a maintainer asks to pause.
-        for _ in 0..200 {
+        for _ in 0..1200 {
             if !w.model.requests().is_empty() {
                 break;
             }

@@ -988,7 +988,7 @@ fn on_a_terminal_the_question_is_asked_there() {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
         // Wait for the question before answering.
-        for _ in 0..200 {
+        for _ in 0..600 {
             if !server.requests().is_empty() {
                 break;
             }
