@@ -54,10 +54,8 @@ impl Job {
 
 /// A title from a task's first line.
 pub fn first_line(text: &str) -> String {
-    text.lines()
-        .find(|l| !l.trim().is_empty())
+    crate::task::spec::first_line(text)
         .unwrap_or("Deckhand task")
-        .trim()
         .chars()
         .take(120)
         .collect()

@@ -282,12 +282,7 @@ fn start_role(s: &Session, role: AgentRole, attempt: u32) {
 /// Subject: the task's first line; body: code's summary, the plan, and
 /// which attempt this is.
 pub fn commit_message(spec: &TaskSpec, summary: &str, note: &str) -> String {
-    let first = spec
-        .task
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("Deckhand change")
-        .trim();
+    let first = spec.title();
     let mut subject: String = first.chars().take(72).collect();
     if subject.len() < first.len() {
         subject = subject.chars().take(71).collect::<String>() + "…";

@@ -237,13 +237,7 @@ pub async fn execute(
     });
     session.resume_from(state.usage, Duration::from_millis(state.elapsed_ms));
 
-    let first_line = state
-        .spec
-        .task
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let first_line = state.spec.title().to_string();
     reporter.progress(&format!(
         "🚀 task {id}{}: {first_line}",
         if resuming { " (resumed)" } else { "" }

@@ -60,10 +60,8 @@ impl<'de> Deserialize<'de> for MaintenanceTask {
             Either::Full(f) => (f.name, f.task, f.cron),
         };
         let name = name.unwrap_or_else(|| {
-            task.lines()
-                .find(|l| !l.trim().is_empty())
+            crate::task::spec::first_line(&task)
                 .unwrap_or("maintenance")
-                .trim()
                 .chars()
                 .take(80)
                 .collect()

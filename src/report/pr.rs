@@ -34,12 +34,7 @@ pub struct PrInput<'a> {
 pub fn render(input: &PrInput<'_>) -> String {
     let mut out = String::new();
     let spec = input.spec;
-    let title = spec
-        .task
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("Deckhand change")
-        .trim();
+    let title = spec.title();
     let _ = writeln!(out, "## {title}\n");
     match &input.status {
         PrStatus::Done => {

@@ -96,6 +96,11 @@ impl TaskSpec {
         }
     }
 
+    /// A title for the task: its first non-blank line.
+    pub fn title(&self) -> &str {
+        first_line(&self.task).unwrap_or("Deckhand change")
+    }
+
     /// Replaces the plan, keeping the done mark of items whose text stays.
     pub fn set_plan(&mut self, items: Vec<String>) {
         let old = std::mem::take(&mut self.plan);
@@ -215,6 +220,11 @@ impl TaskSpec {
         spec.task = task_lines.join("\n");
         Ok(spec)
     }
+}
+
+/// The first line of `text` that is not blank, trimmed.
+pub fn first_line(text: &str) -> Option<&str> {
+    text.lines().map(str::trim).find(|l| !l.is_empty())
 }
 
 fn one_line(s: &str) -> String {
