@@ -42,6 +42,30 @@ pub enum InputError {
     MissingRunnerVar(&'static str),
 }
 
+/// Every input `deckhand action` reads: action.yml declares exactly these.
+pub const NAMES: [&str; 20] = [
+    "task",
+    "repository",
+    "trigger_label",
+    "trigger_phrase",
+    "provider",
+    "model",
+    "anthropic_api_key",
+    "openai_api_key",
+    "base_url",
+    "github_token",
+    "config_repo",
+    "memory_branch",
+    "network",
+    "allowed_domains",
+    "secrets",
+    "max_attempts",
+    "timeout_minutes",
+    "base_branch",
+    "draft",
+    "allowed_bots",
+];
+
 /// The variable name the runner uses for input `name`.
 pub fn input_var(name: &str) -> String {
     format!("INPUT_{}", name.replace(' ', "_").to_uppercase())
@@ -50,6 +74,7 @@ pub fn input_var(name: &str) -> String {
 impl ActionInputs {
     pub fn from_env(env: &EnvSnapshot) -> Result<ActionInputs, InputError> {
         let input = |name: &'static str| {
+            debug_assert!(NAMES.contains(&name), "input `{name}` is not in NAMES");
             env.get(&input_var(name))
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
@@ -259,6 +284,34 @@ mod tests {
         assert!(i.draft);
         assert_eq!(input_var("trigger label"), "INPUT_TRIGGER_LABEL");
         assert_eq!(input_var("my-input"), "INPUT_MY-INPUT");
+    }
+
+    #[test]
+    fn every_declared_input_is_read_and_nothing_else() {
+        // Reading an undeclared input trips the debug assertion in `input`.
+        let all = EnvSnapshot::from_pairs(NAMES.map(|n| {
+            let value = match n {
+                "draft" => "true",
+                "secrets" => "A=a",
+                _ => "1",
+            };
+            (input_var(n), value)
+        }));
+        let base = ActionInputs::from_env(&all).unwrap();
+        for name in NAMES {
+            let value = match name {
+                "max_attempts" | "timeout_minutes" => "2",
+                "draft" => "false",
+                "secrets" => "A=b",
+                _ => "other",
+            };
+            let parsed = ActionInputs::from_env(&all.with([(input_var(name).as_str(), value)]));
+            assert_ne!(
+                parsed.as_ref().ok(),
+                Some(&base),
+                "input `{name}` is never read"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,10 @@ use std::process::{Command, Stdio};
 
 use crate::support::model_server::ModelServer;
 
+pub mod action_scenarios;
+pub mod action_world;
+pub mod container;
+
 pub const API_KEY: &str = "sk-test-key-0123456789";
 
 /// Which wire format a run uses.
