@@ -1,6 +1,15 @@
 # Deckhand's action image: a locked release build on a slim Debian runtime
 # with git, CA certificates and the toolchains environment detection most
-# often needs (Python 3, Node.js).
+# often needs (Python 3, Node.js with npm, and pnpm/yarn through corepack).
+#
+# Build:   docker build -t deckhand .
+# Behind a TLS-intercepting proxy, hand the build its CA bundle as a secret
+# (used by cargo and npm only, never stored in a layer):
+#          DOCKER_BUILDKIT=1 docker build --secret id=ca_bundle,src=$SSL_CERT_FILE -t deckhand .
+# With a binary built already (CI), skip the compile stage:
+#          DOCKER_BUILDKIT=1 docker build --build-arg DECKHAND_BINARY=prebuilt \
+#            -f Dockerfile DIR_HOLDING_deckhand
+ARG DECKHAND_BINARY=build
 
 FROM rust:1-slim-bookworm AS build
 RUN apt-get update \
@@ -9,18 +18,53 @@ RUN apt-get update \
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-RUN cargo build --release --locked --bin deckhand
+RUN --mount=type=secret,id=ca_bundle \
+    if [ -s /run/secrets/ca_bundle ]; then export CARGO_HTTP_CAINFO=/run/secrets/ca_bundle; fi \
+    && cargo build --release --locked --bin deckhand \
+    && cp target/release/deckhand /deckhand
+
+FROM scratch AS prebuilt
+COPY deckhand /deckhand
+
+FROM ${DECKHAND_BINARY} AS binary
 
 FROM debian:bookworm-slim
+# Debian's own `npm` package drags in some 250 node-* packages (webpack,
+# babel …); npm's release tarball is self-contained, and corepack gives
+# repositories the pnpm or yarn their package.json names.
+ARG NPM_VERSION=10.9.9
+ARG NPM_INTEGRITY=sha512-1g+6jLQvaIuB4zwvHL7yrXuXcWZwDsCtBX8bbWDqbvJSSr9nPiDDWTHNgwXR27iIcTTW7v3A57hDW9RYv2W4Yg==
+ARG COREPACK_VERSION=0.33.0
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-       ca-certificates git libssl3 python3 python3-pip python3-venv nodejs npm make \
+       ca-certificates git libssl3 python3 python3-pip python3-venv nodejs make \
     && rm -rf /var/lib/apt/lists/* \
     # Repositories' own setup installs Python packages (as the command user).
     && rm -f /usr/lib/python3*/EXTERNALLY-MANAGED \
     # Agent commands run as `deckhand` in a worktree Deckhand (root) made.
     && git config --system --add safe.directory '*' \
     && useradd --create-home --uid 1001 deckhand
-COPY --from=build /src/target/release/deckhand /usr/local/bin/deckhand
+# The script below is JavaScript: its `${…}` are template literals, not shell.
+# hadolint ignore=SC2016
+RUN --mount=type=secret,id=ca_bundle \
+    if [ -s /run/secrets/ca_bundle ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca_bundle; fi \
+    && node -e 'const [url, want] = process.argv.slice(1); \
+         require("https").get(url, (res) => { \
+           if (res.statusCode !== 200) throw new Error(`${url}: HTTP ${res.statusCode}`); \
+           const parts = []; res.on("data", (d) => parts.push(d)); \
+           res.on("end", () => { const body = Buffer.concat(parts); \
+             const got = "sha512-" + require("crypto").createHash("sha512").update(body).digest("base64"); \
+             if (got !== want) throw new Error(`${url}: integrity ${got}, wanted ${want}`); \
+             require("fs").writeFileSync("/tmp/npm.tgz", body); }); })' \
+         "https://registry.npmjs.org/npm/-/npm-${NPM_VERSION}.tgz" "${NPM_INTEGRITY}" \
+    && mkdir -p /usr/local/lib/node_modules/npm \
+    && tar -xzf /tmp/npm.tgz -C /usr/local/lib/node_modules/npm --strip-components=1 \
+    && ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
+    && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \
+    && npm install --global --prefix /usr/local --no-audit --no-fund "corepack@${COREPACK_VERSION}" \
+    && corepack enable --install-directory /usr/local/bin \
+    && rm -rf /tmp/npm.tgz /root/.npm \
+    && npm --version && corepack --version
+COPY --from=binary /deckhand /usr/local/bin/deckhand
 ENTRYPOINT ["/usr/local/bin/deckhand"]
 CMD ["action"]
