@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod detect;
+pub mod devenv;
 pub mod findings;
 pub mod paths;
 #[cfg(test)]
