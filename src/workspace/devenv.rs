@@ -737,7 +737,8 @@ commands:
 
     #[test]
     fn language_images_only_where_the_action_image_lacks_the_toolchain() {
-        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+        type Files<'a> = &'a [(&'a str, &'a str)];
+        let cases: &[(Files, Option<&str>)] = &[
             (
                 &[("pom.xml", "<project/>")],
                 Some("maven:3-eclipse-temurin-21"),
