@@ -108,11 +108,7 @@ fn script(command: &str) -> Vec<Reply> {
 
 /// Every tool result the model was sent, as one text.
 fn model_saw(w: &World) -> String {
-    w.model
-        .requests()
-        .iter()
-        .map(|r| r.body.clone())
-        .collect()
+    w.model.requests().iter().map(|r| r.body.clone()).collect()
 }
 
 #[test]
@@ -162,7 +158,9 @@ fn a_command_cannot_redirect_the_push_or_the_worktree_bookkeeping() {
     // The push went to the real server, and nothing reached the attacker.
     let commits = w.gh.commits(OWNER, REPO, BRANCH);
     assert!(
-        commits.iter().any(|(_, m)| m.starts_with("Add rate limiting")),
+        commits
+            .iter()
+            .any(|(_, m)| m.starts_with("Add rate limiting")),
         "{commits:?}"
     );
     assert!(
@@ -206,12 +204,7 @@ fn the_workspace_credential_is_not_in_the_task_clone() {
     );
     git(
         &workspace,
-        &[
-            "remote",
-            "set-url",
-            "origin",
-            &w.gh.clone_url(OWNER, REPO),
-        ],
+        &["remote", "set-url", "origin", &w.gh.clone_url(OWNER, REPO)],
     );
     git(
         &workspace,

@@ -86,7 +86,10 @@ pub fn open_worktree(worktree: &Path, branch: Option<&str>) -> Result<Repository
     )?;
     restore(&l.admin.join("commondir"), "../..\n")?;
     if let Some(branch) = branch {
-        restore(&l.admin.join("HEAD"), &format!("ref: refs/heads/{branch}\n"))?;
+        restore(
+            &l.admin.join("HEAD"),
+            &format!("ref: refs/heads/{branch}\n"),
+        )?;
     }
     let repo = Repository::open(&l.admin).map_err(ctx("open worktree"))?;
     let same = |a: Option<&Path>, b: &Path| {

@@ -3,6 +3,7 @@
 //! never touched.
 
 pub mod guard;
+pub mod protect;
 pub mod remote;
 
 use std::path::{Path, PathBuf};
@@ -79,6 +80,11 @@ impl LocalRepo {
     /// `.git/deckhand/<id>/`: the task's state, PR text and worktree.
     pub fn task_dir(&self, id: &str) -> PathBuf {
         self.repo.commondir().join("deckhand").join(id)
+    }
+
+    /// The repository's own git dir (shared by its worktrees).
+    pub fn common_dir(&self) -> &Path {
+        self.repo.commondir()
     }
 
     /// The commit a revision (branch, tag, sha) points at.
