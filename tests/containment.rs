@@ -11,6 +11,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
+use rand::Rng;
 use serde_json::json;
 
 use common::{output, RunResult, API_KEY};
@@ -67,6 +68,15 @@ fn labeled(w: &World) -> PathBuf {
 /// `deckhand action` as the runner starts it, with `home` as HOME and
 /// `workspace` as the workspace checkout. Returns the run and its outputs.
 fn action(w: &World, home: &Path, workspace: &Path) -> (RunResult, String) {
+    action_with(w, home, workspace, &[])
+}
+
+fn action_with(
+    w: &World,
+    home: &Path,
+    workspace: &Path,
+    extra: &[(&str, &str)],
+) -> (RunResult, String) {
     let root = w.dir.path();
     let out = root.join("output");
     std::fs::write(&out, "").unwrap();
@@ -87,6 +97,9 @@ fn action(w: &World, home: &Path, workspace: &Path) -> (RunResult, String) {
         .env("INPUT_GITHUB_TOKEN", TOKEN)
         .env("INPUT_ANTHROPIC_API_KEY", API_KEY)
         .env("ANTHROPIC_BASE_URL", w.model.anthropic_base_url());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
     let result = output(cmd);
     let outputs = std::fs::read_to_string(&out).unwrap();
     (result, outputs)
@@ -219,4 +232,97 @@ fn the_workspace_credential_is_not_in_the_task_clone() {
     assert!(outputs.contains("done"), "{outputs}\n{}", run.stderr);
     let saw = model_saw(&w);
     assert!(saw.contains("hits=0"), "{saw}");
+}
+
+/// A random printable secret of `len` characters (no spaces: `NAME=value`
+/// lines are trimmed).
+fn random_secret(rng: &mut impl rand::Rng, len: usize) -> String {
+    (0..len)
+        .map(|_| char::from(rng.gen_range(0x21u8..=0x7e)))
+        .collect()
+}
+
+#[test]
+fn secrets_of_any_length_leave_in_no_form() {
+    use rand::SeedableRng;
+    let seed: u64 = rand::random();
+    eprintln!("seed {seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let lens = [
+        1,
+        rng.gen_range(2..8),
+        rng.gen_range(8..24),
+        rng.gen_range(24..=64),
+    ];
+    let secrets: Vec<String> = lens.iter().map(|&n| random_secret(&mut rng, n)).collect();
+    let names = ["S_ONE", "S_TWO", "S_THREE", "S_FOUR"];
+    let mut command = String::from("for v in \"$S_ONE\" \"$S_TWO\" \"$S_THREE\" \"$S_FOUR\"; do ");
+    command.push_str("printf '<<%s>>\\n' \"$v\" >> leaked.txt; printf '<<%s>>\\n' \"$v\"; ");
+    command.push_str("printf '%s' \"$v\" | base64 -w0; echo; printf '%s' \"$v\" | od -An -tx1 | tr -d ' \\n'; echo; printf '%s' \"$v\" | rev; echo; done");
+    let w = world(script(&command));
+    let probe = tempfile::tempdir().unwrap();
+    let home = probe.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let workspace = w.dir.path().join("workspace");
+    std::fs::create_dir_all(&workspace).unwrap();
+    let lines: String = names
+        .iter()
+        .zip(&secrets)
+        .map(|(n, v)| format!("{n}={v}\n"))
+        .collect();
+    let (run, outputs) = action_with(&w, &home, &workspace, &[("INPUT_SECRETS", &lines)]);
+    assert!(outputs.contains("done"), "{outputs}\n{}", run.stderr);
+    let model = model_saw(&w);
+    assert!(
+        model.contains("<<***>>"),
+        "the command printed the secrets, masked"
+    );
+    let stdout: String = run
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for secret in &secrets {
+        let model_json = serde_json::to_string(&format!("<<{secret}>>")).unwrap();
+        let delimited = format!("<<{secret}>>");
+        for (place, text) in [
+            ("model requests", &model),
+            ("stdout", &stdout),
+            ("stderr", &run.stderr),
+        ] {
+            assert!(
+                !text.contains(&delimited) && !text.contains(&model_json[1..model_json.len() - 1]),
+                "{secret:?} reached {place} (seed {seed})"
+            );
+        }
+        assert!(
+            w.gh.requests_mentioning(&delimited).is_empty(),
+            "{secret:?} reached GitHub (seed {seed})"
+        );
+        // Long enough not to occur by chance: the value and every form.
+        if secret.len() >= 8 {
+            for form in deckhand::sandbox::redact::encoded_forms(secret) {
+                if form.len() < 8 {
+                    continue;
+                }
+                assert!(
+                    !model.contains(&form),
+                    "{form:?} of {secret:?} reached the model (seed {seed})"
+                );
+                assert!(
+                    !stdout.contains(&form),
+                    "{form:?} reached stdout (seed {seed})"
+                );
+                assert!(
+                    !run.stderr.contains(&form),
+                    "{form:?} reached stderr (seed {seed})"
+                );
+                assert!(
+                    w.gh.requests_mentioning(&form).is_empty(),
+                    "{form:?} reached GitHub (seed {seed})"
+                );
+            }
+        }
+    }
 }
