@@ -25,6 +25,7 @@ impl Write for RedactingStderr {
 }
 
 fn main() {
+    harden_process();
     let cli = Cli::parse();
     let env = EnvSnapshot::from_process();
     let redactor = cli::process_redactor(&env);
@@ -37,6 +38,10 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    if let Err(e) = deckhand::git::isolate_config() {
+        eprintln!("error: {e}");
+        std::process::exit(exit::ERROR);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -57,4 +62,17 @@ fn main() {
     // Do not wait for blocking reads (a terminal prompt) to finish.
     runtime.shutdown_background();
     std::process::exit(code);
+}
+
+/// No core dumps and no `/proc/<pid>/environ` or `mem` for processes of the
+/// same user (the agent's commands locally): the model key and the token
+/// live in this process.
+fn harden_process() {
+    // SAFETY: PR_SET_DUMPABLE takes plain integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        eprintln!(
+            "warning: could not make deckhand non-dumpable: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }

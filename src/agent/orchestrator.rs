@@ -95,7 +95,7 @@ impl TaskState {
             .redact(&commit_message(&self.spec, &self.code_summary, note))
             .into_owned();
         let author = (self.author.0.as_str(), self.author.1.as_str());
-        let committed = git::commit_all(s.workspace.root(), author, &message)?;
+        let committed = git::commit_all(s.workspace.root(), &self.branch, author, &message)?;
         if let Some(id) = committed {
             let subject = message.lines().next().unwrap_or_default().to_string();
             s.progress(&format!("📝 commit {} {subject}", &id[..id.len().min(8)]));

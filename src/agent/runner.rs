@@ -13,6 +13,7 @@ use crate::agent::orchestrator::{self, Outcome, TaskState};
 use crate::agent::session::{Limit, Session, SessionParts};
 use crate::agent::verify::{run_checks, run_setup};
 use crate::config::{EnvSnapshot, Settings};
+use crate::git::protect::GitDirSnapshot;
 use crate::git::{self, FileChange, GitError, LocalRepo};
 use crate::llm::{Provider, Usage};
 use crate::report::pr::{self, PrInput, PrStatus};
@@ -135,6 +136,17 @@ pub enum RunError {
     },
 }
 
+/// Puts the repository's git configuration and hooks back when dropped.
+struct RestoreGitDir(GitDirSnapshot);
+
+impl Drop for RestoreGitDir {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.restore() {
+            tracing::error!(error = %e, "could not restore the repository's git configuration and hooks");
+        }
+    }
+}
+
 /// The worktree of task `id`.
 pub fn worktree_path(repo: &LocalRepo, id: &str) -> PathBuf {
     repo.task_dir(id).join("worktree")
@@ -147,6 +159,9 @@ pub async fn execute(
     cx: RunContext<'_>,
 ) -> Result<TaskResult, RunError> {
     let resuming = matches!(start, Start::Resume { .. });
+    // The worktree shares the repository's git dir: whatever a command
+    // plants there (fsmonitor, hooksPath, hooks) is gone when the task ends.
+    let _git_dir = RestoreGitDir(GitDirSnapshot::take(repo.common_dir())?);
     let (mut state, worktree) = match start {
         Start::New {
             task,

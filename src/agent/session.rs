@@ -91,7 +91,10 @@ pub struct SessionParts {
 impl Session {
     pub fn new(parts: SessionParts) -> Self {
         Session {
-            provider: parts.provider,
+            provider: Box::new(crate::llm::redacting::Redacting::new(
+                parts.provider,
+                parts.redactor.clone(),
+            )),
             prices: parts.prices,
             budgets: parts.budgets,
             workspace: parts.workspace,

@@ -2,6 +2,8 @@
 //! the diff of what a task changed. The user's own branch and work tree are
 //! never touched.
 
+pub mod guard;
+pub mod protect;
 pub mod remote;
 
 use std::path::{Path, PathBuf};
@@ -78,6 +80,11 @@ impl LocalRepo {
     /// `.git/deckhand/<id>/`: the task's state, PR text and worktree.
     pub fn task_dir(&self, id: &str) -> PathBuf {
         self.repo.commondir().join("deckhand").join(id)
+    }
+
+    /// The repository's own git dir (shared by its worktrees).
+    pub fn common_dir(&self) -> &Path {
+        self.repo.commondir()
     }
 
     /// The commit a revision (branch, tag, sha) points at.
@@ -221,8 +228,11 @@ impl LocalRepo {
     /// if there is one.
     fn prune_worktree_entry(&self, name: &str) -> Result<(), GitError> {
         if let Ok(wt) = self.repo.find_worktree(name) {
+            // The entry only: its `gitdir` file is the command user's to
+            // write, so the working tree it names is never deleted from
+            // here (remove_worktree removes Deckhand's own path).
             let mut opts = git2::WorktreePruneOptions::new();
-            opts.valid(true).working_tree(true);
+            opts.valid(true).locked(true).working_tree(false);
             wt.prune(Some(&mut opts))
                 .map_err(ctx(format!("prune worktree {name}")))?;
         }
@@ -240,14 +250,33 @@ pub struct FileChange {
     pub deletions: usize,
 }
 
-/// Commits everything in the worktree (honouring .gitignore) on its branch.
-/// Returns the new commit id, or `None` when nothing changed.
+/// Makes git2 read no configuration of the user's or the machine's
+/// (global, XDG, system): Deckhand's git is its own, whatever a command
+/// writes into `$HOME/.gitconfig`. Call once, before any repository is
+/// opened.
+pub fn isolate_config() -> Result<(), GitError> {
+    for level in [
+        git2::ConfigLevel::System,
+        git2::ConfigLevel::XDG,
+        git2::ConfigLevel::Global,
+        git2::ConfigLevel::ProgramData,
+    ] {
+        // SAFETY: called at start-up, before any other thread uses libgit2.
+        unsafe { git2::opts::set_search_path(level, "") }
+            .map_err(ctx("clear git's configuration search path"))?;
+    }
+    Ok(())
+}
+
+/// Commits everything in the task's worktree (honouring .gitignore) on its
+/// branch `branch`. Returns the new commit id, or `None` when nothing changed.
 pub fn commit_all(
     worktree: &Path,
+    branch: &str,
     author: (&str, &str),
     message: &str,
 ) -> Result<Option<String>, GitError> {
-    let repo = Repository::open(worktree).map_err(ctx("open worktree"))?;
+    let repo = guard::open_worktree(worktree, Some(branch))?;
     let mut index = repo.index().map_err(ctx("read index"))?;
     // New files under build and cache folders are the checks' by-products,
     // not the change, even where .gitignore forgot them.
@@ -309,7 +338,7 @@ fn is_build_artifact(path: &Path) -> bool {
 /// What changed between `base` and the worktree's HEAD, file by file, and
 /// the unified diff text.
 pub fn diff_since(worktree: &Path, base: &str) -> Result<(Vec<FileChange>, String), GitError> {
-    let repo = Repository::open(worktree).map_err(ctx("open worktree"))?;
+    let repo = guard::open_worktree(worktree, None)?;
     let base_tree = repo
         .revparse_single(base)
         .and_then(|o| o.peel_to_tree())
@@ -400,9 +429,12 @@ mod tests {
         std::fs::write(wt.join("__pycache__/a.cpython-311.pyc"), "bytecode").unwrap();
         std::fs::create_dir_all(wt.join("target/debug")).unwrap();
         std::fs::write(wt.join("target/debug/app"), "binary").unwrap();
-        let id = commit_all(&wt, ("Deckhand", "d@e"), "change").unwrap();
+        let id = commit_all(&wt, "deckhand/dh-1", ("Deckhand", "d@e"), "change").unwrap();
         assert!(id.is_some());
-        assert_eq!(commit_all(&wt, ("Deckhand", "d@e"), "again").unwrap(), None);
+        assert_eq!(
+            commit_all(&wt, "deckhand/dh-1", ("Deckhand", "d@e"), "again").unwrap(),
+            None
+        );
         let (changes, text) = diff_since(&wt, &base).unwrap();
         assert_eq!(
             changes.len(),

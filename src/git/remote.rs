@@ -56,10 +56,20 @@ impl From<git2::Error> for Failure {
 impl Remote {
     /// Callbacks that answer the first credentials request with the token
     /// and refuse any further one (a refused token would otherwise loop).
+    /// The token goes only to this remote's own URL: never to one that
+    /// configuration (`insteadOf`, a changed remote) led git to instead.
     fn callbacks(&self) -> RemoteCallbacks<'_> {
         let mut callbacks = RemoteCallbacks::new();
         let mut offered = false;
-        callbacks.credentials(move |_url, _user, allowed| {
+        callbacks.credentials(move |url, _user, allowed| {
+            if !self.is_own_url(url) {
+                tracing::warn!(asked = %redact_url(url), expected = %self.shown_url(), "credentials refused to a URL that is not the remote's");
+                return Err(auth_error(&format!(
+                    "{} asked for the token, but the remote is {}; the token is only sent to the remote",
+                    redact_url(url),
+                    self.shown_url()
+                )));
+            }
             if self.token.is_empty() {
                 return Err(auth_error("no token was given"));
             }
@@ -88,6 +98,11 @@ impl Remote {
         opts.remote_callbacks(self.callbacks());
         opts.proxy_options(self.proxy());
         opts
+    }
+
+    /// Whether `url` is exactly this remote's URL (credentials aside).
+    fn is_own_url(&self, url: &str) -> bool {
+        redact_url(url).trim_end_matches('/') == redact_url(&self.url).trim_end_matches('/')
     }
 
     /// The URL as errors and logs may show it.

@@ -11,6 +11,7 @@
 pub mod anthropic;
 pub mod openai;
 pub mod pricing;
+pub mod redacting;
 pub mod retry;
 pub mod sse;
 mod wire;

@@ -1,13 +1,47 @@
-//! The redactor: replaces every secret value in a text before it leaves the
-//! process (stdout, stderr, files, PR text, tool output sent to the model).
+//! The redactor: replaces every secret value, whatever its length, and its
+//! base64, base64url, URL-encoded, hex, reversed and JSON-escaped forms in a
+//! text before it leaves the process (stdout, stderr, files, PR text, model
+//! requests).
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// Shorter values are not treated as secrets: replacing them would mangle
-/// ordinary text and they protect nothing.
-const MIN_SECRET_LEN: usize = 6;
+use base64::Engine;
+
 pub const MASK: &str = "***";
+
+/// Every form in which `value` may leave the process.
+pub fn encoded_forms(value: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let bytes = value.as_bytes();
+    let mut forms = vec![
+        value.to_string(),
+        STANDARD.encode(bytes),
+        STANDARD_NO_PAD.encode(bytes),
+        URL_SAFE.encode(bytes),
+        URL_SAFE_NO_PAD.encode(bytes),
+        percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+        bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        bytes.iter().map(|b| format!("{b:02X}")).collect(),
+        value.chars().rev().collect(),
+    ];
+    // Inside JSON (events, checkpoints, requests) a secret with quotes,
+    // backslashes or control characters appears escaped.
+    if let Ok(quoted) = serde_json::to_string(value) {
+        forms.push(quoted[1..quoted.len() - 1].to_string());
+    }
+    // A form (`+` in a URL) often goes through as a plain space too.
+    forms.push(
+        percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+            .to_string()
+            .replace("%20", "+"),
+    );
+    forms.retain(|f| !f.is_empty());
+    forms.sort();
+    forms.dedup();
+    forms
+}
 
 /// Cheap to clone; shares its list.
 #[derive(Debug, Clone, Default)]
@@ -23,19 +57,17 @@ impl Redactor {
     {
         let mut secrets: Vec<String> = Vec::new();
         for value in values.into_iter().map(Into::into) {
-            let value = value.trim().to_string();
-            if value.len() < MIN_SECRET_LEN {
+            let trimmed = value.trim();
+            // A value of only spaces is masked as it is.
+            let value = if trimmed.is_empty() {
+                value.as_str()
+            } else {
+                trimmed
+            };
+            if value.is_empty() {
                 continue;
             }
-            // Inside JSON (events, checkpoints) a secret with quotes,
-            // backslashes or control characters appears escaped.
-            if let Ok(quoted) = serde_json::to_string(&value) {
-                let escaped = &quoted[1..quoted.len() - 1];
-                if escaped != value {
-                    secrets.push(escaped.to_string());
-                }
-            }
-            secrets.push(value);
+            secrets.extend(encoded_forms(value));
         }
         // Longest first, so a secret containing another is masked whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
@@ -45,7 +77,7 @@ impl Redactor {
         }
     }
 
-    /// The values being masked (for `::add-mask::`).
+    /// The values being masked, with their encoded forms (for `::add-mask::`).
     pub fn values(&self) -> &[String] {
         &self.secrets
     }
@@ -76,8 +108,25 @@ mod tests {
     }
 
     #[test]
+    fn masks_short_values_and_every_encoded_form() {
+        let r = Redactor::new(["q7", "p@ss w/rd"]);
+        assert_eq!(r.redact("x q7 x"), "x *** x");
+        assert_eq!(
+            encoded_forms("p@ss w/rd")
+                .iter()
+                .filter(|f| r.redact(f) != MASK)
+                .count(),
+            0
+        );
+        assert_eq!(r.redact("cEBzcyB3L3Jk"), MASK);
+        assert_eq!(r.redact("dr/w ss@p"), MASK);
+        assert_eq!(r.redact("p%40ss%20w%2Frd"), MASK);
+        assert_eq!(r.redact("7040737320772f7264"), MASK);
+    }
+
+    #[test]
     fn masks_every_occurrence_longest_first() {
-        let r = Redactor::new(["sk-secret-123", "sk-secret-123-long", "abc"]);
+        let r = Redactor::new(["sk-secret-123", "sk-secret-123-long"]);
         assert_eq!(
             r.redact("a sk-secret-123-long b sk-secret-123 abc"),
             "a *** b *** abc"

@@ -2,6 +2,7 @@
 //! detection of the repository's setup/test/lint/type-check commands.
 
 pub mod command;
+pub mod confined;
 pub mod detect;
 pub mod devenv;
 pub mod findings;

@@ -50,21 +50,9 @@ impl Workspace {
         self
     }
 
-    /// After a write: gives `abs` and the directories above it (up to the
-    /// root) that are not the owner's yet to the owner, if there is one.
-    pub fn adopt(&self, abs: &Path) -> std::io::Result<()> {
-        use std::os::unix::fs::MetadataExt;
-        let Some((uid, gid)) = self.owner else {
-            return Ok(());
-        };
-        let mut at = Some(abs);
-        while let Some(path) = at.filter(|p| p.starts_with(&self.root)) {
-            if std::fs::symlink_metadata(path)?.uid() != uid {
-                std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
-            }
-            at = path.parent();
-        }
-        Ok(())
+    /// Who new files and folders are given to, if anyone.
+    pub fn owner(&self) -> Option<(u32, u32)> {
+        self.owner
     }
 
     pub fn root(&self) -> &Path {

@@ -4,11 +4,12 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::{ToolContext, ToolError, ToolOutput};
+use crate::workspace::confined::{self, ConfinedError};
 
 /// Longest line (in characters) shown to the model before it is clipped.
 pub(crate) const MAX_LINE_CHARS: usize = 500;
 /// How much of a file is inspected for NUL bytes to call it binary.
-const BINARY_PROBE_BYTES: usize = 8 * 1024;
+pub(crate) const BINARY_PROBE_BYTES: usize = 8 * 1024;
 
 /// Resolves a model-given path inside the workspace; refusals are for the model.
 pub(crate) fn resolve(ctx: &ToolContext<'_>, path: &str) -> Result<PathBuf, ToolError> {
@@ -90,24 +91,45 @@ pub(crate) fn numbered<'a>(
     out
 }
 
+/// `abs` (inside the workspace) as a path relative to its root.
+pub(crate) fn relative_path<'a>(ctx: &ToolContext<'_>, abs: &'a Path) -> &'a Path {
+    abs.strip_prefix(ctx.workspace.root()).unwrap_or(abs)
+}
+
+/// A refused confined open, worded for the model.
+pub(crate) fn confined_error(e: ConfinedError, path: &str) -> ToolError {
+    match e {
+        ConfinedError::NotFound { .. } => for_model(format!(
+            "`{path}` does not exist; use list_dir or search to find the right path"
+        )),
+        ConfinedError::Directory { .. } => for_model(format!(
+            "`{path}` is a directory; use list_dir to see what it contains"
+        )),
+        other => for_model(other.to_string()),
+    }
+}
+
+/// Opens a file of the workspace for reading without following any link.
+pub(crate) fn open_confined(
+    ctx: &ToolContext<'_>,
+    abs: &Path,
+    path: &str,
+) -> Result<(std::fs::File, u64), ToolError> {
+    confined::open_read(ctx.workspace.root(), relative_path(ctx, abs), path)
+        .map_err(|e| confined_error(e, path))
+}
+
 /// The text of a file that must be UTF-8 and not binary; anything else is
 /// refused with a reason the model can act on.
-pub(crate) fn read_text(abs: &Path, path: &str) -> Result<String, ToolError> {
-    let meta = match std::fs::metadata(abs) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(for_model(format!(
-                "`{path}` does not exist; use list_dir or search to find the right path"
-            )))
-        }
-        Err(e) => return Err(io_error(path, &e)),
-    };
-    if meta.is_dir() {
-        return Err(for_model(format!(
-            "`{path}` is a directory; use list_dir to see what it contains"
-        )));
-    }
-    let bytes = std::fs::read(abs).map_err(|e| io_error(path, &e))?;
+pub(crate) fn read_text(
+    ctx: &ToolContext<'_>,
+    abs: &Path,
+    path: &str,
+) -> Result<String, ToolError> {
+    let (file, size) = open_confined(ctx, abs, path)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    std::io::Read::read_to_end(&mut std::io::BufReader::new(file), &mut bytes)
+        .map_err(|e| io_error(path, &e))?;
     let probe = &bytes[..bytes.len().min(BINARY_PROBE_BYTES)];
     if probe.contains(&0) {
         return Err(binary(path, bytes.len()));
@@ -115,7 +137,26 @@ pub(crate) fn read_text(abs: &Path, path: &str) -> Result<String, ToolError> {
     String::from_utf8(bytes).map_err(|e| binary(path, e.as_bytes().len()))
 }
 
-fn binary(path: &str, size: usize) -> ToolError {
+/// Writes a whole file of the workspace without following any link; new
+/// files and folders go to the workspace's owner. Whether it existed.
+pub(crate) fn write_confined(
+    ctx: &ToolContext<'_>,
+    abs: &Path,
+    path: &str,
+    content: &str,
+) -> Result<bool, ToolError> {
+    confined::write(
+        ctx.workspace.root(),
+        relative_path(ctx, abs),
+        path,
+        content.as_bytes(),
+        ctx.workspace.owner(),
+    )
+    .map(|w| w == confined::Written::Overwrote)
+    .map_err(|e| confined_error(e, path))
+}
+
+pub(crate) fn binary(path: &str, size: usize) -> ToolError {
     for_model(format!(
         "`{path}` is a binary file ({size} bytes); it is not shown. Inspect it with run_command if you must (e.g. `file`, `xxd | head`)"
     ))

@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::common::{count, for_model, io_error, numbered, read_text, redacted, resolve_writable};
+use super::common::{
+    count, for_model, numbered, read_text, redacted, resolve_writable, write_confined,
+};
 use super::{parse_args, Tool, ToolContext, ToolError, ToolOutput};
 
 pub struct EditFile;
@@ -73,11 +75,7 @@ fn edit(ctx: &ToolContext<'_>, args: Args) -> Result<ToolOutput, ToolError> {
                 "old_text is empty but `{path}` already exists with content; give the exact text to replace (read_file shows it), or use write_file to replace the whole file"
             )));
         }
-        if let Some(parent) = abs.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io_error(path, &e))?;
-        }
-        std::fs::write(&abs, &args.new_text).map_err(|e| io_error(path, &e))?;
-        ctx.workspace.adopt(&abs).map_err(|e| io_error(path, &e))?;
+        write_confined(ctx, &abs, path, &args.new_text)?;
         return Ok(ToolOutput::Text(format!(
             "created `{}` ({})",
             ctx.workspace.relative(&abs),
@@ -89,7 +87,7 @@ fn edit(ctx: &ToolContext<'_>, args: Args) -> Result<ToolOutput, ToolError> {
             "`{path}` does not exist; check the path with list_dir, or create the file with empty old_text or write_file"
         )));
     }
-    let content = read_text(&abs, path)?;
+    let content = read_text(ctx, &abs, path)?;
     let (mut old, mut new) = (args.old_text, args.new_text);
     // Files with CRLF endings: the model usually sends LF.
     if content.contains("\r\n") && !old.contains("\r\n") {
@@ -128,8 +126,7 @@ fn edit(ctx: &ToolContext<'_>, args: Args) -> Result<ToolOutput, ToolError> {
     updated.push_str(&content[..start]);
     updated.push_str(&replacement);
     updated.push_str(&content[end..]);
-    std::fs::write(&abs, &updated).map_err(|e| io_error(path, &e))?;
-    ctx.workspace.adopt(&abs).map_err(|e| io_error(path, &e))?;
+    write_confined(ctx, &abs, path, &updated)?;
     Ok(ToolOutput::Text(summary(
         &ctx.workspace.relative(&abs),
         &content,

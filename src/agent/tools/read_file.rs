@@ -4,8 +4,11 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::common::{clip_line, for_model, numbered, read_text, redacted, resolve};
-use super::{parse_args, Tool, ToolContext, ToolError, ToolOutput};
+use super::common::{
+    binary, for_model, io_error, open_confined, redacted, resolve, BINARY_PROBE_BYTES,
+    MAX_LINE_CHARS,
+};
+use super::{parse_args, Tool, ToolContext, ToolError, ToolLimits, ToolOutput};
 
 pub struct ReadFile;
 
@@ -53,15 +56,15 @@ impl Tool for ReadFile {
 fn read(ctx: &ToolContext<'_>, args: &Args) -> Result<ToolOutput, ToolError> {
     let path = args.path.as_str();
     let abs = resolve(ctx, path)?;
-    let text = read_text(&abs, path)?;
-    let lines: Vec<&str> = text.lines().collect();
-    let total = lines.len();
-    if total == 0 {
-        return Ok(ToolOutput::Text(format!("`{path}` is empty (0 lines)")));
-    }
     let start = args.start_line.unwrap_or(1);
     if start == 0 {
         return Err(for_model("start_line is 1-based; the first line is 1"));
+    }
+    let (file, size) = open_confined(ctx, &abs, path)?;
+    let scan = scan_lines(file, size, path, start, args.end_line, ctx.limits)?;
+    let total = scan.total;
+    if total == 0 {
+        return Ok(ToolOutput::Text(format!("`{path}` is empty (0 lines)")));
     }
     if start > total {
         return Err(for_model(format!(
@@ -74,21 +77,9 @@ fn read(ctx: &ToolContext<'_>, args: &Args) -> Result<ToolOutput, ToolError> {
             "end_line {end} is before start_line {start}"
         )));
     }
-    // Take lines until either cap is reached.
-    let mut shown = 0;
-    let mut bytes = 0;
-    for line in &lines[start - 1..end] {
-        let size = clip_line(line).len() + 8;
-        if shown == ctx.limits.max_output_lines
-            || (shown > 0 && bytes + size > ctx.limits.max_output_bytes)
-        {
-            break;
-        }
-        shown += 1;
-        bytes += size;
-    }
+    let shown = scan.lines.len();
     let last = start + shown - 1;
-    let mut out = numbered(lines[start - 1..last].iter().copied(), start, last);
+    let mut out = numbered_clipped(&scan.lines, start, last);
     if last < end {
         out.push_str(&format!(
             "[showing lines {start}-{last} of {total}; output is capped. Call read_file again with start_line={} to read on]\n",
@@ -98,6 +89,144 @@ fn read(ctx: &ToolContext<'_>, args: &Args) -> Result<ToolOutput, ToolError> {
         out.push_str(&format!("[lines {start}-{end} of {total}]\n"));
     }
     Ok(ToolOutput::Text(out))
+}
+
+/// Bytes read from the file at a time.
+const CHUNK_BYTES: usize = 64 * 1024;
+/// Bytes of one line kept: enough for [`MAX_LINE_CHARS`] characters.
+const LINE_KEEP_BYTES: usize = MAX_LINE_CHARS * 4 + 4;
+
+/// What one pass over a file found: its line count and the (clipped)
+/// lines shown, within the caps.
+struct Scan {
+    total: usize,
+    lines: Vec<String>,
+    /// A shown line is not UTF-8.
+    invalid: bool,
+}
+
+/// Reads `file` in bounded pieces: keeps at most [`LINE_KEEP_BYTES`] of each
+/// line from `start` on until a cap is reached, and only counts the rest.
+fn scan_lines(
+    mut file: std::fs::File,
+    size: u64,
+    path: &str,
+    start: usize,
+    end: Option<usize>,
+    limits: ToolLimits,
+) -> Result<Scan, ToolError> {
+    let size_shown = usize::try_from(size).unwrap_or(usize::MAX);
+    let mut chunk = vec![0u8; CHUNK_BYTES];
+    let mut scan = Scan {
+        total: 0,
+        lines: Vec::new(),
+        invalid: false,
+    };
+    // The line being read: its kept bytes, its length in characters, and
+    // whether any byte of it was seen.
+    let mut kept: Vec<u8> = Vec::new();
+    let mut chars = 0usize;
+    let mut open_line = false;
+    let mut shown_bytes = 0usize;
+    let mut collecting = true;
+    let mut offset = 0usize;
+    let mut finish_line = |kept: &mut Vec<u8>, chars: &mut usize, scan: &mut Scan| {
+        scan.total += 1;
+        let number = scan.total;
+        let wanted = number >= start && end.is_none_or(|e| number <= e);
+        if collecting && wanted {
+            if kept.last() == Some(&b'\r') && *chars <= MAX_LINE_CHARS {
+                kept.pop();
+                *chars -= 1;
+            }
+            let Some(line) = clipped(kept, *chars) else {
+                scan.invalid = true;
+                return;
+            };
+            let cost = line.len() + 8;
+            if scan.lines.len() == limits.max_output_lines
+                || (!scan.lines.is_empty() && shown_bytes + cost > limits.max_output_bytes)
+            {
+                collecting = false;
+            } else {
+                shown_bytes += cost;
+                scan.lines.push(line);
+            }
+        }
+        kept.clear();
+        *chars = 0;
+    };
+    loop {
+        let n = match std::io::Read::read(&mut file, &mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_error(path, &e)),
+        };
+        let bytes = &chunk[..n];
+        if offset < BINARY_PROBE_BYTES {
+            let probe = &bytes[..n.min(BINARY_PROBE_BYTES - offset)];
+            if probe.contains(&0) {
+                return Err(binary(path, size_shown));
+            }
+        }
+        offset += n;
+        for &b in bytes {
+            if b == b'\n' {
+                finish_line(&mut kept, &mut chars, &mut scan);
+                open_line = false;
+                continue;
+            }
+            open_line = true;
+            if b & 0xC0 != 0x80 {
+                chars += 1;
+            }
+            if kept.len() < LINE_KEEP_BYTES {
+                kept.push(b);
+            }
+        }
+        if scan.invalid {
+            return Err(binary(path, size_shown));
+        }
+    }
+    if open_line {
+        finish_line(&mut kept, &mut chars, &mut scan);
+    }
+    if scan.invalid {
+        return Err(binary(path, size_shown));
+    }
+    Ok(scan)
+}
+
+/// A line's kept bytes as text clipped to [`MAX_LINE_CHARS`] characters,
+/// saying how many of its `chars` characters were cut; `None` when they are
+/// not UTF-8 (a character cut by the kept length aside).
+fn clipped(kept: &[u8], chars: usize) -> Option<String> {
+    let text = match std::str::from_utf8(kept) {
+        Ok(text) => text,
+        Err(e) if kept.len() >= LINE_KEEP_BYTES && e.error_len().is_none() => {
+            std::str::from_utf8(&kept[..e.valid_up_to()]).ok()?
+        }
+        Err(_) => return None,
+    };
+    if chars <= MAX_LINE_CHARS {
+        return Some(text.to_string());
+    }
+    let cut: String = text.chars().take(MAX_LINE_CHARS).collect();
+    Some(format!(
+        "{cut}… [{} more characters]",
+        chars - MAX_LINE_CHARS
+    ))
+}
+
+/// Already clipped lines numbered from `first`.
+fn numbered_clipped(lines: &[String], first: usize, last: usize) -> String {
+    let width = last.max(1).to_string().len();
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        out.push_str(&format!("{:>width$}\t{line}\n", first + i));
+    }
+    out
 }
 
 #[cfg(test)]

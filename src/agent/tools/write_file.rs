@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::common::{count, for_model, io_error, redacted, resolve_writable};
+use super::common::{count, for_model, redacted, resolve_writable, write_confined};
 use super::{parse_args, Tool, ToolContext, ToolError, ToolOutput};
 
 pub struct WriteFile;
@@ -56,12 +56,7 @@ fn write(ctx: &ToolContext<'_>, args: &Args) -> Result<ToolOutput, ToolError> {
             "`{path}` is a directory; give the path of a file"
         )));
     }
-    let existed = abs.exists();
-    if let Some(parent) = abs.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| io_error(path, &e))?;
-    }
-    std::fs::write(&abs, &args.content).map_err(|e| io_error(path, &e))?;
-    ctx.workspace.adopt(&abs).map_err(|e| io_error(path, &e))?;
+    let existed = write_confined(ctx, &abs, path, &args.content)?;
     Ok(ToolOutput::Text(format!(
         "{} `{}`: {}, {}",
         if existed { "overwrote" } else { "created" },
