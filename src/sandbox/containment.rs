@@ -22,12 +22,22 @@ const SYSTEM_READ: &[&str] = &[
     "/sys", "/nix", "/snap",
 ];
 /// Variables naming toolchains commands may read (never write).
-const TOOLCHAIN_VARS: &[&str] = &[
-    "RUSTUP_HOME",
-    "GOROOT",
-    "JAVA_HOME",
-    "NVM_DIR",
-    "PYENV_ROOT",
+const TOOLCHAIN_VARS: &[&str] = &["GOROOT", "JAVA_HOME"];
+/// Toolchain managers that live in a home directory: the directory, and
+/// the variable that tells them where it is when HOME is another one.
+const HOME_TOOLCHAINS: &[(&str, Option<&str>)] = &[
+    (".rustup", Some("RUSTUP_HOME")),
+    (".pyenv", Some("PYENV_ROOT")),
+    (".nvm", Some("NVM_DIR")),
+    (".rbenv", Some("RBENV_ROOT")),
+    (".nodenv", Some("NODENV_ROOT")),
+    (".goenv", Some("GOENV_ROOT")),
+    (".volta", Some("VOLTA_HOME")),
+    (".asdf", Some("ASDF_DIR")),
+    (".sdkman", Some("SDKMAN_DIR")),
+    (".cargo/bin", None),
+    (".local/bin", None),
+    (".bun/bin", None),
 ];
 /// Variables the containment sets itself.
 const REPLACED: &[&str] = &[
@@ -37,6 +47,8 @@ const REPLACED: &[&str] = &[
     "TMPDIR",
     "CARGO_HOME",
     "RUSTUP_HOME",
+    "PYENV_ROOT",
+    "NVM_DIR",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "ALL_PROXY",
@@ -128,12 +140,21 @@ impl Containment {
         let deckhand_home = env("HOME").map(PathBuf::from);
         let mut read: Vec<PathBuf> = SYSTEM_READ.iter().map(PathBuf::from).collect();
         read.push(p.git_dir.to_path_buf());
-        let rustup = env("RUSTUP_HOME")
-            .map(PathBuf::from)
-            .or_else(|| deckhand_home.as_ref().map(|h| h.join(".rustup")))
-            .filter(|d| d.is_dir());
-        if let Some(r) = &rustup {
-            vars.push(("RUSTUP_HOME".into(), r.display().to_string()));
+        // Toolchain managers keep working with another HOME: their own
+        // directory stays readable and its variable says where it is.
+        let mut managers: Vec<PathBuf> = Vec::new();
+        for (dir, var) in HOME_TOOLCHAINS {
+            let found = var
+                .and_then(|v| env(v))
+                .map(PathBuf::from)
+                .or_else(|| deckhand_home.as_ref().map(|h| h.join(dir)))
+                .filter(|d| d.is_dir());
+            if let Some(found) = found {
+                if let Some(var) = var {
+                    vars.push((var.to_string(), found.display().to_string()));
+                }
+                managers.push(found);
+            }
         }
         let protected: Vec<PathBuf> = deckhand_home
             .iter()
@@ -145,7 +166,7 @@ impl Containment {
             .filter_map(|k| env(k))
             .map(PathBuf::from)
             .chain(env("CARGO_HOME").map(|c| Path::new(c).join("bin")))
-            .chain(rustup);
+            .chain(managers);
         let from_path = env("PATH")
             .unwrap_or_default()
             .split(':')
