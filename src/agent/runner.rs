@@ -231,6 +231,7 @@ pub async fn execute(
         inbox: cx.inbox,
     });
     session.resume_from(state.usage, Duration::from_millis(state.elapsed_ms));
+    session.limits.allow_workflow_changes = cx.settings.file.allow_workflow_changes;
 
     let first_line = state.spec.title().to_string();
     reporter.progress(&format!(

@@ -44,7 +44,10 @@ pub async fn run(global: &GlobalArgs, args: ToolArgs, env: &EnvSnapshot) -> anyh
         workspace: &workspace,
         runner: &runner,
         redactor: &redactor,
-        limits: ToolLimits::default(),
+        limits: ToolLimits {
+            allow_workflow_changes: settings.file.allow_workflow_changes,
+            ..ToolLimits::default()
+        },
         spec: &mut spec,
         verdict: &mut verdict,
     };
