@@ -163,14 +163,17 @@ mod tests {
         use crate::agent::tools::testing::Fixture;
         use crate::agent::tools::write_file::WriteFile;
         let mut f = Fixture::new();
-        let input = serde_json::json!({"path": ".github/workflows/ci.yml", "content": "on: push\n"});
+        let input =
+            serde_json::json!({"path": ".github/workflows/ci.yml", "content": "on: push\n"});
         let err = f.err(&WriteFile, input.clone()).await;
         assert!(err.contains("allow_workflow_changes: true"), "{err}");
         assert!(!f.root().join(".github/workflows/ci.yml").exists());
         f.limits.allow_workflow_changes = true;
         f.ok(&WriteFile, input).await;
         assert_eq!(f.read(".github/workflows/ci.yml"), "on: push\n");
-        assert!(!is_workflow(".github/workflows-old/x") && is_workflow("./.github/workflows/a.yml"));
+        assert!(
+            !is_workflow(".github/workflows-old/x") && is_workflow("./.github/workflows/a.yml")
+        );
     }
 
     #[test]
