@@ -145,7 +145,7 @@ impl Containment {
         let mut managers: Vec<PathBuf> = Vec::new();
         for (dir, var) in HOME_TOOLCHAINS {
             let found = var
-                .and_then(|v| env(v))
+                .and_then(&env)
                 .map(PathBuf::from)
                 .or_else(|| deckhand_home.as_ref().map(|h| h.join(dir)))
                 .filter(|d| d.is_dir());
