@@ -20,6 +20,7 @@ use crate::github::events::{self, User};
 use crate::llm::ProviderKind;
 use crate::memory::checkpoint_path;
 use crate::report::workflow;
+use crate::sandbox::network::NetworkLevel;
 use crate::sandbox::Redactor;
 use crate::task::id::new_task_id;
 
@@ -144,16 +145,14 @@ async fn handle(
     runner: RunnerEnv,
     redactor: Redactor,
 ) -> anyhow::Result<Outputs> {
-    if inputs
-        .network
-        .as_deref()
-        .is_some_and(|n| n != "integration")
-        || !inputs.allowed_domains.is_empty()
-    {
-        println!(
-            "::warning title=Deckhand::the `network` and `allowed_domains` inputs are accepted but not enforced yet; commands reach what the runner reaches"
-        );
-    }
+    // The network level is enforced by the task's sandbox (egress proxy
+    // and Landlock); an unknown level stops here.
+    let network = match inputs.network.as_deref() {
+        None => None,
+        Some(text) => Some(NetworkLevel::parse(text).with_context(|| {
+            format!("input `network`: `{text}` is not integration, dependencies, open or custom")
+        })?),
+    };
     let event = events::read_event(&runner.event_name, &runner.event_path)?;
     let route = route::route(&event, &inputs);
     if let Route::Ignore(why) = &route {
@@ -204,6 +203,8 @@ async fn handle(
         config: global.config.clone(),
         no_stream: global.no_stream,
         max_attempts: inputs.max_attempts,
+        network,
+        allowed_domains: inputs.allowed_domains.clone(),
     };
     let ctx = Ctx {
         github: GitHub::new(&runner.api_url, &token)?,

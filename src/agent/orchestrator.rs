@@ -47,6 +47,21 @@ pub struct TaskState {
     /// The issue the task comes from, when it does (GitHub).
     #[serde(default)]
     pub issue: Option<u64>,
+    /// The commit whose tree the last verification checked.
+    #[serde(default)]
+    pub verified_commit: Option<String>,
+    /// What the task's containment refused or could not enforce.
+    #[serde(default)]
+    pub containment: ContainmentRecord,
+}
+
+/// What the report says about containment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainmentRecord {
+    /// `host:port` of connections the egress proxy refused.
+    pub blocked: Vec<String>,
+    /// What was only advisory (no Landlock, commands as root, …).
+    pub advisories: Vec<String>,
 }
 
 /// How the task loop ended.
@@ -84,7 +99,14 @@ impl TaskState {
             elapsed_ms: 0,
             question: None,
             issue: None,
+            verified_commit: None,
+            containment: ContainmentRecord::default(),
         }
+    }
+
+    /// The commit the worktree's branch is at.
+    pub fn head_commit(&self) -> &str {
+        self.commits.last().unwrap_or(&self.base_commit)
     }
 
     /// Commits the worktree's changes, if any, with a message that says
@@ -125,8 +147,67 @@ impl TaskState {
     }
 }
 
-/// Drives the task from its current phase to an outcome.
+/// Drives the task from its current phase to an outcome; nothing its
+/// commands started is left running when it returns.
 pub async fn drive(s: &mut Session, st: &mut TaskState) -> Result<Outcome, AgentError> {
+    let outcome = drive_phases(s, st).await;
+    stop_task_processes(s, "the task ended").await;
+    outcome
+}
+
+/// Kills whatever the task's commands left running.
+async fn stop_task_processes(s: &Session, when: &str) {
+    let stopped = s.runner.stop_all().await;
+    if stopped > 0 {
+        s.progress(&format!(
+            "🧹 stopped {stopped} process(es) left running ({when})"
+        ));
+    }
+}
+
+/// Verifies the committed tree with nothing else running; when files
+/// changed during verification, verifies again once, then refuses.
+async fn verify_settled(
+    s: &mut Session,
+    st: &mut TaskState,
+    attempt: u32,
+) -> Result<Result<VerifyReport, Interrupt>, AgentError> {
+    let mut tries = 0;
+    loop {
+        stop_task_processes(s, "before verify").await;
+        st.commit(
+            s,
+            &format!("attempt {attempt}, files written after it ended"),
+        )?;
+        let verified = st.head_commit().to_string();
+        let (_, diff) = git::diff_since(s.workspace.root(), &st.base_commit)?;
+        let mut report = match verify::verify(s, &mut st.spec, attempt, &diff).await? {
+            Ok(report) => report,
+            Err(interrupt) => return Ok(Err(interrupt)),
+        };
+        stop_task_processes(s, "after verify").await;
+        let before = st.commits.len();
+        st.commit(
+            s,
+            &format!("files changed while attempt {attempt} was verified"),
+        )?;
+        if st.commits.len() == before {
+            st.verified_commit = Some(verified);
+            return Ok(Ok(report));
+        }
+        tries += 1;
+        if tries >= 2 {
+            st.verified_commit = None;
+            report.review_problem = Some(
+                "files kept changing while the checks ran, so the branch's tree is not the one verified".into(),
+            );
+            return Ok(Ok(report));
+        }
+        s.progress("⚠️ verify: files changed while verifying; verifying the new tree");
+    }
+}
+
+async fn drive_phases(s: &mut Session, st: &mut TaskState) -> Result<Outcome, AgentError> {
     st.question = None;
     loop {
         match st.phase {
@@ -205,8 +286,7 @@ pub async fn drive(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Agent
             Phase::Verify { attempt } => {
                 st.spec.status = TaskStatus::Verifying;
                 start_role(s, AgentRole::Verify, attempt);
-                let (_, diff) = git::diff_since(s.workspace.root(), &st.base_commit)?;
-                let report = match verify::verify(s, &mut st.spec, attempt, &diff).await? {
+                let report = match verify_settled(s, st, attempt).await? {
                     Ok(report) => report,
                     Err(Interrupt::Stopped(limit)) => return Ok(Outcome::Stopped(limit)),
                     // Resuming verifies this attempt again.

@@ -18,6 +18,7 @@ use crate::git::{self, FileChange, GitError, LocalRepo};
 use crate::llm::{Provider, Usage};
 use crate::report::pr::{self, PrInput, PrStatus};
 use crate::report::{Event, Reporter};
+use crate::sandbox::containment::{self, Containment, ContainmentError};
 use crate::sandbox::env::command_env;
 use crate::sandbox::{user, Redactor};
 use crate::task::{checkpoint, TaskSpec, TaskStatus};
@@ -128,6 +129,10 @@ pub enum RunError {
     Checkpoint(#[from] checkpoint::CheckpointError),
     #[error(transparent)]
     User(#[from] user::UserError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Containment(#[from] ContainmentError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -205,23 +210,12 @@ pub async fn execute(
     let steering =
         context::render_steering(&context::load_steering(&source, &state.spec.task, &[]));
     let repo_map = context::repo_map(&source, REPO_MAP_BYTES);
-    let mut env = command_env(&cx.env.pairs(), &cx.settings.secret_names);
-    let user = user::choose(
-        cx.settings.file.command_user.as_deref(),
-        cx.default_command_user,
-    )?;
-    let runner = match &user {
-        Some(user) => {
-            let home = user::writable_home(user, &task_dir.join("home"))?;
-            env.retain(|(k, _)| k != "HOME" && k != "USER" && k != "LOGNAME");
-            env.push(("HOME".into(), home.display().to_string()));
-            env.push(("USER".into(), user.name.clone()));
-            env.push(("LOGNAME".into(), user.name.clone()));
-            workspace = workspace.with_owner(user.uid, user.gid);
-            CommandRunner::new(workspace.root(), env).as_user(user.uid, user.gid)
-        }
-        None => CommandRunner::new(workspace.root(), env),
-    };
+    let user = cx.settings.command_user(cx.default_command_user)?;
+    if let Some(user) = &user {
+        workspace = workspace.with_owner(user.uid, user.gid);
+    }
+    let containment = build_containment(&cx, repo, &task_dir, &worktree, user.as_ref()).await?;
+    let runner = containment.agent.clone();
     let preparation = prepare(Preparing {
         repo_dir: repo.workdir().to_path_buf(),
         id: id.clone(),
@@ -231,6 +225,7 @@ pub async fn execute(
         baseline: !resuming,
         workspace: workspace.clone(),
         runner: runner.clone(),
+        setup_runner: containment.setup.clone(),
         environment: environment.clone(),
         reporter: cx.reporter.clone(),
         timeout: cx.settings.budgets.check_timeout,
@@ -251,6 +246,7 @@ pub async fn execute(
         inbox: cx.inbox,
     });
     session.resume_from(state.usage, Duration::from_millis(state.elapsed_ms));
+    session.limits.allow_workflow_changes = cx.settings.file.allow_workflow_changes;
 
     let first_line = state.spec.title().to_string();
     reporter.progress(&format!(
@@ -280,6 +276,8 @@ pub async fn execute(
     session.preparing(preparation);
 
     let mut outcome = orchestrator::drive(&mut session, &mut state).await;
+    state.containment.blocked = containment.blocked();
+    state.containment.advisories = containment.advisories.clone();
     // Whatever ended the task, the worktree must be ready to commit in.
     if let Err(e) = state.take_baseline(&mut session).await {
         outcome = Err(e);
@@ -366,6 +364,33 @@ pub async fn execute(
     finish(repo, session, state, &worktree, ending, task_dir)
 }
 
+/// The launchers of the task's commands (see [`Containment`]).
+async fn build_containment(
+    cx: &RunContext<'_>,
+    repo: &LocalRepo,
+    task_dir: &Path,
+    worktree: &Path,
+    user: Option<&user::CommandUser>,
+) -> Result<Containment, RunError> {
+    let reporter = cx.reporter.clone();
+    let process_env = cx.env.pairs();
+    let network = &cx.settings.network;
+    Ok(Containment::build(containment::Params {
+        worktree,
+        task_dir,
+        git_dir: repo.raw().commondir(),
+        command_env: command_env(&process_env, &cx.settings.secret_names),
+        process_env: &process_env,
+        user,
+        level: network.level,
+        setup_level: network.setup_level,
+        allowed_domains: &network.allowed_domains,
+        max_processes: cx.settings.file.max_processes,
+        log: std::sync::Arc::new(move |line: &str| reporter.progress(line)),
+    })
+    .await?)
+}
+
 /// What the background preparation needs.
 struct Preparing {
     repo_dir: PathBuf,
@@ -378,6 +403,7 @@ struct Preparing {
     baseline: bool,
     workspace: Workspace,
     runner: CommandRunner,
+    setup_runner: CommandRunner,
     environment: crate::workspace::detect::Environment,
     reporter: Reporter,
     timeout: Duration,
@@ -427,7 +453,7 @@ fn prepare(p: Preparing) -> crate::agent::session::Preparation {
         if !p.baseline {
             return Ok(None);
         }
-        run_setup(&p.runner, &p.environment, &p.reporter, p.timeout).await;
+        run_setup(&p.setup_runner, &p.environment, &p.reporter, p.timeout).await;
         Ok(Some(
             run_checks(
                 &p.workspace,
@@ -480,6 +506,9 @@ fn finish(
         cost: session.cost(),
         model: session.provider.model(),
         branch: &state.branch,
+        verified_commit: state.verified_commit.as_deref(),
+        head_commit: state.head_commit(),
+        containment: &state.containment,
     });
     let text = session.redactor.redact(&text).into_owned();
     let pr_path = task_dir.join("pr.md");

@@ -76,6 +76,8 @@ impl GlobalArgs {
             config: self.config.clone(),
             no_stream: self.no_stream,
             max_attempts: None,
+            network: None,
+            allowed_domains: Vec::new(),
         }
     }
 }

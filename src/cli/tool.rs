@@ -11,6 +11,7 @@ use crate::agent::tools::{self, ToolContext, ToolError, ToolLimits, ToolOutput};
 use crate::config::{EnvSnapshot, Settings};
 use crate::llm::ToolCall;
 use crate::sandbox::env::command_env;
+use crate::sandbox::HostLauncher;
 use crate::task::TaskSpec;
 use crate::workspace::{CommandRunner, Workspace};
 
@@ -33,17 +34,20 @@ pub async fn run(global: &GlobalArgs, args: ToolArgs, env: &EnvSnapshot) -> anyh
         .with_context(|| format!("cannot open repository directory {}", args.repo.display()))?;
     let settings = Settings::load(workspace.root(), &global.flags())?;
     let redactor = settings.redactor(env);
-    let runner = CommandRunner::new(
+    let runner: CommandRunner = std::sync::Arc::new(HostLauncher::new(
         workspace.root(),
         command_env(&env.pairs(), &settings.secret_names),
-    );
+    ));
     let mut spec = TaskSpec::new("tool", workspace.root().display().to_string(), "");
     let mut verdict = None;
     let mut ctx = ToolContext {
         workspace: &workspace,
         runner: &runner,
         redactor: &redactor,
-        limits: ToolLimits::default(),
+        limits: ToolLimits {
+            allow_workflow_changes: settings.file.allow_workflow_changes,
+            ..ToolLimits::default()
+        },
         spec: &mut spec,
         verdict: &mut verdict,
     };

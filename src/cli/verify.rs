@@ -12,6 +12,7 @@ use crate::agent::verify::{run_checks, run_setup, ALL_KINDS};
 use crate::config::{EnvSnapshot, Settings};
 use crate::report::Reporter;
 use crate::sandbox::env::command_env;
+use crate::sandbox::HostLauncher;
 use crate::workspace::detect;
 use crate::workspace::{CommandRunner, Workspace};
 
@@ -37,10 +38,10 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
     if environment.checks.is_empty() {
         reporter.progress("⚠️ no test, lint or type-check command was detected; set `commands:` in .github/deckhand.yml");
     }
-    let runner = CommandRunner::new(
+    let runner: CommandRunner = std::sync::Arc::new(HostLauncher::new(
         workspace.root(),
         command_env(&env.pairs(), &settings.secret_names),
-    );
+    ));
     run_setup(
         &runner,
         &environment,

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::ConfigError;
 use crate::llm::pricing::Price;
 use crate::llm::ProviderKind;
+use crate::sandbox::network::NetworkLevel;
 use crate::workspace::detect::Overrides;
 
 /// Commit author for Deckhand's commits.
@@ -98,6 +99,19 @@ pub struct FileConfig {
     /// The account agent commands run as (default: `deckhand` when Deckhand
     /// runs as root and that account exists, as in the action's image).
     pub command_user: Option<String>,
+    /// How far agent commands reach (default `integration`: GitHub only).
+    pub network: Option<NetworkLevel>,
+    /// Extra host names for `network: custom` (`*.example.com` for
+    /// subdomains).
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    /// The level setup commands run at (default: `network`).
+    pub network_setup: Option<NetworkLevel>,
+    /// Whether the agent may change `.github/workflows/`.
+    #[serde(default)]
+    pub allow_workflow_changes: bool,
+    /// Processes one command may add to those its user already runs.
+    pub max_processes: Option<u64>,
     /// Names of environment variables passed to commands; always masked.
     #[serde(default)]
     pub secrets: Vec<String>,
@@ -143,15 +157,21 @@ impl FileConfig {
     /// An error about `field`, naming the line it is on.
     pub fn invalid(&self, path: Option<&Path>, field: &str, problem: &str) -> ConfigError {
         let line = self
-            .text
-            .lines()
-            .position(|l| l.trim_start().starts_with(&format!("{field}:")))
-            .map(|i| format!("line {}: ", i + 1))
+            .line_of(field)
+            .map(|n| format!("line {n}: "))
             .unwrap_or_default();
         ConfigError::Invalid {
             path: path.map_or_else(|| "config".to_string(), |p| p.display().to_string()),
             message: format!("{line}field `{field}` {problem}"),
         }
+    }
+
+    /// The 1-based line `field:` is on.
+    fn line_of(&self, field: &str) -> Option<usize> {
+        self.text
+            .lines()
+            .position(|l| l.trim_start().starts_with(&format!("{field}:")))
+            .map(|i| i + 1)
     }
 }
 

@@ -12,6 +12,8 @@ use std::time::Duration;
 pub use file::{FileConfig, GitAuthor};
 
 use crate::llm::{retry::RetryPolicy, PriceTable, ProviderKind, ProviderSettings};
+use crate::sandbox::network::NetworkLevel;
+use crate::sandbox::user::{self, CommandUser};
 use crate::sandbox::Redactor;
 
 /// The process environment, read once at the entry point.
@@ -127,6 +129,10 @@ pub struct Flags {
     pub config: Option<PathBuf>,
     pub no_stream: bool,
     pub max_attempts: Option<u32>,
+    /// The network level (the action's `network` input).
+    pub network: Option<NetworkLevel>,
+    /// The action's `allowed_domains` input.
+    pub allowed_domains: Vec<String>,
 }
 
 /// Limits that end a task cleanly when reached.
@@ -152,6 +158,16 @@ pub struct Settings {
     pub prices: PriceTable,
     /// Names of variables passed to commands (and masked everywhere).
     pub secret_names: Vec<String>,
+    pub network: NetworkSettings,
+}
+
+/// How far commands reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSettings {
+    pub level: NetworkLevel,
+    /// Setup commands' level.
+    pub setup_level: NetworkLevel,
+    pub allowed_domains: Vec<String>,
 }
 
 impl Settings {
@@ -185,12 +201,21 @@ impl Settings {
             .filter(|name| file.api_key_env.as_ref() != Some(*name))
             .cloned()
             .collect();
+        let level = flags.network.or(file.network).unwrap_or_default();
+        let mut allowed_domains = file.allowed_domains.clone();
+        allowed_domains.extend(flags.allowed_domains.iter().cloned());
+        let network = NetworkSettings {
+            level,
+            setup_level: file.network_setup.unwrap_or(level),
+            allowed_domains,
+        };
         Ok(Settings {
             source,
             file,
             budgets,
             prices,
             secret_names,
+            network,
         })
     }
 
@@ -266,6 +291,32 @@ impl Settings {
             api_version: file.api_version.clone(),
             retry: RetryPolicy::default(),
         })
+    }
+
+    /// The account commands run as: `command_user`, else `deckhand` when
+    /// `default_when_root` and this process is root. Never root: a
+    /// configured user with uid 0 is an error naming the file and line.
+    pub fn command_user(
+        &self,
+        default_when_root: bool,
+    ) -> Result<Option<CommandUser>, ConfigError> {
+        let configured = self.file.command_user.as_deref();
+        let chosen = user::choose(configured, default_when_root).map_err(|e| {
+            self.file
+                .invalid(self.source.as_deref(), "command_user", &e.to_string())
+        })?;
+        match chosen {
+            Some(u) if u.uid == 0 && configured.is_some() => Err(self.file.invalid(
+                self.source.as_deref(),
+                "command_user",
+                &format!(
+                    "names `{}`, which is uid 0 (root); commands never run as root: name an unprivileged account",
+                    u.name
+                ),
+            )),
+            Some(u) if u.uid == 0 => Ok(None),
+            other => Ok(other),
+        }
     }
 
     /// The redactor for a task: model keys, tokens and configured secrets.
@@ -432,5 +483,37 @@ mod tests {
         ]);
         let r = settings.redactor(&env);
         assert_eq!(r.redact("sk-ant-123456 hunter22"), "*** ***");
+    }
+
+    #[test]
+    fn a_root_command_user_is_refused_with_file_and_line() {
+        let dir = repo_with("model: x\ncommand_user: root\n");
+        let settings = Settings::load(dir.path(), &Flags::default()).unwrap();
+        let err = settings.command_user(false).unwrap_err().to_string();
+        assert!(err.contains(".github/deckhand.yml"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("uid 0"), "{err}");
+    }
+
+    #[test]
+    fn network_level_from_flags_then_file() {
+        let dir =
+            repo_with("network: dependencies\nnetwork_setup: open\nallowed_domains: [a.example]\n");
+        let s = Settings::load(dir.path(), &Flags::default()).unwrap();
+        assert_eq!(s.network.level, NetworkLevel::Dependencies);
+        assert_eq!(s.network.setup_level, NetworkLevel::Open);
+        let flags = Flags {
+            network: Some(NetworkLevel::Custom),
+            allowed_domains: vec!["b.example".into()],
+            ..Flags::default()
+        };
+        let s = Settings::load(dir.path(), &flags).unwrap();
+        assert_eq!(s.network.level, NetworkLevel::Custom);
+        assert_eq!(s.network.allowed_domains, ["a.example", "b.example"]);
+        let bad = repo_with("network: everything\n");
+        let err = Settings::load(bad.path(), &Flags::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 1"), "{err}");
     }
 }

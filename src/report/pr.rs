@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use crate::agent::orchestrator::ContainmentRecord;
 use crate::agent::verify::{CheckRun, VerifyReport};
 use crate::git::FileChange;
 use crate::llm::Usage;
@@ -28,6 +29,11 @@ pub struct PrInput<'a> {
     pub cost: Option<f64>,
     pub model: &'a str,
     pub branch: &'a str,
+    /// The commit whose tree was verified last.
+    pub verified_commit: Option<&'a str>,
+    /// The commit the branch is at.
+    pub head_commit: &'a str,
+    pub containment: &'a ContainmentRecord,
 }
 
 /// Renders the description.
@@ -105,6 +111,8 @@ pub fn render(input: &PrInput<'_>) -> String {
         out.push('\n');
     }
 
+    verified_line(&mut out, input);
+
     let _ = writeln!(out, "### Acceptance criteria");
     let verdict = input.reports.last().and_then(|r| r.verdict.as_ref());
     if spec.acceptance_criteria.is_empty() {
@@ -168,6 +176,8 @@ pub fn render(input: &PrInput<'_>) -> String {
         }
     }
 
+    containment_section(&mut out, input.containment);
+
     let _ = writeln!(
         out,
         "<details><summary>TaskSpec</summary>\n\n```markdown\n{}```\n</details>\n",
@@ -192,6 +202,56 @@ pub fn render(input: &PrInput<'_>) -> String {
         u.cache_write_tokens
     );
     out
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
+}
+
+/// Which commit the checks ran on, and whether the branch is still there.
+fn verified_line(out: &mut String, input: &PrInput<'_>) {
+    match input.verified_commit {
+        Some(v) if v == input.head_commit => {
+            let _ = writeln!(
+                out,
+                "Verified commit: `{}` (the branch's head; nothing ran after the checks).\n",
+                short(v)
+            );
+        }
+        Some(v) => {
+            let _ = writeln!(
+                out,
+                "> [!WARNING]\n> Verified commit: `{}`, but the branch's head is `{}`: the changes after it were not verified.\n",
+                short(v),
+                short(input.head_commit)
+            );
+        }
+        None if !input.reports.is_empty() => {
+            let _ = writeln!(
+                out,
+                "> [!WARNING]\n> No commit of this branch was verified as it stands.\n"
+            );
+        }
+        None => {}
+    }
+}
+
+/// What the network level refused and what containment could not enforce.
+fn containment_section(out: &mut String, c: &ContainmentRecord) {
+    if c.blocked.is_empty() && c.advisories.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "### Containment");
+    if !c.blocked.is_empty() {
+        let _ = writeln!(out, "Blocked by the network level:");
+        for b in &c.blocked {
+            let _ = writeln!(out, "- `{b}`");
+        }
+    }
+    for a in &c.advisories {
+        let _ = writeln!(out, "- ⚠️ {a}");
+    }
+    out.push('\n');
 }
 
 /// Splits code's closing text at a `Migration notes:` paragraph.
@@ -266,7 +326,15 @@ mod tests {
             cost: Some(0.01),
             model: "m",
             branch: "deckhand/dh-1",
+            verified_commit: Some("0123456789abcdef"),
+            head_commit: "0123456789abcdef",
+            containment: &ContainmentRecord {
+                blocked: vec!["evil.example.com:443".into()],
+                advisories: vec![],
+            },
         });
+        assert!(text.contains("Verified commit: `0123456789ab`"), "{text}");
+        assert!(text.contains("- `evil.example.com:443`"), "{text}");
         assert!(
             text.contains("| test | `npm test` | ✅ 2 passed | ✅ 5 passed |"),
             "{text}"

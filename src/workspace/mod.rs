@@ -1,4 +1,4 @@
-//! The confined checkout: path resolution, the command runner, and
+//! The confined checkout: path resolution, output capping, and
 //! detection of the repository's setup/test/lint/type-check commands.
 
 pub mod command;
@@ -10,5 +10,5 @@ pub mod paths;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use command::{CommandOutput, CommandRunner};
+pub use crate::sandbox::launcher::{CommandOutput, CommandRunner};
 pub use paths::{PathError, Workspace};

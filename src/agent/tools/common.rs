@@ -31,7 +31,18 @@ pub(crate) fn resolve_writable(ctx: &ToolContext<'_>, path: &str) -> Result<Path
             "`{path}` is the repository root, not a file"
         )));
     }
+    if !ctx.limits.allow_workflow_changes && is_workflow(&ctx.workspace.relative(&abs)) {
+        return Err(ToolError::ForModel(format!(
+            "`{path}` is a GitHub Actions workflow; changes to `.github/workflows/` are not allowed for this repository (`allow_workflow_changes: true` in .github/deckhand.yml allows them). Leave the workflow as it is and describe the change it needs under \"Decisions needing review\" with update_spec"
+        )));
+    }
     Ok(abs)
+}
+
+/// Whether a workspace-relative path is in `.github/workflows/`.
+pub(crate) fn is_workflow(rel: &str) -> bool {
+    let rel = rel.trim_start_matches("./");
+    rel == ".github/workflows" || rel.starts_with(".github/workflows/")
 }
 
 /// Whether a workspace-relative path is `.git` or lies inside a `.git/`.
@@ -186,6 +197,24 @@ mod tests {
     #[test]
     fn numbers_lines_right_aligned() {
         assert_eq!(numbered(["a", "b"], 9, 10), " 9\ta\n10\tb\n");
+    }
+
+    #[tokio::test]
+    async fn workflow_files_need_allow_workflow_changes() {
+        use crate::agent::tools::testing::Fixture;
+        use crate::agent::tools::write_file::WriteFile;
+        let mut f = Fixture::new();
+        let input =
+            serde_json::json!({"path": ".github/workflows/ci.yml", "content": "on: push\n"});
+        let err = f.err(&WriteFile, input.clone()).await;
+        assert!(err.contains("allow_workflow_changes: true"), "{err}");
+        assert!(!f.root().join(".github/workflows/ci.yml").exists());
+        f.limits.allow_workflow_changes = true;
+        f.ok(&WriteFile, input).await;
+        assert_eq!(f.read(".github/workflows/ci.yml"), "on: push\n");
+        assert!(
+            !is_workflow(".github/workflows-old/x") && is_workflow("./.github/workflows/a.yml")
+        );
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub struct ToolLimits {
     pub default_command_timeout_secs: u64,
     pub max_command_timeout_secs: u64,
     pub max_search_results: usize,
+    /// Whether `write_file`/`edit_file` may change `.github/workflows/`
+    /// (config `allow_workflow_changes`).
+    pub allow_workflow_changes: bool,
 }
 
 impl Default for ToolLimits {
@@ -83,6 +86,7 @@ impl Default for ToolLimits {
             default_command_timeout_secs: 300,
             max_command_timeout_secs: 1800,
             max_search_results: 200,
+            allow_workflow_changes: false,
         }
     }
 }

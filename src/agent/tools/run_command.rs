@@ -204,7 +204,10 @@ mod tests {
     #[tokio::test]
     async fn failure_to_spawn_is_for_the_model() {
         let mut f = Fixture::new();
-        f.runner = crate::workspace::CommandRunner::new(&f.root().join("missing-dir"), vec![]);
+        f.runner = std::sync::Arc::new(crate::sandbox::HostLauncher::new(
+            &f.root().join("missing-dir"),
+            vec![],
+        ));
         let err = f.err(&RunCommand::full(), json!({"command": "true"})).await;
         assert!(err.starts_with("could not start the command"), "{err}");
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{CriterionVerdict, Tool, ToolContext, ToolError, ToolLimits, ToolOutput};
-use crate::sandbox::Redactor;
+use crate::sandbox::{HostLauncher, Redactor};
 use crate::task::TaskSpec;
 use crate::workspace::{CommandRunner, Workspace};
 
@@ -31,7 +31,10 @@ impl Fixture {
         std::fs::write(dir.path().join("outside.txt"), OUTSIDE).unwrap();
         let workspace = Workspace::open(&dir.path().join("repo")).unwrap();
         let path = std::env::var("PATH").unwrap_or_default();
-        let runner = CommandRunner::new(workspace.root(), vec![("PATH".into(), path)]);
+        let runner: CommandRunner = std::sync::Arc::new(HostLauncher::new(
+            workspace.root(),
+            vec![("PATH".into(), path)],
+        ));
         // Symlinks that lead out of the repository.
         std::os::unix::fs::symlink(
             dir.path().join("outside.txt"),
