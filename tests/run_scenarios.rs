@@ -518,16 +518,171 @@ fn scenario_5_malformed_reply_is_a_clear_error() {
 }
 
 #[test]
-fn scenario_5_dropped_stream_is_a_clear_error() {
+fn a_transient_model_failure_mid_task_resumes_the_same_turn() {
     for wire in [Wire::Anthropic, Wire::OpenAi] {
         let dir = tempfile::tempdir().unwrap();
         let repo = node_service(dir.path());
-        let server = ModelServer::start(vec![Reply::drop_mid_stream(Reply::text("half a reply"))]);
+        let mut script = minimal_script("src/one.js");
+        // Before code's first turn: a dropped stream, an overload and a
+        // server error reported inside 200 replies.
+        let code_turn = 2;
+        script.insert(
+            code_turn,
+            Reply::drop_mid_stream(Reply::text("half a reply that is long enough")),
+        );
+        script.insert(
+            code_turn + 1,
+            Reply::error_event("overloaded_error", "Overloaded"),
+        );
+        script.insert(
+            code_turn + 2,
+            Reply::error_event("api_error", "Internal server error"),
+        );
+        let server = ModelServer::start(script);
         let result = run_task(&server, wire, &repo, "Create one.js", &[]);
-        result.assert_code(1);
-        assert!(result.stderr.contains("ended before"), "{}", result.stderr);
+        result.assert_code(0);
         assert!(!result.stderr.contains("panicked"), "{}", result.stderr);
+        assert_eq!(
+            show(&repo, &task_branch(&repo), "src/one.js"),
+            "module.exports = 1;"
+        );
+        // The same request was made again: the turn resumed, not restarted.
+        let bodies = bodies(&server);
+        for retry in 1..=3 {
+            assert_eq!(bodies[code_turn + retry], bodies[code_turn], "{wire:?}");
+        }
+        server.assert_finished();
     }
+}
+
+#[test]
+fn a_reply_cut_off_by_max_tokens_is_continued() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let script = vec![
+        Reply::tool("update_spec", json!({"plan": ["Create src/one.js"]})),
+        Reply::text("The plan is: create src/one.js and").max_tokens(),
+        Reply::text(" nothing else."),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/one.js", "content": "module.exports = 1;\n"}),
+        ),
+        Reply::text("Created the file."),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
+    result.assert_code(0);
+    let bodies = bodies(&server);
+    let asked = bodies[2]["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_string();
+    assert!(asked.contains("cut off by the output limit"), "{asked}");
+    assert!(asked.contains("Continue"), "{asked}");
+    assert_eq!(
+        show(&repo, &task_branch(&repo), "src/one.js"),
+        "module.exports = 1;"
+    );
+    server.assert_finished();
+}
+
+#[test]
+fn a_tool_call_cut_off_mid_json_is_told_to_the_model() {
+    for (wire, extra) in [
+        (Wire::Anthropic, &[][..]),
+        (Wire::OpenAi, &[][..]),
+        (Wire::OpenAi, &["--no-stream"][..]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = node_service(dir.path());
+        let script = vec![
+            Reply::tool("update_spec", json!({"plan": ["Create src/one.js"]})),
+            Reply::text("Planned."),
+            Reply::tool_raw(
+                "write_file",
+                "{\"path\": \"src/one.js\", \"content\": \"module.exports = [1, 2, 3,",
+            )
+            .with_text("Writing the file.")
+            .max_tokens(),
+            Reply::tool(
+                "write_file",
+                json!({"path": "src/one.js", "content": "module.exports = 1;\n"}),
+            ),
+            Reply::text("Created the file."),
+        ];
+        let server = ModelServer::start(script);
+        let result = run_task(&server, wire, &repo, "Create one.js", extra);
+        result.assert_code(0);
+        let told = bodies(&server)[3]["messages"].to_string();
+        assert!(told.contains("was cut off"), "{wire:?}: {told}");
+        assert!(told.contains("smaller edits"), "{wire:?}: {told}");
+        assert_eq!(
+            show(&repo, &task_branch(&repo), "src/one.js"),
+            "module.exports = 1;"
+        );
+        server.assert_finished();
+    }
+}
+
+#[test]
+fn a_large_tool_argument_is_kept_as_a_digest_not_resent() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let big = "// generated line of a large file\n".repeat(60_000); // ~2 MB
+    let script = vec![
+        Reply::tool("update_spec", json!({"plan": ["Write big.js"]})),
+        Reply::text("Planned."),
+        Reply::tool("write_file", json!({"path": "src/big.js", "content": big})),
+        Reply::tool("list_dir", json!({"path": "src"})),
+        Reply::text("Wrote the file."),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Write big.js", &[]);
+    result.assert_code(0);
+    let requests = server.requests();
+    for (n, r) in requests.iter().enumerate().skip(3) {
+        assert!(
+            r.body.len() < 200_000,
+            "request {n} is {} bytes",
+            r.body.len()
+        );
+    }
+    let digest = requests[3].body.clone();
+    assert!(digest.contains("write_file src/big.js"), "{digest}");
+    assert!(digest.contains("sha256"), "{digest}");
+    let written = show(&repo, &task_branch(&repo), "src/big.js");
+    assert_eq!(written.len() + 1, big.len());
+    server.assert_finished();
+}
+
+#[test]
+fn compaction_is_sized_from_the_tokens_the_server_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    commit_file(&repo, ".deckhand.yml", "context_window: 60000\n", "window");
+    let script = vec![
+        Reply::tool("read_file", json!({"path": "src/app.js"})),
+        // The server counts this history as nearly the whole window.
+        Reply::tool("update_spec", json!({"plan": ["Create src/one.js"]}))
+            .reporting_input_tokens(58_000),
+        Reply::text("Hand-off: read src/app.js, planned src/one.js."),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/one.js", "content": "module.exports = 1;\n"}),
+        ),
+        Reply::text("Created the file."),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
+    result.assert_code(0);
+    assert!(result.stderr.contains("compacting"), "{}", result.stderr);
+    let bodies = bodies(&server);
+    let first = bodies[3]["messages"][0].to_string();
+    assert!(first.contains("Hand-off: read src/app.js"), "{first}");
+    server.assert_finished();
 }
 
 #[test]

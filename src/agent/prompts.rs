@@ -129,6 +129,20 @@ pub const COMPACT: &str = "The conversation is near the context limit. Write a h
 what has been done (files changed, commands run and their results), what is in progress, what remains, \
 and any facts you will need. Be complete but brief. Answer with the note only.";
 
+/// Sent after a reply that the output limit cut off.
+pub const CONTINUE_AFTER_MAX_TOKENS: &str =
+    "Your reply was cut off by the output limit (max_tokens). \
+Continue exactly where you stopped; do not repeat what you already wrote.";
+
+/// The result of a tool call whose arguments the output limit cut off.
+pub fn cut_tool_call(tool: &str) -> String {
+    format!(
+        "error: your tool call `{tool}` was cut off by the output limit (max_tokens) before its \
+arguments were complete, so nothing was run. Write smaller edits: change a large file with several \
+`edit_file` calls, or write it in parts, so that each call fits in one reply."
+    )
+}
+
 /// The first message after compaction.
 pub fn after_compaction(spec: &TaskSpec, note: &str) -> String {
     format!(
