@@ -685,6 +685,138 @@ fn compaction_is_sized_from_the_tokens_the_server_reports() {
     server.assert_finished();
 }
 
+/// A lint script that reports every `TODO` in `src/` as
+/// `file:line:col: message` and fails when it finds one.
+const LINT_JS: &str = r#"'use strict';
+const fs = require('fs');
+let bad = 0;
+for (const f of fs.readdirSync('src')) {
+  fs.readFileSync('src/' + f, 'utf8').split('\n').forEach((l, i) => {
+    if (l.includes('TODO')) { console.log(`src/${f}:${i + 1}:1: error no-todo: TODO left`); bad++; }
+  });
+}
+process.exit(bad ? 1 : 0);
+"#;
+
+/// The node service with a lint check that already fails on `src/legacy.js`.
+fn repo_with_old_lint_error(parent: &Path) -> std::path::PathBuf {
+    let repo = node_service(parent);
+    std::fs::write(repo.join("lint.js"), LINT_JS).unwrap();
+    std::fs::write(
+        repo.join("src/legacy.js"),
+        "// TODO legacy cleanup\nmodule.exports = 0;\n",
+    )
+    .unwrap();
+    commit_file(
+        &repo,
+        "package.json",
+        "{\n  \"name\": \"user-service\",\n  \"private\": true,\n  \"scripts\": {\n    \"test\": \"node --test\",\n    \"lint\": \"node lint.js\"\n  }\n}\n",
+        "lint",
+    );
+    repo
+}
+
+#[test]
+fn a_lint_error_from_before_the_task_does_not_fail_every_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_with_old_lint_error(dir.path());
+    let server = ModelServer::start(minimal_script("src/one.js"));
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
+    result.assert_code(0);
+    assert!(
+        result.stderr.contains("🔄 baseline: npm run lint … ❌"),
+        "the baseline runs lint too: {}",
+        result.stderr
+    );
+    let pr = std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("pr.md")).unwrap();
+    assert!(
+        pr.contains("except `npm run lint` which fail(s) exactly as before"),
+        "{pr}"
+    );
+    assert!(!pr.contains("the repository's checks pass;"), "{pr}");
+    server.assert_finished();
+}
+
+#[test]
+fn a_new_lint_error_fails_the_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_with_old_lint_error(dir.path());
+    commit_file(&repo, ".deckhand.yml", "max_attempts: 1\n", "one attempt");
+    let script = vec![
+        Reply::tool("update_spec", json!({"plan": ["Create src/one.js"]})),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/one.js", "content": "// TODO finish\nmodule.exports = 1;\n"}),
+        ),
+        Reply::text("Created the file."),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
+    result.assert_code(2);
+    let pr = std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("pr.md")).unwrap();
+    assert!(pr.contains("src/one.js:1"), "{pr}");
+    server.assert_finished();
+}
+
+#[test]
+fn when_no_check_runs_the_pr_does_not_say_checks_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repos::commit_tree(&dir.path().join("notes"), &[("README.md", "# notes\n")]);
+    let server = ModelServer::start(minimal_script("notes.txt"));
+    let result = run_task(&server, Wire::Anthropic, &repo, "Write notes", &[]);
+    result.assert_code(0);
+    let pr = std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("pr.md")).unwrap();
+    assert!(!pr.contains("checks pass"), "{pr}");
+    assert!(pr.contains("no check ran"), "{pr}");
+    server.assert_finished();
+}
+
+#[test]
+fn code_cannot_rewrite_the_criteria_and_the_verdict_must_name_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let mut script = research_replies();
+    script.push(Reply::tool(
+        "update_spec",
+        json!({"acceptance_criteria": ["the file exists"]}),
+    ));
+    script.extend(good_code_replies());
+    // Two entries, but not the spec's two criteria: refused by name.
+    script.push(Reply::tool(
+        "report_verdict",
+        json!({"criteria": [
+            {"criterion": CRITERIA[0], "met": true, "evidence": "npm test: 5 passed"},
+            {"criterion": "the file exists", "met": true, "evidence": "it does"}
+        ]}),
+    ));
+    script.extend(verdict_replies());
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, TASK, &[]);
+    result.assert_code(0);
+    let bodies = bodies(&server);
+    let verify_opening = bodies
+        .iter()
+        .map(|b| b["messages"][0].to_string())
+        .find(|m| m.contains("# Check results"))
+        .expect("verify ran");
+    assert!(verify_opening.contains(CRITERIA[1]), "{verify_opening}");
+    assert!(
+        verify_opening.contains("Proposed acceptance criteria")
+            && verify_opening.contains("the file exists"),
+        "verify sees the proposal: {verify_opening}"
+    );
+    let refused = bodies[bodies.len() - 2]["messages"].to_string();
+    assert!(
+        refused.contains("is not an acceptance criterion of the spec"),
+        "{refused}"
+    );
+    let spec =
+        std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("spec.md")).unwrap();
+    assert!(spec.contains(&format!("- [ ] {}", CRITERIA[1])), "{spec}");
+    server.assert_finished();
+}
+
 #[test]
 fn scenario_7_secrets_never_leave_the_process() {
     const SECRET: &str = "tok-very-secret-value-8842";

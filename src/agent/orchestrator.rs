@@ -206,15 +206,16 @@ pub async fn drive(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Agent
                 st.spec.status = TaskStatus::Verifying;
                 start_role(s, AgentRole::Verify, attempt);
                 let (_, diff) = git::diff_since(s.workspace.root(), &st.base_commit)?;
-                let report = match verify::verify(s, &mut st.spec, attempt, &diff).await? {
-                    Ok(report) => report,
-                    Err(Interrupt::Stopped(limit)) => return Ok(Outcome::Stopped(limit)),
-                    // Resuming verifies this attempt again.
-                    Err(Interrupt::Paused(author)) => {
-                        st.spec.status = TaskStatus::Paused;
-                        return Ok(Outcome::Paused(author));
-                    }
-                };
+                let report =
+                    match verify::verify(s, &mut st.spec, attempt, &diff, &st.baseline).await? {
+                        Ok(report) => report,
+                        Err(Interrupt::Stopped(limit)) => return Ok(Outcome::Stopped(limit)),
+                        // Resuming verifies this attempt again.
+                        Err(Interrupt::Paused(author)) => {
+                            st.spec.status = TaskStatus::Paused;
+                            return Ok(Outcome::Paused(author));
+                        }
+                    };
                 let passed = report.passed();
                 st.reports.push(report);
                 if passed {

@@ -118,8 +118,15 @@ pub fn consult_research(spec: &TaskSpec, question: &str) -> String {
 
 /// Verify's opening message.
 pub fn verify_start(spec: &TaskSpec, checks: &str, diff: &str) -> String {
+    let proposal = if spec.proposed_criteria.is_empty() {
+        ""
+    } else {
+        "\n\nThe coder proposed a change to the acceptance criteria (the section \"Proposed acceptance criteria\"). \
+Judge the change by the current acceptance criteria, not the proposal; if the proposal shows that a \
+criterion is wrong, say so in that criterion's evidence."
+    };
     format!(
-        "# TaskSpec\n{}\n\n# Check results\n{checks}\n\n# Diff of the change\n```diff\n{diff}\n```",
+        "# TaskSpec\n{}{proposal}\n\n# Check results\n{checks}\n\n# Diff of the change\n```diff\n{diff}\n```",
         spec.to_markdown()
     )
 }

@@ -421,7 +421,7 @@ fn prepare(p: Preparing) -> crate::agent::session::Preparation {
                 &p.reporter,
                 p.timeout,
                 "baseline",
-                &[CheckKind::Test],
+                &crate::agent::verify::ALL_KINDS,
             )
             .await,
         ))
