@@ -20,7 +20,7 @@ use crate::report::{Event, Reporter};
 use crate::sandbox::env::command_env;
 use crate::sandbox::{user, Redactor};
 use crate::task::{checkpoint, TaskSpec, TaskStatus};
-use crate::workspace::detect::{self, CheckKind};
+use crate::workspace::detect;
 use crate::workspace::{CommandRunner, Workspace};
 
 pub const STATE_FILE: &str = "state.json";

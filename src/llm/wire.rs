@@ -218,13 +218,17 @@ pub(crate) fn sse_events<D: SseDecode>(
                     st.seen += 1;
                     st.decoder.record(&record)
                 }
-                Some(Err(e)) => Err(LlmError::Truncated {
+                Some(Err(sse::RecordError::Stream(e))) => Err(LlmError::Truncated {
                     provider,
                     detail: format!(
                         "connection lost after {} events: {}",
                         st.seen,
                         error_chain(&e)
                     ),
+                }),
+                Some(Err(sse::RecordError::TooLong(e))) => Err(LlmError::Malformed {
+                    provider,
+                    detail: format!("after {} events: {e}", st.seen),
                 }),
                 None => {
                     st.eof = true;
