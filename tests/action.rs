@@ -285,6 +285,7 @@ fn label_opens_a_pull_request_that_closes_the_issue() {
     assert!(patches >= 1, "the progress comment was never updated");
     assert!(run.summary.contains("### Tests"), "{}", run.summary);
     w.gh.check_requests_against_openapi().unwrap();
+    w.model.assert_finished();
 }
 
 #[test]
@@ -303,6 +304,7 @@ fn running_the_same_job_twice_keeps_one_pr_and_one_progress_comment() {
         model_calls,
         "a finished task was run again"
     );
+    w.model.assert_finished();
 }
 
 #[test]
@@ -405,6 +407,7 @@ fn a_review_comment_on_a_deckhand_pr_gets_a_fix_and_a_reply() {
     let last_code = w.model.requests().last().unwrap().body.clone();
     assert!(last_code.contains("Export a named limit"), "{last_code}");
     assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
+    w.model.assert_finished();
 }
 
 #[test]
@@ -460,6 +463,7 @@ fn a_question_waits_and_the_answer_resumes_the_task() {
         &["ls-tree", "-r", "--name-only", "deckhand/memory"],
     );
     assert!(!memory.contains("state.json"), "{memory}");
+    w.model.assert_finished();
 }
 
 #[test]
@@ -542,6 +546,7 @@ fn a_secret_given_in_secrets_is_masked_and_never_sent() {
         "the command ran with the secret, masked in its output"
     );
     assert!(!run.summary.contains(SECRET));
+    w.model.assert_finished();
 }
 
 #[test]
@@ -613,6 +618,7 @@ fn a_trigger_comment_starts_a_task_with_its_instruction() {
     let first = w.model.requests()[0].body.clone();
     assert!(first.contains("keep the limit in memory"), "{first}");
     assert!(first.contains(TITLE), "{first}");
+    w.model.assert_finished();
 }
 
 #[test]
@@ -647,6 +653,7 @@ fn a_dispatched_task_opens_a_pull_request_without_an_issue() {
         progress_comments(&w).is_empty(),
         "no issue, no progress comment"
     );
+    w.model.assert_finished();
 }
 
 #[test]
@@ -712,6 +719,7 @@ fn a_submitted_review_on_a_deckhand_pr_gets_a_fix_and_a_pr_comment() {
         "{}",
         replies[0].body
     );
+    w.model.assert_finished();
 }
 
 #[test]
@@ -750,6 +758,7 @@ fn verification_that_gives_up_opens_a_draft_labelled_for_review() {
         run.result.stdout
     );
     assert!(progress_comments(&w)[0].contains("status=needs-review"));
+    w.model.assert_finished();
 }
 
 #[test]
@@ -862,6 +871,7 @@ fn the_running_job_reads_steering_and_pause_from_permitted_comments() {
         // Each comment is read once.
         assert!(inbox.poll().await.is_empty());
     });
+    w.model.assert_finished();
 }
 
 #[test]
@@ -917,6 +927,7 @@ fn a_comment_for_a_running_task_is_delivered_to_it() {
             .unwrap()
             .id;
     assert_eq!(w.gh.reactions(OWNER, REPO, comment_id), ["eyes"]);
+    w.model.assert_finished();
 }
 
 #[test]

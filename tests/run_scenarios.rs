@@ -185,9 +185,8 @@ fn scenario_one(wire: Wire, stream: bool) -> (tempfile::TempDir, ModelServer, Ru
     assert_eq!(git(&repo, &["rev-parse", "--abbrev-ref", "HEAD"]), "main");
     assert_eq!(git(&repo, &["worktree", "list"]).lines().count(), 1);
 
-    // Every tool call got exactly one result.
-    support::model_server::check_tool_pairing(&server.requests()).unwrap();
-    assert_eq!(server.remaining(), 0);
+    // Every reply was asked for; every tool call got its result in order.
+    server.assert_finished();
     (dir, server, result)
 }
 
@@ -353,6 +352,7 @@ fn scenario_2_bad_edit_is_fixed_on_attempt_two_with_file_and_line() {
     assert!(show(&repo, &branch, "src/app.js").contains("200 : 401"));
     let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
     assert!(pr.contains("2 attempt(s)"), "{pr}");
+    server.assert_finished();
 }
 
 /// Writes `path` in the fixture repo and commits it.
@@ -395,6 +395,7 @@ fn scenario_3_three_failed_attempts_end_as_needs_review() {
     assert!(pr.contains("npm test"), "{pr}");
     assert!(regex_like_location(&pr, "test/app.test.js"), "{pr}");
     assert_eq!(server.remaining(), 0);
+    server.assert_finished();
 }
 
 #[test]
@@ -461,6 +462,7 @@ fn scenario_4_path_escapes_are_refused_and_reported_to_the_model() {
         );
         assert!(!text.contains("outside secret"), "{text}");
     }
+    server.assert_finished();
 }
 
 #[test]
@@ -481,6 +483,7 @@ fn replies_are_read_in_the_form_the_server_sends() {
             show(&repo, &task_branch(&repo), "src/one.js"),
             "module.exports = 1;"
         );
+        server.assert_finished();
     }
 }
 
@@ -498,6 +501,7 @@ fn scenario_5_rate_limit_is_waited_out_and_retried() {
     assert_eq!(server.requests().len(), 5);
     let branch = task_branch(&repo);
     assert_eq!(show(&repo, &branch, "src/one.js"), "module.exports = 1;");
+    server.assert_finished();
 }
 
 #[test]
@@ -514,6 +518,7 @@ fn scenario_5_malformed_reply_is_a_clear_error() {
             result.stderr
         );
         assert!(!result.stderr.contains("panicked"), "{}", result.stderr);
+        server.assert_finished();
     }
 }
 
@@ -891,6 +896,7 @@ fn scenario_7_secrets_never_leave_the_process() {
     }
     let committed = git(&repo, &["log", "-p", &branch]);
     assert!(!committed.contains(SECRET), "secret in a commit");
+    server.assert_finished();
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -970,6 +976,7 @@ fn scenario_8_question_waits_then_resume_finishes_with_the_answer() {
         pr.contains("| test | `npm test` | ✅ 2 passed | ✅ 2 passed |"),
         "{pr}"
     );
+    server.assert_finished();
 }
 
 #[test]
@@ -995,6 +1002,7 @@ fn resume_of_an_unknown_task_is_a_clear_error() {
     r.assert_code(1);
     assert!(r.stderr.contains("dh-000000"), "{}", r.stderr);
     assert_eq!(server.requests().len(), 0);
+    server.assert_finished();
 }
 
 #[test]
@@ -1034,6 +1042,7 @@ fn json_mode_prints_one_event_per_line() {
     let fin = events.last().unwrap();
     assert_eq!(fin["status"], "done");
     assert!(fin["usage"]["output_tokens"].as_u64().unwrap() > 0);
+    server.assert_finished();
 }
 
 #[test]
@@ -1053,6 +1062,7 @@ fn python_and_rust_fixtures_are_verified_too() {
     r.assert_code(0);
     assert!(r.stderr.contains("unittest"), "{}", r.stderr);
     assert!(r.stderr.contains("✅ 1 passed"), "{}", r.stderr);
+    server.assert_finished();
 }
 
 #[test]
@@ -1100,6 +1110,7 @@ fn code_puts_a_question_to_research_and_gets_its_answer() {
         "{}",
         result.stderr
     );
+    server.assert_finished();
 }
 
 #[test]
@@ -1127,6 +1138,7 @@ fn a_budget_ends_the_task_cleanly_with_the_work_committed() {
     let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
     assert!(pr.contains("turn limit per role (2)"), "{pr}");
     assert!(pr.contains("the work done so far is committed"), "{pr}");
+    server.assert_finished();
 }
 
 #[test]
@@ -1150,6 +1162,7 @@ fn steering_files_reach_research_and_code_prompts() {
             "the repo map is in the prompt: {system}"
         );
     }
+    server.assert_finished();
 }
 
 #[test]
@@ -1184,6 +1197,7 @@ fn a_long_history_is_compacted_instead_of_failing() {
         "the spec is re-injected: {first_message}"
     );
     support::model_server::check_tool_pairing(&server.requests()).unwrap();
+    server.assert_finished();
 }
 
 #[test]
@@ -1232,6 +1246,7 @@ fn commands_run_as_the_configured_unprivileged_user() {
         show(&repo, &branch, "src/extra/new.js"),
         "module.exports = 1;\n// more"
     );
+    server.assert_finished();
 }
 
 #[test]
@@ -1297,6 +1312,7 @@ fn on_a_terminal_the_question_is_asked_there() {
         show(&repo, &task_branch(&repo), "src/window.js"),
         "module.exports = 1;"
     );
+    server.assert_finished();
 }
 
 #[test]
@@ -1318,4 +1334,5 @@ fn errors_and_logs_mask_secrets_from_the_environment() {
     assert!(r.stderr.contains("bad proxy token ***"), "{}", r.stderr);
     assert!(!r.stderr.contains(SECRET), "{}", r.stderr);
     assert!(!r.stdout.contains(SECRET));
+    server.assert_finished();
 }
