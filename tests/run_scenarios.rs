@@ -1250,6 +1250,36 @@ fn commands_run_as_the_configured_unprivileged_user() {
 }
 
 #[test]
+fn a_worktree_the_command_user_cannot_enter_is_named_before_any_model_call() {
+    if !deckhand::sandbox::user::is_root() {
+        eprintln!("skipped: needs root to run commands as another user");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let closed = dir.path().join("root-only");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let repo = node_service(&closed);
+    commit_file(&repo, ".deckhand.yml", "command_user: nobody\n", "user");
+    let server = ModelServer::start(vec![]);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create new.js", &[]);
+    result.assert_code(1);
+    assert!(result.stderr.contains("`nobody`"), "{}", result.stderr);
+    assert!(
+        result
+            .stderr
+            .contains(&format!("cannot enter {}", closed.display())),
+        "{}",
+        result.stderr
+    );
+    assert!(!result.stderr.contains("exit ?"), "{}", result.stderr);
+    assert_eq!(server.requests().len(), 0, "no model call was made");
+    server.assert_finished();
+}
+
+#[test]
 fn on_a_terminal_the_question_is_asked_there() {
     // `script` (util-linux) gives the run a terminal and types the answer.
     if std::process::Command::new("script")
@@ -1296,7 +1326,7 @@ fn on_a_terminal_the_question_is_asked_there() {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // The terminal keeps what is typed until Deckhand reads it.
         stdin.write_all(b"Sixty seconds\n").unwrap();
     }
     let out = child.wait_with_output().unwrap();

@@ -127,6 +127,8 @@ pub enum RunError {
     Checkpoint(#[from] checkpoint::CheckpointError),
     #[error(transparent)]
     User(#[from] user::UserError),
+    #[error(transparent)]
+    Preflight(#[from] crate::agent::preflight::PreflightError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -195,6 +197,22 @@ pub async fn execute(
         cx.settings.file.command_user.as_deref(),
         cx.default_command_user,
     )?;
+    if let Some(user) = &user {
+        // Before any model call: commands must be able to run there.
+        crate::agent::preflight::check_reach(&task_dir, user)?;
+        let path = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let commands: Vec<String> = environment
+            .checks
+            .iter()
+            .map(|c| c.command.clone())
+            .chain(environment.setup.iter().cloned())
+            .collect();
+        crate::agent::preflight::check_toolchain(&commands, &path, user)?;
+    }
     let runner = match &user {
         Some(user) => {
             let home = user::writable_home(user, &task_dir.join("home"))?;
