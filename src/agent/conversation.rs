@@ -580,6 +580,12 @@ fn estimate_tokens(system: &str, messages: &[Message]) -> u64 {
     (chars / 4) as u64
 }
 
+impl Session {
+    pub fn progress(&self, line: &str) {
+        self.reporter.progress(line);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -621,11 +627,5 @@ mod tests {
                 "latest".to_string(),
             ]
         );
-    }
-}
-
-impl Session {
-    pub fn progress(&self, line: &str) {
-        self.reporter.progress(line);
     }
 }
