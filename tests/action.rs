@@ -138,6 +138,7 @@ fn a_secret_given_in_secrets_is_masked_and_never_sent() {
         "the command ran with the secret, masked in its output"
     );
     assert!(!run.summary.contains(SECRET));
+    w.model.assert_finished();
 }
 
 #[test]
@@ -209,6 +210,7 @@ fn a_trigger_comment_starts_a_task_with_its_instruction() {
     let first = w.model.requests()[0].body.clone();
     assert!(first.contains("keep the limit in memory"), "{first}");
     assert!(first.contains(TITLE), "{first}");
+    w.model.assert_finished();
 }
 
 #[test]
@@ -243,6 +245,7 @@ fn a_dispatched_task_opens_a_pull_request_without_an_issue() {
         progress_comments(&w).is_empty(),
         "no issue, no progress comment"
     );
+    w.model.assert_finished();
 }
 
 #[test]
@@ -308,6 +311,7 @@ fn a_submitted_review_on_a_deckhand_pr_gets_a_fix_and_a_pr_comment() {
         "{}",
         replies[0].body
     );
+    w.model.assert_finished();
 }
 
 #[test]
@@ -346,6 +350,7 @@ fn verification_that_gives_up_opens_a_draft_labelled_for_review() {
         run.result.stdout
     );
     assert!(progress_comments(&w)[0].contains("status=needs-review"));
+    w.model.assert_finished();
 }
 
 #[test]
@@ -458,6 +463,7 @@ fn the_running_job_reads_steering_and_pause_from_permitted_comments() {
         // Each comment is read once.
         assert!(inbox.poll().await.is_empty());
     });
+    w.model.assert_finished();
 }
 
 #[test]
@@ -513,6 +519,7 @@ fn a_comment_for_a_running_task_is_delivered_to_it() {
             .unwrap()
             .id;
     assert_eq!(w.gh.reactions(OWNER, REPO, comment_id), ["eyes"]);
+    w.model.assert_finished();
 }
 
 #[test]

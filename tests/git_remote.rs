@@ -254,8 +254,8 @@ fn memory_store_writes_reads_lists_and_deletes() {
         None
     );
 
-    let state = checkpoint_path("dh-7");
-    assert_eq!(state, "tasks/dh-7/state.json");
+    let state = checkpoint_path("acme/user-service", "dh-7");
+    assert_eq!(state, "tasks/acme/user-service/dh-7/state.json");
     mem.write(
         &[
             change("rules/a.md", Some("use 2 spaces\n")),
@@ -273,13 +273,20 @@ fn memory_store_writes_reads_lists_and_deletes() {
     assert_eq!(commits[0].1, "memory: first");
     assert_eq!(
         mem.list("").unwrap(),
-        vec!["README.md", "rules/a.md", "tasks/dh-7/state.json"]
+        vec![
+            "README.md",
+            "rules/a.md",
+            "tasks/acme/user-service/dh-7/state.json"
+        ]
     );
     assert_eq!(
         mem.read("rules/a.md").unwrap().as_deref(),
         Some("use 2 spaces\n")
     );
-    assert_eq!(mem.list("tasks/").unwrap(), vec!["tasks/dh-7/state.json"]);
+    assert_eq!(
+        mem.list("tasks/").unwrap(),
+        vec!["tasks/acme/user-service/dh-7/state.json"]
+    );
     assert!(mem.list("nothing").unwrap().is_empty());
 
     mem.write(

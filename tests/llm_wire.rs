@@ -471,8 +471,7 @@ async fn a_dropped_connection_is_truncated() {
                 )
                 .with_text("I will read the file now, then think about it."),
             )]);
-            let err = provider(kind, &server, stream)
-                .complete(&hi())
+            let err = once(&*provider(kind, &server, stream), &hi())
                 .await
                 .unwrap_err();
             assert!(
@@ -517,7 +516,7 @@ async fn errors_reported_inside_a_reply_keep_their_kind() {
                 Reply::error_event("invalid_request_error", "prompt is too long"),
             ]);
             let p = provider(kind, &server, stream);
-            let err = p.complete(&hi()).await.unwrap_err();
+            let err = once(&*p, &hi()).await.unwrap_err();
             assert!(
                 matches!(err, LlmError::Http { status: 529, .. }) && err.is_transient(),
                 "{kind:?} stream={stream}: {err}"
@@ -534,6 +533,48 @@ async fn errors_reported_inside_a_reply_keep_their_kind() {
             assert!(err.to_string().contains("prompt is too long"), "{err}");
         }
     }
+}
+
+/// One request, collected, without the retry of `complete`.
+async fn once(p: &dyn Provider, request: &Request) -> Result<llm::Response, LlmError> {
+    llm::collect(p.name(), p.stream(request).await?).await
+}
+
+#[tokio::test]
+async fn a_reply_that_fails_after_it_started_is_asked_for_again() {
+    for kind in KINDS {
+        for stream in [true, false] {
+            let server = ModelServer::start(vec![
+                Reply::drop_mid_stream(Reply::text("half a reply that is long enough")),
+                Reply::error_event("overloaded_error", "Overloaded"),
+                Reply::error_event("api_error", "Internal server error"),
+                Reply::text("the whole reply"),
+            ]);
+            let response = provider(kind, &server, stream)
+                .complete(&hi())
+                .await
+                .unwrap_or_else(|e| panic!("{kind:?} stream={stream}: {e}"));
+            assert_eq!(response.message, Message::assistant_text("the whole reply"));
+            let requests = server.requests();
+            assert_eq!(requests.len(), 4, "{kind:?} stream={stream}");
+            assert!(requests.iter().all(|r| r.body == requests[0].body));
+            server.assert_finished();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_bad_request_inside_a_reply_is_not_asked_again() {
+    let server = ModelServer::start(vec![
+        Reply::error_event("invalid_request_error", "prompt is too long"),
+        Reply::text("never sent"),
+    ]);
+    let err = provider(ProviderKind::Anthropic, &server, true)
+        .complete(&hi())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("prompt is too long"), "{err}");
+    assert_eq!(server.remaining(), 1);
 }
 
 #[test]

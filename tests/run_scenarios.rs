@@ -185,9 +185,8 @@ fn scenario_one(wire: Wire, stream: bool) -> (tempfile::TempDir, ModelServer, Ru
     assert_eq!(git(&repo, &["rev-parse", "--abbrev-ref", "HEAD"]), "main");
     assert_eq!(git(&repo, &["worktree", "list"]).lines().count(), 1);
 
-    // Every tool call got exactly one result.
-    support::model_server::check_tool_pairing(&server.requests()).unwrap();
-    assert_eq!(server.remaining(), 0);
+    // Every reply was asked for; every tool call got its result in order.
+    server.assert_finished();
     (dir, server, result)
 }
 
@@ -353,6 +352,7 @@ fn scenario_2_bad_edit_is_fixed_on_attempt_two_with_file_and_line() {
     assert!(show(&repo, &branch, "src/app.js").contains("200 : 401"));
     let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
     assert!(pr.contains("2 attempt(s)"), "{pr}");
+    server.assert_finished();
 }
 
 /// Writes `path` in the fixture repo and commits it.
@@ -395,6 +395,7 @@ fn scenario_3_three_failed_attempts_end_as_needs_review() {
     assert!(pr.contains("npm test"), "{pr}");
     assert!(regex_like_location(&pr, "test/app.test.js"), "{pr}");
     assert_eq!(server.remaining(), 0);
+    server.assert_finished();
 }
 
 #[test]
@@ -469,6 +470,7 @@ fn scenario_4_path_escapes_are_refused_and_reported_to_the_model() {
         );
         assert!(!text.contains("outside secret"), "{text}");
     }
+    server.assert_finished();
 }
 
 #[test]
@@ -489,6 +491,7 @@ fn replies_are_read_in_the_form_the_server_sends() {
             show(&repo, &task_branch(&repo), "src/one.js"),
             "module.exports = 1;"
         );
+        server.assert_finished();
     }
 }
 
@@ -506,6 +509,7 @@ fn scenario_5_rate_limit_is_waited_out_and_retried() {
     assert_eq!(server.requests().len(), 5);
     let branch = task_branch(&repo);
     assert_eq!(show(&repo, &branch, "src/one.js"), "module.exports = 1;");
+    server.assert_finished();
 }
 
 #[test]
@@ -522,20 +526,308 @@ fn scenario_5_malformed_reply_is_a_clear_error() {
             result.stderr
         );
         assert!(!result.stderr.contains("panicked"), "{}", result.stderr);
+        server.assert_finished();
     }
 }
 
 #[test]
-fn scenario_5_dropped_stream_is_a_clear_error() {
+fn a_transient_model_failure_mid_task_resumes_the_same_turn() {
     for wire in [Wire::Anthropic, Wire::OpenAi] {
         let dir = tempfile::tempdir().unwrap();
         let repo = node_service(dir.path());
-        let server = ModelServer::start(vec![Reply::drop_mid_stream(Reply::text("half a reply"))]);
+        let mut script = minimal_script("src/one.js");
+        // Before code's first turn: a dropped stream, an overload and a
+        // server error reported inside 200 replies.
+        let code_turn = 2;
+        script.insert(
+            code_turn,
+            Reply::drop_mid_stream(Reply::text("half a reply that is long enough")),
+        );
+        script.insert(
+            code_turn + 1,
+            Reply::error_event("overloaded_error", "Overloaded"),
+        );
+        script.insert(
+            code_turn + 2,
+            Reply::error_event("api_error", "Internal server error"),
+        );
+        let server = ModelServer::start(script);
         let result = run_task(&server, wire, &repo, "Create one.js", &[]);
-        result.assert_code(1);
-        assert!(result.stderr.contains("ended before"), "{}", result.stderr);
+        result.assert_code(0);
         assert!(!result.stderr.contains("panicked"), "{}", result.stderr);
+        assert_eq!(
+            show(&repo, &task_branch(&repo), "src/one.js"),
+            "module.exports = 1;"
+        );
+        // The same request was made again: the turn resumed, not restarted.
+        let bodies = bodies(&server);
+        for retry in 1..=3 {
+            assert_eq!(bodies[code_turn + retry], bodies[code_turn], "{wire:?}");
+        }
+        server.assert_finished();
     }
+}
+
+#[test]
+fn a_reply_cut_off_by_max_tokens_is_continued() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let script = vec![
+        Reply::tool("update_spec", json!({"plan": ["Create src/one.js"]})),
+        Reply::text("The plan is: create src/one.js and").max_tokens(),
+        Reply::text(" nothing else."),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/one.js", "content": "module.exports = 1;\n"}),
+        ),
+        Reply::text("Created the file."),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
+    result.assert_code(0);
+    let bodies = bodies(&server);
+    let asked = bodies[2]["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_string();
+    assert!(asked.contains("cut off by the output limit"), "{asked}");
+    assert!(asked.contains("Continue"), "{asked}");
+    assert_eq!(
+        show(&repo, &task_branch(&repo), "src/one.js"),
+        "module.exports = 1;"
+    );
+    server.assert_finished();
+}
+
+#[test]
+fn a_tool_call_cut_off_mid_json_is_told_to_the_model() {
+    for (wire, extra) in [
+        (Wire::Anthropic, &[][..]),
+        (Wire::OpenAi, &[][..]),
+        (Wire::OpenAi, &["--no-stream"][..]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = node_service(dir.path());
+        let script = vec![
+            Reply::tool("update_spec", json!({"plan": ["Create src/one.js"]})),
+            Reply::text("Planned."),
+            Reply::tool_raw(
+                "write_file",
+                "{\"path\": \"src/one.js\", \"content\": \"module.exports = [1, 2, 3,",
+            )
+            .with_text("Writing the file.")
+            .max_tokens(),
+            Reply::tool(
+                "write_file",
+                json!({"path": "src/one.js", "content": "module.exports = 1;\n"}),
+            ),
+            Reply::text("Created the file."),
+        ];
+        let server = ModelServer::start(script);
+        let result = run_task(&server, wire, &repo, "Create one.js", extra);
+        result.assert_code(0);
+        let told = bodies(&server)[3]["messages"].to_string();
+        assert!(told.contains("was cut off"), "{wire:?}: {told}");
+        assert!(told.contains("smaller edits"), "{wire:?}: {told}");
+        assert_eq!(
+            show(&repo, &task_branch(&repo), "src/one.js"),
+            "module.exports = 1;"
+        );
+        server.assert_finished();
+    }
+}
+
+#[test]
+fn a_large_tool_argument_is_kept_as_a_digest_not_resent() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let big = "// generated line of a large file\n".repeat(60_000); // ~2 MB
+    let script = vec![
+        Reply::tool("update_spec", json!({"plan": ["Write big.js"]})),
+        Reply::text("Planned."),
+        Reply::tool("write_file", json!({"path": "src/big.js", "content": big})),
+        Reply::tool("list_dir", json!({"path": "src"})),
+        Reply::text("Wrote the file."),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Write big.js", &[]);
+    result.assert_code(0);
+    let requests = server.requests();
+    for (n, r) in requests.iter().enumerate().skip(3) {
+        assert!(
+            r.body.len() < 200_000,
+            "request {n} is {} bytes",
+            r.body.len()
+        );
+    }
+    let digest = requests[3].body.clone();
+    assert!(digest.contains("write_file src/big.js"), "{digest}");
+    assert!(digest.contains("sha256"), "{digest}");
+    let written = show(&repo, &task_branch(&repo), "src/big.js");
+    assert_eq!(written.len() + 1, big.len());
+    server.assert_finished();
+}
+
+#[test]
+fn compaction_is_sized_from_the_tokens_the_server_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    commit_file(&repo, ".deckhand.yml", "context_window: 60000\n", "window");
+    let script = vec![
+        Reply::tool("read_file", json!({"path": "src/app.js"})),
+        // The server counts this history as nearly the whole window.
+        Reply::tool("update_spec", json!({"plan": ["Create src/one.js"]}))
+            .reporting_input_tokens(58_000),
+        Reply::text("Hand-off: read src/app.js, planned src/one.js."),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/one.js", "content": "module.exports = 1;\n"}),
+        ),
+        Reply::text("Created the file."),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
+    result.assert_code(0);
+    assert!(result.stderr.contains("compacting"), "{}", result.stderr);
+    let bodies = bodies(&server);
+    let first = bodies[3]["messages"][0].to_string();
+    assert!(first.contains("Hand-off: read src/app.js"), "{first}");
+    server.assert_finished();
+}
+
+/// A lint script that reports every `TODO` in `src/` as
+/// `file:line:col: message` and fails when it finds one.
+const LINT_JS: &str = r#"'use strict';
+const fs = require('fs');
+let bad = 0;
+for (const f of fs.readdirSync('src')) {
+  fs.readFileSync('src/' + f, 'utf8').split('\n').forEach((l, i) => {
+    if (l.includes('TODO')) { console.log(`src/${f}:${i + 1}:1: error no-todo: TODO left`); bad++; }
+  });
+}
+process.exit(bad ? 1 : 0);
+"#;
+
+/// The node service with a lint check that already fails on `src/legacy.js`.
+fn repo_with_old_lint_error(parent: &Path) -> std::path::PathBuf {
+    let repo = node_service(parent);
+    std::fs::write(repo.join("lint.js"), LINT_JS).unwrap();
+    std::fs::write(
+        repo.join("src/legacy.js"),
+        "// TODO legacy cleanup\nmodule.exports = 0;\n",
+    )
+    .unwrap();
+    commit_file(
+        &repo,
+        "package.json",
+        "{\n  \"name\": \"user-service\",\n  \"private\": true,\n  \"scripts\": {\n    \"test\": \"node --test\",\n    \"lint\": \"node lint.js\"\n  }\n}\n",
+        "lint",
+    );
+    repo
+}
+
+#[test]
+fn a_lint_error_from_before_the_task_does_not_fail_every_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_with_old_lint_error(dir.path());
+    let server = ModelServer::start(minimal_script("src/one.js"));
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
+    result.assert_code(0);
+    assert!(
+        result.stderr.contains("🔄 baseline: npm run lint … ❌"),
+        "the baseline runs lint too: {}",
+        result.stderr
+    );
+    let pr = std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("pr.md")).unwrap();
+    assert!(
+        pr.contains("except `npm run lint` which fail(s) exactly as before"),
+        "{pr}"
+    );
+    assert!(!pr.contains("the repository's checks pass;"), "{pr}");
+    server.assert_finished();
+}
+
+#[test]
+fn a_new_lint_error_fails_the_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_with_old_lint_error(dir.path());
+    commit_file(&repo, ".deckhand.yml", "max_attempts: 1\n", "one attempt");
+    let script = vec![
+        Reply::tool("update_spec", json!({"plan": ["Create src/one.js"]})),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/one.js", "content": "// TODO finish\nmodule.exports = 1;\n"}),
+        ),
+        Reply::text("Created the file."),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
+    result.assert_code(2);
+    let pr = std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("pr.md")).unwrap();
+    assert!(pr.contains("src/one.js:1"), "{pr}");
+    server.assert_finished();
+}
+
+#[test]
+fn when_no_check_runs_the_pr_does_not_say_checks_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repos::commit_tree(&dir.path().join("notes"), &[("README.md", "# notes\n")]);
+    let server = ModelServer::start(minimal_script("notes.txt"));
+    let result = run_task(&server, Wire::Anthropic, &repo, "Write notes", &[]);
+    result.assert_code(0);
+    let pr = std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("pr.md")).unwrap();
+    assert!(!pr.contains("checks pass"), "{pr}");
+    assert!(pr.contains("no check ran"), "{pr}");
+    server.assert_finished();
+}
+
+#[test]
+fn code_cannot_rewrite_the_criteria_and_the_verdict_must_name_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let mut script = research_replies();
+    script.push(Reply::tool(
+        "update_spec",
+        json!({"acceptance_criteria": ["the file exists"]}),
+    ));
+    script.extend(good_code_replies());
+    // Two entries, but not the spec's two criteria: refused by name.
+    script.push(Reply::tool(
+        "report_verdict",
+        json!({"criteria": [
+            {"criterion": CRITERIA[0], "met": true, "evidence": "npm test: 5 passed"},
+            {"criterion": "the file exists", "met": true, "evidence": "it does"}
+        ]}),
+    ));
+    script.extend(verdict_replies());
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, TASK, &[]);
+    result.assert_code(0);
+    let bodies = bodies(&server);
+    let verify_opening = bodies
+        .iter()
+        .map(|b| b["messages"][0].to_string())
+        .find(|m| m.contains("# Check results"))
+        .expect("verify ran");
+    assert!(verify_opening.contains(CRITERIA[1]), "{verify_opening}");
+    assert!(
+        verify_opening.contains("Proposed acceptance criteria")
+            && verify_opening.contains("the file exists"),
+        "verify sees the proposal: {verify_opening}"
+    );
+    let refused = bodies[bodies.len() - 2]["messages"].to_string();
+    assert!(
+        refused.contains("is not an acceptance criterion of the spec"),
+        "{refused}"
+    );
+    let spec =
+        std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("spec.md")).unwrap();
+    assert!(spec.contains(&format!("- [ ] {}", CRITERIA[1])), "{spec}");
+    server.assert_finished();
 }
 
 #[test]
@@ -612,6 +904,7 @@ fn scenario_7_secrets_never_leave_the_process() {
     }
     let committed = git(&repo, &["log", "-p", &branch]);
     assert!(!committed.contains(SECRET), "secret in a commit");
+    server.assert_finished();
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -691,6 +984,7 @@ fn scenario_8_question_waits_then_resume_finishes_with_the_answer() {
         pr.contains("| test | `npm test` | ✅ 2 passed | ✅ 2 passed |"),
         "{pr}"
     );
+    server.assert_finished();
 }
 
 #[test]
@@ -716,6 +1010,7 @@ fn resume_of_an_unknown_task_is_a_clear_error() {
     r.assert_code(1);
     assert!(r.stderr.contains("dh-000000"), "{}", r.stderr);
     assert_eq!(server.requests().len(), 0);
+    server.assert_finished();
 }
 
 #[test]
@@ -755,6 +1050,7 @@ fn json_mode_prints_one_event_per_line() {
     let fin = events.last().unwrap();
     assert_eq!(fin["status"], "done");
     assert!(fin["usage"]["output_tokens"].as_u64().unwrap() > 0);
+    server.assert_finished();
 }
 
 #[test]
@@ -774,6 +1070,7 @@ fn python_and_rust_fixtures_are_verified_too() {
     r.assert_code(0);
     assert!(r.stderr.contains("unittest"), "{}", r.stderr);
     assert!(r.stderr.contains("✅ 1 passed"), "{}", r.stderr);
+    server.assert_finished();
 }
 
 #[test]
@@ -821,6 +1118,7 @@ fn code_puts_a_question_to_research_and_gets_its_answer() {
         "{}",
         result.stderr
     );
+    server.assert_finished();
 }
 
 #[test]
@@ -848,6 +1146,7 @@ fn a_budget_ends_the_task_cleanly_with_the_work_committed() {
     let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
     assert!(pr.contains("turn limit per role (2)"), "{pr}");
     assert!(pr.contains("the work done so far is committed"), "{pr}");
+    server.assert_finished();
 }
 
 #[test]
@@ -871,6 +1170,7 @@ fn steering_files_reach_research_and_code_prompts() {
             "the repo map is in the prompt: {system}"
         );
     }
+    server.assert_finished();
 }
 
 #[test]
@@ -905,6 +1205,7 @@ fn a_long_history_is_compacted_instead_of_failing() {
         "the spec is re-injected: {first_message}"
     );
     support::model_server::check_tool_pairing(&server.requests()).unwrap();
+    server.assert_finished();
 }
 
 #[test]
@@ -953,6 +1254,37 @@ fn commands_run_as_the_configured_unprivileged_user() {
         show(&repo, &branch, "src/extra/new.js"),
         "module.exports = 1;\n// more"
     );
+    server.assert_finished();
+}
+
+#[test]
+fn a_worktree_the_command_user_cannot_enter_is_named_before_any_model_call() {
+    if !deckhand::sandbox::user::is_root() {
+        eprintln!("skipped: needs root to run commands as another user");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let closed = dir.path().join("root-only");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let repo = node_service(&closed);
+    commit_file(&repo, ".deckhand.yml", "command_user: nobody\n", "user");
+    let server = ModelServer::start(vec![]);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create new.js", &[]);
+    result.assert_code(1);
+    assert!(result.stderr.contains("`nobody`"), "{}", result.stderr);
+    assert!(
+        result
+            .stderr
+            .contains(&format!("cannot enter {}", closed.display())),
+        "{}",
+        result.stderr
+    );
+    assert!(!result.stderr.contains("exit ?"), "{}", result.stderr);
+    assert_eq!(server.requests().len(), 0, "no model call was made");
+    server.assert_finished();
 }
 
 #[test]
@@ -1002,7 +1334,7 @@ fn on_a_terminal_the_question_is_asked_there() {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // The terminal keeps what is typed until Deckhand reads it.
         stdin.write_all(b"Sixty seconds\n").unwrap();
     }
     let out = child.wait_with_output().unwrap();
@@ -1018,6 +1350,7 @@ fn on_a_terminal_the_question_is_asked_there() {
         show(&repo, &task_branch(&repo), "src/window.js"),
         "module.exports = 1;"
     );
+    server.assert_finished();
 }
 
 #[test]
@@ -1039,4 +1372,5 @@ fn errors_and_logs_mask_secrets_from_the_environment() {
     assert!(r.stderr.contains("bad proxy token ***"), "{}", r.stderr);
     assert!(!r.stderr.contains(SECRET), "{}", r.stderr);
     assert!(!r.stdout.contains(SECRET));
+    server.assert_finished();
 }

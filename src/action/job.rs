@@ -486,7 +486,7 @@ async fn continue_in_new_job(ctx: &Ctx, id: &str, settings: &Settings) -> anyhow
 /// A finished task needs no checkpoint any more; failing to remove it is
 /// worth a warning, not a failed job.
 fn clear_checkpoint(ctx: &Ctx, id: &str, settings: &Settings) {
-    let path = checkpoint_path(id);
+    let path = checkpoint_path(&ctx.repo.to_string(), id);
     let cleared = memory(ctx).and_then(|mut store| {
         if store.read(&path)?.is_some() {
             let author = (
@@ -509,7 +509,7 @@ fn clear_checkpoint(ctx: &Ctx, id: &str, settings: &Settings) {
     }
 }
 
-/// Saves the task's state under `tasks/<id>/` on the memory branch.
+/// Saves the task's state under `tasks/<owner>/<repo>/<id>/` on the memory branch.
 fn save_checkpoint(
     ctx: &Ctx,
     job: &Job,
@@ -530,7 +530,7 @@ fn save_checkpoint(
     );
     store.write(
         &[(
-            checkpoint_path(&job.id),
+            checkpoint_path(&ctx.repo.to_string(), &job.id),
             Some(ctx.redactor.redact(&text).into_owned()),
         )],
         &format!("Checkpoint task {} ({})", job.id, result.ending.label()),

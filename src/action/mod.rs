@@ -511,7 +511,7 @@ async fn react(ctx: &Ctx, comment_id: u64, content: &str) {
 
 fn load_checkpoint(ctx: &Ctx, id: &str) -> anyhow::Result<Option<TaskState>> {
     let store = job::memory(ctx)?;
-    match store.read(&checkpoint_path(id))? {
+    match store.read(&checkpoint_path(&ctx.repo.to_string(), id))? {
         Some(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
             format!("the checkpoint of task {id} on the memory branch is not valid")
         })?)),

@@ -5,12 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::agent::context::digest;
 use crate::agent::inbox::InboxItem;
 use crate::agent::prompts;
 use crate::agent::session::{Limit, Session};
 use crate::agent::tools::{self, CriterionVerdict, ToolContext, ToolError, ToolOutput};
 use crate::agent::AgentRole;
-use crate::llm::{ContentBlock, LlmError, Message, Request, Role, ToolCall};
+use crate::llm::{ContentBlock, LlmError, Message, Request, Role, StopReason, ToolCall};
 use crate::report::Event;
 use crate::task::TaskSpec;
 
@@ -22,6 +23,10 @@ pub struct RoleState {
     pub turns: u32,
     /// A question waiting for a human's answer.
     pub pending: Option<PendingQuestion>,
+    /// The history's size as the server last reported it: prompt and
+    /// reply tokens, and how many messages that covered.
+    #[serde(default)]
+    pub reported: Option<(u64, usize)>,
 }
 
 /// Where a role stopped to wait for an answer: the results of the calls made
@@ -70,6 +75,7 @@ impl RoleState {
             messages: vec![Message::user_text(opening)],
             turns: 0,
             pending: None,
+            reported: None,
         }
     }
 
@@ -134,6 +140,8 @@ pub async fn run(
             content: results,
         });
     }
+    // Text of replies cut off by the output limit, continued in the next.
+    let mut continued = String::new();
     loop {
         if let Some(limit) = s.limit_reached(state.turns) {
             return Ok(RoleEnd::Stopped(limit));
@@ -151,17 +159,49 @@ pub async fn run(
         let response = s.provider.complete(&request).await?;
         state.turns += 1;
         s.usage.add(&response.usage);
-        let calls = response.message.tool_calls();
+        let mut calls = response.message.tool_calls();
         s.reporter.event(Event::ModelReply {
             role: state.role.as_str().into(),
             usage: response.usage,
-            tool_calls: calls.len(),
+            tool_calls: calls.len() + response.cut_calls.len(),
         });
         let text = response.message.text();
-        state.messages.push(response.message);
-        if calls.is_empty() {
-            return Ok(RoleEnd::Finished(text));
+        // The history keeps a digest of large arguments, not the payload.
+        let mut kept = digest::bound_message(&response.message);
+        for (id, name) in &response.cut_calls {
+            kept.content.push(ContentBlock::ToolUse {
+                id: id.clone(),
+                name: name.clone(),
+                input: serde_json::json!({}),
+            });
+            // A null input marks the call as cut off (see `run_calls`).
+            calls.push(ToolCall {
+                id: id.clone(),
+                name: name.clone(),
+                input: serde_json::Value::Null,
+            });
         }
+        state.messages.push(kept);
+        let u = response.usage;
+        let reported =
+            u.input_tokens + u.cache_read_tokens + u.cache_write_tokens + u.output_tokens;
+        state.reported = (reported > 0).then_some((reported, state.messages.len()));
+        if calls.is_empty() {
+            if response.stop_reason == StopReason::MaxTokens {
+                s.progress(&format!(
+                    "✂️ {}: the reply hit the output limit; asking the model to continue",
+                    state.role.as_str()
+                ));
+                continued.push_str(&text);
+                state
+                    .messages
+                    .push(Message::user_text(prompts::CONTINUE_AFTER_MAX_TOKENS));
+                continue;
+            }
+            continued.push_str(&text);
+            return Ok(RoleEnd::Finished(continued));
+        }
+        continued.clear();
         let mut results = Vec::new();
         if let Some(end) =
             run_calls(s, state, shared, &registry, calls, &mut results, nested).await?
@@ -224,6 +264,22 @@ async fn run_calls(
     s.ready().await?;
     let mut calls = calls.into_iter();
     while let Some(call) = calls.next() {
+        if call.input.is_null() {
+            // Cut off by the output limit before its arguments were complete.
+            report_call(
+                s,
+                state.role.as_str(),
+                &call,
+                false,
+                "cut off by the output limit",
+            );
+            results.push(ContentBlock::ToolResult {
+                tool_use_id: call.id,
+                content: prompts::cut_tool_call(&call.name),
+                is_error: true,
+            });
+            continue;
+        }
         let outcome = {
             let mut ctx = ToolContext {
                 workspace: &s.workspace,
@@ -284,7 +340,7 @@ async fn run_calls(
         };
         results.push(ContentBlock::ToolResult {
             tool_use_id: call.id,
-            content: s.redactor.redact(&content).into_owned(),
+            content: digest::bound_result(&s.redactor.redact(&content)),
             is_error,
         });
     }
@@ -414,7 +470,14 @@ async fn maybe_compact(
     spec: &TaskSpec,
     system: &str,
 ) -> Result<(), AgentError> {
-    let estimate = estimate_tokens(system, &state.messages);
+    // The server's count of the history as last sent, plus an estimate of
+    // what was added since; an estimate only before the first reply.
+    let estimate = match state.reported {
+        Some((tokens, covered)) if covered <= state.messages.len() => {
+            tokens + estimate_tokens("", &state.messages[covered..])
+        }
+        _ => estimate_tokens(system, &state.messages),
+    };
     let threshold = s.budgets.context_window * 9 / 10;
     if estimate < threshold || state.messages.len() < 4 {
         return Ok(());
@@ -453,11 +516,45 @@ async fn maybe_compact(
     };
     let response = s.provider.complete(&request).await?;
     s.usage.add(&response.usage);
-    let note = response.message.text();
+    let mut note = response.message.text();
+    let kept = verbatim(&state.messages[..keep_from]);
+    if !kept.is_empty() {
+        note.push_str("\n\n# What people said (kept verbatim)\n");
+        note.push_str(&kept.join("\n\n"));
+    }
     let mut messages = vec![Message::user_text(prompts::after_compaction(spec, &note))];
     messages.extend(state.messages[keep_from..].iter().cloned());
     state.messages = messages;
+    state.reported = None;
     Ok(())
+}
+
+/// What humans said in `messages`, to survive compaction word for word:
+/// every steering note and answer, and the latest user text turns.
+fn verbatim(messages: &[Message]) -> Vec<String> {
+    const LATEST_TURNS: usize = 2;
+    let mut out: Vec<String> = Vec::new();
+    let mut texts: Vec<&str> = Vec::new();
+    // The first message is the role's opening (the task), re-sent anyway.
+    for m in messages.iter().skip(1).filter(|m| m.role == Role::User) {
+        for block in &m.content {
+            match block {
+                ContentBlock::Text { text } if text.starts_with("Steering from @") => {
+                    out.push(text.clone())
+                }
+                ContentBlock::Text { text } if !text.trim().is_empty() => texts.push(text),
+                ContentBlock::ToolResult { content, .. }
+                    if content.starts_with("Answer from the user:") =>
+                {
+                    out.push(content.clone())
+                }
+                _ => {}
+            }
+        }
+    }
+    let skip = texts.len().saturating_sub(LATEST_TURNS);
+    out.extend(texts.into_iter().skip(skip).map(str::to_string));
+    out
 }
 
 /// A message as plain text (tool calls and results included).
@@ -486,5 +583,49 @@ fn estimate_tokens(system: &str, messages: &[Message]) -> u64 {
 impl Session {
     pub fn progress(&self, line: &str) {
         self.reporter.progress(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steering_answers_and_the_latest_user_turns_survive_compaction() {
+        let result = |id: &str, text: &str| ContentBlock::ToolResult {
+            tool_use_id: id.into(),
+            content: text.into(),
+            is_error: false,
+        };
+        let messages = vec![
+            Message::user_text("opening: the task"),
+            Message::assistant_text("working"),
+            Message {
+                role: Role::User,
+                content: vec![
+                    result("a", "file contents"),
+                    ContentBlock::Text {
+                        text: "Steering from @ana, who can change this repository: use 60 s".into(),
+                    },
+                ],
+            },
+            Message::user_text("old note"),
+            Message {
+                role: Role::User,
+                content: vec![result("b", "Answer from the user: keep the old API")],
+            },
+            Message::user_text("second latest"),
+            Message::user_text("latest"),
+        ];
+        let kept = verbatim(&messages);
+        assert_eq!(
+            kept,
+            vec![
+                "Steering from @ana, who can change this repository: use 60 s".to_string(),
+                "Answer from the user: keep the old API".to_string(),
+                "second latest".to_string(),
+                "latest".to_string(),
+            ]
+        );
     }
 }

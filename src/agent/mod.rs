@@ -5,6 +5,7 @@ pub mod context;
 pub mod conversation;
 pub mod inbox;
 pub mod orchestrator;
+pub mod preflight;
 pub mod prompts;
 pub mod runner;
 pub mod session;

@@ -118,6 +118,31 @@ impl TaskState {
             .into_owned();
         let author = (self.author.0.as_str(), self.author.1.as_str());
         let committed = git::commit_all(s.workspace.root(), &self.branch, author, &message)?;
+        self.committed(s, committed, &message);
+        Ok(())
+    }
+
+    /// [`TaskState::commit`] off the async workers (git walks the tree).
+    pub async fn commit_async(&mut self, s: &Session, note: &str) -> Result<(), AgentError> {
+        let message = s
+            .redactor
+            .redact(&commit_message(&self.spec, &self.code_summary, note))
+            .into_owned();
+        let (root, branch, author, text) = (
+            s.workspace.root().to_path_buf(),
+            self.branch.clone(),
+            self.author.clone(),
+            message.clone(),
+        );
+        let committed = blocking(move || {
+            git::commit_all(&root, &branch, (author.0.as_str(), author.1.as_str()), &text)
+        })
+        .await?;
+        self.committed(s, committed, &message);
+        Ok(())
+    }
+
+    fn committed(&mut self, s: &Session, committed: Option<String>, message: &str) {
         if let Some(id) = committed {
             let subject = message.lines().next().unwrap_or_default().to_string();
             s.progress(&format!("📝 commit {} {subject}", &id[..id.len().min(8)]));
@@ -127,7 +152,6 @@ impl TaskState {
             });
             self.commits.push(id);
         }
-        Ok(())
     }
 
     /// Waits for the worktree's preparation and keeps its baseline.
@@ -145,6 +169,19 @@ impl TaskState {
             .map(VerifyReport::failure_report)
             .collect()
     }
+}
+
+/// Runs blocking git work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, git::GitError> + Send + 'static,
+) -> Result<T, AgentError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AgentError::Fatal {
+            role: "git",
+            message: format!("git work stopped: {e}"),
+        })?
+        .map_err(AgentError::from)
 }
 
 /// Drives the task from its current phase to an outcome; nothing its
@@ -175,22 +212,25 @@ async fn verify_settled(
     let mut tries = 0;
     loop {
         stop_task_processes(s, "before verify").await;
-        st.commit(
+        st.commit_async(
             s,
             &format!("attempt {attempt}, files written after it ended"),
-        )?;
+        )
+        .await?;
         let verified = st.head_commit().to_string();
-        let (_, diff) = git::diff_since(s.workspace.root(), &st.base_commit)?;
-        let mut report = match verify::verify(s, &mut st.spec, attempt, &diff).await? {
+        let (root, base) = (s.workspace.root().to_path_buf(), st.base_commit.clone());
+        let (_, diff) = blocking(move || git::diff_since(&root, &base)).await?;
+        let mut report = match verify::verify(s, &mut st.spec, attempt, &diff, &st.baseline).await? {
             Ok(report) => report,
             Err(interrupt) => return Ok(Err(interrupt)),
         };
         stop_task_processes(s, "after verify").await;
         let before = st.commits.len();
-        st.commit(
+        st.commit_async(
             s,
             &format!("files changed while attempt {attempt} was verified"),
-        )?;
+        )
+        .await?;
         if st.commits.len() == before {
             st.verified_commit = Some(verified);
             return Ok(Ok(report));
@@ -255,32 +295,35 @@ async fn drive_phases(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Ag
                 let end = run_role(s, &mut role, &mut st.spec).await?;
                 match end {
                     RoleEnd::Waiting(q) => {
-                        st.commit(
+                        st.commit_async(
                             s,
                             &format!("work in progress, waiting for an answer (attempt {attempt})"),
-                        )?;
+                        )
+                        .await?;
                         return Ok(wait(st, role, q));
                     }
                     RoleEnd::Paused(author) => {
-                        st.commit(
+                        st.commit_async(
                             s,
                             &format!("work in progress, paused by @{author} (attempt {attempt})"),
-                        )?;
+                        )
+                        .await?;
                         return Ok(pause(st, role, author));
                     }
                     RoleEnd::Stopped(limit) => {
-                        st.commit(
+                        st.commit_async(
                             s,
                             &format!(
                                 "stopped: {} (attempt {attempt})",
                                 limit.describe(&s.budgets)
                             ),
-                        )?;
+                        )
+                        .await?;
                         return Ok(Outcome::Stopped(limit));
                     }
                     RoleEnd::Finished(summary) => st.code_summary = summary,
                 }
-                st.commit(s, &format!("attempt {attempt}"))?;
+                st.commit_async(s, &format!("attempt {attempt}")).await?;
                 st.phase = Phase::Verify { attempt };
             }
             Phase::Verify { attempt } => {

@@ -118,8 +118,15 @@ pub fn consult_research(spec: &TaskSpec, question: &str) -> String {
 
 /// Verify's opening message.
 pub fn verify_start(spec: &TaskSpec, checks: &str, diff: &str) -> String {
+    let proposal = if spec.proposed_criteria.is_empty() {
+        ""
+    } else {
+        "\n\nThe coder proposed a change to the acceptance criteria (the section \"Proposed acceptance criteria\"). \
+Judge the change by the current acceptance criteria, not the proposal; if the proposal shows that a \
+criterion is wrong, say so in that criterion's evidence."
+    };
     format!(
-        "# TaskSpec\n{}\n\n# Check results\n{checks}\n\n# Diff of the change\n```diff\n{diff}\n```",
+        "# TaskSpec\n{}{proposal}\n\n# Check results\n{checks}\n\n# Diff of the change\n```diff\n{diff}\n```",
         spec.to_markdown()
     )
 }
@@ -128,6 +135,20 @@ pub fn verify_start(spec: &TaskSpec, checks: &str, diff: &str) -> String {
 pub const COMPACT: &str = "The conversation is near the context limit. Write a hand-off note for yourself: \
 what has been done (files changed, commands run and their results), what is in progress, what remains, \
 and any facts you will need. Be complete but brief. Answer with the note only.";
+
+/// Sent after a reply that the output limit cut off.
+pub const CONTINUE_AFTER_MAX_TOKENS: &str =
+    "Your reply was cut off by the output limit (max_tokens). \
+Continue exactly where you stopped; do not repeat what you already wrote.";
+
+/// The result of a tool call whose arguments the output limit cut off.
+pub fn cut_tool_call(tool: &str) -> String {
+    format!(
+        "error: your tool call `{tool}` was cut off by the output limit (max_tokens) before its \
+arguments were complete, so nothing was run. Write smaller edits: change a large file with several \
+`edit_file` calls, or write it in parts, so that each call fits in one reply."
+    )
+}
 
 /// The first message after compaction.
 pub fn after_compaction(spec: &TaskSpec, note: &str) -> String {

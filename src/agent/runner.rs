@@ -22,7 +22,7 @@ use crate::sandbox::containment::{self, Containment, ContainmentError};
 use crate::sandbox::env::command_env;
 use crate::sandbox::{user, Redactor};
 use crate::task::{checkpoint, TaskSpec, TaskStatus};
-use crate::workspace::detect::{self, CheckKind};
+use crate::workspace::detect;
 use crate::workspace::{CommandRunner, Workspace};
 
 pub const STATE_FILE: &str = "state.json";
@@ -133,6 +133,8 @@ pub enum RunError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Containment(#[from] ContainmentError),
+    #[error(transparent)]
+    Preflight(#[from] crate::agent::preflight::PreflightError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -212,6 +214,16 @@ pub async fn execute(
     let repo_map = context::repo_map(&source, REPO_MAP_BYTES);
     let user = cx.settings.command_user(cx.default_command_user)?;
     if let Some(user) = &user {
+        // Before any model call: commands must be able to run there.
+        crate::agent::preflight::check_reach(&task_dir, user)?;
+        let path = cx.env.get("PATH").unwrap_or_default().to_string();
+        let commands: Vec<String> = environment
+            .checks
+            .iter()
+            .map(|c| c.command.clone())
+            .chain(environment.setup.iter().cloned())
+            .collect();
+        crate::agent::preflight::check_toolchain(&commands, &path, user)?;
         workspace = workspace.with_owner(user.uid, user.gid);
     }
     let containment = build_containment(&cx, repo, &task_dir, &worktree, user.as_ref()).await?;
@@ -462,7 +474,7 @@ fn prepare(p: Preparing) -> crate::agent::session::Preparation {
                 &p.reporter,
                 p.timeout,
                 "baseline",
-                &[CheckKind::Test],
+                &crate::agent::verify::ALL_KINDS,
             )
             .await,
         ))

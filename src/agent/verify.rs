@@ -241,11 +241,25 @@ pub struct VerifyReport {
     pub verdict: Option<Vec<CriterionVerdict>>,
     /// Set when the review itself could not finish.
     pub review_problem: Option<String>,
+    /// Commands that failed exactly as they did before the task (the
+    /// baseline): not a regression, so not this attempt's failure.
+    #[serde(default)]
+    pub preexisting: Vec<String>,
 }
 
 impl VerifyReport {
+    /// Every check passed, or failed only as it did in the baseline.
     pub fn checks_passed(&self) -> bool {
-        self.checks.iter().all(CheckRun::passed)
+        self.checks.iter().all(|c| self.acceptable(c))
+    }
+
+    fn acceptable(&self, c: &CheckRun) -> bool {
+        c.passed() || self.preexisting.contains(&c.command)
+    }
+
+    /// Checks ran and all of them passed outright.
+    pub fn all_checks_clean(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(CheckRun::passed)
     }
 
     pub fn passed(&self) -> bool {
@@ -260,7 +274,7 @@ impl VerifyReport {
     /// What failed, for code's next attempt and for the PR.
     pub fn failure_report(&self) -> String {
         let mut out = String::new();
-        for c in self.checks.iter().filter(|c| !c.passed()) {
+        for c in self.checks.iter().filter(|c| !self.acceptable(c)) {
             out.push_str(&c.failure_text());
             out.push('\n');
         }
@@ -301,6 +315,37 @@ impl VerifyReport {
     }
 }
 
+/// Whether `run` is worse than the same command in the baseline: it fails
+/// and the baseline passed (or never ran it), or it has a failure the
+/// baseline did not have (a new finding, more failed tests, a new timeout,
+/// another exit code when neither says more).
+pub fn regressed(run: &CheckRun, baseline: &[CheckRun]) -> bool {
+    if run.passed() {
+        return false;
+    }
+    let Some(before) = baseline.iter().find(|b| b.command == run.command) else {
+        return true;
+    };
+    if before.passed() || (run.timed_out && !before.timed_out) {
+        return true;
+    }
+    if let (Some(now), Some(then)) = (run.counts, before.counts) {
+        if now.failed > then.failed {
+            return true;
+        }
+    }
+    let known = |f: &Location| {
+        before
+            .findings
+            .iter()
+            .any(|b| b.file == f.file && b.message == f.message)
+    };
+    if run.findings.iter().any(|f| !known(f)) {
+        return true;
+    }
+    run.findings.is_empty() && run.counts.is_none() && run.exit_code != before.exit_code
+}
+
 /// Check results as the reviewer reads them.
 pub fn describe_checks(checks: &[CheckRun]) -> String {
     if checks.is_empty() {
@@ -334,6 +379,7 @@ pub async fn verify(
     spec: &mut TaskSpec,
     attempt: u32,
     diff: &str,
+    baseline: &[CheckRun],
 ) -> Result<Result<VerifyReport, Interrupt>, AgentError> {
     let checks = run_checks(
         &s.workspace,
@@ -345,11 +391,22 @@ pub async fn verify(
         &ALL_KINDS,
     )
     .await;
+    let preexisting: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.passed() && !regressed(c, baseline))
+        .map(|c| c.command.clone())
+        .collect();
+    for command in &preexisting {
+        s.progress(&format!(
+            "ℹ️ verify: {command} fails as it did before the task (no new failure); not held against this attempt"
+        ));
+    }
     let mut report = VerifyReport {
         attempt,
         checks,
         verdict: None,
         review_problem: None,
+        preexisting,
     };
     if report.checks_passed() && !spec.acceptance_criteria.is_empty() {
         let diff = cap_head_tail(diff, 1500, 60_000);
@@ -397,4 +454,54 @@ pub async fn verify(
     s.progress(&format!("{line}{criteria}"));
     s.reporter.event(report.summary_event());
     Ok(Ok(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lint(exit: i32, findings: &[(&str, &str)]) -> CheckRun {
+        CheckRun {
+            kind: CheckKind::Lint,
+            command: "npm run lint".into(),
+            exit_code: Some(exit),
+            timed_out: false,
+            duration_ms: 1,
+            counts: None,
+            findings: findings
+                .iter()
+                .enumerate()
+                .map(|(i, (file, message))| Location {
+                    file: file.to_string(),
+                    line: 10 + i as u32,
+                    column: None,
+                    message: message.to_string(),
+                })
+                .collect(),
+            output: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_a_new_failure_is_a_regression() {
+        let before = [lint(1, &[("src/legacy.js", "no-todo: TODO left")])];
+        // The same finding (moved by a few lines) is not new.
+        assert!(!regressed(
+            &lint(1, &[("src/legacy.js", "no-todo: TODO left")]),
+            &before
+        ));
+        assert!(regressed(
+            &lint(
+                1,
+                &[
+                    ("src/legacy.js", "no-todo: TODO left"),
+                    ("src/one.js", "no-todo: TODO left")
+                ]
+            ),
+            &before
+        ));
+        assert!(regressed(&lint(1, &[]), &[lint(0, &[])]));
+        assert!(regressed(&lint(1, &[]), &[]));
+        assert!(!regressed(&lint(0, &[]), &[]));
+    }
 }

@@ -178,6 +178,14 @@ pub enum StreamEvent {
     TextDelta(String),
     /// A tool call, complete (arguments fully assembled and parsed).
     ToolCall(ToolCall),
+    /// A tool call whose arguments are not valid JSON. When the reply was
+    /// cut off by the output limit this is the model's to hear about;
+    /// otherwise the reply is malformed (`detail` says how).
+    ToolCallCut {
+        id: String,
+        name: String,
+        detail: String,
+    },
     /// Token use reported by the server (may come more than once; later
     /// reports for the same reply replace earlier fields that are non-zero).
     Usage(Usage),
@@ -191,6 +199,9 @@ pub struct Response {
     pub message: Message,
     pub usage: Usage,
     pub stop_reason: StopReason,
+    /// Tool calls cut off by the output limit before their arguments were
+    /// complete: `(id, name)`. They are not in `message`.
+    pub cut_calls: Vec<(String, String)>,
 }
 
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, LlmError>> + Send>>;
@@ -261,10 +272,51 @@ pub trait Provider: Send + Sync {
     /// connection resets) happen inside, before the first event.
     async fn stream(&self, request: &Request) -> Result<EventStream, LlmError>;
 
-    /// The whole reply, collected from [`Provider::stream`].
+    /// The retry policy of this provider's requests.
+    fn retry_policy(&self) -> retry::RetryPolicy {
+        retry::RetryPolicy::default()
+    }
+
+    /// The whole reply, collected from [`Provider::stream`]. A reply that
+    /// fails after it started (dropped stream, an overload reported inside
+    /// it, a 5xx after the first byte) is asked for again, the same
+    /// request, within the policy's bounded wait.
     async fn complete(&self, request: &Request) -> Result<Response, LlmError> {
-        let events = self.stream(request).await?;
-        collect(self.name(), events).await
+        let policy = self.retry_policy();
+        let mut waited = std::time::Duration::ZERO;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let result = match self.stream(request).await {
+                Ok(events) => collect(self.name(), events).await,
+                Err(e) => Err(e),
+            };
+            let error = match result {
+                Ok(response) => return Ok(response),
+                Err(e) if e.is_transient() => e,
+                Err(e) => return Err(e),
+            };
+            let wait = policy.backoff(attempt);
+            let within = waited
+                .checked_add(wait)
+                .is_some_and(|total| total <= policy.max_total_wait);
+            if attempt >= policy.max_attempts || !within {
+                return Err(LlmError::RetriesExhausted {
+                    provider: self.name(),
+                    attempts: attempt,
+                    waited_secs: waited.as_secs_f64(),
+                    last: error.to_string(),
+                });
+            }
+            tracing::warn!(
+                provider = self.name(),
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "the reply failed after it started, asking again: {error}"
+            );
+            tokio::time::sleep(wait).await;
+            waited += wait;
+        }
     }
 }
 
@@ -276,6 +328,7 @@ pub async fn collect(
 ) -> Result<Response, LlmError> {
     let mut content: Vec<ContentBlock> = Vec::new();
     let mut usage = Usage::default();
+    let mut cut: Vec<(String, String, String)> = Vec::new();
     while let Some(event) = events.next().await {
         match event? {
             StreamEvent::TextDelta(delta) => match content.last_mut() {
@@ -287,10 +340,21 @@ pub async fn collect(
                 name: call.name,
                 input: call.input,
             }),
+            StreamEvent::ToolCallCut { id, name, detail } => cut.push((id, name, detail)),
             StreamEvent::Usage(u) => merge_usage(&mut usage, &u),
             StreamEvent::Done(stop_reason) => {
+                if stop_reason != StopReason::MaxTokens {
+                    if let Some((_, _, detail)) = cut.first() {
+                        let detail = detail.clone();
+                        return Err(LlmError::Malformed { provider, detail });
+                    }
+                }
                 content.retain(|b| !matches!(b, ContentBlock::Text { text } if text.is_empty()));
                 return Ok(Response {
+                    cut_calls: std::mem::take(&mut cut)
+                        .into_iter()
+                        .map(|(id, name, _)| (id, name))
+                        .collect(),
                     message: Message {
                         role: Role::Assistant,
                         content,
@@ -364,4 +428,49 @@ pub fn build(settings: ProviderSettings) -> Result<Box<dyn Provider>, LlmError> 
         ProviderKind::Anthropic => Box::new(anthropic::Anthropic::new(settings)?),
         ProviderKind::Openai => Box::new(openai::OpenAi::new(settings)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream_of(events: Vec<StreamEvent>) -> EventStream {
+        Box::pin(futures_util::stream::iter(events.into_iter().map(Ok)))
+    }
+
+    fn cut() -> StreamEvent {
+        StreamEvent::ToolCallCut {
+            id: "t1".into(),
+            name: "write_file".into(),
+            detail: "arguments of tool call `write_file` are not valid JSON".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cut_tool_call_is_the_models_to_hear_only_at_the_output_limit() {
+        let got = collect(
+            "x",
+            stream_of(vec![
+                StreamEvent::TextDelta("writing".into()),
+                cut(),
+                StreamEvent::Done(StopReason::MaxTokens),
+            ]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.stop_reason, StopReason::MaxTokens);
+        assert_eq!(
+            got.cut_calls,
+            vec![("t1".to_string(), "write_file".to_string())]
+        );
+        assert!(got.message.tool_calls().is_empty());
+
+        let err = collect(
+            "x",
+            stream_of(vec![cut(), StreamEvent::Done(StopReason::ToolUse)]),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, LlmError::Malformed { .. }), "{err}");
+    }
 }

@@ -11,7 +11,7 @@ use super::sse::SseRecord;
 use super::wire::{self, count, SseDecode};
 use super::{
     ContentBlock, EventStream, LlmError, Provider, ProviderSettings, Request, Role, StopReason,
-    StreamEvent, ToolCall, Usage,
+    StreamEvent, Usage,
 };
 
 const NAME: &str = "openai";
@@ -51,6 +51,10 @@ impl Provider for OpenAi {
 
     fn model(&self) -> &str {
         &self.settings.model
+    }
+
+    fn retry_policy(&self) -> super::retry::RetryPolicy {
+        self.settings.retry.clone()
     }
 
     async fn stream(&self, request: &Request) -> Result<EventStream, LlmError> {
@@ -240,15 +244,12 @@ fn message_events(url: &str, body: &Value) -> Result<Vec<StreamEvent>, LlmError>
             .and_then(Value::as_str)
             .unwrap_or("");
         let raw = arguments_text(call.pointer("/function/arguments"));
-        events.push(StreamEvent::ToolCall(ToolCall {
-            id: call
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            name: name.to_string(),
-            input: wire::parse_tool_args(NAME, name, &raw)?,
-        }));
+        let id = call
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        events.push(wire::tool_call_event(NAME, id, name.to_string(), &raw));
     }
     if let Some(u) = body.get("usage").filter(|u| u.is_object()) {
         events.push(StreamEvent::Usage(usage(u)));
@@ -282,17 +283,12 @@ impl Decoder {
     fn complete(&mut self) -> Result<Vec<StreamEvent>, LlmError> {
         let mut out = Vec::new();
         for (index, call) in std::mem::take(&mut self.calls) {
-            let input = wire::parse_tool_args(NAME, &call.name, &call.arguments)?;
             let id = if call.id.is_empty() {
                 format!("call_{index}")
             } else {
                 call.id
             };
-            out.push(StreamEvent::ToolCall(ToolCall {
-                id,
-                name: call.name,
-                input,
-            }));
+            out.push(wire::tool_call_event(NAME, id, call.name, &call.arguments));
         }
         let stop = match self.finish {
             Some(StopReason::EndTurn) if !out.is_empty() => StopReason::ToolUse,
@@ -367,7 +363,7 @@ impl SseDecode for Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::{Message, ToolSpec};
+    use crate::llm::{Message, ToolCall, ToolSpec};
 
     fn data(v: Value) -> SseRecord {
         SseRecord {
@@ -443,13 +439,16 @@ mod tests {
 
         let mut d = Decoder::default();
         d.record(&data(json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"write_file","arguments":"{nope"}}]}}]}))).unwrap();
-        let err = d
+        let events = d
             .record(&SseRecord {
                 event: None,
                 data: "[DONE]".into(),
             })
-            .unwrap_err();
-        assert!(err.to_string().contains("`write_file`"), "{err}");
+            .unwrap();
+        assert!(
+            matches!(&events[0], StreamEvent::ToolCallCut { name, detail, .. } if name == "write_file" && detail.contains("`write_file`")),
+            "{events:?}"
+        );
 
         let err = Decoder::default()
             .record(&SseRecord {

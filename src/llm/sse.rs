@@ -6,12 +6,33 @@
 //! the field colon is dropped; several `data:` lines join with `\n`; a blank
 //! line dispatches the record. Unlike browsers, a last record that the
 //! server did not close with a blank line is still dispatched at end of
-//! stream, because some servers omit it.
+//! stream, because some servers omit it. A line or record longer than
+//! [`MAX_RECORD_BYTES`] is an error, so a server cannot make the decoder
+//! hold unbounded memory.
 
 use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
+
+/// The longest line, and the longest record, the decoder holds.
+pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
+
+/// A line or record over the limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an event-stream line or record is longer than {limit} bytes")]
+pub struct TooLong {
+    pub limit: usize,
+}
+
+/// Why a record stream ended early.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError<E> {
+    #[error(transparent)]
+    Stream(E),
+    #[error(transparent)]
+    TooLong(TooLong),
+}
 
 /// One dispatched record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,11 +44,18 @@ pub struct SseRecord {
 }
 
 /// Incremental decoder: feed it chunks as they arrive, in any split.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SseDecoder {
     buf: BytesMut,
     event: Option<String>,
     data: Option<String>,
+    limit: usize,
+}
+
+impl Default for SseDecoder {
+    fn default() -> Self {
+        SseDecoder::with_limit(MAX_RECORD_BYTES)
+    }
 }
 
 impl SseDecoder {
@@ -35,8 +63,19 @@ impl SseDecoder {
         SseDecoder::default()
     }
 
-    /// Adds a chunk and returns the records it completed.
-    pub fn feed(&mut self, chunk: &[u8]) -> Vec<SseRecord> {
+    /// A decoder that refuses lines and records longer than `limit`.
+    pub fn with_limit(limit: usize) -> Self {
+        SseDecoder {
+            buf: BytesMut::new(),
+            event: None,
+            data: None,
+            limit,
+        }
+    }
+
+    /// Adds a chunk and returns the records it completed; a line or record
+    /// over the limit is an error (and the decoder should be dropped).
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<SseRecord>, TooLong> {
         self.buf.extend_from_slice(chunk);
         let mut out = Vec::new();
         while let Some(line) = self.take_line(false) {
@@ -44,7 +83,13 @@ impl SseDecoder {
                 out.push(record);
             }
         }
-        out
+        let held = self.buf.len() + self.data.as_ref().map_or(0, String::len);
+        if held > self.limit {
+            self.buf.clear();
+            self.data = None;
+            return Err(TooLong { limit: self.limit });
+        }
+        Ok(out)
     }
 
     /// End of input: the unterminated last line and record, if any.
@@ -124,7 +169,7 @@ impl SseDecoder {
 
 /// Turns a byte stream into a record stream. An error of the byte stream is
 /// passed on and ends the record stream.
-pub fn records<S, E>(bytes: S) -> impl Stream<Item = Result<SseRecord, E>> + Send
+pub fn records<S, E>(bytes: S) -> impl Stream<Item = Result<SseRecord, RecordError<E>>> + Send
 where
     S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
     E: Send,
@@ -150,10 +195,16 @@ where
                 return None;
             }
             match st.bytes.next().await {
-                Some(Ok(chunk)) => st.ready.extend(st.decoder.feed(&chunk)),
+                Some(Ok(chunk)) => match st.decoder.feed(&chunk) {
+                    Ok(records) => st.ready.extend(records),
+                    Err(e) => {
+                        st.ended = true;
+                        return Some((Err(RecordError::TooLong(e)), st));
+                    }
+                },
                 Some(Err(e)) => {
                     st.ended = true;
-                    return Some((Err(e), st));
+                    return Some((Err(RecordError::Stream(e)), st));
                 }
                 None => {
                     st.ended = true;
@@ -180,14 +231,14 @@ mod tests {
     fn decode_all_splits(input: &str) -> Vec<SseRecord> {
         let bytes = input.as_bytes();
         let mut whole = SseDecoder::new();
-        let mut expected = whole.feed(bytes);
+        let mut expected = whole.feed(bytes).unwrap();
         expected.extend(whole.finish());
         for i in 0..=bytes.len() {
             for j in i..=bytes.len() {
                 let mut d = SseDecoder::new();
-                let mut got = d.feed(&bytes[..i]);
-                got.extend(d.feed(&bytes[i..j]));
-                got.extend(d.feed(&bytes[j..]));
+                let mut got = d.feed(&bytes[..i]).unwrap();
+                got.extend(d.feed(&bytes[i..j]).unwrap());
+                got.extend(d.feed(&bytes[j..]).unwrap());
                 got.extend(d.finish());
                 assert_eq!(got, expected, "split at {i},{j} of {input:?}");
             }
@@ -253,6 +304,34 @@ mod tests {
             Ok(Bytes::from_static(b"\n\n")),
         ];
         let got: Vec<_> = records(futures_util::stream::iter(chunks)).collect().await;
-        assert_eq!(got, vec![Ok(rec(None, "a")), Err("reset".to_string())]);
+        assert_eq!(
+            got,
+            vec![
+                Ok(rec(None, "a")),
+                Err(RecordError::Stream("reset".to_string()))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_line_or_record_over_the_limit_is_an_error_not_memory() {
+        let mut d = SseDecoder::with_limit(64);
+        assert_eq!(
+            d.feed(b"data: short\n\n").unwrap(),
+            vec![rec(None, "short")]
+        );
+        // One endless line, fed in pieces: refused once over the limit.
+        assert!(d.feed(&[b'x'; 40]).is_ok());
+        assert_eq!(d.feed(&[b'x'; 40]), Err(TooLong { limit: 64 }));
+        // Many data lines that never end the record.
+        let mut d = SseDecoder::with_limit(64);
+        let mut failed = false;
+        for _ in 0..20 {
+            if d.feed(b"data: 0123456789\n").is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed);
     }
 }

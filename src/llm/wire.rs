@@ -111,6 +111,27 @@ pub(crate) fn parse_tool_args(
     })
 }
 
+/// A finished tool call as an event: [`StreamEvent::ToolCall`], or
+/// [`StreamEvent::ToolCallCut`] when its arguments are not valid JSON.
+pub(crate) fn tool_call_event(
+    provider: &'static str,
+    id: String,
+    name: String,
+    raw: &str,
+) -> StreamEvent {
+    match parse_tool_args(provider, &name, raw) {
+        Ok(input) => StreamEvent::ToolCall(super::ToolCall { id, name, input }),
+        Err(e) => StreamEvent::ToolCallCut {
+            id,
+            name,
+            detail: match e {
+                LlmError::Malformed { detail, .. } => detail,
+                other => other.to_string(),
+            },
+        },
+    }
+}
+
 /// An error the server reported inside a 200 reply (an SSE `error` event or
 /// an `error` object in the body) as [`LlmError::Http`] with the status its
 /// type stands for, so that callers can tell an overload from a bad request.
@@ -197,13 +218,17 @@ pub(crate) fn sse_events<D: SseDecode>(
                     st.seen += 1;
                     st.decoder.record(&record)
                 }
-                Some(Err(e)) => Err(LlmError::Truncated {
+                Some(Err(sse::RecordError::Stream(e))) => Err(LlmError::Truncated {
                     provider,
                     detail: format!(
                         "connection lost after {} events: {}",
                         st.seen,
                         error_chain(&e)
                     ),
+                }),
+                Some(Err(sse::RecordError::TooLong(e))) => Err(LlmError::Malformed {
+                    provider,
+                    detail: format!("after {} events: {e}", st.seen),
                 }),
                 None => {
                     st.eof = true;

@@ -16,7 +16,7 @@ const MAX_WRITE_ATTEMPTS: u32 = 5;
 /// The README the branch is created with.
 const README: &str =
     "# Deckhand memory\n\nWritten by Deckhand: learned rules and task checkpoints \
-(`tasks/<id>/state.json`), one file per item. This branch has no common history with the code; \
+(`tasks/<owner>/<repo>/<id>/state.json`), one file per item. This branch has no common history with the code; \
 do not merge it.\n";
 
 #[derive(Debug, thiserror::Error)]
@@ -53,9 +53,12 @@ pub struct MemoryStore {
     tip: Option<Oid>,
 }
 
-/// Where a task's checkpoint lives on the memory branch.
-pub fn checkpoint_path(task_id: &str) -> String {
-    format!("tasks/{task_id}/state.json")
+/// Where a task's checkpoint lives on the memory branch:
+/// `tasks/<owner>/<repo>/<id>/state.json`, so that tasks of different
+/// repositories sharing one memory branch never share a key. `repo` is
+/// `owner/name`.
+pub fn checkpoint_path(repo: &str, task_id: &str) -> String {
+    format!("tasks/{repo}/{task_id}/state.json")
 }
 
 /// Checks that `path` is a plain relative path inside the branch.

@@ -61,6 +61,10 @@ pub struct TaskSpec {
     pub acceptance_criteria: Vec<String>,
     pub plan: Vec<PlanItem>,
     pub decisions: Vec<String>,
+    /// A change to the acceptance criteria that code proposed (research
+    /// owns the criteria; verify and the reviewer see the proposal).
+    #[serde(default)]
+    pub proposed_criteria: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +84,7 @@ const REQUIREMENTS: &str = "Requirements";
 const CRITERIA: &str = "Acceptance criteria";
 const PLAN: &str = "Plan";
 const DECISIONS: &str = "Decisions needing review";
+const PROPOSED: &str = "Proposed acceptance criteria (from code, not adopted)";
 
 impl TaskSpec {
     pub fn new(id: impl Into<String>, repo: impl Into<String>, task: impl Into<String>) -> Self {
@@ -93,6 +98,7 @@ impl TaskSpec {
             acceptance_criteria: Vec::new(),
             plan: Vec::new(),
             decisions: Vec::new(),
+            proposed_criteria: Vec::new(),
         }
     }
 
@@ -160,6 +166,12 @@ impl TaskSpec {
         for d in &self.decisions {
             let _ = writeln!(out, "- {}", one_line(d));
         }
+        if !self.proposed_criteria.is_empty() {
+            let _ = writeln!(out, "## {PROPOSED}");
+            for c in &self.proposed_criteria {
+                let _ = writeln!(out, "- {}", one_line(c));
+            }
+        }
         out
     }
 
@@ -183,6 +195,7 @@ impl TaskSpec {
                     CRITERIA => CRITERIA,
                     PLAN => PLAN,
                     DECISIONS => DECISIONS,
+                    PROPOSED => PROPOSED,
                     other => {
                         return Err(SpecError::UnknownSection {
                             line: body_first_line + i,
@@ -214,6 +227,9 @@ impl TaskSpec {
                 DECISIONS => spec
                     .decisions
                     .push(line.trim_start_matches(['-', '*', ' ']).to_string()),
+                PROPOSED => spec
+                    .proposed_criteria
+                    .push(line.trim_start_matches(['-', '*', ' ']).to_string()),
                 _ => {}
             }
         }
@@ -227,7 +243,9 @@ pub fn first_line(text: &str) -> Option<&str> {
     text.lines().map(str::trim).find(|l| !l.is_empty())
 }
 
-fn one_line(s: &str) -> String {
+/// `s` with runs of whitespace as one space, trimmed: how criteria are
+/// written and compared.
+pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -75,6 +75,7 @@ pub fn label_opens_a_pull_request_that_closes_the_issue(launch: Launch) {
     assert!(patches >= 1, "the progress comment was never updated");
     assert!(run.summary.contains("### Tests"), "{}", run.summary);
     w.gh.check_requests_against_openapi().unwrap();
+    w.model.assert_finished();
 }
 
 pub fn running_the_same_job_twice_keeps_one_pr_and_one_progress_comment(launch: Launch) {
@@ -92,6 +93,7 @@ pub fn running_the_same_job_twice_keeps_one_pr_and_one_progress_comment(launch: 
         model_calls,
         "a finished task was run again"
     );
+    w.model.assert_finished();
 }
 
 pub fn a_comment_from_a_read_only_user_is_refused_once_without_a_model_call(launch: Launch) {
@@ -174,6 +176,7 @@ pub fn a_review_comment_on_a_deckhand_pr_gets_a_fix_and_a_reply(launch: Launch) 
     let last_code = w.model.requests().last().unwrap().body.clone();
     assert!(last_code.contains("Export a named limit"), "{last_code}");
     assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
+    w.model.assert_finished();
 }
 
 pub fn a_question_waits_and_the_answer_resumes_the_task(launch: Launch) {
@@ -231,4 +234,5 @@ pub fn a_question_waits_and_the_answer_resumes_the_task(launch: Launch) {
         &["ls-tree", "-r", "--name-only", "deckhand/memory"],
     );
     assert!(!memory.contains("state.json"), "{memory}");
+    w.model.assert_finished();
 }

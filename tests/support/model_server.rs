@@ -72,6 +72,9 @@ pub struct Turn {
     pub tool_calls: Vec<(String, String)>,
     /// Stop because the output limit was hit (`max_tokens` / `length`).
     pub max_tokens: bool,
+    /// Report this many prompt tokens instead of the estimate (as a
+    /// server with a different tokenizer would).
+    pub input_tokens: Option<u64>,
 }
 
 /// One scripted answer.
@@ -173,6 +176,12 @@ impl Reply {
     /// Marks a turn as stopped by the output limit.
     pub fn max_tokens(mut self) -> Reply {
         self.turn_mut("max_tokens").max_tokens = true;
+        self
+    }
+
+    /// Reports `n` prompt tokens in the usage of this turn.
+    pub fn reporting_input_tokens(mut self, n: u64) -> Reply {
+        self.turn_mut("reporting_input_tokens").input_tokens = Some(n);
         self
     }
 
@@ -352,6 +361,20 @@ impl ModelServer {
     pub fn remaining(&self) -> usize {
         self.shared.lock().script.len()
     }
+
+    /// Every scripted reply was served, and in every request each tool
+    /// call has exactly one result, right after it and in call order.
+    /// Panics naming what is wrong.
+    pub fn assert_finished(&self) {
+        let remaining = self.remaining();
+        assert_eq!(
+            remaining, 0,
+            "{remaining} scripted model replies were never asked for"
+        );
+        if let Err(e) = check_tool_pairing(&self.requests()) {
+            panic!("tool calls and results are not paired: {e}");
+        }
+    }
 }
 
 impl Drop for ModelServer {
@@ -421,6 +444,58 @@ pub fn check_tool_pairing(requests: &[RecordedRequest]) -> Result<(), String> {
                 "request {n}: tool call `{id}` has {count} results (expected exactly 1)"
             ));
         }
+        check_order(n, messages)?;
+    }
+    Ok(())
+}
+
+/// The results of a message's tool calls come next, in call order: the
+/// next (user) message's `tool_result` blocks (Anthropic), or the `tool`
+/// messages that follow (OpenAI).
+fn check_order(n: usize, messages: &[Value]) -> Result<(), String> {
+    for (i, message) in messages.iter().enumerate() {
+        let mut called: Vec<&str> = message
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|c| str_at(c, "/id"))
+            .collect();
+        let openai = !called.is_empty();
+        called.extend(
+            message
+                .get("content")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"))
+                .map(|b| str_at(b, "/id")),
+        );
+        if called.is_empty() {
+            continue;
+        }
+        let answered: Vec<&str> = if openai {
+            messages[i + 1..]
+                .iter()
+                .take_while(|m| m.get("role").and_then(Value::as_str) == Some("tool"))
+                .map(|m| str_at(m, "/tool_call_id"))
+                .collect()
+        } else {
+            messages
+                .get(i + 1)
+                .and_then(|m| m.get("content"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
+                .map(|b| str_at(b, "/tool_use_id"))
+                .collect()
+        };
+        if answered != called {
+            return Err(format!(
+                "request {n}: message {i} calls {called:?} but the results that follow are {answered:?}"
+            ));
+        }
     }
     Ok(())
 }
@@ -471,7 +546,18 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return error_reply(api, 400, None, None, None, &message);
     };
     inner.served += 1;
-    let usage = prompt_usage(&mut inner, api, &req);
+    let mut usage = prompt_usage(&mut inner, api, &req);
+    if let Reply::Turn(Turn {
+        input_tokens: Some(n),
+        ..
+    }) = &reply
+    {
+        usage = PromptUsage {
+            input: *n,
+            cache_read: 0,
+            cache_write: 0,
+        };
+    }
     let first_id = inner.next_id;
     let calls = match &reply {
         Reply::Turn(t) | Reply::DropMidStream(t) => t.tool_calls.len() as u64,

@@ -1,5 +1,7 @@
-//! Prompt context: the repository's steering files and the repo map.
+//! Prompt context: the repository's steering files, the repo map, and
+//! what the history keeps of tool calls.
 
+pub mod digest;
 mod repo_map;
 mod steering;
 

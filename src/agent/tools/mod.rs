@@ -179,14 +179,14 @@ pub fn for_role(role: AgentRole) -> Registry {
     match role {
         AgentRole::Research => tools.extend([
             Box::new(RunCommand::read_only()) as Box<dyn Tool>,
-            Box::new(UpdateSpec),
+            Box::new(UpdateSpec::research()),
             Box::new(AskQuestion),
         ]),
         AgentRole::Code => tools.extend([
             Box::new(EditFile) as Box<dyn Tool>,
             Box::new(WriteFile),
             Box::new(RunCommand::full()),
-            Box::new(UpdateSpec),
+            Box::new(UpdateSpec::code()),
             Box::new(AskQuestion),
         ]),
         AgentRole::Verify => tools.push(Box::new(ReportVerdict)),
@@ -204,7 +204,7 @@ pub fn every_tool() -> Registry {
         Box::new(EditFile),
         Box::new(WriteFile),
         Box::new(RunCommand::full()),
-        Box::new(UpdateSpec),
+        Box::new(UpdateSpec::research()),
         Box::new(AskQuestion),
         Box::new(ReportVerdict),
     ])

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::common::{for_model, redacted};
 use super::{parse_args, CriterionVerdict, Tool, ToolContext, ToolError, ToolOutput};
+use crate::task::spec::one_line;
 
 pub struct ReportVerdict;
 
@@ -72,22 +73,27 @@ impl Tool for ReportVerdict {
                     )));
                 }
             }
-            // Every acceptance criterion of the spec needs a verdict.
-            let judged = |wanted: &str| {
-                args.criteria
-                    .iter()
-                    .any(|c| c.criterion.trim() == wanted.trim())
-            };
-            let missing: Vec<&String> = ctx
-                .spec
-                .acceptance_criteria
-                .iter()
-                .filter(|wanted| !judged(wanted))
-                .collect();
-            if args.criteria.len() < ctx.spec.acceptance_criteria.len() {
-                let list: Vec<String> = missing.iter().map(|m| format!("- {m}")).collect();
+            // Exactly the spec's criteria, each once, matched by name.
+            let wanted: Vec<String> = ctx.spec.acceptance_criteria.iter().map(|c| one_line(c)).collect();
+            let given: Vec<String> = args.criteria.iter().map(|c| one_line(&c.criterion)).collect();
+            let mut problems = Vec::new();
+            for (i, g) in given.iter().enumerate() {
+                if !wanted.contains(g) {
+                    problems.push(format!("criteria[{i}] `{g}` is not an acceptance criterion of the spec"));
+                } else if given[..i].contains(g) {
+                    problems.push(format!("criteria[{i}] `{g}` is judged twice"));
+                }
+            }
+            for w in &wanted {
+                if !given.contains(w) {
+                    problems.push(format!("`{w}` has no entry"));
+                }
+            }
+            if !problems.is_empty() {
+                let list: Vec<String> = wanted.iter().map(|w| format!("- {w}")).collect();
                 return Err(for_model(format!(
-                    "the verdict must judge every acceptance criterion of the spec; these have no entry (use their exact text):\n{}",
+                    "the verdict must judge exactly the acceptance criteria of the spec, each once, by their exact text: {}.\nThe criteria are:\n{}",
+                    problems.join("; "),
                     list.join("\n")
                 )));
             }
@@ -124,6 +130,7 @@ mod tests {
     #[tokio::test]
     async fn stores_the_verdict_and_counts_met_criteria() {
         let mut f = Fixture::new();
+        f.spec.acceptance_criteria = vec!["tests pass".into(), "docs".into()];
         let text = f
             .ok(
                 &ReportVerdict,
@@ -149,6 +156,38 @@ mod tests {
                 },
             ])
         );
+    }
+
+    #[tokio::test]
+    async fn criteria_are_matched_by_name_not_counted() {
+        let mut f = Fixture::new();
+        f.spec.acceptance_criteria = vec!["`npm test` passes".into(), "tests cover resets".into()];
+        let entry = |c: &str| json!({"criterion": c, "met": true, "evidence": "seen"});
+        let err = f
+            .err(
+                &ReportVerdict,
+                json!({"criteria": [entry("`npm test` passes"), entry("the code is nice")]}),
+            )
+            .await;
+        assert!(
+            err.contains("`the code is nice` is not an acceptance criterion"),
+            "{err}"
+        );
+        assert!(err.contains("`tests cover resets` has no entry"), "{err}");
+        let err = f
+            .err(
+                &ReportVerdict,
+                json!({"criteria": [entry("`npm test` passes"), entry("`npm test`  passes")]}),
+            )
+            .await;
+        assert!(err.contains("judged twice"), "{err}");
+        assert!(f.verdict.is_none());
+        f.ok(
+            &ReportVerdict,
+            json!({"criteria": [entry("tests cover   resets"), entry("`npm test` passes")]}),
+        )
+        .await;
+        assert!(f.verdict.is_some());
     }
 
     #[tokio::test]

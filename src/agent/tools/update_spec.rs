@@ -7,7 +7,27 @@ use serde_json::json;
 use super::common::{for_model, redacted};
 use super::{parse_args, Tool, ToolContext, ToolError, ToolOutput};
 
-pub struct UpdateSpec;
+/// `update_spec` as one role has it: research owns the acceptance
+/// criteria; for code, `acceptance_criteria` is recorded as a proposal.
+pub struct UpdateSpec {
+    owns_criteria: bool,
+}
+
+impl UpdateSpec {
+    /// Research (and `deckhand tool`): sets the acceptance criteria.
+    pub fn research() -> Self {
+        UpdateSpec {
+            owns_criteria: true,
+        }
+    }
+
+    /// Code: `acceptance_criteria` becomes a proposal verify sees.
+    pub fn code() -> Self {
+        UpdateSpec {
+            owns_criteria: false,
+        }
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,7 +58,11 @@ impl Tool for UpdateSpec {
             "type": "object",
             "properties": {
                 "requirements": section("Complete list of requirements, each one testable, e.g. `WHEN … THE SYSTEM SHALL …`."),
-                "acceptance_criteria": section("Complete list of checks that decide whether the task is done (commands that must pass, behaviours to cover)."),
+                "acceptance_criteria": section(if self.owns_criteria {
+                    "Complete list of checks that decide whether the task is done (commands that must pass, behaviours to cover)."
+                } else {
+                    "A proposed complete list of acceptance criteria, when the current ones are wrong. Research owns the criteria: yours is recorded as a proposal that the verifier and the human reviewer see; you are still judged by the current criteria."
+                }),
                 "plan": section("Complete ordered list of plan steps, each naming the files it touches. Steps whose text is unchanged keep their done mark."),
                 "decisions": section("Complete list of decisions a human reviewer should look at (assumptions, trade-offs)."),
                 "done": {
@@ -74,8 +98,14 @@ impl Tool for UpdateSpec {
             if let Some(items) = args.requirements {
                 spec.requirements = non_blank(items);
             }
+            let mut note = "";
             if let Some(items) = args.acceptance_criteria {
-                spec.acceptance_criteria = non_blank(items);
+                if self.owns_criteria {
+                    spec.acceptance_criteria = non_blank(items);
+                } else {
+                    spec.proposed_criteria = non_blank(items);
+                    note = "Your acceptance criteria were recorded as a proposal (research owns the criteria); you are still judged by the current ones, and the verifier sees your proposal.\n\n";
+                }
             }
             if let Some(items) = args.decisions {
                 spec.decisions = non_blank(items);
@@ -88,7 +118,7 @@ impl Tool for UpdateSpec {
                     .map_err(|e| for_model(format!("{e}; nothing was changed")))?;
             }
             *ctx.spec = spec;
-            Ok(ToolOutput::Text(ctx.spec.to_markdown()))
+            Ok(ToolOutput::Text(format!("{note}{}", ctx.spec.to_markdown())))
         });
         redacted(ctx, result)
     }
@@ -108,11 +138,33 @@ mod tests {
     use crate::agent::tools::testing::{Fixture, SECRET};
 
     #[tokio::test]
+    async fn code_proposes_criteria_and_cannot_replace_them() {
+        let mut f = Fixture::new();
+        f.spec.acceptance_criteria = vec!["`npm test` passes".into()];
+        let text = f
+            .ok(
+                &UpdateSpec::code(),
+                json!({"acceptance_criteria": ["it compiles"], "decisions": ["kept the API"]}),
+            )
+            .await;
+        assert!(text.contains("recorded as a proposal"), "{text}");
+        assert_eq!(
+            f.spec.acceptance_criteria,
+            vec!["`npm test` passes".to_string()]
+        );
+        assert_eq!(f.spec.proposed_criteria, vec!["it compiles".to_string()]);
+        assert_eq!(f.spec.decisions, vec!["kept the API".to_string()]);
+        let md = f.spec.to_markdown();
+        assert!(md.contains("## Proposed acceptance criteria"), "{md}");
+        assert_eq!(crate::task::TaskSpec::parse(&md).unwrap(), f.spec);
+    }
+
+    #[tokio::test]
     async fn replaces_sections_and_marks_plan_items_done() {
         let mut f = Fixture::new();
         let md = f
             .ok(
-                &UpdateSpec,
+                &UpdateSpec::research(),
                 json!({
                     "requirements": ["THE SYSTEM SHALL answer 429", " "],
                     "acceptance_criteria": ["npm test passes"],
@@ -133,7 +185,7 @@ mod tests {
         assert_eq!(md, f.spec.to_markdown());
 
         // Only `done`: the rest stays.
-        f.ok(&UpdateSpec, json!({"done": [2]})).await;
+        f.ok(&UpdateSpec::research(), json!({"done": [2]})).await;
         assert!(f.spec.plan.iter().all(|p| p.done));
         assert_eq!(f.spec.requirements, ["THE SYSTEM SHALL answer 429"]);
     }
@@ -143,23 +195,28 @@ mod tests {
         let mut f = Fixture::new();
         let before = f.spec.clone();
         let err = f
-            .err(&UpdateSpec, json!({"plan": ["only step"], "done": [2]}))
+            .err(
+                &UpdateSpec::research(),
+                json!({"plan": ["only step"], "done": [2]}),
+            )
             .await;
         assert_eq!(
             err,
             "task spec: plan item 2 does not exist (the plan has 1 items); nothing was changed"
         );
         assert_eq!(f.spec, before);
-        let err = f.err(&UpdateSpec, json!({"done": [0]})).await;
+        let err = f.err(&UpdateSpec::research(), json!({"done": [0]})).await;
         assert!(err.contains("plan item 0 does not exist"), "{err}");
     }
 
     #[tokio::test]
     async fn needs_at_least_one_field_and_known_fields() {
         let mut f = Fixture::new();
-        let err = f.err(&UpdateSpec, json!({})).await;
+        let err = f.err(&UpdateSpec::research(), json!({})).await;
         assert!(err.starts_with("nothing to update"), "{err}");
-        let err = f.err(&UpdateSpec, json!({"requirement": ["x"]})).await;
+        let err = f
+            .err(&UpdateSpec::research(), json!({"requirement": ["x"]}))
+            .await;
         assert!(
             err.starts_with("invalid arguments for update_spec"),
             "{err}"
@@ -171,7 +228,7 @@ mod tests {
         let mut f = Fixture::new();
         let md = f
             .ok(
-                &UpdateSpec,
+                &UpdateSpec::research(),
                 json!({"decisions": [format!("token {SECRET}")]}),
             )
             .await;
