@@ -35,6 +35,8 @@ pub struct Job {
     /// Continue from a checkpoint instead of starting.
     pub resume: Option<TaskState>,
     pub kind: JobKind,
+    /// Comments left out of the prompt: their authors may not write.
+    pub unread: usize,
 }
 
 impl Job {
@@ -48,6 +50,7 @@ impl Job {
             issue: state.issue,
             resume: Some(state),
             kind: JobKind::Task,
+            unread: 0,
         }
     }
 }
@@ -142,15 +145,9 @@ pub async fn find_progress(
         let Some(marker) = Marker::find(&c.body).filter(|m| m.task == id) else {
             continue;
         };
-        // Anyone may write a marker into a comment; only one written by a
-        // bot (Deckhand's token) or a collaborator with write access counts.
-        if c.user.is_bot()
-            || ctx
-                .github
-                .permission(&ctx.repo, &c.user.login)
-                .await?
-                .can_write()
-        {
+        // Anyone may write a marker into a comment; only Deckhand's own
+        // account's counts (a forged `running` swallows nothing).
+        if ctx.identity.wrote(&c.user.login, &c.body) {
             return Ok(Some((c.id, marker)));
         }
         tracing::warn!(
@@ -230,6 +227,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 settings.prices.clone(),
             );
             progress.marker.status = Status::Running;
+            progress.unread = job.unread;
             let body = ctx.redactor.redact(&progress.render()).into_owned();
             let id = match find_progress(ctx, issue, &job.id).await? {
                 Some((comment_id, _)) => {

@@ -126,6 +126,8 @@ pub struct Progress {
     pub pr_url: Option<String>,
     /// Why the task stopped, or what it waits for.
     pub note: Option<String>,
+    /// Comments left out of the prompt: their authors may not write.
+    pub unread: usize,
     started: Instant,
 }
 
@@ -152,6 +154,7 @@ impl Progress {
             prices,
             pr_url: None,
             note: None,
+            unread: 0,
             started: Instant::now(),
         }
     }
@@ -221,6 +224,9 @@ impl Progress {
         }
         if self.marker.status == Status::Running {
             out.push_str(&format!("**Now:** {}\n\n", self.step));
+        }
+        if let Some(note) = super::trusted::unread_note(self.unread) {
+            out.push_str(&format!("_{note}_\n\n"));
         }
         if !self.plan.is_empty() {
             out.push_str("**Plan**\n");
