@@ -277,7 +277,7 @@ fn a_submitted_review_on_a_deckhand_pr_gets_a_fix_and_a_pr_comment() {
         .result
         .assert_code(0);
     let before = w.gh.commits(OWNER, REPO, BRANCH).len();
-    w.gh.add_review(
+    let review = w.gh.add_review(
         OWNER,
         REPO,
         2,
@@ -791,6 +791,7 @@ fn an_approving_review_starts_nothing() {
             ("\"ref\": \"changes\"", &format!("\"ref\": \"{BRANCH}\"")),
             ("\"state\": \"commented\"", "\"state\": \"approved\""),
             ("\"body\": null", "\"body\": \"LGTM, ship it!\""),
+            ("\"id\": 237895671", &format!("\"id\": {review}")),
         ],
     );
     let run = action(&w, "pull_request_review", &ev, 2402, &[]);
@@ -931,4 +932,33 @@ fn comments_from_users_without_write_access_are_left_out_and_counted() {
         "{}",
         progress[0]
     );
+}
+
+#[test]
+fn a_huge_plan_is_cut_to_fit_the_progress_comment_and_the_job_still_finishes() {
+    let plan: Vec<String> = (0..40)
+        .map(|i| format!("Step {i}: {}", "explain at length ".repeat(120)))
+        .collect();
+    let w = world(vec![
+        Reply::tool("update_spec", json!({ "plan": plan })),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/limit.js", "content": "module.exports = 1;\n"}),
+        ),
+        Reply::text("Created the file."),
+    ]);
+    let run = action(&w, "issues", &labeled(&w), 2801, &[]);
+    run.result.assert_code(0);
+    run.assert_status("done");
+    let progress = progress_comments(&w);
+    assert_eq!(progress.len(), 1);
+    assert!(progress[0].chars().count() <= 65_536);
+    assert!(
+        progress[0].contains("cut to fit GitHub's size limit"),
+        "{}",
+        &progress[0][..2000]
+    );
+    assert!(progress[0].contains("status=done"));
+    assert!(run.summary.len() <= 1024 * 1024);
 }

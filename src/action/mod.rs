@@ -31,6 +31,9 @@ use job::{Job, Outputs};
 use progress::Status;
 use route::{Control, Route};
 
+/// GitHub takes at most 1 MiB of job summary per step; leave room for the note.
+const MAX_SUMMARY: usize = 1024 * 1024 - 1024;
+
 /// Minutes a task works in one job before it continues in another.
 const DEFAULT_TIMEOUT_MINUTES: u64 = 300;
 
@@ -169,7 +172,8 @@ fn write_outputs(runner: &RunnerEnv, o: &Outputs, redactor: &Redactor) -> anyhow
     }
     if let Some(path) = &runner.step_summary {
         if !o.summary.is_empty() {
-            workflow::write_summary(path, &redactor.redact(&o.summary))
+            let summary = workflow::truncate_markdown(&o.summary, MAX_SUMMARY);
+            workflow::write_summary(path, &redactor.redact(&summary))
                 .with_context(|| format!("cannot write GITHUB_STEP_SUMMARY {}", path.display()))?;
         }
     }

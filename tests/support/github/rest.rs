@@ -56,6 +56,19 @@ fn validation(resource: &str, field: Option<&str>, code: &str, message: Option<&
     reply(422, body)
 }
 
+/// GitHub's 422 for a comment body over 65,536 characters.
+fn too_long(text: &str) -> Result<(), Reply> {
+    if text.chars().count() > 65_536 {
+        return Err(validation(
+            "IssueComment",
+            Some("body"),
+            "custom",
+            Some("body is too long (maximum is 65536 characters)"),
+        ));
+    }
+    Ok(())
+}
+
 /// `body[field]` as a non-empty string, or GitHub's 422 `missing_field` for `resource`.
 fn required_str<'a>(body: &'a Value, resource: &str, field: &str) -> Result<&'a str, Reply> {
     body[field]
@@ -637,6 +650,7 @@ fn issue_comments(
             .as_str()
             .filter(|s| !s.is_empty())
             .ok_or_else(|| validation("IssueComment", Some("body"), "missing_field", None))?;
+        too_long(text)?;
         let me = st.token_login.clone();
         let id = insert_comment(st, owner, repo, n, &me, text);
         let rec = &st.repos[&(owner.to_string(), repo.to_string())];
@@ -681,6 +695,7 @@ fn comment(st: &mut State, call: &Call, owner: &str, repo: &str, id: &str) -> Re
             let text = body["body"]
                 .as_str()
                 .ok_or_else(|| validation("IssueComment", Some("body"), "missing_field", None))?;
+            too_long(text)?;
             rec.comments[pos].body = text.to_string();
             rec.comments[pos].updated_at = Utc::now();
         }
