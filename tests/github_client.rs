@@ -3,10 +3,13 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
 use chrono::{Duration, Utc};
-use deckhand::github::{GitHub, GitHubError, NewPull, Permission, RepoRef};
+use deckhand::github::{GitHub, GitHubError, NewPull, Permission, Policy, RepoRef, Run};
 use serde_json::json;
-use support::github_server::{GithubServer, TOKEN_LOGIN};
+use support::github_server::{Fault, GithubServer, TOKEN_LOGIN};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const TOKEN: &str = "ghs_client_test_token_42";
@@ -306,12 +309,16 @@ async fn unreachable_server_is_a_transport_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let gh = GitHub::new(&format!("http://127.0.0.1:{port}"), TOKEN).unwrap();
+    let (policy, waits) = recording_policy();
+    let gh = GitHub::new(&format!("http://127.0.0.1:{port}"), TOKEN)
+        .unwrap()
+        .with_policy(policy);
     let err = gh
         .repository(&"acme/app".parse().unwrap())
         .await
         .unwrap_err();
     assert!(matches!(err, GitHubError::Transport { .. }), "{err:?}");
+    assert_eq!(waits.lock().unwrap().len(), 3, "4 tries, 3 backoffs");
     assert_eq!(err.status(), None);
     assert!(!err.to_string().contains(TOKEN));
     assert!(!err.to_string().contains("Found at"), "{err}");
@@ -358,4 +365,204 @@ async fn enterprise_path_prefix_is_kept_and_authenticated() {
         "{head}"
     );
     assert!(lower.contains("x-github-api-version: 2022-11-28"), "{head}");
+}
+
+/// The default policy with its waits recorded instead of slept.
+fn recording_policy() -> (Policy, Arc<Mutex<Vec<StdDuration>>>) {
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let recorded = waits.clone();
+    let policy = Policy {
+        sleeper: Arc::new(move |d| {
+            recorded.lock().unwrap().push(d);
+            Box::pin(async {})
+        }),
+        ..Policy::default()
+    };
+    (policy, waits)
+}
+
+fn setup_recording() -> (GithubServer, GitHub, RepoRef, Arc<Mutex<Vec<StdDuration>>>) {
+    let (server, gh, r) = setup();
+    let (policy, waits) = recording_policy();
+    (server, gh.with_policy(policy), r, waits)
+}
+
+#[tokio::test]
+async fn reads_are_retried_after_5xx_and_dropped_connections_with_jittered_backoff() {
+    let (server, gh, r, waits) = setup_recording();
+    let n = server.add_issue("acme", "app", "Flaky", "", "octocat", &[]);
+    let path = format!("/repos/acme/app/issues/{n}");
+    server.inject("GET", &path, Fault::Status(502));
+    server.inject("GET", &path, Fault::Drop);
+    server.inject("GET", &path, Fault::Status(503));
+
+    assert_eq!(gh.issue(&r, n).await.unwrap().title, "Flaky");
+    let waits = waits.lock().unwrap().clone();
+    assert_eq!(waits.len(), 3, "{waits:?}");
+    for (i, w) in waits.iter().enumerate() {
+        let full = StdDuration::from_secs(1 << i);
+        assert!(*w >= full / 2 && *w <= full, "retry {i} waited {w:?}");
+    }
+    let tries = server
+        .requests()
+        .iter()
+        .filter(|q| q.method == "GET" && q.path == path)
+        .count();
+    assert_eq!(tries, 4);
+}
+
+#[tokio::test]
+async fn a_comment_whose_answer_was_lost_is_found_not_posted_twice() {
+    let (server, gh, r, _) = setup_recording();
+    let n = server.add_issue("acme", "app", "T", "", "octocat", &[]);
+    let path = format!("/repos/acme/app/issues/{n}/comments");
+    server.inject("POST", &path, Fault::LoseAnswer);
+
+    let c = gh.create_comment(&r, n, "Working on it").await.unwrap();
+    let stored = server.comments("acme", "app", n);
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(c.id, stored[0].id);
+    assert_eq!(c.body, "Working on it");
+
+    // A 502 that never created anything: sent again, still one more comment.
+    server.inject("POST", &path, Fault::Status(502));
+    gh.create_comment(&r, n, "Second").await.unwrap();
+    let bodies: Vec<String> = server
+        .comments("acme", "app", n)
+        .into_iter()
+        .map(|c| c.body)
+        .collect();
+    assert_eq!(bodies, ["Working on it", "Second"]);
+}
+
+#[tokio::test]
+async fn a_pull_request_whose_answer_was_lost_is_found_not_opened_twice() {
+    let (server, gh, r, _) = setup_recording();
+    let dir = tempfile::tempdir().unwrap();
+    let src = support::repos::node_service(dir.path());
+    support::repos::git(&src, &["checkout", "-qb", "feat"]);
+    std::fs::write(src.join("x.txt"), "x\n").unwrap();
+    support::repos::git(&src, &["add", "-A"]);
+    support::repos::git(&src, &["commit", "-qm", "x"]);
+    server.add_repo("acme", "app", &src);
+    server.inject("POST", "/repos/acme/app/pulls", Fault::LoseAnswer);
+
+    let new = NewPull {
+        title: "Add x",
+        head: "feat",
+        base: "main",
+        body: "b",
+        draft: false,
+    };
+    let pr = gh.create_pull(&r, &new).await.unwrap();
+    let pulls = server.pulls("acme", "app");
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    assert_eq!((pr.number, pr.head_ref.as_str()), (pulls[0].number, "feat"));
+}
+
+#[tokio::test]
+async fn a_dispatch_whose_answer_was_lost_is_not_sent_again() {
+    let (server, gh, r, _) = setup_recording();
+    server.inject(
+        "POST",
+        "/repos/acme/app/actions/workflows/deckhand.yml/dispatches",
+        Fault::LoseAnswer,
+    );
+    let err = gh
+        .dispatch_workflow(&r, "deckhand.yml", "main", &serde_json::Map::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GitHubError::Transport { .. }), "{err:?}");
+    assert_eq!(server.dispatches().len(), 1);
+}
+
+#[tokio::test]
+async fn the_secondary_limit_is_recognised_from_its_body_and_waited_out() {
+    let (server, gh, r, waits) = setup_recording();
+    let n = server.add_issue("acme", "app", "T", "", "octocat", &[]);
+    let path = format!("/repos/acme/app/issues/{n}/comments");
+    server.inject("POST", &path, Fault::SecondaryLimit { retry_after: None });
+    server.inject(
+        "POST",
+        &path,
+        Fault::SecondaryLimit {
+            retry_after: Some(7),
+        },
+    );
+
+    gh.create_comment(&r, n, "hello").await.unwrap();
+    assert_eq!(
+        *waits.lock().unwrap(),
+        [StdDuration::from_secs(60), StdDuration::from_secs(7)]
+    );
+    assert_eq!(server.comments("acme", "app", n).len(), 1);
+}
+
+#[tokio::test]
+async fn an_exhausted_limit_or_a_429_waits_for_the_reset() {
+    let (server, gh, r, waits) = setup_recording();
+    let n = server.add_issue("acme", "app", "T", "", "octocat", &[]);
+    let path = format!("/repos/acme/app/issues/{n}");
+    server.inject(
+        "GET",
+        &path,
+        Fault::Exhausted {
+            status: 403,
+            reset_in: 30,
+        },
+    );
+    server.inject(
+        "GET",
+        &path,
+        Fault::Exhausted {
+            status: 429,
+            reset_in: 90,
+        },
+    );
+    gh.issue(&r, n).await.unwrap();
+    let waits = waits.lock().unwrap().clone();
+    assert_eq!(waits.len(), 2, "{waits:?}");
+    // The reset is in whole seconds: now+30 is 30 or 31 seconds and a second away.
+    assert!((30..=32).contains(&waits[0].as_secs()), "{waits:?}");
+    assert!((90..=92).contains(&waits[1].as_secs()), "{waits:?}");
+
+    // A reset further away than the policy waits is an error, not a hang.
+    server.inject(
+        "GET",
+        &path,
+        Fault::Exhausted {
+            status: 403,
+            reset_in: 3600,
+        },
+    );
+    let err = gh.issue(&r, n).await.unwrap_err();
+    assert_eq!(err.status(), Some(403));
+    assert!(err.to_string().contains("API rate limit exceeded"), "{err}");
+}
+
+#[tokio::test]
+async fn runs_and_the_token_user() {
+    let (server, gh, r) = setup();
+    server.add_run("acme", "app", 55, "in_progress");
+    let run = gh.run(&r, 55).await.unwrap();
+    assert_eq!(
+        run,
+        Run {
+            id: 55,
+            status: "in_progress".into(),
+            conclusion: None
+        }
+    );
+    assert!(!run.is_over());
+    server.end_run("acme", "app", 55, "cancelled");
+    let run = gh.run(&r, 55).await.unwrap();
+    assert!(run.is_over());
+    assert_eq!(run.conclusion.as_deref(), Some("cancelled"));
+    // GITHUB_TOKEN is an installation token: `GET /user` is refused.
+    assert_eq!(gh.token_user().await.unwrap(), None);
+    server.set_token_user("deckhand-pat");
+    assert_eq!(
+        gh.token_user().await.unwrap().map(|u| u.login),
+        Some("deckhand-pat".to_string())
+    );
 }

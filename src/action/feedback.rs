@@ -2,22 +2,24 @@
 //! become the task, code fixes the PR on its own branch, verify checks it,
 //! and the reply goes on the thread the feedback came from.
 
+use super::identity::Identity;
 use super::job::{self, Job, JobKind, Outputs};
 use super::route::Feedback;
+use super::trusted::Readers;
 use super::Ctx;
 use crate::github::client::{Pull, RepoRef};
 use crate::task::id::new_task_id;
 
-/// Why Deckhand leaves `pull` alone: not on a `deckhand/` branch of this
-/// repository (a fork's, or a person's).
-pub fn not_deckhands(pull: &Pull, repo: &RepoRef) -> Option<String> {
+/// Why Deckhand leaves `pull` alone: Deckhand's account did not open it
+/// (whatever its branch is called), or it comes from another repository.
+pub fn not_deckhands(pull: &Pull, repo: &RepoRef, me: &Identity) -> Option<String> {
     let same_repo = pull.head_repo_full_name.as_deref() == Some(repo.to_string().as_str());
-    if pull.head_ref.starts_with("deckhand/") && same_repo {
+    if me.is_me(&pull.user.login) && same_repo {
         None
     } else {
         Some(format!(
-            "#{} was not opened by Deckhand (branch `{}`)",
-            pull.number, pull.head_ref
+            "#{} was not opened by Deckhand (author @{}, branch `{}`)",
+            pull.number, pull.user.login, pull.head_ref
         ))
     }
 }
@@ -29,7 +31,7 @@ pub async fn run(
     feedback: Feedback,
 ) -> anyhow::Result<Outputs> {
     let pull = ctx.github.pull(&ctx.repo, pr).await?;
-    if let Some(why) = not_deckhands(&pull, &ctx.repo) {
+    if let Some(why) = not_deckhands(&pull, &ctx.repo, &ctx.identity) {
         println!("Deckhand: nothing to do: {why}.");
         return Ok(Outputs::skipped(&why));
     }
@@ -60,13 +62,22 @@ pub async fn run(
                 "A reviewer wrote:\n> {}\n",
                 body.replace('\n', "\n> ")
             ));
-            let open: Vec<_> = ctx
-                .github
-                .review_comments(&ctx.repo, pr)
-                .await?
-                .into_iter()
-                .filter(|c| c.in_reply_to_id.is_none() && !c.user.is_bot())
-                .collect();
+            let mut readers = Readers::new(
+                &ctx.github,
+                &ctx.repo,
+                &ctx.inputs.allowed_bots,
+                &ctx.identity,
+            );
+            let mut open = Vec::new();
+            for c in ctx.github.review_comments(&ctx.repo, pr).await? {
+                if c.in_reply_to_id.is_none()
+                    && readers
+                        .admit(&c.user.login, c.user.is_bot(), &c.body)
+                        .await?
+                {
+                    open.push(c);
+                }
+            }
             if !open.is_empty() {
                 task.push_str("\nReview comments on the diff:\n");
                 for c in open {
@@ -86,6 +97,7 @@ pub async fn run(
             task,
             issue: None,
             resume: None,
+            unread: 0,
             kind: JobKind::Feedback {
                 pr,
                 base: pull.base_ref.clone(),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::progress::{Marker, Progress, Status, Updater};
+use super::progress::{Marker, Progress, Status, Updater, MAX_COMMENT};
 use super::route::Feedback;
 use super::Ctx;
 use crate::agent::orchestrator::{Phase, TaskState};
@@ -35,6 +35,8 @@ pub struct Job {
     /// Continue from a checkpoint instead of starting.
     pub resume: Option<TaskState>,
     pub kind: JobKind,
+    /// Comments left out of the prompt: their authors may not write.
+    pub unread: usize,
 }
 
 impl Job {
@@ -48,6 +50,7 @@ impl Job {
             issue: state.issue,
             resume: Some(state),
             kind: JobKind::Task,
+            unread: 0,
         }
     }
 }
@@ -142,15 +145,9 @@ pub async fn find_progress(
         let Some(marker) = Marker::find(&c.body).filter(|m| m.task == id) else {
             continue;
         };
-        // Anyone may write a marker into a comment; only one written by a
-        // bot (Deckhand's token) or a collaborator with write access counts.
-        if c.user.is_bot()
-            || ctx
-                .github
-                .permission(&ctx.repo, &c.user.login)
-                .await?
-                .can_write()
-        {
+        // Anyone may write a marker into a comment; only Deckhand's own
+        // account's counts (a forged `running` swallows nothing).
+        if ctx.identity.wrote(&c.user.login, &c.body) {
             return Ok(Some((c.id, marker)));
         }
         tracing::warn!(
@@ -230,6 +227,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 settings.prices.clone(),
             );
             progress.marker.status = Status::Running;
+            progress.unread = job.unread;
             let body = ctx.redactor.redact(&progress.render()).into_owned();
             let id = match find_progress(ctx, issue, &job.id).await? {
                 Some((comment_id, _)) => {
@@ -376,8 +374,9 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 ctx.inputs.trigger_phrase
             );
             if let Some(issue) = job.issue {
+                let body = workflow::truncate_markdown(&asked, MAX_COMMENT);
                 ctx.github
-                    .create_comment(&ctx.repo, issue, &ctx.redactor.redact(&asked))
+                    .create_comment(&ctx.repo, issue, &ctx.redactor.redact(&body))
                     .await?;
             }
             outputs.summary = asked;
@@ -441,17 +440,25 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             clear_checkpoint(ctx, &job.id, &settings);
             if let Some(u) = updater {
                 let ending = result.ending.clone();
-                u.finish(|p| {
-                    p.pr_url = Some(pr_url);
-                    p.marker.status = match &ending {
-                        Ending::Done => Status::Done,
-                        _ => Status::NeedsReview,
-                    };
-                    if let Ending::NeedsReview(reason) = &ending {
-                        p.note = Some(reason.clone());
-                    }
-                })
-                .await?;
+                let finished = u
+                    .finish(|p| {
+                        p.pr_url = Some(pr_url);
+                        p.marker.status = match &ending {
+                            Ending::Done => Status::Done,
+                            _ => Status::NeedsReview,
+                        };
+                        if let Ending::NeedsReview(reason) = &ending {
+                            p.note = Some(reason.clone());
+                        }
+                    })
+                    .await;
+                // The PR is open: the work is delivered whatever the comment does.
+                if let Err(e) = finished {
+                    println!(
+                        "::warning title=Deckhand::could not update the progress comment: {}",
+                        workflow::escape_data(&ctx.redactor.redact(&e.to_string()))
+                    );
+                }
             }
         }
     }
@@ -659,7 +666,10 @@ async fn reply_to_feedback(
             .add_labels(&ctx.repo, pr, &[NEEDS_REVIEW_LABEL])
             .await?;
     }
-    let body = ctx.redactor.redact(&body).into_owned();
+    let body = ctx
+        .redactor
+        .redact(&workflow::truncate_markdown(&body, MAX_COMMENT))
+        .into_owned();
     match feedback {
         Feedback::ReviewComment { id, .. } => {
             ctx.github

@@ -4,11 +4,13 @@
 
 pub mod feedback;
 pub mod gate;
+pub mod identity;
 pub mod inbox;
 pub mod inputs;
 pub mod job;
 pub mod progress;
 pub mod route;
+pub mod trusted;
 
 use anyhow::Context as _;
 
@@ -30,6 +32,9 @@ use job::{Job, Outputs};
 use progress::Status;
 use route::{Control, Route};
 
+/// GitHub takes at most 1 MiB of job summary per step; leave room for the note.
+const MAX_SUMMARY: usize = 1024 * 1024 - 1024;
+
 /// Minutes a task works in one job before it continues in another.
 const DEFAULT_TIMEOUT_MINUTES: u64 = 300;
 
@@ -50,6 +55,8 @@ pub struct Ctx {
     pub started: chrono::DateTime<chrono::Utc>,
     /// The comment that started this job, if one did (never steering).
     pub trigger_comment: Option<u64>,
+    /// The account Deckhand writes as: only its markers are trusted.
+    pub identity: identity::Identity,
 }
 
 impl Ctx {
@@ -73,7 +80,10 @@ impl Ctx {
 }
 
 pub async fn run(global: &GlobalArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
-    let inputs = ActionInputs::from_env(env)?;
+    let inputs = match ActionInputs::from_env(env) {
+        Ok(inputs) => inputs,
+        Err(e) => return bad_inputs(env, e),
+    };
     // Mask every secret before anything else prints.
     let mut secret_values = inputs.secret_values();
     secret_values.extend(env.secret_values());
@@ -111,6 +121,38 @@ pub async fn run(global: &GlobalArgs, env: &EnvSnapshot) -> anyhow::Result<i32> 
     Ok(exit::DONE)
 }
 
+/// An input that cannot be read: an `::error` naming it, and still the
+/// `status` output (`error`) for the steps after this one.
+fn bad_inputs(env: &EnvSnapshot, e: inputs::InputError) -> anyhow::Result<i32> {
+    let mut secrets = env.secret_values();
+    for key in ["github_token", "anthropic_api_key", "openai_api_key"] {
+        if let Some(v) = env
+            .get(&inputs::input_var(key))
+            .filter(|v| !v.trim().is_empty())
+        {
+            secrets.push(v.trim().to_string());
+        }
+    }
+    for value in &secrets {
+        print!("{}", workflow::add_mask(value));
+    }
+    let redactor = Redactor::new(secrets);
+    let message = redactor.redact(&e.to_string()).into_owned();
+    println!(
+        "::error title=Deckhand::{}",
+        workflow::escape_data(&message)
+    );
+    if let Ok(runner) = RunnerEnv::from_env(env) {
+        let outputs = Outputs {
+            status: "error".into(),
+            summary: format!("### ❌ Deckhand did not start\n\n{message}\n"),
+            ..Outputs::default()
+        };
+        write_outputs(&runner, &outputs, &redactor)?;
+    }
+    Err(anyhow::anyhow!(message))
+}
+
 fn write_outputs(runner: &RunnerEnv, o: &Outputs, redactor: &Redactor) -> anyhow::Result<()> {
     if let Some(path) = &runner.output {
         workflow::write_outputs(
@@ -131,7 +173,8 @@ fn write_outputs(runner: &RunnerEnv, o: &Outputs, redactor: &Redactor) -> anyhow
     }
     if let Some(path) = &runner.step_summary {
         if !o.summary.is_empty() {
-            workflow::write_summary(path, &redactor.redact(&o.summary))
+            let summary = workflow::truncate_markdown(&o.summary, MAX_SUMMARY);
+            workflow::write_summary(path, &redactor.redact(&summary))
                 .with_context(|| format!("cannot write GITHUB_STEP_SUMMARY {}", path.display()))?;
         }
     }
@@ -206,8 +249,11 @@ async fn handle(
         network,
         allowed_domains: inputs.allowed_domains.clone(),
     };
+    let github = GitHub::new(&runner.api_url, &token)?;
+    let identity = identity::Identity::resolve(&github).await?;
     let ctx = Ctx {
-        github: GitHub::new(&runner.api_url, &token)?,
+        identity,
+        github,
         env: env.with(overlay),
         inputs,
         runner,
@@ -223,17 +269,22 @@ async fn handle(
         },
     };
 
-    // A comment on a pull request is feedback only on Deckhand's own PRs;
-    // on others nothing runs (and nobody is told they may not trigger it).
+    // Deckhand's own comments and replies (its marker, from its account)
+    // never trigger it, whatever the token.
+    if let Some((actor, text)) = trigger_text(&route) {
+        if ctx.identity.wrote(&actor.login, text) {
+            let why = "the comment is Deckhand's own";
+            println!("Deckhand: nothing to do: {why}.");
+            return Ok(Outputs::skipped(why));
+        }
+    }
+    // Feedback on a pull request counts only on PRs Deckhand opened (its
+    // account is the author); on others nothing runs (and nobody is told
+    // they may not trigger it).
     let mut route = route;
-    if let Route::Feedback {
-        pr,
-        branch: branch @ None,
-        ..
-    } = &mut route
-    {
+    if let Route::Feedback { pr, branch, .. } = &mut route {
         let pull = ctx.github.pull(&ctx.repo, *pr).await?;
-        if let Some(why) = feedback::not_deckhands(&pull, &ctx.repo) {
+        if let Some(why) = feedback::not_deckhands(&pull, &ctx.repo, &ctx.identity) {
             println!("Deckhand: nothing to do: {why}.");
             return Ok(Outputs::skipped(&why));
         }
@@ -284,6 +335,17 @@ fn actor_of(route: &Route) -> Option<&User> {
     }
 }
 
+/// The author and text of the comment or review that triggered the route.
+fn trigger_text(route: &Route) -> Option<(&User, &str)> {
+    match route {
+        Route::IssueComment { actor, text, .. } => Some((actor, text)),
+        Route::Feedback {
+            actor, feedback, ..
+        } => Some((actor, feedback.body())),
+        _ => None,
+    }
+}
+
 fn issue_of(route: &Route) -> Option<u64> {
     match route {
         Route::IssueTask { issue, .. } | Route::IssueComment { issue, .. } => Some(*issue),
@@ -325,7 +387,17 @@ async fn issue_task(ctx: &Ctx, issue: u64, extra: Option<&str>) -> anyhow::Resul
     // Re-running the same job changes nothing once the task is done; a new
     // instruction in a comment is new work on the same branch and PR.
     let rerun = extra.is_none_or(|e| e.trim().is_empty());
-    if let (true, Some((_, marker))) = (rerun, job::find_progress(ctx, issue, &id).await?) {
+    let found_progress = job::find_progress(ctx, issue, &id).await?;
+    if let Some((_, marker)) = &found_progress {
+        if let Liveness::Running = live_elsewhere(ctx, marker).await? {
+            let run = marker.run.unwrap_or_default();
+            println!("Deckhand: task {id} is already running in run {run}; not starting it twice.");
+            return Ok(Outputs::skipped(&format!(
+                "task {id} is already running in run {run}"
+            )));
+        }
+    }
+    if let (true, Some((_, marker))) = (rerun, found_progress) {
         if marker.status == Status::Done {
             if let Some(pull) = ctx
                 .github
@@ -352,13 +424,27 @@ async fn issue_task(ctx: &Ctx, issue: u64, extra: Option<&str>) -> anyhow::Resul
         found.body.clone().unwrap_or_default().trim()
     );
     let comments = ctx.github.comments(&ctx.repo, issue, None).await?;
-    let human: Vec<_> = comments
-        .iter()
-        .filter(|c| !c.body.contains("<!-- deckhand:") && !c.user.is_bot())
-        .collect();
-    if !human.is_empty() {
+    // Only people who may write steer the task: anyone else's comment is
+    // left out of the prompt (and counted on the progress comment).
+    let mut readers = trusted::Readers::new(
+        &ctx.github,
+        &ctx.repo,
+        &ctx.inputs.allowed_bots,
+        &ctx.identity,
+    );
+    let mut admitted = Vec::new();
+    for c in &comments {
+        if readers
+            .admit(&c.user.login, c.user.is_bot(), &c.body)
+            .await?
+        {
+            admitted.push(c);
+        }
+    }
+    let unread = readers.unread;
+    if !admitted.is_empty() {
         task.push_str("\n\nComments on the issue:\n");
-        for c in human {
+        for c in admitted {
             task.push_str(&format!(
                 "- @{}: {}\n",
                 c.user.login,
@@ -381,6 +467,7 @@ async fn issue_task(ctx: &Ctx, issue: u64, extra: Option<&str>) -> anyhow::Resul
             issue: Some(issue),
             resume: None,
             kind: job::JobKind::Task,
+            unread,
         },
     )
     .await
@@ -401,12 +488,14 @@ async fn issue_comment(
 ) -> anyhow::Result<Outputs> {
     let id = issue_task_id(&ctx.repo, issue);
     let progress = job::find_progress(ctx, issue, &id).await?;
-    let running_elsewhere = progress
-        .as_ref()
-        .filter(|(_, m)| {
-            m.status == Status::Running && m.run.is_some() && m.run != ctx.runner.run_id
-        })
-        .map(|(comment, m)| (*comment, m.clone()));
+    let (running_elsewhere, died) = match progress {
+        Some((comment, m)) => match live_elsewhere(ctx, &m).await? {
+            Liveness::Running => (Some((comment, m)), false),
+            Liveness::Dead => (None, true),
+            Liveness::NotRunning => (None, false),
+        },
+        None => (None, false),
+    };
     let reply = |body: String| async move {
         ctx.github
             .create_comment(&ctx.repo, issue, &ctx.redactor.redact(&body))
@@ -423,6 +512,9 @@ async fn issue_comment(
             };
             let run = marker.run.unwrap_or_default();
             ctx.github.cancel_run(&ctx.repo, run).await?;
+            // The running job updates the same comment: mark it cancelled only
+            // once that job has stopped, so its last update cannot undo this.
+            wait_until_over(ctx, run).await;
             let mut body = ctx
                 .github
                 .comments(&ctx.repo, issue, None)
@@ -492,10 +584,76 @@ async fn issue_comment(
                     react(ctx, comment_id, "+1").await;
                     return resume(ctx, issue, state).await;
                 }
+                if died {
+                    // The run holding the task died: its checkpoint goes
+                    // on, with this comment's instruction.
+                    println!("Deckhand: resuming task {id} from its checkpoint; the run that held it has ended.");
+                    state
+                        .spec
+                        .task
+                        .push_str(&format!("\n\nInstruction from a later comment: {text}\n"));
+                    react(ctx, comment_id, "+1").await;
+                    return resume(ctx, issue, state).await;
+                }
             }
             issue_task(ctx, issue, Some(text)).await
         }
     }
+}
+
+/// What a task's progress marker says about another run holding it.
+enum Liveness {
+    /// Another run holds the task and is still going.
+    Running,
+    /// The marker says running, but its run has ended (time limit, lost
+    /// runner, cancelled in the UI): the task is free.
+    Dead,
+    /// Not running, or running in this very run.
+    NotRunning,
+}
+
+/// Asks GitHub whether the run a `running` marker names is still going.
+async fn live_elsewhere(ctx: &Ctx, marker: &progress::Marker) -> anyhow::Result<Liveness> {
+    let Some(run) = marker.run.filter(|r| Some(*r) != ctx.runner.run_id) else {
+        return Ok(Liveness::NotRunning);
+    };
+    if marker.status != Status::Running {
+        return Ok(Liveness::NotRunning);
+    }
+    match ctx.github.run(&ctx.repo, run).await {
+        Ok(r) if !r.is_over() => Ok(Liveness::Running),
+        Ok(r) => {
+            println!(
+                "Deckhand: run {run} held task {} but has ended ({}); the task is free.",
+                marker.task,
+                r.conclusion.as_deref().unwrap_or("no conclusion")
+            );
+            Ok(Liveness::Dead)
+        }
+        Err(e) if e.status() == Some(404) => {
+            println!(
+                "Deckhand: run {run} held task {} but no longer exists; the task is free.",
+                marker.task
+            );
+            Ok(Liveness::Dead)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Waits (a bounded time) for a cancelled run to stop.
+async fn wait_until_over(ctx: &Ctx, run: u64) {
+    for _ in 0..30 {
+        match ctx.github.run(&ctx.repo, run).await {
+            Ok(r) if !r.is_over() => tokio::time::sleep(std::time::Duration::from_secs(2)).await,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!("cannot read run {run}: {e}");
+                return;
+            }
+        }
+    }
+    println!("::warning title=Deckhand::run {run} had not stopped a minute after it was cancelled");
 }
 
 /// A reaction says "seen"; failing to add one changes nothing else.
@@ -547,6 +705,7 @@ async fn dispatch(
             issue: None,
             resume: None,
             kind: job::JobKind::Task,
+            unread: 0,
             id,
         },
     )
@@ -600,6 +759,7 @@ async fn schedule(ctx: &Ctx, cron: Option<&str>) -> anyhow::Result<Outputs> {
                 issue: None,
                 resume: None,
                 kind: job::JobKind::Task,
+                unread: 0,
                 id,
             },
         )

@@ -11,11 +11,16 @@ use tokio::sync::mpsc;
 use crate::github::client::{GitHub, RepoRef};
 use crate::llm::{PriceTable, Usage};
 use crate::report::events::human_duration;
+use crate::report::workflow::truncate_markdown;
 use crate::report::{Event, Reporter};
 use crate::sandbox::Redactor;
 use crate::task::PlanItem;
 
 const MARKER_PREFIX: &str = "<!-- deckhand:progress ";
+/// GitHub refuses comment bodies over 65,536 characters; stay under it.
+pub const MAX_COMMENT: usize = 65_000;
+/// Most of a comment one section (note, plan, checks) may take.
+const MAX_SECTION: usize = 20_000;
 /// Least time between two updates of the comment, final one excepted.
 const MIN_INTERVAL: Duration = Duration::from_secs(3);
 
@@ -126,6 +131,8 @@ pub struct Progress {
     pub pr_url: Option<String>,
     /// Why the task stopped, or what it waits for.
     pub note: Option<String>,
+    /// Comments left out of the prompt: their authors may not write.
+    pub unread: usize,
     started: Instant,
 }
 
@@ -152,6 +159,7 @@ impl Progress {
             prices,
             pr_url: None,
             note: None,
+            unread: 0,
             started: Instant::now(),
         }
     }
@@ -213,8 +221,9 @@ impl Progress {
             self.marker.render(),
             self.marker.status.headline()
         );
+        let cut = |text: String| truncate_markdown(&text, MAX_SECTION);
         if let Some(note) = &self.note {
-            out.push_str(&format!("> {}\n\n", note.replace('\n', "\n> ")));
+            out.push_str(&cut(format!("> {}\n\n", note.replace('\n', "\n> "))));
         }
         if let Some(url) = &self.pr_url {
             out.push_str(&format!("**Pull request:** {url}\n\n"));
@@ -222,23 +231,28 @@ impl Progress {
         if self.marker.status == Status::Running {
             out.push_str(&format!("**Now:** {}\n\n", self.step));
         }
+        if let Some(note) = super::trusted::unread_note(self.unread) {
+            out.push_str(&format!("_{note}_\n\n"));
+        }
         if !self.plan.is_empty() {
-            out.push_str("**Plan**\n");
+            let mut plan = "**Plan**\n".to_string();
             for (i, item) in self.plan.iter().enumerate() {
-                out.push_str(&format!(
+                plan.push_str(&format!(
                     "- [{}] {}. {}\n",
                     if item.done { 'x' } else { ' ' },
                     i + 1,
                     item.text
                 ));
             }
+            out.push_str(&cut(plan));
             out.push('\n');
         }
         if !self.checks.is_empty() {
-            out.push_str("**Checks**\n");
+            let mut checks = "**Checks**\n".to_string();
             for c in &self.checks {
-                out.push_str(&format!("- {c}\n"));
+                checks.push_str(&format!("- {c}\n"));
             }
+            out.push_str(&cut(checks));
             out.push('\n');
         }
         let cost = self
@@ -256,7 +270,7 @@ impl Progress {
             out.push_str(&format!(" · [run log]({url})"));
         }
         out.push_str("</sub>\n");
-        out
+        truncate_markdown(&out, MAX_COMMENT)
     }
 }
 
@@ -381,6 +395,24 @@ mod tests {
         let body = format!("{}\n### hello", m.render());
         assert_eq!(Marker::find(&body), Some(m));
         assert_eq!(Marker::find("no marker"), None);
+    }
+
+    #[test]
+    fn long_sections_are_cut_under_githubs_limit() {
+        let mut p = Progress::new("dh-1", Some(7), None, "m", PriceTable::default());
+        p.plan = (0..100)
+            .map(|i| PlanItem {
+                text: format!("step {i} {}", "x".repeat(2_000)),
+                done: false,
+            })
+            .collect();
+        p.checks = vec!["y".repeat(100_000)];
+        p.note = Some("z".repeat(100_000));
+        let text = p.render();
+        assert!(text.chars().count() <= MAX_COMMENT, "{}", text.len());
+        assert!(text.starts_with("<!-- deckhand:progress task=dh-1 run=7 status=running -->"));
+        assert_eq!(text.matches("cut to fit GitHub's size limit").count(), 3);
+        assert!(text.contains("<sub>task `dh-1`"), "the footer stays");
     }
 
     #[test]

@@ -65,8 +65,8 @@ pub enum Route {
     },
     /// The maintenance tasks of the config.
     Schedule { cron: Option<String> },
-    /// Feedback on a pull request (Deckhand's, when `branch` starts with
-    /// `deckhand/`; unknown for PR comments until the PR is read).
+    /// Feedback on a pull request (acted on only when Deckhand opened it,
+    /// which is checked when the PR is read).
     Feedback {
         pr: u64,
         branch: Option<String>,
@@ -153,12 +153,6 @@ pub fn route(event: &Event, inputs: &ActionInputs) -> Route {
                     "a comment was {action}; only new comments are read"
                 ));
             }
-            if comment.body.contains("<!-- deckhand:") {
-                return Route::Ignore(format!(
-                    "the comment on #{} is Deckhand's own",
-                    issue.number
-                ));
-            }
             if issue.is_pull_request() {
                 // On a pull request any comment is feedback (the PR must be
                 // Deckhand's; that is checked when it is read).
@@ -235,6 +229,12 @@ pub fn route(event: &Event, inputs: &ActionInputs) -> Route {
                 return Route::Ignore(why);
             }
             let body = review.body.clone().unwrap_or_default();
+            if review.state.eq_ignore_ascii_case("approved") {
+                return Route::Ignore(format!(
+                    "review {} on #{} approves; an approval asks for no change",
+                    review.id, pull_request.number
+                ));
+            }
             if body.trim().is_empty() && review.state != "changes_requested" {
                 return Route::Ignore(format!(
                     "review {} on #{} has no text",
@@ -282,21 +282,16 @@ pub fn route(event: &Event, inputs: &ActionInputs) -> Route {
     }
 }
 
-/// Why Deckhand leaves this pull request alone, if it does.
+/// Why Deckhand leaves this pull request alone, if the payload already
+/// says (a fork's). Whether Deckhand opened it (its author is Deckhand's
+/// account) is checked when the pull request is read.
 fn not_ours(pr: &crate::github::events::PullRequest) -> Option<String> {
-    if pr.from_fork() {
-        return Some(format!(
+    pr.from_fork().then(|| {
+        format!(
             "#{} comes from a fork; its events never get secrets",
             pr.number
-        ));
-    }
-    if !pr.head.name.starts_with("deckhand/") {
-        return Some(format!(
-            "#{} was not opened by Deckhand (branch `{}`)",
-            pr.number, pr.head.name
-        ));
-    }
-    None
+        )
+    })
 }
 
 fn sender_of(event: &Event) -> Option<&User> {
@@ -368,14 +363,9 @@ mod tests {
     }
 
     #[test]
-    fn reviews_on_deckhand_branches_are_feedback() {
+    fn review_comments_are_feedback_whatever_the_branch() {
         let text = fixture("pull_request_review_comment/00-created.json");
         let e = parse_event("pull_request_review_comment", &text, "x").unwrap();
-        assert!(
-            matches!(route(&e, &inputs()), Route::Ignore(why) if why.contains("not opened by Deckhand"))
-        );
-        let ours = text.replace("\"ref\": \"changes\"", "\"ref\": \"deckhand/1-fix\"");
-        let e = parse_event("pull_request_review_comment", &ours, "x").unwrap();
         match route(&e, &inputs()) {
             Route::Feedback {
                 pr: 2,
@@ -386,6 +376,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_approving_review_starts_nothing() {
+        let text = fixture("pull_request_review/00-submitted.json");
+        let approved = text.replace("\"state\": \"commented\"", "\"state\": \"approved\"");
+        assert_ne!(approved, text, "the fixture has a commented review");
+        let e = parse_event("pull_request_review", &approved, "x").unwrap();
+        assert!(
+            matches!(route(&e, &inputs()), Route::Ignore(why) if why.contains("approves")),
+            "{:?}",
+            route(&e, &inputs())
+        );
     }
 
     #[test]

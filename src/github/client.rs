@@ -7,13 +7,17 @@
 //! the fields Deckhand uses. The token never appears in errors or logs.
 
 use std::fmt;
+use std::future::Future;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use octocrab::service::middleware::retry::RetryConfig;
 use octocrab::Octocrab;
 use reqwest::header::{HeaderName, ACCEPT};
+
+pub use super::http::GitHubError;
+use super::http::{error_chain, Http, Policy, Retry, Verb};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -21,65 +25,6 @@ use serde::{Deserialize, Deserializer, Serialize};
 const PER_PAGE: u32 = 100;
 /// Upper bound on pages followed for one list, against a server that never stops.
 const MAX_PAGES: usize = 1000;
-/// How often a rate-limited request is retried after waiting.
-const RATE_LIMIT_RETRIES: u32 = 2;
-/// Longer waits than this are not worth blocking a job for: the error is returned instead.
-const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
-/// Wait after a 429 that names no time (GitHub's advice for secondary limits).
-const SECONDARY_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
-
-/// Everything that can go wrong talking to GitHub.
-#[derive(Debug, thiserror::Error)]
-pub enum GitHubError {
-    /// GitHub answered with a non-success status; `message` is GitHub's own.
-    #[error("GitHub {method} {path} answered {status}: {message}{}", status_hint(*status))]
-    Http {
-        method: &'static str,
-        path: String,
-        status: u16,
-        message: String,
-    },
-    /// The request did not get an answer (connection, TLS, timeout, body read).
-    #[error("GitHub {method} {path} failed: {detail}")]
-    Transport {
-        method: &'static str,
-        path: String,
-        detail: String,
-    },
-    /// The answer was not the JSON we expected.
-    #[error("cannot decode GitHub's answer to {path}: {detail}")]
-    Decode { path: String, detail: String },
-    /// Not an `owner/name` repository reference.
-    #[error("invalid repository {0:?}: expected owner/name")]
-    InvalidRepo(String),
-    /// `GITHUB_API_URL` is not an http(s) URL.
-    #[error("invalid GitHub API URL {url:?}: {detail}")]
-    InvalidApiUrl { url: String, detail: String },
-    /// The token cannot be sent in an HTTP header.
-    #[error("invalid GitHub token: {0}")]
-    InvalidToken(&'static str),
-    /// The HTTP client could not be built (e.g. no CA certificates).
-    #[error("cannot set up the GitHub client: {0}")]
-    Client(String),
-}
-
-fn status_hint(status: u16) -> &'static str {
-    match status {
-        401 => " (the token was rejected: check that it is valid and not expired)",
-        403 => " (the token lacks a permission, or a rate limit was hit)",
-        _ => "",
-    }
-}
-
-impl GitHubError {
-    /// The HTTP status GitHub answered with, if it answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            GitHubError::Http { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-}
 
 /// A repository as `owner/name`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -293,6 +238,30 @@ pub struct ReviewComment {
     pub in_reply_to_id: Option<u64>,
 }
 
+/// A workflow run's state.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Run {
+    pub id: u64,
+    /// `queued`, `in_progress`, `waiting`, `pending`, `requested` or `completed`.
+    pub status: String,
+    /// Set once completed: `success`, `failure`, `cancelled`, `timed_out`, …
+    #[serde(default)]
+    pub conclusion: Option<String>,
+}
+
+impl Run {
+    /// Whether the run has ended (whatever its conclusion).
+    pub fn is_over(&self) -> bool {
+        self.status == "completed"
+    }
+}
+
+/// Whether a body GitHub stored is the text that was sent (GitHub keeps
+/// line endings as `\r\n` only when sent that way; trailing space may go).
+fn same_text(stored: &str, sent: &str) -> bool {
+    stored.replace("\r\n", "\n").trim_end() == sent.replace("\r\n", "\n").trim_end()
+}
+
 /// What `create_pull` sends.
 #[derive(Debug, Clone, Serialize)]
 pub struct NewPull<'a> {
@@ -337,44 +306,16 @@ fn label_names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
         .collect())
 }
 
-#[derive(Clone, Copy)]
-enum Verb {
-    Get,
-    Post,
-    Patch,
-}
-
-impl Verb {
-    fn as_str(self) -> &'static str {
-        match self {
-            Verb::Get => "GET",
-            Verb::Post => "POST",
-            Verb::Patch => "PATCH",
-        }
-    }
-}
-
-/// A successful answer.
-struct Answer {
-    /// The `rel="next"` page, if any.
-    next: Option<String>,
-    body: String,
-}
-
 /// The GitHub REST client; cheap to clone.
 #[derive(Clone)]
 pub struct GitHub {
-    octo: Octocrab,
-    /// `GITHUB_API_URL` without a trailing slash.
-    base: Arc<str>,
-    /// Kept only to scrub it from anything GitHub echoes back.
-    token: Arc<str>,
+    http: Http,
 }
 
 impl fmt::Debug for GitHub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GitHub")
-            .field("base", &self.base)
+            .field("base", &self.http.base())
             .finish_non_exhaustive()
     }
 }
@@ -408,6 +349,8 @@ impl GitHub {
             )
             .set_connect_timeout(Some(Duration::from_secs(30)))
             .set_read_timeout(Some(Duration::from_secs(120)))
+            // Deckhand's own policy (`http`) retries; octocrab's would resend creates.
+            .add_retry_config(RetryConfig::None)
             .base_uri(base.as_str())
             .map_err(|e| GitHubError::InvalidApiUrl {
                 url: api_url.to_string(),
@@ -416,10 +359,14 @@ impl GitHub {
             .build()
             .map_err(|e| GitHubError::Client(error_chain(&e)))?;
         Ok(GitHub {
-            octo,
-            base: base.into(),
-            token: token.into(),
+            http: Http::new(octo, base, token),
         })
+    }
+
+    /// The same client with another retry policy (tests: no real waits).
+    pub fn with_policy(mut self, policy: Policy) -> GitHub {
+        self.http.policy = policy;
+        self
     }
 
     /// The repository's default branch, name, visibility and page.
@@ -456,7 +403,12 @@ impl GitHub {
         body: &str,
     ) -> Result<Comment, GitHubError> {
         let path = repo_path(r, &format!("/issues/{issue}/comments"));
-        self.send(Verb::Post, &path, &serde_json::json!({ "body": body }))
+        let since = Utc::now() - chrono::Duration::seconds(5);
+        let exists = || async move {
+            let found = self.comments(r, issue, Some(since)).await?;
+            Ok(found.into_iter().rev().find(|c| same_text(&c.body, body)))
+        };
+        self.create(&path, &serde_json::json!({ "body": body }), exists)
             .await
     }
 
@@ -484,6 +436,7 @@ impl GitHub {
             Verb::Post,
             &path,
             &serde_json::json!({ "content": content }),
+            Retry::Idempotent,
         )
         .await
     }
@@ -496,8 +449,13 @@ impl GitHub {
         labels: &[&str],
     ) -> Result<(), GitHubError> {
         let path = repo_path(r, &format!("/issues/{issue}/labels"));
-        self.send_ignoring_answer(Verb::Post, &path, &serde_json::json!({ "labels": labels }))
-            .await
+        self.send_ignoring_answer(
+            Verb::Post,
+            &path,
+            &serde_json::json!({ "labels": labels }),
+            Retry::Idempotent,
+        )
+        .await
     }
 
     /// `user`'s role on the repository; someone who is not a collaborator has `Permission::None`.
@@ -534,7 +492,9 @@ impl GitHub {
 
     /// Opens a pull request.
     pub async fn create_pull(&self, r: &RepoRef, new: &NewPull<'_>) -> Result<Pull, GitHubError> {
-        self.send(Verb::Post, &repo_path(r, "/pulls"), new).await
+        let branch = new.head.rsplit(':').next().unwrap_or(new.head);
+        let exists = || self.pull_for_branch(r, branch);
+        self.create(&repo_path(r, "/pulls"), new, exists).await
     }
 
     /// Changes a pull request's title and/or body (a `None` is left as it is).
@@ -580,7 +540,14 @@ impl GitHub {
         body: &str,
     ) -> Result<ReviewComment, GitHubError> {
         let path = repo_path(r, &format!("/pulls/{pull}/comments/{comment_id}/replies"));
-        self.send(Verb::Post, &path, &serde_json::json!({ "body": body }))
+        let exists = || async move {
+            let found = self.review_comments(r, pull).await?;
+            Ok(found
+                .into_iter()
+                .rev()
+                .find(|c| c.in_reply_to_id == Some(comment_id) && same_text(&c.body, body)))
+        };
+        self.create(&path, &serde_json::json!({ "body": body }), exists)
             .await
     }
 
@@ -597,27 +564,55 @@ impl GitHub {
             &format!("/actions/workflows/{}/dispatches", encode(workflow)),
         );
         let body = serde_json::json!({ "ref": git_ref, "inputs": inputs });
-        self.send_ignoring_answer(Verb::Post, &path, &body).await
+        // A lost answer may hide a started run: never sent twice.
+        self.send_ignoring_answer(Verb::Post, &path, &body, Retry::Once)
+            .await
     }
 
     /// Cancels a workflow run.
     pub async fn cancel_run(&self, r: &RepoRef, run_id: u64) -> Result<(), GitHubError> {
         let path = repo_path(r, &format!("/actions/runs/{run_id}/cancel"));
-        self.request(Verb::Post, &path, None::<&()>).await.map(drop)
+        self.http
+            .request(Verb::Post, &path, None::<&()>, Retry::Idempotent)
+            .await
+            .map(drop)
+    }
+
+    /// One workflow run: whether it is still going.
+    pub async fn run(&self, r: &RepoRef, run_id: u64) -> Result<Run, GitHubError> {
+        self.get(&repo_path(r, &format!("/actions/runs/{run_id}")))
+            .await
+    }
+
+    /// The account the token acts as (`GET /user`); `None` when the token
+    /// cannot say (an installation token, such as `GITHUB_TOKEN`, gets 403).
+    pub async fn token_user(&self) -> Result<Option<User>, GitHubError> {
+        match self.get::<User>("/user").await {
+            Ok(user) => Ok(Some(user)),
+            Err(e) if matches!(e.status(), Some(401 | 403 | 404)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, GitHubError> {
-        let answer = self.request(Verb::Get, path, None::<&()>).await?;
+        let answer = self
+            .http
+            .request(Verb::Get, path, None::<&()>, Retry::Idempotent)
+            .await?;
         decode(path, &answer.body)
     }
 
+    /// An idempotent change (PATCH, labels, reactions): retried freely.
     async fn send<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         verb: Verb,
         path: &str,
         body: &B,
     ) -> Result<T, GitHubError> {
-        let answer = self.request(verb, path, Some(body)).await?;
+        let answer = self
+            .http
+            .request(verb, path, Some(body), Retry::Idempotent)
+            .await?;
         decode(path, &answer.body)
     }
 
@@ -626,8 +621,48 @@ impl GitHub {
         verb: Verb,
         path: &str,
         body: &B,
+        retry: Retry,
     ) -> Result<(), GitHubError> {
-        self.request(verb, path, Some(body)).await.map(drop)
+        self.http
+            .request(verb, path, Some(body), retry)
+            .await
+            .map(drop)
+    }
+
+    /// POSTs something that creates an object. When the answer is lost (no
+    /// answer, or a 5xx), `exists` looks for the object first: found, it is
+    /// the answer; not found, the request is sent again after a backoff.
+    async fn create<T, B, F, Fut>(&self, path: &str, body: &B, exists: F) -> Result<T, GitHubError>
+    where
+        T: DeserializeOwned,
+        B: Serialize + ?Sized,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<T>, GitHubError>>,
+    {
+        let policy = &self.http.policy;
+        let mut failures = 0;
+        loop {
+            match self
+                .http
+                .request(Verb::Post, path, Some(body), Retry::Once)
+                .await
+            {
+                Ok(answer) => return decode(path, &answer.body),
+                Err(e) if e.is_transient() => {
+                    if let Some(found) = exists().await? {
+                        tracing::info!(path, "the lost create had arrived; not sending it again");
+                        return Ok(found);
+                    }
+                    failures += 1;
+                    if failures >= policy.attempts {
+                        return Err(e);
+                    }
+                    tracing::warn!(path, "GitHub create failed ({e}); not created, retrying");
+                    policy.sleep(policy.backoff(failures - 1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Every item of a list, following `Link: rel="next"`.
@@ -635,8 +670,11 @@ impl GitHub {
         let mut items = Vec::new();
         let mut target = path.to_string();
         for _ in 0..MAX_PAGES {
-            let answer = self.request(Verb::Get, &target, None::<&()>).await?;
-            let page: Vec<T> = decode(&self.display_path(&target), &answer.body)?;
+            let answer = self
+                .http
+                .request(Verb::Get, &target, None::<&()>, Retry::Idempotent)
+                .await?;
+            let page: Vec<T> = decode(&self.http.display_path(&target), &answer.body)?;
             items.extend(page);
             match answer.next {
                 Some(next) if next != target => target = next,
@@ -645,100 +683,6 @@ impl GitHub {
         }
         tracing::warn!(path, pages = MAX_PAGES, "stopped following GitHub's pages");
         Ok(items)
-    }
-
-    /// Sends one request (a path under the API base, or an absolute URL from a `Link`
-    /// header); waits and retries when rate-limited; non-2xx answers become errors.
-    async fn request<B: Serialize + ?Sized>(
-        &self,
-        verb: Verb,
-        target: &str,
-        body: Option<&B>,
-    ) -> Result<Answer, GitHubError> {
-        let url = self.url(target);
-        let path = self.display_path(target);
-        let method = verb.as_str();
-        let transport = |e: octocrab::Error| GitHubError::Transport {
-            method,
-            path: path.clone(),
-            detail: self.redact(&error_chain(&e)),
-        };
-        let mut retries = 0;
-        loop {
-            tracing::debug!(method, path, "GitHub request");
-            let sent = match verb {
-                Verb::Get => self.octo._get(url.as_str()).await,
-                Verb::Post => self.octo._post(url.as_str(), body).await,
-                Verb::Patch => self.octo._patch(url.as_str(), body).await,
-            };
-            let response = sent.map_err(transport)?;
-            let status = response.status().as_u16();
-            let header = |name: &str| {
-                response
-                    .headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-            };
-            let wait = rate_limit_wait(
-                status,
-                header("retry-after").as_deref(),
-                header("x-ratelimit-remaining").as_deref(),
-                header("x-ratelimit-reset").as_deref(),
-                Utc::now().timestamp(),
-            );
-            let next = header("link").as_deref().and_then(next_link);
-            let text = self
-                .octo
-                .body_to_string(response)
-                .await
-                .map_err(transport)?;
-            if (200..300).contains(&status) {
-                return Ok(Answer { next, body: text });
-            }
-            match wait {
-                Some(wait) if wait <= MAX_RATE_LIMIT_WAIT && retries < RATE_LIMIT_RETRIES => {
-                    retries += 1;
-                    tracing::warn!(
-                        method,
-                        path,
-                        status,
-                        wait_seconds = wait.as_secs(),
-                        "GitHub rate limit; waiting before retrying"
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-                _ => {
-                    return Err(GitHubError::Http {
-                        method,
-                        path,
-                        status,
-                        message: self.redact(&error_message(&text)),
-                    })
-                }
-            }
-        }
-    }
-
-    /// The absolute URL of a path under the API base (absolute URLs pass through).
-    fn url(&self, target: &str) -> String {
-        if target.starts_with("http://") || target.starts_with("https://") {
-            target.to_string()
-        } else {
-            format!("{}{target}", self.base)
-        }
-    }
-
-    /// A target as shown in errors and logs: relative to the API base when under it.
-    fn display_path(&self, target: &str) -> String {
-        target
-            .strip_prefix(&*self.base)
-            .unwrap_or(target)
-            .to_string()
-    }
-
-    fn redact(&self, text: &str) -> String {
-        text.replace(&*self.token, "***")
     }
 }
 
@@ -784,119 +728,11 @@ fn encode(s: &str) -> String {
     out
 }
 
-/// The `rel="next"` URL of a `Link` header.
-fn next_link(link: &str) -> Option<String> {
-    link.split(',').find_map(|part| {
-        let (url, params) = part.trim().split_once(';')?;
-        let is_next = params.split(';').any(|p| {
-            p.trim()
-                .strip_prefix("rel=")
-                .is_some_and(|rel| rel.trim_matches('"').split(' ').any(|r| r == "next"))
-        });
-        let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
-        is_next.then(|| url.to_string())
-    })
-}
-
-/// How long to wait before retrying a rate-limited answer (403/429), per
-/// `retry-after` or an exhausted `x-ratelimit-remaining` with its reset time;
-/// `None` when the answer is not a rate limit.
-fn rate_limit_wait(
-    status: u16,
-    retry_after: Option<&str>,
-    remaining: Option<&str>,
-    reset: Option<&str>,
-    now: i64,
-) -> Option<Duration> {
-    if status != 403 && status != 429 {
-        return None;
-    }
-    if let Some(seconds) = retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
-        return Some(Duration::from_secs(seconds));
-    }
-    if remaining.map(str::trim) == Some("0") {
-        if let Some(reset) = reset.and_then(|v| v.trim().parse::<i64>().ok()) {
-            let seconds = u64::try_from(reset.saturating_sub(now)).unwrap_or(0);
-            return Some(Duration::from_secs(seconds.saturating_add(1)));
-        }
-    }
-    (status == 429).then_some(SECONDARY_RATE_LIMIT_WAIT)
-}
-
-/// GitHub's `message` plus the details of its `errors` list (422s put the
-/// useful part there); the start of the raw text when it is not GitHub's JSON.
-fn error_message(text: &str) -> String {
-    #[derive(Deserialize)]
-    struct ErrorBody {
-        #[serde(default)]
-        message: Option<String>,
-        #[serde(default)]
-        errors: Vec<serde_json::Value>,
-    }
-    let Ok(parsed) = serde_json::from_str::<ErrorBody>(text) else {
-        let raw: String = text.trim().chars().take(300).collect();
-        return if raw.is_empty() {
-            "(empty answer)".to_string()
-        } else {
-            raw
-        };
-    };
-    let details: Vec<String> = parsed
-        .errors
-        .iter()
-        .filter_map(|e| match e {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Object(o) => {
-                let field = |k: &str| o.get(k).and_then(serde_json::Value::as_str);
-                field("message").map(str::to_string).or_else(|| {
-                    let code = field("code")?;
-                    Some(match (field("resource"), field("field")) {
-                        (Some(res), Some(f)) => format!("{res}.{f} {code}"),
-                        (None, Some(f)) => format!("{f} {code}"),
-                        _ => code.to_string(),
-                    })
-                })
-            }
-            _ => None,
-        })
-        .collect();
-    let message = parsed.message.unwrap_or_default();
-    match (message.is_empty(), details.is_empty()) {
-        (true, true) => "(no message)".to_string(),
-        (false, true) => message,
-        (true, false) => details.join("; "),
-        (false, false) => format!("{message}: {}", details.join("; ")),
-    }
-}
-
 fn decode<T: DeserializeOwned>(path: &str, text: &str) -> Result<T, GitHubError> {
     serde_json::from_str(text).map_err(|e| GitHubError::Decode {
         path: path.to_string(),
         detail: e.to_string(),
     })
-}
-
-/// An error and its sources on one line (octocrab's own text appends a backtrace: dropped).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let first_line = |e: &dyn std::error::Error| {
-        e.to_string()
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    };
-    let mut out = first_line(e);
-    let mut source = e.source();
-    while let Some(s) = source {
-        let line = first_line(s);
-        if !line.is_empty() && !out.contains(&line) {
-            out.push_str(": ");
-            out.push_str(&line);
-        }
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]
@@ -940,13 +776,13 @@ mod tests {
         let r: RepoRef = "acme/app".parse().unwrap();
         let path = repo_path(&r, "/issues/7");
         assert_eq!(
-            gh.url(&path),
+            gh.http.url(&path),
             "https://ghe.example.com/api/v3/repos/acme/app/issues/7"
         );
         let next = "https://ghe.example.com/api/v3/repos/acme/app/issues/7/comments?page=2";
-        assert_eq!(gh.url(next), next);
+        assert_eq!(gh.http.url(next), next);
         assert_eq!(
-            gh.display_path(next),
+            gh.http.display_path(next),
             "/repos/acme/app/issues/7/comments?page=2"
         );
         assert!(!format!("{gh:?}").contains("t0ken"));
@@ -957,57 +793,6 @@ mod tests {
         assert_eq!(encode("acme:feat/x y"), "acme%3Afeat%2Fx%20y");
         assert_eq!(encode("bot[bot]"), "bot%5Bbot%5D");
         assert_eq!(encode("ci.yml"), "ci.yml");
-    }
-
-    #[test]
-    fn next_link_finds_rel_next() {
-        let link = r#"<https://api.github.com/x?page=2>; rel="next", <https://api.github.com/x?page=5>; rel="last""#;
-        assert_eq!(
-            next_link(link).as_deref(),
-            Some("https://api.github.com/x?page=2")
-        );
-        let last = r#"<https://api.github.com/x?page=1>; rel="first", <https://api.github.com/x?page=4>; rel="prev""#;
-        assert_eq!(next_link(last), None);
-    }
-
-    #[test]
-    fn rate_limit_waits() {
-        let now = 1_000;
-        assert_eq!(rate_limit_wait(404, Some("5"), None, None, now), None);
-        assert_eq!(
-            rate_limit_wait(403, Some("5"), None, None, now),
-            Some(Duration::from_secs(5))
-        );
-        assert_eq!(
-            rate_limit_wait(403, None, Some("0"), Some("1010"), now),
-            Some(Duration::from_secs(11))
-        );
-        // A plain 403 is a permission problem, not a rate limit.
-        assert_eq!(
-            rate_limit_wait(403, None, Some("4999"), Some("1010"), now),
-            None
-        );
-        assert_eq!(
-            rate_limit_wait(429, None, None, None, now),
-            Some(SECONDARY_RATE_LIMIT_WAIT)
-        );
-    }
-
-    #[test]
-    fn error_message_includes_validation_details() {
-        let body = r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for a:b."}]}"#;
-        assert_eq!(
-            error_message(body),
-            "Validation Failed: A pull request already exists for a:b."
-        );
-        let body = r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","field":"head","code":"invalid"}]}"#;
-        assert_eq!(
-            error_message(body),
-            "Validation Failed: PullRequest.head invalid"
-        );
-        assert_eq!(error_message(r#"{"message":"Not Found"}"#), "Not Found");
-        assert_eq!(error_message("<html>oops"), "<html>oops");
-        assert_eq!(error_message(""), "(empty answer)");
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! GitHub: typed event payloads and the REST client for the calls the
-//! action makes.
+//! GitHub: typed event payloads, the one HTTP policy, and the REST client
+//! for the calls the action makes.
 
 pub mod client;
 pub mod events;
+pub mod http;
 
 pub use client::{
     Comment, GitHub, GitHubError, Issue, NewPull, Permission, Pull, RepoRef, Repository,
-    ReviewComment, User,
+    ReviewComment, Run, User,
 };
+pub use http::Policy;

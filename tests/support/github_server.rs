@@ -13,7 +13,10 @@
 //!          add_pull(owner, repo, title, body, user, head, base) -> number (shared with issues)
 //!          add_review(owner, repo, pull, user, state, body) -> review id
 //!          add_review_comment(owner, repo, pull, user, path, line, body) -> comment id
-//!          add_run(owner, repo, run_id, status)
+//!          add_run(owner, repo, run_id, status), end_run(owner, repo, run_id, conclusion)
+//!          set_token_user(login): the token is that user's PAT (writes act as it; `GET /user` answers)
+//! faults:  inject(method, path, Fault): the next matching API request gets a 5xx, a dropped
+//!          connection, a lost answer (handled, then dropped), a secondary limit or an exhausted limit
 //! readers: issues(), comments(owner, repo, issue), pulls(owner, repo), labels_of(owner, repo, issue),
 //!          reactions(owner, repo, comment_id), review_comment_replies(), dispatches(), cancelled_runs(),
 //!          requests(), requests_mentioning(needle), history_contains(owner, name, needle),
@@ -25,7 +28,8 @@
 //!
 //! Any of the setup calls makes the repository exist; the API answers 404 for
 //! others. Routes outside the OpenAPI subset that are served anyway:
-//! `DELETE …/issues/{n}/labels/{name}`, `PATCH …/git/refs/{ref}`, `GET /users/{u}/repos`;
+//! `DELETE …/issues/{n}/labels/{name}`, `PATCH …/git/refs/{ref}`, `GET /users/{u}/repos`,
+//! `GET /user` (403 for installation tokens, as on GitHub), `GET …/actions/runs/{id}`;
 //! `POST` works wherever `PATCH` does (as on GitHub; octocrab relies on it).
 //!
 //! REST requests need `Authorization: token T` or `Bearer T`; git requests
@@ -55,7 +59,7 @@ use axum::response::Response;
 use base64::Engine as _;
 
 use model::State;
-pub use model::{Dispatch, RecordedRequest, ReviewCommentReply, TOKEN_LOGIN};
+pub use model::{Dispatch, Fault, RecordedRequest, ReviewCommentReply, TOKEN_LOGIN};
 
 /// An issue or pull request as stored by the server.
 #[derive(Debug, Clone, PartialEq)]
@@ -293,6 +297,34 @@ impl GithubServer {
     /// Adds a workflow run (`queued`, `in_progress`, `completed`, …).
     pub fn add_run(&self, owner: &str, repo: &str, run_id: u64, status: &str) {
         rest::insert_run(&mut self.state(), owner, repo, run_id, status);
+    }
+
+    /// Ends a workflow run with `conclusion` (`failure`, `cancelled`, `timed_out`, …).
+    pub fn end_run(&self, owner: &str, repo: &str, run_id: u64, conclusion: &str) {
+        let mut st = self.state();
+        let runs = &mut st.repo_entry(owner, repo).runs;
+        let run = runs
+            .iter_mut()
+            .find(|r| r.id == run_id)
+            .unwrap_or_else(|| panic!("no run {run_id}"));
+        run.status = "completed".into();
+        run.conclusion = Some(conclusion.into());
+    }
+
+    /// Makes the token a personal access token of `login` (a `User`): API
+    /// writes act as it and `GET /user` answers with it.
+    pub fn set_token_user(&self, login: &str) {
+        let mut st = self.state();
+        st.touch_user(login);
+        st.token_login = login.to_string();
+        st.token_is_user = true;
+    }
+
+    /// The next API request with `method` and `path` (no query) meets `fault`.
+    pub fn inject(&self, method: &str, path: &str, fault: Fault) {
+        self.state()
+            .faults
+            .push((method.to_string(), path.to_string(), fault));
     }
 
     /// Every issue and pull request of every repository.
@@ -573,17 +605,49 @@ async fn handle(
             )
         })
         .collect();
-    let answer = match &body {
-        Err(e) => Answer {
+    let fault = if is_api {
+        let mut st = lock(&state);
+        let at = st
+            .faults
+            .iter()
+            .position(|(m, p, _)| *m == method && p == parts.uri.path());
+        at.map(|i| st.faults.remove(i).2)
+    } else {
+        None
+    };
+    let answer = match (&body, &fault) {
+        (Ok(_), Some(Fault::Drop)) => Answer {
+            status: 0,
+            headers: Vec::new(),
+            body: Vec::new(),
+        },
+        (Ok(_), Some(Fault::Status(status))) => json_answer(
+            *status,
+            Some(&State::error_json("Server Error", *status)),
+            Vec::new(),
+        ),
+        (Ok(_), Some(Fault::SecondaryLimit { retry_after })) => json_answer(
+            403,
+            Some(&serde_json::json!({
+                "documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+                "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0400:3C1A:1F2E3D:4B5C6D:65F0A1B2.",
+            })),
+            retry_after
+                .map(|s| vec![("retry-after".to_string(), s.to_string())])
+                .unwrap_or_default(),
+        ),
+        (Ok(_), Some(Fault::Exhausted { status, reset_in })) => exhausted(*status, *reset_in),
+        (Err(e), _) => Answer {
             status: 400,
             headers: Vec::new(),
             body: format!("cannot read the request body: {e}").into_bytes(),
         },
-        Ok(bytes) if is_api => {
+        (Ok(bytes), _) if is_api => {
             api(&state, &method, &parts.uri, &parts.headers, bytes.clone()).await
         }
-        Ok(bytes) => git(&state, &method, &parts.uri, &parts.headers, bytes).await,
+        (Ok(bytes), _) => git(&state, &method, &parts.uri, &parts.headers, bytes).await,
     };
+    let dropped = matches!(fault, Some(Fault::Drop | Fault::LoseAnswer));
     lock(&state).requests.push(RecordedRequest {
         method,
         path,
@@ -593,6 +657,13 @@ async fn handle(
         status: answer.status,
         response_body: answer.body.clone(),
     });
+    if dropped {
+        // The body fails before its first byte: hyper closes the connection.
+        let lost = futures_util::stream::once(async {
+            Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("connection dropped"))
+        });
+        return Response::new(Body::from_stream(lost));
+    }
     let mut response = Response::new(Body::from(answer.body));
     *response.status_mut() =
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -605,6 +676,31 @@ async fn handle(
         }
     }
     response
+}
+
+/// The primary rate limit used up (`API rate limit exceeded`), as GitHub answers it.
+fn exhausted(status: u16, reset_in: i64) -> Answer {
+    let reset = chrono::Utc::now().timestamp() + reset_in;
+    let body = serde_json::json!({
+        "message": "API rate limit exceeded for installation ID 1234567.",
+        "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+        "status": status.to_string(),
+    });
+    Answer {
+        status,
+        headers: vec![
+            ("x-ratelimit-limit".into(), "5000".into()),
+            ("x-ratelimit-remaining".into(), "0".into()),
+            ("x-ratelimit-used".into(), "5000".into()),
+            ("x-ratelimit-reset".into(), reset.to_string()),
+            ("x-ratelimit-resource".into(), "core".into()),
+            (
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            ),
+        ],
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+    }
 }
 
 fn json_answer(

@@ -215,6 +215,25 @@ impl RecordedRequest {
     }
 }
 
+/// What the next API request to a given method and path meets instead of
+/// (or after) its normal handling.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// GitHub answers this status (e.g. 502) with its error body.
+    Status(u16),
+    /// The connection is closed before the request is handled.
+    Drop,
+    /// The request is handled (a POST creates its object), then the
+    /// connection is closed: the answer is lost.
+    LoseAnswer,
+    /// GitHub's secondary rate limit: a 403 saying so, with `retry-after`
+    /// when given (GitHub often sends none).
+    SecondaryLimit { retry_after: Option<u64> },
+    /// The primary limit is used up: `status` (403 or 429) with
+    /// `x-ratelimit-remaining: 0` and the reset `reset_in` seconds away.
+    Exhausted { status: u16, reset_in: i64 },
+}
+
 /// The whole server state behind one mutex.
 #[derive(Debug)]
 pub struct State {
@@ -229,6 +248,12 @@ pub struct State {
     pub dispatches: Vec<Dispatch>,
     pub cancelled_runs: Vec<u64>,
     pub replies: Vec<ReviewCommentReply>,
+    /// Faults waiting for the next matching API request: (method, path, fault).
+    pub faults: Vec<(String, String, Fault)>,
+    /// Whom API writes act as (default [`TOKEN_LOGIN`]).
+    pub token_login: String,
+    /// Whether the token is a user's (PAT: `GET /user` answers) rather than an installation's.
+    pub token_is_user: bool,
 }
 
 impl State {
@@ -245,6 +270,9 @@ impl State {
             dispatches: Vec::new(),
             cancelled_runs: Vec::new(),
             replies: Vec::new(),
+            faults: Vec::new(),
+            token_login: TOKEN_LOGIN.to_string(),
+            token_is_user: false,
         }
     }
 

@@ -56,6 +56,19 @@ fn validation(resource: &str, field: Option<&str>, code: &str, message: Option<&
     reply(422, body)
 }
 
+/// GitHub's 422 for a comment body over 65,536 characters.
+fn too_long(text: &str) -> Result<(), Reply> {
+    if text.chars().count() > 65_536 {
+        return Err(validation(
+            "IssueComment",
+            Some("body"),
+            "custom",
+            Some("body is too long (maximum is 65536 characters)"),
+        ));
+    }
+    Ok(())
+}
+
 /// `body[field]` as a non-empty string, or GitHub's 422 `missing_field` for `resource`.
 fn required_str<'a>(body: &'a Value, resource: &str, field: &str) -> Result<&'a str, Reply> {
     body[field]
@@ -188,6 +201,7 @@ fn route(st: &mut State, call: &Call) -> Option<Result<Reply, Reply>> {
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
     let r = match (call.method, s.as_slice()) {
         ("GET", ["rate_limit"]) => Ok(rate_limit()),
+        ("GET", ["user"]) => Ok(token_user(st)),
         ("GET", ["search", "issues"]) => search_issues(st, call),
         ("GET", ["search", "code"]) => search_code(st, call),
         ("GET", ["orgs" | "users", owner, "repos"]) => Ok(owner_repos(st, call, owner)),
@@ -230,6 +244,7 @@ fn route(st: &mut State, call: &Call) -> Option<Result<Reply, Reply>> {
             workflow_dispatch(st, call, o, r, id)
         }
         ("GET", ["repos", o, r, "actions", "runs"]) => list_runs(st, call, o, r),
+        ("GET", ["repos", o, r, "actions", "runs", id]) => get_run(st, o, r, id),
         ("POST", ["repos", o, r, "actions", "runs", id, "cancel"]) => cancel_run(st, o, r, id),
         ("POST", ["repos", o, r, "dispatches"]) => repository_dispatch(st, call, o, r),
         _ => return None,
@@ -538,10 +553,11 @@ fn create_issue(st: &mut State, call: &Call, owner: &str, repo: &str) -> Result<
         _ => return Err(validation("Issue", Some("title"), "missing_field", None)),
     };
     let labels = label_names(&body);
+    let me = st.token_login.clone();
     let new = NewIssue {
         title: &title,
         body: body["body"].as_str(),
-        user: TOKEN_LOGIN,
+        user: &me,
         labels: &labels,
     };
     let number = insert_issue(st, owner, repo, &new, None);
@@ -634,7 +650,9 @@ fn issue_comments(
             .as_str()
             .filter(|s| !s.is_empty())
             .ok_or_else(|| validation("IssueComment", Some("body"), "missing_field", None))?;
-        let id = insert_comment(st, owner, repo, n, TOKEN_LOGIN, text);
+        too_long(text)?;
+        let me = st.token_login.clone();
+        let id = insert_comment(st, owner, repo, n, &me, text);
         let rec = &st.repos[&(owner.to_string(), repo.to_string())];
         let c = rec
             .comments
@@ -677,6 +695,7 @@ fn comment(st: &mut State, call: &Call, owner: &str, repo: &str, id: &str) -> Re
             let text = body["body"]
                 .as_str()
                 .ok_or_else(|| validation("IssueComment", Some("body"), "missing_field", None))?;
+            too_long(text)?;
             rec.comments[pos].body = text.to_string();
             rec.comments[pos].updated_at = Utc::now();
         }
@@ -720,7 +739,7 @@ fn reactions(
     if let Some(existing) = rec
         .reactions
         .iter()
-        .find(|r| r.comment == id && r.user == TOKEN_LOGIN && r.content == content)
+        .find(|r| r.comment == id && r.user == st.token_login && r.content == content)
     {
         return Ok(reply(200, st.reaction_json(existing)));
     }
@@ -728,7 +747,7 @@ fn reactions(
     let reaction = ReactionRec {
         id: rid,
         comment: id,
-        user: TOKEN_LOGIN.into(),
+        user: st.token_login.clone(),
         content,
         created_at: Utc::now(),
     };
@@ -911,10 +930,11 @@ fn create_pull(st: &mut State, call: &Call, owner: &str, repo: &str) -> Result<R
     let (head, base) = (field("head")?, field("base")?);
     let title = field("title")?;
     let draft = body["draft"].as_bool().unwrap_or(false);
+    let me = st.token_login.clone();
     let new = NewIssue {
         title,
         body: body["body"].as_str(),
-        user: TOKEN_LOGIN,
+        user: &me,
         labels: &[],
     };
     let n = open_pull(st, owner, repo, &new, head, base, draft)?;
@@ -1036,7 +1056,7 @@ fn reply_to_review_comment(
         pull: n,
         review_id: Some(st.fresh_id()),
         in_reply_to: Some(parent.in_reply_to.unwrap_or(parent.id)),
-        user: TOKEN_LOGIN.into(),
+        user: st.token_login.clone(),
         path: parent.path.clone(),
         line: parent.line,
         body: text.clone(),
@@ -1051,7 +1071,7 @@ fn reply_to_review_comment(
         pull: n,
         in_reply_to: id,
         id: new_id,
-        user: TOKEN_LOGIN.into(),
+        user: st.token_login.clone(),
         body: text,
     });
     Ok(reply(201, json))
@@ -1270,7 +1290,9 @@ fn update_ref(
 /// Stores a workflow run and returns nothing; the test reads it back through the API.
 pub fn insert_run(st: &mut State, owner: &str, repo: &str, id: u64, status: &str) {
     let conclusion = (status == "completed").then(|| "success".to_string());
-    st.repo_entry(owner, repo).runs.push(RunRec {
+    let runs = &mut st.repo_entry(owner, repo).runs;
+    runs.retain(|r| r.id != id);
+    runs.push(RunRec {
         id,
         status: status.to_string(),
         conclusion,
@@ -1348,6 +1370,28 @@ fn list_runs(st: &State, call: &Call, owner: &str, repo: &str) -> Result<Reply, 
     let items = page.body.take().unwrap_or(Value::Array(Vec::new()));
     page.body = Some(json!({"total_count": total, "workflow_runs": items}));
     Ok(page)
+}
+
+/// `GET /user`: the token's account for a user's token; installation tokens
+/// (`GITHUB_TOKEN`, app tokens) get GitHub's 403.
+fn token_user(st: &State) -> Reply {
+    if st.token_is_user {
+        reply(200, st.user_json(&st.token_login))
+    } else {
+        error(403, "Resource not accessible by integration")
+    }
+}
+
+fn get_run(st: &State, owner: &str, repo: &str, id: &str) -> Result<Reply, Reply> {
+    let id = number(id)?;
+    let head = bare(st, owner, repo)
+        .and_then(|b| git_http::commit_info(&b, "refs/heads/main"))
+        .unwrap_or_else(git_http::CommitInfo::placeholder);
+    let run = st
+        .repo(owner, repo)
+        .and_then(|r| r.runs.iter().find(|r| r.id == id))
+        .ok_or_else(not_found)?;
+    Ok(reply(200, st.run_json(owner, repo, run, &head)))
 }
 
 fn cancel_run(st: &mut State, owner: &str, repo: &str, id: &str) -> Result<Reply, Reply> {
