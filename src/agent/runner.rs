@@ -190,7 +190,11 @@ pub async fn execute(
     let steering =
         context::render_steering(&context::load_steering(&source, &state.spec.task, &[]));
     let repo_map = context::repo_map(&source, REPO_MAP_BYTES);
-    let mut env = command_env(&cx.env.pairs(), &cx.settings.secret_names);
+    // Python checks run in the virtual environment setup makes.
+    let mut env = environment.command_env(
+        &worktree,
+        command_env(&cx.env.pairs(), &cx.settings.secret_names),
+    );
     let user = user::choose(
         cx.settings.file.command_user.as_deref(),
         cx.default_command_user,
