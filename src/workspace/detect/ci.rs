@@ -111,7 +111,7 @@ pub(super) fn workflow(rel: &str, text: &str, ci: &mut Ci) {
             let secrets = step
                 .get("env")
                 .and_then(Value::as_mapping)
-                .is_some_and(|env| env.values().any(|v| mentions_secrets(v)))
+                .is_some_and(|env| env.values().any(mentions_secrets))
                 || step
                     .get("if")
                     .and_then(Value::as_str)

@@ -47,13 +47,10 @@ fn program(command: &str) -> Vec<&str> {
     while words.first().is_some_and(|w| is_assignment(w)) {
         words.remove(0);
     }
-    loop {
-        let Some(runner) = RUNNERS
-            .iter()
-            .find(|r| words.len() > r.len() && words[..r.len()] == r[..])
-        else {
-            break;
-        };
+    while let Some(runner) = RUNNERS
+        .iter()
+        .find(|r| words.len() > r.len() && words[..r.len()] == r[..])
+    {
         words.drain(..runner.len());
         while words.first().is_some_and(|w| w.starts_with('-')) {
             words.remove(0);

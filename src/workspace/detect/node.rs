@@ -194,7 +194,7 @@ fn runs_script(chain: &str, name: &str) -> bool {
             w[0],
             "run" | "pnpm" | "yarn" | "run-s" | "run-p" | "npm-run-all"
         ) && w[1] == name
-    }) || (name == "lint" && words.iter().any(|w| *w == "eslint"))
+    }) || (name == "lint" && words.contains(&"eslint"))
 }
 
 #[cfg(test)]
