@@ -135,7 +135,12 @@ impl TaskState {
             message.clone(),
         );
         let committed = blocking(move || {
-            git::commit_all(&root, &branch, (author.0.as_str(), author.1.as_str()), &text)
+            git::commit_all(
+                &root,
+                &branch,
+                (author.0.as_str(), author.1.as_str()),
+                &text,
+            )
         })
         .await?;
         self.committed(s, committed, &message);
@@ -220,7 +225,8 @@ async fn verify_settled(
         let verified = st.head_commit().to_string();
         let (root, base) = (s.workspace.root().to_path_buf(), st.base_commit.clone());
         let (_, diff) = blocking(move || git::diff_since(&root, &base)).await?;
-        let mut report = match verify::verify(s, &mut st.spec, attempt, &diff, &st.baseline).await? {
+        let mut report = match verify::verify(s, &mut st.spec, attempt, &diff, &st.baseline).await?
+        {
             Ok(report) => report,
             Err(interrupt) => return Ok(Err(interrupt)),
         };

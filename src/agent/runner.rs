@@ -221,12 +221,13 @@ pub async fn execute(
             .checks
             .iter()
             .map(|c| c.command.clone())
-            .chain(environment.setup.iter().cloned())
+            .chain(environment.setup.iter().map(|s| s.command.clone()))
             .collect();
         crate::agent::preflight::check_toolchain(&commands, &path, user)?;
         workspace = workspace.with_owner(user.uid, user.gid);
     }
-    let containment = build_containment(&cx, repo, &task_dir, &worktree, user.as_ref()).await?;
+    let containment =
+        build_containment(&cx, repo, &task_dir, &worktree, user.as_ref(), &environment).await?;
     let runner = containment.agent.clone();
     let preparation = prepare(Preparing {
         repo_dir: repo.workdir().to_path_buf(),
@@ -383,15 +384,27 @@ async fn build_containment(
     task_dir: &Path,
     worktree: &Path,
     user: Option<&user::CommandUser>,
+    environment: &crate::workspace::detect::Environment,
 ) -> Result<Containment, RunError> {
     let reporter = cx.reporter.clone();
     let process_env = cx.env.pairs();
+    // Python checks run in the virtual environment setup makes.
+    let command_env = environment.command_env(
+        worktree,
+        command_env(&process_env, &cx.settings.secret_names),
+    );
+    let extra_write = environment
+        .venv
+        .then(|| crate::workspace::detect::venv_dir(worktree))
+        .into_iter()
+        .collect();
     let network = &cx.settings.network;
     Ok(Containment::build(containment::Params {
         worktree,
         task_dir,
         git_dir: repo.raw().commondir(),
-        command_env: command_env(&process_env, &cx.settings.secret_names),
+        command_env,
+        extra_write,
         process_env: &process_env,
         user,
         level: network.level,

@@ -1,6 +1,7 @@
 //! `deckhand verify --repo DIR`: the verification role alone, no model.
 //! Detects the environment, runs setup, tests, lint and type check, and
-//! reports every finding with file:line.
+//! reports every finding with file:line, where each command came from, and
+//! whether the tree is as it was.
 
 use std::path::PathBuf;
 
@@ -8,11 +9,11 @@ use anyhow::Context;
 use clap::Args;
 
 use super::{exit, GlobalArgs};
-use crate::agent::verify::{run_checks, run_setup, ALL_KINDS};
 use crate::config::{EnvSnapshot, Settings};
 use crate::report::Reporter;
 use crate::sandbox::env::command_env;
 use crate::sandbox::HostLauncher;
+use crate::workspace::checks::{self, Options, Report};
 use crate::workspace::detect;
 use crate::workspace::{CommandRunner, Workspace};
 
@@ -35,34 +36,43 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
     for d in &environment.detected {
         reporter.progress(&format!("🔍 detected: {d}"));
     }
+    for c in &environment.checks {
+        reporter.progress(&format!(
+            "🧭 {}: `{}` (from {})",
+            c.kind.as_str(),
+            c.command,
+            c.source
+        ));
+    }
+    for n in &environment.notes {
+        reporter.progress(&format!("ℹ️ {n}"));
+    }
     if environment.checks.is_empty() {
         reporter.progress("⚠️ no test, lint or type-check command was detected; set `commands:` in .github/deckhand.yml");
     }
     let runner: CommandRunner = std::sync::Arc::new(HostLauncher::new(
         workspace.root(),
-        command_env(&env.pairs(), &settings.secret_names),
+        environment.command_env(
+            workspace.root(),
+            command_env(&env.pairs(), &settings.secret_names),
+        ),
     ));
-    run_setup(
+    let redact = |t: &str| redactor.redact(t).into_owned();
+    let progress = |line: &str| reporter.progress(line);
+    let report = checks::verify(
+        workspace.root(),
         &runner,
         &environment,
-        &reporter,
-        settings.budgets.check_timeout,
+        &Options {
+            timeout: settings.budgets.check_timeout,
+            redact: &redact,
+            progress: &progress,
+        },
     )
     .await;
-    let runs = run_checks(
-        &workspace,
-        &runner,
-        &environment,
-        &reporter,
-        settings.budgets.check_timeout,
-        "verify",
-        &ALL_KINDS,
-    )
-    .await;
-    let passed = runs.iter().all(|r| r.passed());
     if env.get("GITHUB_ACTIONS") == Some("true") && !global.json {
         // Findings show on the diff in GitHub (workflow commands: stdout).
-        for r in runs.iter().filter(|r| !r.passed()) {
+        for r in report.checks.iter().filter(|r| !r.ok()) {
             for f in &r.findings {
                 let line = crate::report::workflow::error_annotation(
                     &f.file, f.line, f.column, &r.command, &f.message,
@@ -72,32 +82,78 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
         }
     }
     if global.json {
-        let doc = serde_json::json!({"event": "verify_finished", "passed": passed, "checks": runs});
+        let mut doc = serde_json::to_value(&report)?;
+        if let Some(map) = doc.as_object_mut() {
+            map.insert("event".into(), "verify_finished".into());
+        }
         println!("{}", redactor.redact(&doc.to_string()));
     } else {
-        let mut out = String::new();
-        for r in &runs {
-            out.push_str(&format!(
-                "{} `{}` {}\n",
-                r.kind.as_str(),
-                r.command,
-                r.outcome()
-            ));
-            for f in &r.findings {
-                let col = f.column.map(|c| format!(":{c}")).unwrap_or_default();
-                out.push_str(&format!("{}:{}{col}: {}\n", f.file, f.line, f.message));
-            }
-            if !r.passed() && r.findings.is_empty() {
-                out.push_str(&r.output);
-                out.push('\n');
-            }
-        }
-        out.push_str(if passed {
-            "verify: passed"
-        } else {
-            "verify: FAILED"
-        });
-        reporter.result(&out);
+        reporter.result(&human(&report));
     }
-    Ok(if passed { exit::DONE } else { exit::ERROR })
+    Ok(if report.passed {
+        exit::DONE
+    } else {
+        exit::ERROR
+    })
+}
+
+/// The report as people read it: one line per check with its source, its
+/// findings, and what changed in the tree.
+fn human(report: &Report) -> String {
+    let mut out = String::new();
+    for s in report.setup.iter().filter(|s| !s.passed) {
+        out.push_str(&format!(
+            "setup `{}` (from {}) ❌ exit {}\n",
+            s.command,
+            s.source,
+            s.exit_code.map_or("?".into(), |c| c.to_string())
+        ));
+    }
+    for r in &report.checks {
+        out.push_str(&format!(
+            "{} `{}` (from {}) {}\n",
+            r.kind.as_str(),
+            r.command,
+            r.source,
+            r.outcome()
+        ));
+        for f in &r.findings {
+            let col = f.column.map(|c| format!(":{c}")).unwrap_or_default();
+            out.push_str(&format!("{}:{}{col}: {}\n", f.file, f.line, f.message));
+        }
+        if !r.ok() && r.findings.is_empty() {
+            out.push_str(&r.output);
+            out.push('\n');
+        }
+    }
+    let wrote: Vec<String> = report
+        .setup
+        .iter()
+        .map(|s| (&s.command, &s.wrote))
+        .chain(report.checks.iter().map(|c| (&c.command, &c.wrote)))
+        .filter(|(_, w)| !w.is_empty())
+        .map(|(c, w)| {
+            format!(
+                "⚠️ `{c}` changed the tree (nothing was restored): {}\n",
+                w.join(", ")
+            )
+        })
+        .collect();
+    for line in &wrote {
+        out.push_str(line);
+    }
+    match (&report.tree.note, report.tree.changed.is_empty()) {
+        (Some(note), _) => out.push_str(&format!("tree: {note}\n")),
+        (None, true) => out.push_str("tree: unchanged\n"),
+        (None, false) => out.push_str(&format!(
+            "tree: CHANGED by verify: {}\n",
+            report.tree.changed.join(", ")
+        )),
+    }
+    out.push_str(if report.passed {
+        "verify: passed"
+    } else {
+        "verify: FAILED"
+    });
+    out
 }

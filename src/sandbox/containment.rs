@@ -69,6 +69,9 @@ pub struct Params<'a> {
     pub git_dir: &'a Path,
     /// The allowlisted environment (see [`super::env::command_env`]).
     pub command_env: Vec<(String, String)>,
+    /// More directories commands may write (a Python virtual environment
+    /// outside the worktree); created for the command user.
+    pub extra_write: Vec<PathBuf>,
     /// Deckhand's own environment.
     pub process_env: &'a [(String, String)],
     pub user: Option<&'a CommandUser>,
@@ -178,12 +181,15 @@ impl Containment {
                 read.push(dir);
             }
         }
-        let write = vec![
+        let mut write = vec![
             p.worktree.to_path_buf(),
             home.clone(),
             tmp.clone(),
             PathBuf::from("/dev"),
         ];
+        for dir in &p.extra_write {
+            write.push(private_dir(dir, p.user)?);
+        }
 
         let support = Support::probe();
         let mut advisories = support.advisories(p.level != NetworkLevel::Open);

@@ -1,6 +1,8 @@
-//! The confined checkout: path resolution, output capping, and
-//! detection of the repository's setup/test/lint/type-check commands.
+//! The confined checkout: path resolution, output capping, detection of
+//! the repository's setup/test/lint/type-check commands, running them
+//! (`checks`) and the tree comparison around them (`tree`).
 
+pub mod checks;
 pub mod command;
 pub mod confined;
 pub mod detect;
@@ -9,6 +11,7 @@ pub mod findings;
 pub mod paths;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod tree;
 
 pub use crate::sandbox::launcher::{CommandOutput, CommandRunner};
 pub use paths::{PathError, Workspace};

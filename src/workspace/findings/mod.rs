@@ -13,6 +13,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Serialize;
 
+mod runners;
+
 /// One problem at a place in the repository.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -132,14 +134,21 @@ re!(
     r"^\s*((?:[A-Za-z]:)?[^\s:]+\.[A-Za-z0-9]+):(\d+):(?:(\d+):)?\s+(.+)$"
 );
 re!(PYTEST_E, r"^E\s+(.*)$");
+re!(CODE_FRAME, r"^\s*(?:>\s*)?\d+\s*\||^\s*\|\s*\^");
 re!(GO_PANIC_FRAME, r"^\t(/\S+\.go):(\d+)(?: \+0x[0-9a-f]+)?$");
 
 /// Failures with a place in the repository, in order of appearance.
 pub fn parse_findings(output: &str, root: &Path) -> Vec<Finding> {
-    let clean = ANSI.replace_all(output, "");
+    let clean = plain_text(output);
     let lines: Vec<&str> = clean.lines().collect();
     let mut raw = Vec::new();
     let mut resolver = Resolver::new(root);
+    // First come the parsers that know a runner's whole block: at the same
+    // line, the first one wins.
+    raw.extend(runners::jest(&lines, &mut resolver));
+    raw.extend(runners::vitest(&lines, &mut resolver));
+    raw.extend(runners::ruff_full(&lines));
+    raw.extend(runners::at_line(&lines, &mut resolver));
     raw.extend(stack_traces(&lines, &mut resolver));
     raw.extend(node_tap(&lines, &mut resolver));
     raw.extend(python_tracebacks(&lines, &mut resolver));
@@ -189,6 +198,13 @@ pub fn parse_findings(output: &str, root: &Path) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// The output without colours, and `go test -json` turned back into text.
+fn plain_text(output: &str) -> String {
+    let clean = ANSI.replace_all(output, "");
+    let lines: Vec<&str> = clean.lines().collect();
+    runners::go_json_text(&lines).unwrap_or_else(|| clean.into_owned())
 }
 
 fn shorten(message: &str) -> String {
@@ -282,6 +298,36 @@ impl Resolver {
     }
 }
 
+impl Resolver {
+    /// The source file that defines `name` (a test function), preferring
+    /// one long enough to have `line`, with that line's text.
+    fn defining(&mut self, name: &str, line: u32) -> Option<(String, String)> {
+        const SOURCE: [&str; 9] = [".c", ".h", ".cc", ".cpp", ".py", ".sh", ".js", ".ts", ".go"];
+        self.by_suffix("\u{0}");
+        let root = self.root().to_path_buf();
+        let word = Regex::new(&format!(r"\b{}\b", regex::escape(name))).ok()?;
+        let mut best: Option<(String, String)> = None;
+        for path in self.index.iter().flatten() {
+            if !SOURCE.iter().any(|e| path.ends_with(e)) {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(root.join(path)) else {
+                continue;
+            };
+            if !word.is_match(&text) {
+                continue;
+            }
+            match text.lines().nth(line.saturating_sub(1) as usize) {
+                Some(l) => return Some((path.clone(), l.trim().to_string())),
+                None => {
+                    best.get_or_insert((path.clone(), String::new()));
+                }
+            }
+        }
+        best
+    }
+}
+
 /// `a/./b` → `a/b`; `None` when the path climbs out or is empty.
 fn normalise(path: &Path) -> Option<String> {
     let mut parts: Vec<String> = Vec::new();
@@ -322,29 +368,22 @@ fn stack_traces(lines: &[&str], resolver: &mut Resolver) -> Vec<Raw> {
             continue;
         }
         let start = i;
-        let mut first_in_repo = None;
+        let mut frames = Vec::new();
         while i < lines.len()
             && (AT_FRAME.is_match(lines[i]) || BACKTRACE_SYMBOL.is_match(lines[i]))
         {
-            if first_in_repo.is_none() {
-                if let Some(c) = AT_FRAME.captures(lines[i]) {
-                    if resolver.resolve(&c[1]).is_some() {
-                        first_in_repo = Some((i, c[1].to_string(), number(&c[2]), number(&c[3])));
-                    }
+            if let Some(c) = AT_FRAME.captures(lines[i]) {
+                if let Some(rel) = resolver.resolve(&c[1]) {
+                    frames.push((i, rel, number(&c[2]), number(&c[3])));
                 }
             }
             i += 1;
         }
-        if let Some((at, path, Some(line), column)) = first_in_repo {
-            out.push(Raw {
-                test: None,
-                at,
-                path,
-                line,
-                column,
-                message: error_above(lines, start),
-            });
-        }
+        out.extend(runners::place(
+            frames,
+            Some(error_above(lines, start)),
+            None,
+        ));
     }
     out
 }
@@ -365,7 +404,7 @@ fn error_above(lines: &[&str], start: usize) -> String {
         None => (from..start)
             .rev()
             .map(|j| lines[j].trim())
-            .find(|l| !l.is_empty())
+            .find(|l| !l.is_empty() && !CODE_FRAME.is_match(l))
             .unwrap_or("stack trace")
             .to_string(),
     }
@@ -678,7 +717,13 @@ fn file_line(lines: &[&str]) -> Vec<Raw> {
                 .filter(|m| !m.is_empty())
                 .collect();
             if let Some(first) = details.first() {
-                message = format!("{message}: {first}");
+                // `E   AssertionError: 3 != 4` above `x.py:5: AssertionError`
+                // says it once.
+                message = if first.starts_with(&message) {
+                    first.to_string()
+                } else {
+                    format!("{message}: {first}")
+                };
             }
         }
         out.push(Raw {
@@ -740,7 +785,6 @@ re!(
     CARGO_RESULT,
     r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored"
 );
-re!(GO_RESULT, r"^\s*--- (PASS|FAIL|SKIP): ");
 re!(JEST_LINE, r"^\s*Tests:?\s+(.*)$");
 re!(JEST_COUNTS, r"(\d+) (passed|failed|skipped|todo|pending)");
 re!(
@@ -754,14 +798,14 @@ type CountParser = fn(&[&str]) -> Option<TestCounts>;
 /// The test counts a runner printed, summed over every run in the output;
 /// `None` when no known summary is present.
 pub fn parse_test_counts(output: &str) -> Option<TestCounts> {
-    let clean = ANSI.replace_all(output, "");
+    let clean = plain_text(output);
     let lines: Vec<&str> = clean.lines().map(str::trim_end).collect();
     let parsers: [CountParser; 7] = [
         node_counts,
         pytest_counts,
         unittest_counts,
         cargo_counts,
-        go_counts,
+        runners::go_verbose,
         jest_counts,
         mocha_counts,
     ];
@@ -860,20 +904,6 @@ fn cargo_counts(lines: &[&str]) -> Option<TestCounts> {
         counts.passed += number(&c[1]).unwrap_or(0);
         counts.failed += number(&c[2]).unwrap_or(0);
         counts.skipped += number(&c[3]).unwrap_or(0);
-        true
-    })
-}
-
-fn go_counts(lines: &[&str]) -> Option<TestCounts> {
-    fold_counts(lines, |_, line, counts| {
-        let Some(c) = GO_RESULT.captures(line) else {
-            return false;
-        };
-        match &c[1] {
-            "PASS" => counts.passed += 1,
-            "FAIL" => counts.failed += 1,
-            _ => counts.skipped += 1,
-        }
         true
     })
 }
@@ -1066,7 +1096,12 @@ ok 5 - skipme # SKIP
                     Some(10),
                     "AssertionError [ERR_ASSERTION]: Expected values to be strictly equal: -1 !== 3"
                 ),
-                finding("src.js", 2, Some(25), "TypeError [Error]: cannot read x"),
+                finding(
+                    "test/add.test.js",
+                    8,
+                    Some(3),
+                    "TypeError [Error]: cannot read x (thrown at src.js:2)"
+                ),
             ]
         );
         assert_eq!(

@@ -1,0 +1,766 @@
+//! Environment detection: which setup, test, lint and type-check commands
+//! a repository uses, and where each came from.
+//!
+//! Sources, strongest first: `.github/deckhand.yml` `commands:`; the
+//! repository's own CI (`ci`: workflow `run:` steps, and the pre-commit
+//! hooks it runs); entry points the repository declares (Makefile targets,
+//! devfile commands); ecosystem defaults (`node`, `python`, `toolchains`).
+//! When the CI runs checks, those are the checks: a guess it does not run
+//! is listed in `notes`, not required. Every check is read-only
+//! (`classify::check_mode`).
+
+mod ci;
+mod classify;
+mod make;
+mod node;
+mod precommit;
+mod python;
+mod toolchains;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use classify::{classify, program_name, Eco, Role};
+
+/// The setup step that makes the virtual environment the checks run in.
+pub const VENV_SETUP: &str = "python3 -m venv \"$VIRTUAL_ENV\"";
+const VENV_SOURCE: &str = "Deckhand (a virtual environment for the checks)";
+/// Python tools a check may run that setup installs when the project does
+/// not list them.
+const PY_TOOLS: [&str; 7] = [
+    "pytest", "ruff", "mypy", "flake8", "black", "isort", "pylint",
+];
+
+/// Where the virtual environment for the repository at `root` lives:
+/// outside the tree, so the tree stays as it was.
+pub fn venv_dir(root: &Path) -> PathBuf {
+    let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let digest = Sha256::digest(canonical.display().to_string().as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    std::env::temp_dir().join(format!("deckhand-venv-{hex}"))
+}
+
+/// The kind of a verification command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckKind {
+    Test,
+    Lint,
+    Typecheck,
+}
+
+impl CheckKind {
+    pub const ALL: [CheckKind; 3] = [CheckKind::Test, CheckKind::Lint, CheckKind::Typecheck];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckKind::Test => "test",
+            CheckKind::Lint => "lint",
+            CheckKind::Typecheck => "typecheck",
+        }
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            CheckKind::Test => 0,
+            CheckKind::Lint => 1,
+            CheckKind::Typecheck => 2,
+        }
+    }
+}
+
+/// One verification command and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub kind: CheckKind,
+    pub command: String,
+    /// Where the command came from, e.g. `package.json scripts.test`.
+    pub source: String,
+}
+
+/// One setup command and where it came from; reads as the command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Setup {
+    pub command: String,
+    pub source: String,
+}
+
+impl Setup {
+    pub fn new(command: impl Into<String>, source: impl Into<String>) -> Setup {
+        Setup {
+            command: command.into(),
+            source: source.into(),
+        }
+    }
+}
+
+impl std::ops::Deref for Setup {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.command
+    }
+}
+
+impl std::fmt::Display for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.command)
+    }
+}
+
+/// What the repository needs: setup commands, checks, and what was seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Environment {
+    pub setup: Vec<Setup>,
+    /// Ordered tests first, then lint, then type checks.
+    pub checks: Vec<Check>,
+    /// Human-readable, e.g. `Node.js (npm, package-lock.json)`, `Dockerfile`.
+    pub detected: Vec<String>,
+    /// What detection chose not to run, and why (CI steps skipped, checks
+    /// the CI does not require, scripts that would rewrite files).
+    pub notes: Vec<String>,
+    /// Setup makes a Python virtual environment; commands run with it
+    /// first on PATH (see [`Environment::command_env`]).
+    pub venv: bool,
+}
+
+/// The `commands:` section of `.github/deckhand.yml`. `Some("")` disables
+/// that command.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    pub setup: Option<String>,
+    pub test: Option<String>,
+    pub lint: Option<String>,
+    pub typecheck: Option<String>,
+}
+
+impl Overrides {
+    fn for_kind(&self, kind: CheckKind) -> Option<&str> {
+        match kind {
+            CheckKind::Test => self.test.as_deref(),
+            CheckKind::Lint => self.lint.as_deref(),
+            CheckKind::Typecheck => self.typecheck.as_deref(),
+        }
+    }
+}
+
+/// Where override commands are said to come from.
+const OVERRIDE_SOURCE: &str = ".github/deckhand.yml commands";
+
+impl Environment {
+    /// Applies the configured commands: `None` keeps what was detected, an
+    /// empty string removes it, anything else replaces it.
+    pub fn with_overrides(mut self, o: &Overrides) -> Environment {
+        if let Some(setup) = o.setup.as_deref() {
+            let source = format!("{OVERRIDE_SOURCE}.setup");
+            let venv = self.venv;
+            self.setup.retain(|s| venv && s.command == VENV_SETUP);
+            self.setup
+                .extend(non_empty(setup).map(|c| Setup::new(c, source)));
+        }
+        for kind in CheckKind::ALL {
+            let Some(command) = o.for_kind(kind) else {
+                continue;
+            };
+            let first = self.checks.iter().position(|c| c.kind == kind);
+            self.checks.retain(|c| c.kind != kind);
+            if let Some(command) = non_empty(command) {
+                let source = format!("{OVERRIDE_SOURCE}.{}", kind.as_str());
+                let check = Check::new(kind, command, source);
+                let at = first.unwrap_or(self.checks.len()).min(self.checks.len());
+                self.checks.insert(at, check);
+            }
+        }
+        sort_checks(&mut self.checks);
+        self
+    }
+
+    /// The environment commands run with: `VIRTUAL_ENV` set and its `bin`
+    /// first on PATH when setup makes a virtual environment.
+    pub fn command_env(
+        &self,
+        root: &Path,
+        mut env: Vec<(String, String)>,
+    ) -> Vec<(String, String)> {
+        if !self.venv {
+            return env;
+        }
+        let dir = venv_dir(root);
+        let bin = dir.join("bin").display().to_string();
+        env.retain(|(k, _)| k != "VIRTUAL_ENV");
+        match env.iter_mut().find(|(k, _)| k == "PATH") {
+            Some((_, path)) => *path = format!("{bin}:{path}"),
+            None => env.push(("PATH".into(), bin)),
+        }
+        env.push(("VIRTUAL_ENV".into(), dir.display().to_string()));
+        env.push(("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()));
+        env
+    }
+
+    pub fn checks_of(&self, kind: CheckKind) -> impl Iterator<Item = &Check> + '_ {
+        self.checks.iter().filter(move |c| c.kind == kind)
+    }
+}
+
+fn non_empty(command: &str) -> Option<String> {
+    let trimmed = command.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
+
+fn sort_checks(checks: &mut [Check]) {
+    checks.sort_by_key(|c| c.kind.rank());
+}
+
+/// What the sources found, before the CI has its say.
+#[derive(Default)]
+struct Found {
+    setup: Vec<Setup>,
+    ecosystem: Vec<Check>,
+    entry_points: Vec<Check>,
+    detected: Vec<String>,
+    notes: Vec<String>,
+    venv: bool,
+    /// Names of the Python packages the project installs.
+    python_deps: Vec<String>,
+    /// mypy's `files` is configured (so `mypy` runs with no path).
+    mypy_files: bool,
+}
+
+impl Found {
+    /// An ecosystem default, replaced by any entry point of the same kind.
+    fn check(&mut self, kind: CheckKind, command: impl Into<String>, source: impl Into<String>) {
+        self.ecosystem.push(Check::new(kind, command, source));
+    }
+
+    /// A command the repository declares itself (Makefile, devfile).
+    fn entry_point(
+        &mut self,
+        kind: CheckKind,
+        command: impl Into<String>,
+        source: impl Into<String>,
+    ) {
+        self.entry_points.push(Check::new(kind, command, source));
+    }
+
+    fn setup(&mut self, command: impl Into<String>, source: impl Into<String>) {
+        self.setup.push(Setup::new(command, source));
+    }
+}
+
+impl Check {
+    fn new(kind: CheckKind, command: impl Into<String>, source: impl Into<String>) -> Check {
+        Check {
+            kind,
+            command: command.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// Looks at the repository and says how to set it up and verify it.
+pub fn detect(root: &Path) -> Environment {
+    let mut found = Found::default();
+    toolchains::dockerfile(root, &mut found);
+    toolchains::devfile(root, &mut found);
+    node::detect(root, &mut found);
+    python::detect(root, &mut found);
+    toolchains::rust(root, &mut found);
+    toolchains::go(root, &mut found);
+    make::detect(root, &mut found);
+
+    let overridden: Vec<CheckKind> = found.entry_points.iter().map(|c| c.kind).collect();
+    let mut guessed: Vec<Check> = std::mem::take(&mut found.ecosystem)
+        .into_iter()
+        .filter(|c| !overridden.contains(&c.kind))
+        .collect();
+    guessed.append(&mut found.entry_points);
+
+    let ci = ci::read(root);
+    let hooks = precommit::read(root, found.mypy_files);
+    let mut notes = std::mem::take(&mut found.notes);
+    notes.extend(ci.notes.iter().cloned());
+    let mut checks: Vec<Check> = ci
+        .steps
+        .iter()
+        .filter_map(|s| match s.role {
+            Role::Check(kind) => Some(Check::new(kind, s.command.clone(), s.source.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut pins: Vec<String> = Vec::new();
+    let from_ci = !checks.is_empty() || ci.precommit.is_some();
+    if let Some(hooks) = &hooks {
+        if ci.precommit.is_some() || !from_ci {
+            let run_by = ci
+                .precommit
+                .as_ref()
+                .map(|s| format!(", run by {s}"))
+                .unwrap_or_default();
+            for hook in &hooks.hooks {
+                checks.push(Check::new(
+                    hook.kind,
+                    hook.command.clone(),
+                    format!("{}{run_by}", hook.source),
+                ));
+                pins.extend(hook.install.iter().cloned());
+            }
+            if !hooks.skipped.is_empty() {
+                notes.push(format!(
+                    "pre-commit hooks not run (no read-only form): {}",
+                    hooks.skipped.join(", ")
+                ));
+            }
+        }
+    }
+    if from_ci {
+        for g in &guessed {
+            if !checks.iter().any(|c| c.command == g.command) {
+                notes.push(format!(
+                    "not required: `{}` ({}): the repository's CI does not run it",
+                    g.command, g.source
+                ));
+            }
+        }
+    } else {
+        checks.extend(guessed);
+    }
+    let mut seen = BTreeSet::new();
+    checks.retain(|c| seen.insert(c.command.clone()));
+    sort_checks(&mut checks);
+
+    // Setup: the CI's install commands replace the guessed ones of the
+    // same ecosystem.
+    let eco = |command: &str| match classify(command) {
+        Role::Setup(e) => Some(e),
+        _ => None,
+    };
+    let ci_setup: Vec<Setup> = ci
+        .steps
+        .iter()
+        .filter(|s| matches!(s.role, Role::Setup(_)))
+        .map(|s| Setup::new(s.command.clone(), s.source.clone()))
+        .collect();
+    let ci_ecos: Vec<Eco> = ci_setup.iter().filter_map(|s| eco(&s.command)).collect();
+    let venv = found.venv || ci_ecos.contains(&Eco::Python);
+    let mut setup = Vec::new();
+    if venv {
+        setup.push(Setup::new(VENV_SETUP, VENV_SOURCE));
+    }
+    setup.extend(
+        found
+            .setup
+            .into_iter()
+            .filter(|s| eco(&s.command).is_none_or(|e| !ci_ecos.contains(&e))),
+    );
+    setup.extend(ci_setup);
+    if venv {
+        if let Some(tools) = missing_python_tools(&checks, &found.python_deps, &setup, &pins) {
+            setup.push(tools);
+        }
+    }
+    let mut seen = BTreeSet::new();
+    setup.retain(|s| seen.insert(s.command.clone()));
+    Environment {
+        setup,
+        checks,
+        detected: found.detected,
+        notes,
+        venv,
+    }
+}
+
+/// One `pip install` for the Python tools the checks run that nothing
+/// else installs (pinned where pre-commit pins them).
+fn missing_python_tools(
+    checks: &[Check],
+    deps: &[String],
+    setup: &[Setup],
+    pins: &[String],
+) -> Option<Setup> {
+    let mut tools: Vec<String> = Vec::new();
+    for c in checks {
+        let Some(name) = program_name(&c.command) else {
+            continue;
+        };
+        if !PY_TOOLS.contains(&name.as_str()) || deps.contains(&name) {
+            continue;
+        }
+        if setup
+            .iter()
+            .any(|s| s.command.split_whitespace().any(|w| w == name))
+        {
+            continue;
+        }
+        let pinned = pins
+            .iter()
+            .find(|p| python::requirement_name(p).as_deref() == Some(name.as_str()))
+            .cloned()
+            .unwrap_or_else(|| name.clone());
+        if !tools.contains(&pinned) {
+            tools.push(pinned);
+        }
+    }
+    // Extra packages a pinned hook needs (mypy's additional_dependencies).
+    for p in pins {
+        let name = python::requirement_name(p).unwrap_or_default();
+        if !PY_TOOLS.contains(&name.as_str()) && !tools.contains(p) && !tools.is_empty() {
+            tools.push(p.clone());
+        }
+    }
+    if tools.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = tools
+        .iter()
+        .filter_map(|t| python::requirement_name(t))
+        .filter(|n| PY_TOOLS.contains(&n.as_str()))
+        .collect();
+    let quoted: Vec<String> = tools.iter().map(|t| python::quote(t)).collect();
+    Some(Setup::new(
+        format!("python3 -m pip install {}", quoted.join(" ")),
+        format!(
+            "Deckhand: checks need {} (not in the project's dependencies)",
+            names.join(", ")
+        ),
+    ))
+}
+
+fn read(root: &Path, name: &str) -> Option<String> {
+    let path = root.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read file during detection");
+            None
+        }
+    }
+}
+
+fn exists(root: &Path, name: &str) -> bool {
+    root.join(name).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace::testing::temp_repo as repo;
+
+    fn setups(env: &Environment) -> Vec<String> {
+        env.setup.iter().map(|s| s.command.clone()).collect()
+    }
+
+    fn commands(env: &Environment, kind: CheckKind) -> Vec<String> {
+        env.checks_of(kind).map(|c| c.command.clone()).collect()
+    }
+
+    #[test]
+    fn node_without_dependencies_needs_no_setup() {
+        let dir = repo(&[(
+            "package.json",
+            r#"{"name":"x","scripts":{"test":"node --test"}}"#,
+        )]);
+        let env = detect(dir.path());
+        assert_eq!(
+            env,
+            Environment {
+                setup: vec![],
+                checks: vec![Check {
+                    kind: CheckKind::Test,
+                    command: "npm test".into(),
+                    source: "package.json scripts.test".into(),
+                }],
+                detected: vec!["Node.js (npm, no lockfile)".into()],
+                notes: vec![],
+                venv: false,
+            }
+        );
+    }
+
+    #[test]
+    fn node_npm_placeholder_is_not_a_test() {
+        let dir = repo(&[(
+            "package.json",
+            r#"{"scripts":{"test":"echo \"Error: no test specified\" && exit 1"}}"#,
+        )]);
+        assert!(detect(dir.path()).checks.is_empty());
+    }
+
+    #[test]
+    fn node_lockfiles_choose_the_package_manager_and_setup() {
+        let manifest = r#"{"scripts":{"test":"jest","lint":"eslint .","type-check":"tsc"},
+                          "dependencies":{"express":"4"}}"#;
+        let cases = [
+            ("package-lock.json", "npm ci", "npm test", "npm run lint"),
+            (
+                "pnpm-lock.yaml",
+                "pnpm install --frozen-lockfile",
+                "pnpm test",
+                "pnpm run lint",
+            ),
+            (
+                "yarn.lock",
+                "yarn install --frozen-lockfile",
+                "yarn test",
+                "yarn run lint",
+            ),
+        ];
+        for (lock, setup, test, lint) in cases {
+            let dir = repo(&[("package.json", manifest), (lock, "")]);
+            let env = detect(dir.path());
+            assert_eq!(setups(&env), vec![setup.to_string()], "{lock}");
+            assert_eq!(commands(&env, CheckKind::Test), vec![test], "{lock}");
+            assert_eq!(commands(&env, CheckKind::Lint), vec![lint], "{lock}");
+            let pm = test.split(' ').next().unwrap();
+            assert_eq!(
+                commands(&env, CheckKind::Typecheck),
+                vec![format!("{pm} run type-check")]
+            );
+        }
+        let dir = repo(&[("package.json", manifest)]);
+        assert_eq!(setups(&detect(dir.path())), vec!["npm install"]);
+    }
+
+    #[test]
+    fn node_tsconfig_with_typescript_gets_tsc() {
+        let dir = repo(&[
+            ("package.json", r#"{"devDependencies":{"typescript":"5"}}"#),
+            ("tsconfig.json", "{}"),
+        ]);
+        let env = detect(dir.path());
+        assert_eq!(
+            commands(&env, CheckKind::Typecheck),
+            vec!["npx tsc --noEmit"]
+        );
+        let dir = repo(&[("package.json", "{}"), ("tsconfig.json", "{}")]);
+        assert!(detect(dir.path()).checks.is_empty());
+    }
+
+    #[test]
+    fn python_pyproject_with_pytest_ruff_and_mypy() {
+        let dir = repo(&[(
+            "pyproject.toml",
+            r#"
+[project]
+name = "x"
+dependencies = ["requests>=2"]
+[project.optional-dependencies]
+dev = ["pytest", "ruff"]
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+[tool.ruff]
+line-length = 100
+[tool.mypy]
+strict = true
+"#,
+        )]);
+        let env = detect(dir.path());
+        assert_eq!(
+            setups(&env),
+            vec![
+                VENV_SETUP,
+                "python3 -m pip install -e '.[dev]'",
+                "python3 -m pip install mypy"
+            ]
+        );
+        assert_eq!(
+            env.checks,
+            vec![
+                Check {
+                    kind: CheckKind::Test,
+                    command: "python3 -m pytest".into(),
+                    source: "pyproject.toml [tool.pytest.ini_options]".into()
+                },
+                Check {
+                    kind: CheckKind::Lint,
+                    command: "ruff check --no-fix .".into(),
+                    source: "pyproject.toml [tool.ruff]".into()
+                },
+                Check {
+                    kind: CheckKind::Typecheck,
+                    command: "mypy .".into(),
+                    source: "pyproject.toml [tool.mypy]".into()
+                },
+            ]
+        );
+        assert_eq!(env.detected, vec!["Python (pyproject.toml)"]);
+    }
+
+    #[test]
+    fn python_without_pytest_uses_unittest() {
+        let dir = repo(&[
+            ("requirements.txt", "# nothing yet\n"),
+            ("tests/test_a.py", ""),
+        ]);
+        let env = detect(dir.path());
+        assert_eq!(setups(&env), vec![VENV_SETUP]);
+        assert_eq!(
+            commands(&env, CheckKind::Test),
+            vec!["python3 -m unittest discover -s tests"]
+        );
+        let dir = repo(&[("setup.py", ""), ("tests/__init__.py", "")]);
+        assert_eq!(
+            commands(&detect(dir.path()), CheckKind::Test),
+            vec!["python3 -m unittest discover -s tests -t ."]
+        );
+        let dir = repo(&[("setup.py", ""), ("conftest.py", "")]);
+        assert_eq!(
+            commands(&detect(dir.path()), CheckKind::Test),
+            vec!["python3 -m pytest"]
+        );
+    }
+
+    #[test]
+    fn cargo_and_go() {
+        let dir = repo(&[
+            ("Cargo.toml", "[package]\nname='x'\n"),
+            ("go.mod", "module x\n"),
+        ]);
+        let env = detect(dir.path());
+        assert_eq!(
+            commands(&env, CheckKind::Test),
+            vec!["cargo test --no-fail-fast", "go test -v ./..."]
+        );
+        assert_eq!(
+            commands(&env, CheckKind::Lint),
+            vec!["cargo clippy --all-targets -- -D warnings", "go vet ./..."]
+        );
+        assert_eq!(env.detected, vec!["Rust (Cargo.toml)", "Go (go.mod)"]);
+    }
+
+    #[test]
+    fn makefile_targets_win_over_ecosystem_defaults() {
+        let dir = repo(&[
+            ("go.mod", "module x\n"),
+            (
+                "Makefile",
+                ".PHONY: test lint\nVERSION := 1\n%.o: %.c\n\tcc $<\ntest lint: build\n\tgo test ./...\ntype-check:\n\ttrue\n",
+            ),
+        ]);
+        let env = detect(dir.path());
+        assert_eq!(
+            env.checks,
+            vec![
+                Check {
+                    kind: CheckKind::Test,
+                    command: "make test".into(),
+                    source: "Makefile target test".into()
+                },
+                Check {
+                    kind: CheckKind::Lint,
+                    command: "make lint".into(),
+                    source: "Makefile target lint".into()
+                },
+                Check {
+                    kind: CheckKind::Typecheck,
+                    command: "make type-check".into(),
+                    source: "Makefile target type-check".into()
+                },
+            ]
+        );
+        let dir = repo(&[("Cargo.toml", ""), ("Makefile", "check:\n\tcargo test\n")]);
+        let env = detect(dir.path());
+        assert_eq!(commands(&env, CheckKind::Test), vec!["make check"]);
+        assert_eq!(
+            commands(&env, CheckKind::Lint),
+            vec!["cargo clippy --all-targets -- -D warnings"]
+        );
+    }
+
+    #[test]
+    fn devfile_commands_and_dockerfile() {
+        let dir = repo(&[
+            ("Dockerfile", "FROM node:20\n"),
+            (
+                "devfile.yaml",
+                r#"
+schemaVersion: 2.2.0
+metadata: {name: x}
+commands:
+  - id: install
+    exec:
+      component: runtime
+      commandLine: npm install
+      group: {kind: build, isDefault: true}
+  - id: run-tests
+    exec:
+      component: runtime
+      commandLine: npm run test:ci
+      group: {kind: test}
+  - id: run
+    exec:
+      commandLine: npm start
+      group: {kind: run}
+"#,
+            ),
+        ]);
+        let env = detect(dir.path());
+        assert_eq!(
+            env.setup,
+            vec![Setup::new("npm install", "devfile.yaml command install")]
+        );
+        assert_eq!(
+            env.checks,
+            vec![Check {
+                kind: CheckKind::Test,
+                command: "npm run test:ci".into(),
+                source: "devfile.yaml command run-tests".into()
+            }]
+        );
+        assert_eq!(env.detected, vec!["Dockerfile", "devfile.yaml"]);
+    }
+
+    #[test]
+    fn overrides_replace_disable_or_keep() {
+        let dir = repo(&[
+            (
+                "package.json",
+                r#"{"scripts":{"test":"jest","lint":"eslint ."},"dependencies":{"a":"1"}}"#,
+            ),
+            ("package-lock.json", "{}"),
+        ]);
+        let overrides: Overrides =
+            serde_yaml::from_str("setup: ''\ntest: npm run test:unit\ntypecheck: npx tsc -p .\n")
+                .unwrap();
+        let env = detect(dir.path()).with_overrides(&overrides);
+        assert!(env.setup.is_empty());
+        assert_eq!(
+            env.checks,
+            vec![
+                Check {
+                    kind: CheckKind::Test,
+                    command: "npm run test:unit".into(),
+                    source: ".github/deckhand.yml commands.test".into()
+                },
+                Check {
+                    kind: CheckKind::Lint,
+                    command: "npm run lint".into(),
+                    source: "package.json scripts.lint".into()
+                },
+                Check {
+                    kind: CheckKind::Typecheck,
+                    command: "npx tsc -p .".into(),
+                    source: ".github/deckhand.yml commands.typecheck".into()
+                },
+            ]
+        );
+        let disabled = detect(dir.path()).with_overrides(&Overrides {
+            lint: Some(String::new()),
+            setup: Some("make deps".into()),
+            ..Overrides::default()
+        });
+        assert_eq!(
+            disabled.setup,
+            vec![Setup::new(
+                "make deps",
+                ".github/deckhand.yml commands.setup"
+            )]
+        );
+        assert!(disabled.checks_of(CheckKind::Lint).next().is_none());
+        assert_eq!(commands(&disabled, CheckKind::Test), vec!["npm test"]);
+        assert!(serde_yaml::from_str::<Overrides>("tests: x\n").is_err());
+    }
+}
