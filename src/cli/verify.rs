@@ -11,10 +11,11 @@ use clap::Args;
 use super::{exit, GlobalArgs};
 use crate::config::{EnvSnapshot, Settings};
 use crate::report::Reporter;
+use crate::sandbox::container::DevContainer;
 use crate::sandbox::env::command_env;
 use crate::sandbox::HostLauncher;
 use crate::workspace::checks::{self, Options, Report};
-use crate::workspace::detect;
+use crate::workspace::{detect, devenv};
 use crate::workspace::{CommandRunner, Workspace};
 
 #[derive(Debug, Args)]
@@ -22,6 +23,11 @@ pub struct VerifyArgs {
     /// The repository to verify.
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
+    /// Run setup and checks in the dev container the repository declares
+    /// (devcontainer.json, devfile.yaml, `dev_container:` in the config, or
+    /// an official image for its language), with the local Docker engine.
+    #[arg(long)]
+    pub dev_container: bool,
 }
 
 pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
@@ -50,13 +56,66 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
     if environment.checks.is_empty() {
         reporter.progress("⚠️ no test, lint or type-check command was detected; set `commands:` in .github/deckhand.yml");
     }
-    let runner: CommandRunner = std::sync::Arc::new(HostLauncher::new(
-        workspace.root(),
-        environment.command_env(
+    let mut environment = environment;
+    let host_env = command_env(&env.pairs(), &settings.secret_names);
+    let mut dev_env = None;
+    let runner: CommandRunner = if args.dev_container {
+        let configured = settings
+            .file
+            .dev_container
+            .as_ref()
+            .and_then(|d| d.dockerfile.as_deref());
+        let found = devenv::detect(workspace.root(), configured);
+        for w in &found.warnings {
+            reporter.progress(&format!("⚠️ {w}; falling back"));
+        }
+        for n in &found.env.notes {
+            reporter.progress(&format!("ℹ️ {n}"));
+        }
+        let dev = found.env;
+        let runner: CommandRunner = if dev.image.is_some() {
+            environment.setup.splice(
+                0..0,
+                dev.setup.iter().map(|c| {
+                    detect::Setup::new(c.clone(), format!("{} (dev container)", dev.describe()))
+                }),
+            );
+            let secrets: Vec<(String, String)> = host_env
+                .iter()
+                .filter(|(k, _)| settings.secret_names.contains(k))
+                .cloned()
+                .collect();
+            let venv = environment
+                .venv
+                .then(|| detect::venv_dir(workspace.root()).display().to_string());
+            let mut inside = secrets;
+            if let Some(v) = &venv {
+                inside.push(("VIRTUAL_ENV".into(), v.clone()));
+            }
+            let progress = |line: &str| reporter.progress(line);
+            let container =
+                DevContainer::start(&dev, workspace.root(), host_env.clone(), &inside, &progress)
+                    .await?;
+            let container = match venv {
+                Some(v) => container.with_path_prefix(&format!("{v}/bin")),
+                None => container,
+            };
+            std::sync::Arc::new(container)
+        } else {
+            reporter.progress("🐳 dev container: none declared; commands run here");
+            std::sync::Arc::new(HostLauncher::new(
+                workspace.root(),
+                environment.command_env(workspace.root(), host_env.clone()),
+            ))
+        };
+        dev_env = Some(dev);
+        runner
+    } else {
+        std::sync::Arc::new(HostLauncher::new(
             workspace.root(),
-            command_env(&env.pairs(), &settings.secret_names),
-        ),
-    ));
+            environment.command_env(workspace.root(), host_env.clone()),
+        ))
+    };
     let redact = |t: &str| redactor.redact(t).into_owned();
     let progress = |line: &str| reporter.progress(line);
     let report = checks::verify(
@@ -85,6 +144,9 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
         let mut doc = serde_json::to_value(&report)?;
         if let Some(map) = doc.as_object_mut() {
             map.insert("event".into(), "verify_finished".into());
+            if let Some(dev) = &dev_env {
+                map.insert("dev_environment".into(), serde_json::to_value(dev)?);
+            }
         }
         println!("{}", redactor.redact(&doc.to_string()));
     } else {

@@ -71,6 +71,14 @@ impl<'de> Deserialize<'de> for MaintenanceTask {
     }
 }
 
+/// `dev_container:` in the config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevContainerConfig {
+    /// A Dockerfile in the repository that builds the environment.
+    pub dockerfile: Option<String>,
+}
+
 /// Every key the config file may hold. Unknown keys are errors.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,6 +135,9 @@ pub struct FileConfig {
     pub continuation_workflow: Option<String>,
     #[serde(default)]
     pub maintenance: Vec<MaintenanceTask>,
+    /// The dev container commands run in when asked for (`--dev-container`),
+    /// when the repository declares none of its own.
+    pub dev_container: Option<DevContainerConfig>,
     /// The file's text, for locating fields in later validation errors.
     #[serde(skip)]
     text: String,

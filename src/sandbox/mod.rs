@@ -4,6 +4,7 @@
 //! environment, and the redactor every outbound text passes through.
 
 pub mod confine;
+pub mod container;
 pub mod containment;
 pub mod env;
 pub mod host;

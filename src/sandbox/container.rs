@@ -1,0 +1,327 @@
+//! The dev-container launcher: the repository's declared environment
+//! (`workspace::devenv`) as a running container that shares the worktree at
+//! the same path; commands run in it with `docker exec`, and a timeout or
+//! `stop_all` kills everything they started inside it.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::host::HostLauncher;
+use super::launcher::{CommandOutput, Launcher};
+use crate::workspace::devenv::{DevEnv, ImageSpec};
+
+/// How long image builds and pulls may take.
+const IMAGE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// How long container bookkeeping commands (run, exec kill, rm) may take.
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("dev container: `{command}` failed ({status}):\n{tail}")]
+    Docker {
+        command: String,
+        status: String,
+        tail: String,
+    },
+    #[error("dev container: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("dev container: {0} declares no image (it is the action image itself)")]
+    NoImage(String),
+}
+
+/// A running dev container and the launcher for commands in it. The
+/// container is removed when this is dropped.
+#[derive(Debug)]
+pub struct DevContainer {
+    name: String,
+    /// Runs the `docker` client on the host.
+    host: HostLauncher,
+    cwd: PathBuf,
+    user: Option<String>,
+    env_file: tempfile::NamedTempFile,
+    /// Put first on the container's PATH (a virtual environment's `bin`).
+    path_prefix: Option<String>,
+}
+
+fn quote(arg: &str) -> String {
+    format!("'{}'", arg.replace('\'', "'\\''"))
+}
+
+fn unique_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "deckhand-dev-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `2Gi` → `2g`, `512Mi` → `512m`; Docker's own units pass through.
+fn docker_memory(limit: &str) -> String {
+    let l = limit.trim();
+    for (suffix, unit) in [
+        ("Gi", "g"),
+        ("Mi", "m"),
+        ("Ki", "k"),
+        ("G", "g"),
+        ("M", "m"),
+    ] {
+        if let Some(n) = l.strip_suffix(suffix) {
+            return format!("{n}{unit}");
+        }
+    }
+    l.to_string()
+}
+
+/// The id of the container Deckhand itself may run in (the Docker action):
+/// its hostname, which Docker sets to the short id; the caller checks that
+/// the engine knows it.
+fn own_container() -> Option<String> {
+    if !Path::new("/.dockerenv").exists() {
+        return None;
+    }
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+}
+
+impl DevContainer {
+    /// Builds or finds the image of `env` and starts a container from it
+    /// with `worktree` shared at the same path. `host_env` is what the
+    /// `docker` client runs with (PATH, DOCKER_HOST …); `env` is what
+    /// commands see inside the container, on top of the image's own.
+    pub async fn start(
+        dev: &DevEnv,
+        worktree: &Path,
+        host_env: Vec<(String, String)>,
+        env: &[(String, String)],
+        progress: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<DevContainer, ContainerError> {
+        let host = HostLauncher::new(worktree, host_env);
+        let image = match &dev.image {
+            None => return Err(ContainerError::NoImage(dev.describe())),
+            Some(ImageSpec::Image { image }) => {
+                let present = docker(
+                    &host,
+                    &format!("docker image inspect {}", quote(image)),
+                    CONTROL_TIMEOUT,
+                )
+                .await;
+                if present.is_err() {
+                    progress(&format!("🐳 dev container: pulling {image}"));
+                    docker(
+                        &host,
+                        &format!("docker pull -q {}", quote(image)),
+                        IMAGE_TIMEOUT,
+                    )
+                    .await?;
+                }
+                image.clone()
+            }
+            Some(ImageSpec::Build {
+                dockerfile,
+                context,
+                args,
+            }) => {
+                let tag = format!("deckhand-dev:{}", tag_for(worktree, dockerfile));
+                progress(&format!("🐳 dev container: building {dockerfile}"));
+                let mut cmd = format!(
+                    "docker build -q -t {} -f {}",
+                    quote(&tag),
+                    quote(&worktree.join(dockerfile).display().to_string())
+                );
+                for (k, v) in args {
+                    cmd.push_str(&format!(" --build-arg {}", quote(&format!("{k}={v}"))));
+                }
+                cmd.push(' ');
+                cmd.push_str(&quote(&worktree.join(context).display().to_string()));
+                docker(&host, &cmd, IMAGE_TIMEOUT).await?;
+                tag
+            }
+        };
+        let name = unique_name();
+        let mut run = format!(
+            "docker run -d --rm --name {} --entrypoint sleep --workdir {}",
+            quote(&name),
+            quote(&worktree.display().to_string())
+        );
+        let own = match own_container() {
+            Some(id) => docker(
+                &host,
+                &format!("docker container inspect {}", quote(&id)),
+                CONTROL_TIMEOUT,
+            )
+            .await
+            .is_ok()
+            .then_some(id),
+            None => None,
+        };
+        match own {
+            // Inside the action's container: the worktree lives on one of
+            // its mounts; the dev container gets the same mounts.
+            Some(id) => run.push_str(&format!(" --volumes-from {}", quote(&id))),
+            None => {
+                let path = quote(&worktree.display().to_string());
+                run.push_str(&format!(" -v {path}:{path}"));
+            }
+        }
+        if let Some(limit) = &dev.memory_limit {
+            run.push_str(&format!(" --memory {}", quote(&docker_memory(limit))));
+        }
+        for (k, v) in &dev.env {
+            run.push_str(&format!(" -e {}", quote(&format!("{k}={v}"))));
+        }
+        run.push_str(&format!(" {} infinity", quote(&image)));
+        progress(&format!("🐳 dev container: {}", dev.describe()));
+        docker(&host, &run, CONTROL_TIMEOUT).await?;
+
+        // Variables for `docker exec`, in a file only Deckhand can read.
+        let mut env_file = tempfile::NamedTempFile::new()?;
+        for (k, v) in env {
+            if v.contains('\n') {
+                continue;
+            }
+            writeln!(env_file, "{k}={v}")?;
+        }
+        env_file.flush()?;
+        Ok(DevContainer {
+            name,
+            host,
+            cwd: worktree.to_path_buf(),
+            user: dev.user.clone(),
+            env_file,
+            path_prefix: None,
+        })
+    }
+
+    /// Commands find `dir` first on PATH (a virtual environment's `bin`).
+    pub fn with_path_prefix(mut self, dir: &str) -> Self {
+        self.path_prefix = Some(dir.to_string());
+        self
+    }
+
+    /// The container's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Kills every process in the container but its init (`sleep`, which
+    /// as PID 1 ignores the signal); returns how many there were.
+    async fn kill_inside(&self) -> usize {
+        let script = "n=0; for p in /proc/[0-9]*; do pid=${p#/proc/}; \
+                      [ \"$pid\" = 1 ] || [ \"$pid\" = $$ ] || { kill -9 \"$pid\" 2>/dev/null && n=$((n+1)); }; done; echo $n";
+        let cmd = format!(
+            "docker exec -u 0 {} sh -c {}",
+            quote(&self.name),
+            quote(script)
+        );
+        match self.host.run(&cmd, CONTROL_TIMEOUT).await {
+            Ok(out) if out.success() => out.output.trim().parse().unwrap_or(0),
+            Ok(out) => {
+                tracing::warn!("could not stop processes in {}: {}", self.name, out.output);
+                0
+            }
+            Err(e) => {
+                tracing::warn!("could not stop processes in {}: {e}", self.name);
+                0
+            }
+        }
+    }
+}
+
+/// A stable image tag for one repository's dev Dockerfile.
+fn tag_for(worktree: &Path, dockerfile: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("{}\0{dockerfile}", worktree.display()));
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs a `docker` command on the host; a failure names it with its
+/// output's tail.
+async fn docker(
+    host: &HostLauncher,
+    command: &str,
+    timeout: Duration,
+) -> Result<CommandOutput, ContainerError> {
+    let out = host.run(command, timeout).await?;
+    if out.success() {
+        return Ok(out);
+    }
+    let tail: Vec<&str> = out.output.lines().rev().take(20).collect();
+    Err(ContainerError::Docker {
+        command: command.to_string(),
+        status: match out.exit_code {
+            Some(code) => format!("exit {code}"),
+            None if out.timed_out => "timed out".to_string(),
+            None => "killed".to_string(),
+        },
+        tail: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+    })
+}
+
+#[async_trait::async_trait]
+impl Launcher for DevContainer {
+    fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+
+    async fn run(&self, command: &str, timeout: Duration) -> std::io::Result<CommandOutput> {
+        let inner = match &self.path_prefix {
+            Some(dir) => format!("PATH={}:\"$PATH\"; export PATH; {command}", quote(dir)),
+            None => command.to_string(),
+        };
+        let mut exec = format!(
+            "docker exec -w {} --env-file {}",
+            quote(&self.cwd.display().to_string()),
+            quote(&self.env_file.path().display().to_string())
+        );
+        if let Some(user) = &self.user {
+            exec.push_str(&format!(" -u {}", quote(user)));
+        }
+        exec.push_str(&format!(" {} sh -c {}", quote(&self.name), quote(&inner)));
+        let mut out = self.host.run(&exec, timeout).await?;
+        if out.timed_out {
+            // Killing the client leaves the command running inside.
+            self.kill_inside().await;
+        }
+        out.command = command.to_string();
+        Ok(out)
+    }
+
+    async fn stop_all(&self) -> usize {
+        self.kill_inside().await + self.host.stop_all().await
+    }
+}
+
+impl Drop for DevContainer {
+    fn drop(&mut self) {
+        let removed = std::process::Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if !matches!(removed, Ok(s) if s.success()) {
+            tracing::warn!("could not remove dev container {}", self.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_limits_in_dockers_units() {
+        assert_eq!(docker_memory("2Gi"), "2g");
+        assert_eq!(docker_memory("512Mi"), "512m");
+        assert_eq!(docker_memory("1g"), "1g");
+    }
+
+    #[test]
+    fn quoting_survives_single_quotes() {
+        assert_eq!(quote("it's"), "'it'\\''s'");
+    }
+}
