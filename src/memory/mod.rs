@@ -2,6 +2,7 @@
 
 pub mod bm25;
 pub mod catalog;
+pub mod edits;
 pub mod guard;
 pub mod recall;
 pub mod rules;
