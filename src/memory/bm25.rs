@@ -7,17 +7,21 @@ const B: f64 = 0.75;
 
 /// Words too common to say anything about relevance.
 const STOPWORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "do", "for", "from", "has", "have", "in",
-    "into", "is", "it", "its", "of", "on", "or", "our", "so", "that", "the", "their", "them",
-    "then", "there", "these", "this", "to", "use", "was", "we", "were", "when", "which", "with",
-    "you", "your", "should", "must", "all", "any", "every", "each", "not", "never", "always",
-    "instead", "only", "than", "they", "will", "can", "add", "make", "new",
+    "a", "about", "after", "all", "also", "always", "an", "and", "any", "are", "as", "at", "be",
+    "because", "been", "being", "both", "but", "by", "can", "could", "did", "do", "does", "each",
+    "every", "few", "for", "from", "get", "had", "has", "have", "how", "i", "if", "in", "instead",
+    "into", "is", "it", "its", "just", "like", "make", "may", "might", "more", "most", "must",
+    "my", "need", "needs", "never", "new", "no", "not", "of", "on", "once", "one", "only", "or",
+    "other", "our", "out", "over", "own", "possible", "same", "should", "so", "some", "such",
+    "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those",
+    "through", "to", "too", "up", "us", "use", "very", "via", "was", "we", "were", "what", "when",
+    "where", "which", "while", "who", "why", "will", "with", "would", "you", "your",
 ];
 
 /// Lower-case word stems of `text`, stopwords dropped.
 pub fn tokens(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
+        .filter(|w| w.chars().count() > 1)
         .map(str::to_lowercase)
         .filter(|w| !STOPWORDS.contains(&w.as_str()))
         .map(|w| stem(&w))
