@@ -64,71 +64,56 @@ fn stem(word: &str) -> String {
     word.to_string()
 }
 
-/// An index of documents (already tokenized) for BM25 queries.
-#[derive(Debug, Default)]
-pub struct Index {
-    docs: Vec<HashMap<String, u32>>,
-    lengths: Vec<usize>,
-    df: HashMap<String, u32>,
-    avg_len: f64,
-}
-
-impl Index {
-    pub fn new<I>(docs: I) -> Index
-    where
-        I: IntoIterator<Item = Vec<String>>,
-    {
-        let mut index = Index::default();
-        for doc in docs {
-            let mut tf: HashMap<String, u32> = HashMap::new();
-            for t in &doc {
-                *tf.entry(t.clone()).or_default() += 1;
+/// BM25 score of every document (already tokenized) against `query`, in
+/// document order. Only the query's terms are counted, so nothing is
+/// allocated per document term.
+pub fn scores<I>(docs: I, query: &[String]) -> Vec<f64>
+where
+    I: IntoIterator<Item = Vec<String>>,
+{
+    let mut terms: Vec<&str> = query.iter().map(String::as_str).collect();
+    terms.sort_unstable();
+    terms.dedup();
+    let slot: HashMap<&str, usize> = terms.iter().enumerate().map(|(i, t)| (*t, i)).collect();
+    // Per document: its length and the count of each query term.
+    let mut counts: Vec<(usize, Vec<u32>)> = Vec::new();
+    let mut df = vec![0u32; terms.len()];
+    for doc in docs {
+        let mut tf = vec![0u32; terms.len()];
+        for t in &doc {
+            if let Some(&i) = slot.get(t.as_str()) {
+                tf[i] += 1;
             }
-            for t in tf.keys() {
-                *index.df.entry(t.clone()).or_default() += 1;
-            }
-            index.lengths.push(doc.len());
-            index.docs.push(tf);
         }
-        let total: usize = index.lengths.iter().sum();
-        index.avg_len = if index.docs.is_empty() {
-            0.0
-        } else {
-            total as f64 / index.docs.len() as f64
-        };
-        index
+        for (d, f) in df.iter_mut().zip(&tf) {
+            *d += u32::from(*f > 0);
+        }
+        counts.push((doc.len(), tf));
     }
-
-    /// BM25 score of every document against `query` (tokenized), in document order.
-    pub fn scores(&self, query: &[String]) -> Vec<f64> {
-        let n = self.docs.len() as f64;
-        let mut terms: Vec<&String> = query.iter().collect();
-        terms.sort();
-        terms.dedup();
-        let idf: Vec<(&String, f64)> = terms
-            .into_iter()
-            .filter_map(|t| {
-                let df = f64::from(*self.df.get(t)?);
-                Some((t, ((n - df + 0.5) / (df + 0.5) + 1.0).ln()))
-            })
-            .collect();
-        self.docs
-            .iter()
-            .zip(&self.lengths)
-            .map(|(tf, len)| {
-                idf.iter()
-                    .map(|(t, idf)| {
-                        let f = f64::from(tf.get(*t).copied().unwrap_or(0));
-                        if f == 0.0 {
-                            return 0.0;
-                        }
-                        let norm = 1.0 - B + B * (*len as f64) / self.avg_len.max(1.0);
-                        idf * f * (K1 + 1.0) / (f + K1 * norm)
-                    })
-                    .sum()
-            })
-            .collect()
-    }
+    let n = counts.len() as f64;
+    let avg_len = if counts.is_empty() {
+        1.0
+    } else {
+        (counts.iter().map(|(len, _)| *len).sum::<usize>() as f64 / n).max(1.0)
+    };
+    let idf: Vec<f64> = df
+        .iter()
+        .map(|&d| ((n - f64::from(d) + 0.5) / (f64::from(d) + 0.5) + 1.0).ln())
+        .collect();
+    counts
+        .iter()
+        .map(|(len, tf)| {
+            let norm = 1.0 - B + B * (*len as f64) / avg_len;
+            tf.iter()
+                .zip(&idf)
+                .filter(|(f, _)| **f > 0)
+                .map(|(f, idf)| {
+                    let f = f64::from(*f);
+                    idf * f * (K1 + 1.0) / (f + K1 * norm)
+                })
+                .sum()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -149,8 +134,10 @@ mod tests {
             "Name boolean variables with is or has prefixes.",
             "Log one line per request with its duration.",
         ];
-        let index = Index::new(docs.iter().map(|d| tokens(d)));
-        let scores = index.scores(&tokens("the API returns an error code when login fails"));
+        let scores = scores(
+            docs.iter().map(|d| tokens(d)),
+            &tokens("the API returns an error code when login fails"),
+        );
         assert!(scores[0] > 0.0);
         assert_eq!(scores[1], 0.0);
         assert_eq!(scores[2], 0.0);

@@ -1,8 +1,8 @@
 //! Which rules a task gets: active rules filtered by scope (org, this repository, its languages, the paths touched), stale ones set aside, the rest ranked by BM25 against the task and cut to top-k within a token budget.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use globset::GlobBuilder;
+use globset::{GlobBuilder, GlobMatcher};
 use serde::Serialize;
 
 use super::bm25;
@@ -51,21 +51,38 @@ pub struct Recall {
     pub stale: Vec<Stale>,
 }
 
+/// Globs compiled once per recall (many rules share one).
+type Globs = HashMap<String, Option<GlobMatcher>>;
+
 /// Why `rule` applies to the query, or `None`.
-fn scope_match(rule: &Rule, q: &Query<'_>) -> Option<(String, f64)> {
+fn scope_match(
+    rule: &Rule,
+    q: &Query<'_>,
+    touched: &BTreeSet<String>,
+    globs: &mut Globs,
+) -> Option<(String, f64)> {
     match &rule.scope {
         Scope::Org => Some(("org".into(), 1.0)),
         Scope::Repo(r) => q
             .repo
             .filter(|repo| repo.eq_ignore_ascii_case(r))
             .map(|_| ("repo".into(), 1.2)),
+        // The language of a file the task touches counts more than one
+        // found somewhere in the repository.
+        Scope::Lang(l) if touched.contains(l) => Some((format!("lang:{l}"), 1.3)),
         Scope::Lang(l) => q.languages.contains(l).then(|| (format!("lang:{l}"), 1.0)),
+        Scope::Path(_) if q.paths.is_empty() => None,
         Scope::Path(glob) => {
-            let matcher = GlobBuilder::new(glob)
-                .literal_separator(true)
-                .build()
-                .ok()?
-                .compile_matcher();
+            let matcher = globs
+                .entry(glob.clone())
+                .or_insert_with(|| {
+                    GlobBuilder::new(glob)
+                        .literal_separator(true)
+                        .build()
+                        .ok()
+                        .map(|g| g.compile_matcher())
+                })
+                .as_ref()?;
             q.paths
                 .iter()
                 .find(|p| matcher.is_match(p.as_str()))
@@ -83,8 +100,10 @@ fn token_cost(rule: &Rule) -> usize {
 pub fn recall(rules: &[Rule], q: &Query<'_>) -> Recall {
     let mut stale = Vec::new();
     let mut candidates: Vec<(&Rule, String, f64)> = Vec::new();
+    let touched = languages(q.paths.iter().map(String::as_str));
+    let mut globs = Globs::new();
     for rule in rules.iter().filter(|r| r.status == Status::Active) {
-        let Some((matched, weight)) = scope_match(rule, q) else {
+        let Some((matched, weight)) = scope_match(rule, q, &touched, &mut globs) else {
             continue;
         };
         if let Some(evidence) = &rule.evidence {
@@ -99,18 +118,18 @@ pub fn recall(rules: &[Rule], q: &Query<'_>) -> Recall {
         }
         candidates.push((rule, matched, weight));
     }
-    let index = bm25::Index::new(candidates.iter().map(|(rule, _, _)| {
+    let mut query = bm25::tokens(q.task);
+    for path in q.paths {
+        query.extend(bm25::tokens(path));
+    }
+    let docs = candidates.iter().map(|(rule, _, _)| {
         let mut doc = bm25::tokens(&rule.text);
         if let Scope::Lang(l) | Scope::Path(l) = &rule.scope {
             doc.extend(bm25::tokens(l));
         }
         doc
-    }));
-    let mut query = bm25::tokens(q.task);
-    for path in q.paths {
-        query.extend(bm25::tokens(path));
-    }
-    let scores = index.scores(&query);
+    });
+    let scores = bm25::scores(docs, &query);
     let mut ranked: Vec<Recalled> = candidates
         .into_iter()
         .zip(scores)
