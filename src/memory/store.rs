@@ -384,10 +384,11 @@ impl MemoryStore {
         let name = self.refname();
         match &self.origin {
             Origin::Local(_) => {
-                let moved = match self.tip {
-                    Some(old) => raw.reference_matching(&name, commit, true, old, "memory update"),
-                    None => raw.reference(&name, commit, false, "memory create"),
-                };
+                // Compared under the ref's lock; the zero id means "must not
+                // exist yet" (a plain create checks before locking, so two
+                // creators could both win).
+                let expected = self.tip.unwrap_or_else(Oid::zero);
+                let moved = raw.reference_matching(&name, commit, true, expected, "memory update");
                 match moved {
                     Ok(_) => {}
                     Err(e)
