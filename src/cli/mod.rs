@@ -1,6 +1,7 @@
 //! The command line: clap definitions, and the mapping of each command to
 //! the modules that do the work. Reads the environment once, here.
 
+mod memory;
 mod run;
 mod tool;
 mod verify;
@@ -63,6 +64,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Run one agent tool exactly as the model would call it and print its result.
     Tool(tool::ToolArgs),
+    /// Inspect and edit the learned rules on the memory branch.
+    Memory(memory::MemoryArgs),
     /// The GitHub Action's entrypoint: reads GITHUB_EVENT_NAME, GITHUB_EVENT_PATH and INPUT_*, and acts on the event.
     Action,
 }
@@ -99,6 +102,7 @@ pub async fn main(cli: Cli, env: EnvSnapshot) -> anyhow::Result<i32> {
         Command::Run(args) => run::run(&cli.global, args, &env).await,
         Command::Verify(args) => verify::run(&cli.global, args, &env).await,
         Command::Tool(args) => tool::run(&cli.global, args, &env).await,
+        Command::Memory(args) => memory::run(&cli.global, args, &env).await,
         Command::Action => crate::action::run(&cli.global, &env).await,
     }
 }

@@ -29,6 +29,35 @@ impl Default for GitAuthor {
     }
 }
 
+/// Who may make a learned rule active at once (`memory.approve`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Approvers {
+    /// Rules from maintainers and admins are active; from writers, proposed.
+    #[default]
+    Maintainers,
+    /// Rules from anyone with write permission are active.
+    Writers,
+}
+
+/// `memory:`: learned rules.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryConfig {
+    #[serde(default)]
+    pub approve: Approvers,
+    /// Rules unused this many days are pruned (default 90).
+    pub expire_days: Option<u32>,
+}
+
+impl MemoryConfig {
+    pub const DEFAULT_EXPIRE_DAYS: u32 = 90;
+
+    pub fn expire_days(&self) -> u32 {
+        self.expire_days.unwrap_or(Self::DEFAULT_EXPIRE_DAYS)
+    }
+}
+
 /// A scheduled maintenance task: `- task: …` with an optional `name` and
 /// `cron`, or just the task's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +167,9 @@ pub struct FileConfig {
     /// The dev container commands run in when asked for (`--dev-container`),
     /// when the repository declares none of its own.
     pub dev_container: Option<DevContainerConfig>,
+    /// Learned rules: who approves them, when unused ones expire.
+    #[serde(default)]
+    pub memory: MemoryConfig,
     /// The file's text, for locating fields in later validation errors.
     #[serde(skip)]
     text: String,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use file::{FileConfig, GitAuthor};
+pub use file::{Approvers, FileConfig, GitAuthor, MemoryConfig};
 
 use crate::llm::{retry::RetryPolicy, PriceTable, ProviderKind, ProviderSettings};
 use crate::sandbox::network::NetworkLevel;
@@ -426,6 +426,34 @@ mod tests {
         assert!(err.contains(".github/deckhand.yml"), "{err}");
         assert!(err.contains("max_atempts"), "{err}");
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn memory_section_reads_and_rejects_unknown_keys() {
+        let dir = repo_with("memory:\n  approve: writers\n  expire_days: 30\n");
+        let settings = Settings::load(dir.path(), &Flags::default()).unwrap();
+        assert_eq!(
+            settings.file.memory,
+            file::MemoryConfig {
+                approve: file::Approvers::Writers,
+                expire_days: Some(30)
+            }
+        );
+        assert_eq!(
+            Settings::load(repo_with("model: x\n").path(), &Flags::default())
+                .unwrap()
+                .file
+                .memory
+                .expire_days(),
+            90
+        );
+        let dir = repo_with("model: x\nmemory:\n  expire_dayz: 3\n");
+        let err = Settings::load(dir.path(), &Flags::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(".github/deckhand.yml"), "{err}");
+        assert!(err.contains("expire_dayz"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
     }
 
     #[test]
