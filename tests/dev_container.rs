@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use common::{deckhand_cmd, output};
-use deckhand::sandbox::container::DevContainer;
+use deckhand::sandbox::container::{ContainerNetwork, DevContainer, Paths};
 use deckhand::sandbox::Launcher as _;
 use deckhand::workspace::devenv::{self, DevEnvSource};
 use support::repos::commit_tree;
@@ -193,9 +193,16 @@ async fn a_command_that_never_exits_is_killed_at_its_timeout() {
         }
     );
     let host_env = vec![("PATH".to_string(), std::env::var("PATH").unwrap())];
-    let container = DevContainer::start(&found.env, &repo, host_env, &[], &|_: &str| {})
-        .await
-        .unwrap();
+    let container = DevContainer::start(
+        &found.env,
+        Paths::single(&repo),
+        ContainerNetwork::None,
+        host_env,
+        &[],
+        &|_: &str| {},
+    )
+    .await
+    .unwrap();
     let out = container
         .run(
             "(sleep 600 &) ; sleep 600; echo never",
@@ -234,4 +241,59 @@ async fn a_command_that_never_exits_is_killed_at_its_timeout() {
         !gone.status.success(),
         "the container {name} is still there"
     );
+}
+
+#[test]
+fn a_local_task_runs_its_commands_and_checks_in_the_dev_container() {
+    if !engine() {
+        return;
+    }
+    use support::model_server::{ModelServer, Reply};
+    let dir = tempfile::tempdir().unwrap();
+    let repo = commit_tree(
+        &dir.path().join("repo"),
+        &[
+            (
+                ".devcontainer/devcontainer.json",
+                "{ \"build\": { \"dockerfile\": \"Dockerfile\" } }\n",
+            ),
+            (".devcontainer/Dockerfile", TOOL_DOCKERFILE),
+            ("run-tests.sh", RUN_TESTS),
+            (
+                ".github/deckhand.yml",
+                "commands:\n  test: sh ./run-tests.sh\n",
+            ),
+        ],
+    );
+    let server = ModelServer::start(vec![
+        Reply::tool("run_command", serde_json::json!({"command": "frobnicate"})),
+        Reply::tool(
+            "update_spec",
+            serde_json::json!({"plan": ["Write NOTES.md"]}),
+        ),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            serde_json::json!({"path": "NOTES.md", "content": "the team tool\n"}),
+        ),
+        Reply::text("Wrote the notes."),
+    ]);
+    let run = common::run_task(
+        &server,
+        common::Wire::Anthropic,
+        &repo,
+        "Write down which frobnicate the team uses",
+        &["--dev-container"],
+    );
+    run.assert_code(0);
+    // The agent's command ran in the container: the tool is there.
+    let saw: String = server.requests().iter().map(|r| r.body.clone()).collect();
+    assert!(saw.contains("frobnicate 2.0"), "the tool result: {saw}");
+    assert!(run.stderr.contains("dev container"), "{}", run.stderr);
+    // The PR's test table shows the check that passed there.
+    let branch = common::task_branch(&repo);
+    let pr = std::fs::read_to_string(common::task_dir(&repo, &branch).join("pr.md")).unwrap();
+    assert!(pr.contains("sh ./run-tests.sh"), "{pr}");
+    assert!(!pr.contains("❌"), "{pr}");
+    server.assert_finished();
 }

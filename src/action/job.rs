@@ -315,6 +315,10 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             interactive: false,
             default_command_user: true,
             continue_after_time_limit: true,
+            // The action image has Python and Node.js only: a repository
+            // that declares its environment, or needs another toolchain,
+            // gets its container.
+            dev_container: true,
             inbox: job.issue.map(|issue| {
                 Box::new(super::inbox::CommentInbox::new(
                     ctx.github.clone(),

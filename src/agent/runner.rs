@@ -18,8 +18,10 @@ use crate::git::{self, FileChange, GitError, LocalRepo};
 use crate::llm::{Provider, Usage};
 use crate::report::pr::{self, PrInput, PrStatus};
 use crate::report::{Event, Reporter};
+use crate::sandbox::container::{ContainerNetwork, DevContainer, Paths};
 use crate::sandbox::containment::{self, Containment, ContainmentError};
 use crate::sandbox::env::command_env;
+use crate::sandbox::network::NetworkLevel;
 use crate::sandbox::{user, Redactor};
 use crate::task::{checkpoint, TaskSpec, TaskStatus};
 use crate::workspace::detect;
@@ -45,6 +47,9 @@ pub struct RunContext<'a> {
     /// Running out of time checkpoints the task (for a continuation job)
     /// instead of ending it as needs-review.
     pub continue_after_time_limit: bool,
+    /// Commands run in the dev container the repository declares (or an
+    /// official image for its language), when there is one.
+    pub dev_container: bool,
 }
 
 /// A new task, or one continuing from its saved state.
@@ -135,6 +140,8 @@ pub enum RunError {
     Containment(#[from] ContainmentError),
     #[error(transparent)]
     Preflight(#[from] crate::agent::preflight::PreflightError),
+    #[error(transparent)]
+    DevContainer(#[from] crate::sandbox::container::ContainerError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -208,7 +215,7 @@ pub async fn execute(
     } else {
         worktree.clone()
     };
-    let environment = detect::detect(&source).with_overrides(&cx.settings.file.commands);
+    let mut environment = detect::detect(&source).with_overrides(&cx.settings.file.commands);
     let steering =
         context::render_steering(&context::load_steering(&source, &state.spec.task, &[]));
     let repo_map = context::repo_map(&source, REPO_MAP_BYTES);
@@ -228,7 +235,21 @@ pub async fn execute(
     }
     let containment =
         build_containment(&cx, repo, &task_dir, &worktree, user.as_ref(), &environment).await?;
-    let runner = containment.agent.clone();
+    let dev = match cx.dev_container {
+        true => {
+            let paths = Paths {
+                build_root: &source,
+                share: &task_dir,
+                cwd: &worktree,
+            };
+            dev_container(&cx, paths, user.as_ref(), &mut environment).await?
+        }
+        false => None,
+    };
+    let (runner, setup_runner) = match dev {
+        Some(container) => (container.clone(), container),
+        None => (containment.agent.clone(), containment.setup.clone()),
+    };
     let preparation = prepare(Preparing {
         repo_dir: repo.workdir().to_path_buf(),
         id: id.clone(),
@@ -238,7 +259,7 @@ pub async fn execute(
         baseline: !resuming,
         workspace: workspace.clone(),
         runner: runner.clone(),
-        setup_runner: containment.setup.clone(),
+        setup_runner,
         environment: environment.clone(),
         reporter: cx.reporter.clone(),
         timeout: cx.settings.budgets.check_timeout,
@@ -414,6 +435,95 @@ async fn build_containment(
         log: std::sync::Arc::new(move |line: &str| reporter.progress(line)),
     })
     .await?)
+}
+
+/// Starts the dev container the repository declares, when it declares one
+/// (or needs an official image for its language): agent commands, setup
+/// and verify then run in it. Its own setup commands run first.
+async fn dev_container(
+    cx: &RunContext<'_>,
+    paths: Paths<'_>,
+    user: Option<&user::CommandUser>,
+    environment: &mut crate::workspace::detect::Environment,
+) -> Result<Option<CommandRunner>, RunError> {
+    let configured = cx
+        .settings
+        .file
+        .dev_container
+        .as_ref()
+        .and_then(|d| d.dockerfile.as_deref());
+    let found = crate::workspace::devenv::detect(paths.build_root, configured);
+    for w in &found.warnings {
+        cx.reporter.progress(&format!("⚠️ {w}; falling back"));
+    }
+    for n in &found.env.notes {
+        cx.reporter.progress(&format!("ℹ️ {n}"));
+    }
+    let dev = found.env;
+    if dev.image.is_none() {
+        return Ok(None);
+    }
+    let path = cx.env.get("PATH").unwrap_or_default();
+    if !path
+        .split(':')
+        .any(|dir| Path::new(dir).join("docker").is_file())
+    {
+        cx.reporter.progress(&format!(
+            "⚠️ dev container: {} is declared, but there is no `docker` client here; commands run without it",
+            dev.describe()
+        ));
+        return Ok(None);
+    }
+    let source = format!("{} (dev container)", dev.describe());
+    environment.setup.splice(
+        0..0,
+        dev.setup
+            .iter()
+            .map(|c| crate::workspace::detect::Setup::new(c.clone(), source.clone())),
+    );
+    let network = if cx.settings.network.level == NetworkLevel::Open {
+        ContainerNetwork::Default
+    } else {
+        cx.reporter.progress(&format!(
+            "⚠️ dev container: no network (level {} cannot be enforced inside a dev container; `network: open` allows downloads)",
+            cx.settings.network.level
+        ));
+        ContainerNetwork::None
+    };
+    let process_env = cx.env.pairs();
+    let host_env: Vec<(String, String)> = process_env
+        .iter()
+        .filter(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "PATH" | "HOME" | "DOCKER_HOST" | "DOCKER_CONFIG"
+            )
+        })
+        .cloned()
+        .collect();
+    let mut inside: Vec<(String, String)> = command_env(&process_env, &cx.settings.secret_names)
+        .into_iter()
+        .filter(|(k, _)| cx.settings.secret_names.contains(k))
+        .collect();
+    let venv = environment.venv.then(|| {
+        crate::workspace::detect::venv_dir(paths.cwd)
+            .display()
+            .to_string()
+    });
+    if let Some(v) = &venv {
+        inside.push(("VIRTUAL_ENV".into(), v.clone()));
+    }
+    let reporter = cx.reporter.clone();
+    let progress = move |line: &str| reporter.progress(line);
+    let mut container =
+        DevContainer::start(&dev, paths, network, host_env, &inside, &progress).await?;
+    if let (None, Some(u)) = (&dev.user, user) {
+        container = container.as_user(&format!("{}:{}", u.uid, u.gid));
+    }
+    if let Some(v) = venv {
+        container = container.with_path_prefix(&format!("{v}/bin"));
+    }
+    Ok(Some(std::sync::Arc::new(container)))
 }
 
 /// What the background preparation needs.

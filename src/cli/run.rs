@@ -42,6 +42,11 @@ pub struct RunArgs {
     /// Attempts before the task ends as needs-review (default 3).
     #[arg(long)]
     pub max_attempts: Option<u32>,
+    /// Run commands in the dev container the repository declares
+    /// (devcontainer.json, devfile.yaml, `dev_container:` in the config, or
+    /// an official image for its language), with the local Docker engine.
+    #[arg(long)]
+    pub dev_container: bool,
 }
 
 pub async fn run(global: &GlobalArgs, args: RunArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
@@ -97,6 +102,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs, env: &EnvSnapshot) -> anyho
             inbox: None,
             default_command_user: false,
             continue_after_time_limit: false,
+            dev_container: args.dev_container,
         },
     )
     .await?;

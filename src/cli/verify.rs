@@ -11,7 +11,7 @@ use clap::Args;
 use super::{exit, GlobalArgs};
 use crate::config::{EnvSnapshot, Settings};
 use crate::report::Reporter;
-use crate::sandbox::container::DevContainer;
+use crate::sandbox::container::{ContainerNetwork, DevContainer, Paths};
 use crate::sandbox::env::command_env;
 use crate::sandbox::HostLauncher;
 use crate::workspace::checks::{self, Options, Report};
@@ -93,9 +93,15 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
                 inside.push(("VIRTUAL_ENV".into(), v.clone()));
             }
             let progress = |line: &str| reporter.progress(line);
-            let container =
-                DevContainer::start(&dev, workspace.root(), host_env.clone(), &inside, &progress)
-                    .await?;
+            let container = DevContainer::start(
+                &dev,
+                Paths::single(workspace.root()),
+                ContainerNetwork::Default,
+                host_env.clone(),
+                &inside,
+                &progress,
+            )
+            .await?;
             let container = match venv {
                 Some(v) => container.with_path_prefix(&format!("{v}/bin")),
                 None => container,

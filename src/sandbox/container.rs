@@ -88,19 +88,52 @@ fn own_container() -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
+/// Where a dev container's files come from and where its commands run.
+#[derive(Debug, Clone, Copy)]
+pub struct Paths<'a> {
+    /// The checkout the image's Dockerfile and context are read from.
+    pub build_root: &'a Path,
+    /// Shared with the container at the same path (holds `cwd`).
+    pub share: &'a Path,
+    /// Where commands start.
+    pub cwd: &'a Path,
+}
+
+impl<'a> Paths<'a> {
+    /// One directory for all three.
+    pub fn single(dir: &'a Path) -> Paths<'a> {
+        Paths {
+            build_root: dir,
+            share: dir,
+            cwd: dir,
+        }
+    }
+}
+
+/// The network a dev container gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerNetwork {
+    /// Docker's default bridge: the network level is `open`.
+    Default,
+    /// No network at all: the only way to honour a narrower level.
+    None,
+}
+
 impl DevContainer {
     /// Builds or finds the image of `env` and starts a container from it
-    /// with `worktree` shared at the same path. `host_env` is what the
+    /// with `paths.share` shared at the same path. `host_env` is what the
     /// `docker` client runs with (PATH, DOCKER_HOST …); `env` is what
     /// commands see inside the container, on top of the image's own.
     pub async fn start(
         dev: &DevEnv,
-        worktree: &Path,
+        paths: Paths<'_>,
+        network: ContainerNetwork,
         host_env: Vec<(String, String)>,
         env: &[(String, String)],
         progress: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<DevContainer, ContainerError> {
-        let host = HostLauncher::new(worktree, host_env);
+        let worktree = paths.build_root;
+        let host = HostLauncher::new(paths.share, host_env);
         let image = match &dev.image {
             None => return Err(ContainerError::NoImage(dev.describe())),
             Some(ImageSpec::Image { image }) => {
@@ -146,8 +179,11 @@ impl DevContainer {
         let mut run = format!(
             "docker run -d --rm --name {} --entrypoint sleep --workdir {}",
             quote(&name),
-            quote(&worktree.display().to_string())
+            quote(&paths.share.display().to_string())
         );
+        if network == ContainerNetwork::None {
+            run.push_str(" --network none");
+        }
         let own = match own_container() {
             Some(id) => docker(
                 &host,
@@ -164,7 +200,7 @@ impl DevContainer {
             // its mounts; the dev container gets the same mounts.
             Some(id) => run.push_str(&format!(" --volumes-from {}", quote(&id))),
             None => {
-                let path = quote(&worktree.display().to_string());
+                let path = quote(&paths.share.display().to_string());
                 run.push_str(&format!(" -v {path}:{path}"));
             }
         }
@@ -190,11 +226,17 @@ impl DevContainer {
         Ok(DevContainer {
             name,
             host,
-            cwd: worktree.to_path_buf(),
+            cwd: paths.cwd.to_path_buf(),
             user: dev.user.clone(),
             env_file,
             path_prefix: None,
         })
+    }
+
+    /// Commands run as `user` (`uid:gid` or a name the image knows).
+    pub fn as_user(mut self, user: &str) -> Self {
+        self.user = Some(user.to_string());
+        self
     }
 
     /// Commands find `dir` first on PATH (a virtual environment's `bin`).
