@@ -29,15 +29,23 @@ COPY deckhand /deckhand
 FROM ${DECKHAND_BINARY} AS binary
 
 FROM debian:bookworm-slim
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # Debian's own `npm` package drags in some 250 node-* packages (webpack,
 # babel …); npm's release tarball is self-contained, and corepack gives
 # repositories the pnpm or yarn their package.json names.
 ARG NPM_VERSION=10.9.9
 ARG NPM_INTEGRITY=sha512-1g+6jLQvaIuB4zwvHL7yrXuXcWZwDsCtBX8bbWDqbvJSSr9nPiDDWTHNgwXR27iIcTTW7v3A57hDW9RYv2W4Yg==
 ARG COREPACK_VERSION=0.33.0
+# Only the `docker` client of Debian's docker.io (no engine): dev containers
+# are started through the runner's Docker socket.
+# hadolint ignore=DL3003
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
        ca-certificates git libssl3 python3 python3-pip python3-venv nodejs make \
+    && (cd /tmp && apt-get download docker.io \
+        && dpkg-deb --fsys-tarfile docker.io_*.deb | tar -x -C / ./usr/bin/docker \
+        && rm -f docker.io_*.deb) \
+    && docker --version \
     && rm -rf /var/lib/apt/lists/* \
     # Repositories' own setup installs Python packages (as the command user).
     && rm -f /usr/lib/python3*/EXTERNALLY-MANAGED \

@@ -73,7 +73,8 @@ fn tool_output(w: &World, marker: &str) -> String {
             }
         }
     }
-    panic!("no tool result carries {marker}")
+    let all: Vec<String> = w.model.requests().iter().map(|r| r.body.clone()).collect();
+    panic!("no tool result carries {marker}: {all:#?}")
 }
 
 #[test]
@@ -159,4 +160,50 @@ fn container_pip_install_setup_works_for_the_command_user() {
         "the project was not installed for the command user: {out}\n--- stdout\n{}",
         run.result.stdout
     );
+}
+
+#[test]
+fn container_task_runs_its_commands_in_the_repositorys_dev_container() {
+    let Some(l) = launch() else { return };
+    // The repository declares a dev container with a tool the action image
+    // lacks; its test needs that tool.
+    let files: &[(&str, &str)] = &[
+        (
+            ".devcontainer/devcontainer.json",
+            "{ \"build\": { \"dockerfile\": \"Dockerfile\" } }\n",
+        ),
+        (
+            ".devcontainer/Dockerfile",
+            "FROM debian:bookworm-slim\n\
+             RUN printf '#!/bin/sh\\necho frobnicate 2.0\\n' > /usr/local/bin/frobnicate \\\n    && chmod +x /usr/local/bin/frobnicate\n",
+        ),
+        (
+            "run-tests.sh",
+            "#!/bin/sh\n[ \"$(frobnicate)\" = \"frobnicate 2.0\" ] && echo 'ok 1 - frobnicate' && exit 0\necho 'not ok 1 - no frobnicate'; exit 1\n",
+        ),
+        (
+            ".github/deckhand.yml",
+            "commands:\n  setup: \"\"\n  test: sh ./run-tests.sh\n",
+        ),
+    ];
+    let mut script = vec![Reply::tool(
+        "run_command",
+        json!({ "command": "echo TOOL $(frobnicate) uid=$(id -u)" }),
+    )];
+    script.extend(simple_script("src/limit.js"));
+    let w = world_with(script, files).launched(l);
+    let ev = labeled(&w);
+    let run = action(&w, "issues", &ev, 903, &[]);
+    run.assert_status("done");
+    let out = tool_output(&w, "TOOL ");
+    assert!(
+        out.contains(&format!("TOOL frobnicate 2.0 uid={RUNNER_UID}")),
+        "the command did not run in the dev container as the command user: {out}\n--- stdout\n{}",
+        run.result.stdout
+    );
+    let pr = &w.gh.pulls(OWNER, REPO)[0];
+    let body = pr.body.clone().unwrap();
+    assert!(body.contains("sh ./run-tests.sh"), "{body}");
+    assert!(!body.contains("❌"), "{body}");
+    w.model.assert_finished();
 }

@@ -75,17 +75,22 @@ fn docker_memory(limit: &str) -> String {
     l.to_string()
 }
 
-/// The id of the container Deckhand itself may run in (the Docker action):
-/// its hostname, which Docker sets to the short id; the caller checks that
-/// the engine knows it.
+/// The id of the container Deckhand itself may run in (the Docker action),
+/// from the mounts Docker makes for it (`/var/lib/docker/containers/<id>/`
+/// holds its hostname, hosts and resolv.conf files); the caller checks that
+/// the engine knows it. The hostname is not used: with `--network host` it
+/// is the host's.
 fn own_container() -> Option<String> {
-    if !Path::new("/.dockerenv").exists() {
-        return None;
-    }
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    container_id_in(&mounts)
+}
+
+fn container_id_in(mountinfo: &str) -> Option<String> {
+    mountinfo.lines().find_map(|line| {
+        let (_, rest) = line.split_once("/containers/")?;
+        let id: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+        (id.len() == 64 && rest[id.len()..].starts_with('/')).then_some(id)
+    })
 }
 
 /// Where a dev container's files come from and where its commands run.
@@ -360,6 +365,20 @@ mod tests {
         assert_eq!(docker_memory("2Gi"), "2g");
         assert_eq!(docker_memory("512Mi"), "512m");
         assert_eq!(docker_memory("1g"), "1g");
+    }
+
+    #[test]
+    fn the_own_container_comes_from_dockers_mounts() {
+        let id = "b91381370076b02f622bfe1d34bb6c00c95bbb9d31f771d74d9911913914d4ec";
+        let mounts = format!(
+            "612 590 0:52 / / rw,relatime - overlay overlay rw\n\
+             620 612 254:1 /var/lib/docker/containers/{id}/hostname /etc/hostname rw - ext4 /dev/vda1 rw\n"
+        );
+        assert_eq!(container_id_in(&mounts).as_deref(), Some(id));
+        assert_eq!(
+            container_id_in("612 590 0:52 / / rw - overlay overlay rw\n"),
+            None
+        );
     }
 
     #[test]
