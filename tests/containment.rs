@@ -429,3 +429,28 @@ fn a_hard_coded_token_is_held_back_and_reported() {
     );
     assert!(!body.contains(&token));
 }
+
+#[test]
+fn a_command_cannot_change_the_workflows() {
+    let w = world(script(
+        "mkdir -p .github/workflows && printf 'on: push # planted-step-0042\\n' > .github/workflows/ci.yml && echo wrote",
+    ));
+    let probe = tempfile::tempdir().unwrap();
+    let home = probe.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let workspace = w.dir.path().join("workspace");
+    std::fs::create_dir_all(&workspace).unwrap();
+    let (run, outputs) = action(&w, &home, &workspace);
+    run.assert_code(0);
+    assert!(outputs.contains("done"), "{outputs}\n{}", run.stderr);
+    let saw = model_saw(&w);
+    assert!(saw.contains("wrote"), "the command ran: {saw}");
+    assert!(
+        saw.contains(
+            "changes to .github/workflows/ are not allowed for this task; they were reverted"
+        ),
+        "{saw}"
+    );
+    assert!(!w.gh.history_contains(OWNER, REPO, "planted-step-0042"));
+    assert!(w.gh.history_contains(OWNER, REPO, "module.exports = 1;"));
+}

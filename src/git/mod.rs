@@ -300,6 +300,39 @@ pub fn pending_paths(worktree: &Path, branch: &str) -> Result<Vec<String>, GitEr
     Ok(paths)
 }
 
+/// Files under `prefix` (a folder, relative) that differ from HEAD in the
+/// worktree, each with HEAD's content (`None`: not in HEAD).
+pub fn changed_under(
+    worktree: &Path,
+    prefix: &str,
+) -> Result<Vec<(String, Option<Vec<u8>>)>, GitError> {
+    let repo = guard::open_worktree(worktree, None)?;
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(true)
+        .pathspec(prefix);
+    let statuses = repo.statuses(Some(&mut opts)).map_err(ctx("read status"))?;
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_tree())
+        .map_err(ctx("read HEAD"))?;
+    let mut out = Vec::new();
+    for entry in statuses.iter() {
+        let Some(path) = entry.path() else { continue };
+        if !path.starts_with(prefix) {
+            continue;
+        }
+        let content = head
+            .get_path(Path::new(path))
+            .ok()
+            .and_then(|e| repo.find_blob(e.id()).ok())
+            .map(|b| b.content().to_vec());
+        out.push((path.to_string(), content));
+    }
+    Ok(out)
+}
+
 /// [`commit_all`], keeping the files `held` out of the commit: they stay
 /// in the worktree as they are, unstaged.
 pub fn commit_all_except(
