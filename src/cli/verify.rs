@@ -8,11 +8,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::{exit, GlobalArgs};
+use super::{contained, exit, GlobalArgs};
 use crate::config::{EnvSnapshot, Settings};
 use crate::report::Reporter;
 use crate::sandbox::env::command_env;
-use crate::sandbox::HostLauncher;
 use crate::workspace::checks::{self, Options, Report};
 use crate::workspace::detect;
 use crate::workspace::{CommandRunner, Workspace};
@@ -50,13 +49,24 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
     if environment.checks.is_empty() {
         reporter.progress("⚠️ no test, lint or type-check command was detected; set `commands:` in .github/deckhand.yml");
     }
-    let runner: CommandRunner = std::sync::Arc::new(HostLauncher::new(
+    let extra_write = environment
+        .venv
+        .then(|| detect::venv_dir(workspace.root()))
+        .into_iter()
+        .collect();
+    let (containment, _private) = contained::build(
         workspace.root(),
+        &settings,
+        env,
         environment.command_env(
             workspace.root(),
             command_env(&env.pairs(), &settings.secret_names),
         ),
-    ));
+        extra_write,
+        &reporter,
+    )
+    .await?;
+    let runner: CommandRunner = containment.agent.clone();
     let redact = |t: &str| redactor.redact(t).into_owned();
     let progress = |line: &str| reporter.progress(line);
     let report = checks::verify(
@@ -70,6 +80,7 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
         },
     )
     .await;
+    runner.stop_all().await;
     if env.get("GITHUB_ACTIONS") == Some("true") && !global.json {
         // Findings show on the diff in GitHub (workflow commands: stdout).
         for r in report.checks.iter().filter(|r| !r.ok()) {
