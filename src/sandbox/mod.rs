@@ -14,6 +14,7 @@ pub mod network;
 pub mod proxy;
 pub mod redact;
 pub mod scan;
+pub mod seccomp;
 pub mod tracker;
 pub mod user;
 
