@@ -300,12 +300,12 @@ pub fn pending_paths(worktree: &Path, branch: &str) -> Result<Vec<String>, GitEr
     Ok(paths)
 }
 
+/// A path relative to the worktree and HEAD's content of it (`None`: not in HEAD).
+pub type PathAtHead = (String, Option<Vec<u8>>);
+
 /// Files under `prefix` (a folder, relative) that differ from HEAD in the
-/// worktree, each with HEAD's content (`None`: not in HEAD).
-pub fn changed_under(
-    worktree: &Path,
-    prefix: &str,
-) -> Result<Vec<(String, Option<Vec<u8>>)>, GitError> {
+/// worktree, each with HEAD's content.
+pub fn changed_under(worktree: &Path, prefix: &str) -> Result<Vec<PathAtHead>, GitError> {
     let repo = guard::open_worktree(worktree, None)?;
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true)
