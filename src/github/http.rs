@@ -226,13 +226,21 @@ impl Http {
     ) -> Result<Answer, GitHubError> {
         let path = self.display_path(target);
         let method = verb.as_str();
-        // The one door for text GitHub receives: bodies, comments, PRs.
+        // The one door for text GitHub receives: comments, PR titles and bodies.
         let body = body
             .map(|b| {
                 let mut v = serde_json::to_value(b).map_err(|e| {
                     GitHubError::Client(format!("cannot encode the {method} {path} body: {e}"))
                 })?;
-                self.redactor.redact_json(&mut v);
+                // Free text only: a one-character secret must not mask
+                // `head`, `base` or a label.
+                if let Some(map) = v.as_object_mut() {
+                    for (k, field) in map.iter_mut() {
+                        if matches!(k.as_str(), "body" | "title" | "message" | "question") {
+                            self.redactor.redact_json(field);
+                        }
+                    }
+                }
                 Ok::<_, GitHubError>(v)
             })
             .transpose()?;
