@@ -271,7 +271,14 @@ fn secrets_of_any_length_leave_in_no_form() {
     let mut command = String::from("for v in \"$S_ONE\" \"$S_TWO\" \"$S_THREE\" \"$S_FOUR\"; do ");
     command.push_str("printf '<<%s>>\\n' \"$v\" >> leaked.txt; printf '<<%s>>\\n' \"$v\"; ");
     command.push_str("printf '%s' \"$v\" | base64 -w0; echo; printf '%s' \"$v\" | od -An -tx1 | tr -d ' \\n'; echo; printf '%s' \"$v\" | rev; echo; done");
-    let w = world(script(&command));
+    // Attempt 1 leaves leaked.txt; the scan holds it back and verify sends
+    // code back, which removes it.
+    let mut replies = script(&command);
+    replies.extend([
+        Reply::tool("run_command", json!({"command": "rm leaked.txt"})),
+        Reply::text("Removed the file with the secrets."),
+    ]);
+    let w = world(replies);
     let probe = tempfile::tempdir().unwrap();
     let home = probe.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
@@ -284,7 +291,14 @@ fn secrets_of_any_length_leave_in_no_form() {
         .collect();
     let (run, outputs) = action_with(&w, &home, &workspace, &[("INPUT_SECRETS", &lines)]);
     assert!(outputs.contains("done"), "{outputs}\n{}", run.stderr);
+    let summary = std::fs::read_to_string(w.dir.path().join("summary")).unwrap_or_default();
     let model = model_saw(&w);
+    // (Its message may itself be masked: a one-character secret.)
+    assert_eq!(
+        w.model.remaining(),
+        0,
+        "the scan held leaked.txt back and verify sent code back to remove it"
+    );
     assert!(
         model.contains("<<***>>"),
         "the command printed the secrets, masked"
@@ -312,6 +326,18 @@ fn secrets_of_any_length_leave_in_no_form() {
             w.gh.requests_mentioning(&delimited).is_empty(),
             "{secret:?} reached GitHub (seed {seed})"
         );
+        // Pushed history on every ref (code branches and the memory branch),
+        // the job summary and the step outputs.
+        assert!(
+            !w.gh.history_contains(OWNER, REPO, &delimited),
+            "{secret:?} was pushed (seed {seed})"
+        );
+        for (place, text) in [("the job summary", &summary), ("GITHUB_OUTPUT", &outputs)] {
+            assert!(
+                !text.contains(&delimited),
+                "{secret:?} reached {place} (seed {seed})"
+            );
+        }
         // Long enough not to occur by chance: the value and every form.
         if secret.len() >= 8 {
             for form in deckhand::sandbox::redact::encoded_forms(secret) {
@@ -334,7 +360,97 @@ fn secrets_of_any_length_leave_in_no_form() {
                     w.gh.requests_mentioning(&form).is_empty(),
                     "{form:?} reached GitHub (seed {seed})"
                 );
+                assert!(
+                    !w.gh.history_contains(OWNER, REPO, &form),
+                    "{form:?} was pushed (seed {seed})"
+                );
+                assert!(
+                    !summary.contains(&form) && !outputs.contains(&form),
+                    "{form:?} reached the summary or outputs (seed {seed})"
+                );
             }
         }
     }
+}
+
+/// `ghp_` and 36 characters, made at run time.
+fn github_token_like() -> String {
+    let mut rng = rand::thread_rng();
+    let tail: String = (0..36)
+        .map(|_| char::from(rng.sample(rand::distributions::Alphanumeric)))
+        .collect();
+    format!("ghp_{tail}")
+}
+
+#[test]
+fn a_hard_coded_token_is_held_back_and_reported() {
+    let token = github_token_like();
+    let w = world(vec![
+        Reply::tool("update_spec", json!({"plan": ["Configure the client"]})),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/config.js", "content": format!("// client\nmodule.exports = {{\n  token: \"{token}\",\n}};\n")}),
+        ),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/limit.js", "content": "module.exports = 1;\n"}),
+        ),
+        Reply::text("Configured."),
+    ]);
+    let probe = tempfile::tempdir().unwrap();
+    let home = probe.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let workspace = w.dir.path().join("workspace");
+    std::fs::create_dir_all(&workspace).unwrap();
+    let (run, outputs) = action_with(&w, &home, &workspace, &[("INPUT_MAX_ATTEMPTS", "1")]);
+    run.assert_code(0);
+    assert!(
+        outputs.contains("needs-review"),
+        "{outputs}\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("::error file=src/config.js,line=3"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !w.gh.history_contains(OWNER, REPO, &token),
+        "the token was pushed"
+    );
+    // The rest of the change was committed and pushed.
+    assert!(w.gh.history_contains(OWNER, REPO, "module.exports = 1;"));
+    let pr = w.gh.pulls(OWNER, REPO);
+    let body = pr[0].body.clone().unwrap_or_default();
+    assert!(
+        body.contains("Held back from the commit") && body.contains("src/config.js:3"),
+        "{body}"
+    );
+    assert!(!body.contains(&token));
+}
+
+#[test]
+fn a_command_cannot_change_the_workflows() {
+    let w = world(script(
+        "mkdir -p .github/workflows && printf 'on: push # planted-step-0042\\n' > .github/workflows/ci.yml && echo wrote",
+    ));
+    let probe = tempfile::tempdir().unwrap();
+    let home = probe.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let workspace = w.dir.path().join("workspace");
+    std::fs::create_dir_all(&workspace).unwrap();
+    let (run, outputs) = action(&w, &home, &workspace);
+    run.assert_code(0);
+    assert!(outputs.contains("done"), "{outputs}\n{}", run.stderr);
+    let saw = model_saw(&w);
+    assert!(saw.contains("wrote"), "the command ran: {saw}");
+    assert!(
+        saw.contains(
+            "changes to .github/workflows/ are not allowed for this task; they were reverted"
+        ),
+        "{saw}"
+    );
+    assert!(!w.gh.history_contains(OWNER, REPO, "planted-step-0042"));
+    assert!(w.gh.history_contains(OWNER, REPO, "module.exports = 1;"));
 }

@@ -122,3 +122,41 @@ fn commands_cannot_read_deckhands_environment() {
     );
     assert!(!saw.contains("environ-of-deckhand=readable"));
 }
+
+fn landlock_abi() -> i64 {
+    // SAFETY: the version query reads no memory.
+    unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            1u32,
+        )
+    }
+}
+
+#[test]
+fn deckhand_tool_run_command_cannot_write_outside_the_repo() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let target = outside.join("planted.txt");
+    let command = format!(
+        "echo inside > inside.txt; echo planted > '{}'; echo \"rc=$?\"",
+        target.display()
+    );
+    let mut cmd = common::deckhand_cmd(&[]);
+    cmd.args(["tool", "run_command", "--repo"])
+        .arg(&repo)
+        .arg(json!({ "command": command }).to_string());
+    let r = common::output(cmd);
+    r.assert_code(0);
+    assert!(repo.join("inside.txt").exists(), "{}", r.stdout);
+    if landlock_abi() < 1 {
+        eprintln!("SKIPPED: this kernel has no Landlock");
+        return;
+    }
+    assert!(!target.exists(), "the command wrote outside: {}", r.stdout);
+    assert!(!r.stdout.contains("rc=0"), "{}", r.stdout);
+}

@@ -314,3 +314,26 @@ fn a_command_user_that_is_root_is_refused_with_file_and_line() {
     assert!(out.stderr.contains("uid 0"), "{}", out.stderr);
     assert!(server.requests().is_empty());
 }
+
+#[test]
+fn udp_does_not_leave_on_a_closed_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(dir.path(), "true", "");
+    let listener = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    listener
+        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let send = format!(
+        "python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b\"exfil\", (\"127.0.0.1\", {port}))'; echo \"udp-exit=$?\""
+    );
+    let server = ModelServer::start(script(vec![], &[&send]));
+    let out = run(&server, &repo, &[]);
+    out.assert_code(0);
+    let sent = sent(&server);
+    assert!(sent.contains("udp-exit="), "the command ran:\n{sent}");
+    let mut buf = [0u8; 64];
+    let got = listener.recv_from(&mut buf);
+    assert!(got.is_err(), "a datagram arrived: {got:?}\n{sent}");
+    assert!(!sent.contains("udp-exit=0"), "{sent}");
+}

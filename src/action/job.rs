@@ -534,16 +534,13 @@ fn save_checkpoint(
         // The next job gets a whole time budget of its own.
         state.elapsed_ms = 0;
     }
-    let text = serde_json::to_string_pretty(&state)?;
+    let text = ctx.redactor.to_json_pretty(&state)?;
     let author = (
         settings.file.git.name.as_str(),
         settings.file.git.email.as_str(),
     );
     store.write(
-        &[(
-            checkpoint_path(&ctx.repo.to_string(), &job.id),
-            Some(ctx.redactor.redact(&text).into_owned()),
-        )],
+        &[(checkpoint_path(&ctx.repo.to_string(), &job.id), Some(text))],
         &format!("Checkpoint task {} ({})", job.id, result.ending.label()),
         author,
     )?;

@@ -168,13 +168,14 @@ fn write_outputs(runner: &RunnerEnv, o: &Outputs, redactor: &Redactor) -> anyhow
                     o.cost_usd.map(|c| format!("{c:.4}")).unwrap_or_default(),
                 ),
             ],
+            redactor,
         )
         .with_context(|| format!("cannot write GITHUB_OUTPUT {}", path.display()))?;
     }
     if let Some(path) = &runner.step_summary {
         if !o.summary.is_empty() {
             let summary = workflow::truncate_markdown(&o.summary, MAX_SUMMARY);
-            workflow::write_summary(path, &redactor.redact(&summary))
+            workflow::write_summary(path, &summary, redactor)
                 .with_context(|| format!("cannot write GITHUB_STEP_SUMMARY {}", path.display()))?;
         }
     }
@@ -249,7 +250,7 @@ async fn handle(
         network,
         allowed_domains: inputs.allowed_domains.clone(),
     };
-    let github = GitHub::new(&runner.api_url, &token)?;
+    let github = GitHub::new(&runner.api_url, &token)?.with_redactor(redactor.clone());
     let identity = identity::Identity::resolve(&github).await?;
     let ctx = Ctx {
         identity,

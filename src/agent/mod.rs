@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod conversation;
+pub mod held;
 pub mod inbox;
 pub mod orchestrator;
 pub mod preflight;

@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::agent::conversation::{self, AgentError, RoleEnd, RoleState, Shared};
 use crate::agent::session::{Limit, Session};
 use crate::agent::verify::{self, CheckRun, Interrupt, VerifyReport};
-use crate::agent::{prompts, AgentRole};
+use crate::agent::{held, prompts, AgentRole};
 use crate::git;
 use crate::llm::Usage;
 use crate::report::Event;
+use crate::sandbox::scan::{Hit, Scanner};
 use crate::task::{TaskSpec, TaskStatus};
 
 /// Which role the task is in.
@@ -62,6 +63,9 @@ pub struct ContainmentRecord {
     pub blocked: Vec<String>,
     /// What was only advisory (no Landlock, commands as root, …).
     pub advisories: Vec<String>,
+    /// Files the secret scan kept out of the last commit.
+    #[serde(default)]
+    pub held_back: Vec<Hit>,
 }
 
 /// How the task loop ended.
@@ -110,14 +114,17 @@ impl TaskState {
     }
 
     /// Commits the worktree's changes, if any, with a message that says
-    /// what and why.
+    /// what and why; files the secret scan flags are held back.
     pub fn commit(&mut self, s: &Session, note: &str) -> Result<(), AgentError> {
         let message = s
             .redactor
             .redact(&commit_message(&self.spec, &self.code_summary, note))
             .into_owned();
         let author = (self.author.0.as_str(), self.author.1.as_str());
-        let committed = git::commit_all(s.workspace.root(), &self.branch, author, &message)?;
+        let scanner = Scanner::new(&s.redactor);
+        let (committed, hits) =
+            held::commit_scanned(s.workspace.root(), &self.branch, author, &message, &scanner)?;
+        self.held(s, hits);
         self.committed(s, committed, &message);
         Ok(())
     }
@@ -134,17 +141,30 @@ impl TaskState {
             self.author.clone(),
             message.clone(),
         );
-        let committed = blocking(move || {
-            git::commit_all(
+        let scanner = Scanner::new(&s.redactor);
+        let (committed, hits) = blocking(move || {
+            held::commit_scanned(
                 &root,
                 &branch,
                 (author.0.as_str(), author.1.as_str()),
                 &text,
+                &scanner,
             )
         })
         .await?;
+        self.held(s, hits);
         self.committed(s, committed, &message);
         Ok(())
+    }
+
+    /// Keeps what the scan held back for verify and the report.
+    fn held(&mut self, s: &Session, hits: Vec<Hit>) {
+        for h in &hits {
+            if !self.containment.held_back.contains(h) {
+                s.progress(&format!("🔒 held back from the commit: {}", h.message()));
+            }
+        }
+        self.containment.held_back = hits;
     }
 
     fn committed(&mut self, s: &Session, committed: Option<String>, message: &str) {
@@ -230,6 +250,9 @@ async fn verify_settled(
             Ok(report) => report,
             Err(interrupt) => return Ok(Err(interrupt)),
         };
+        if let Some(scan) = held::check_run(&st.containment.held_back) {
+            report.checks.push(scan);
+        }
         stop_task_processes(s, "after verify").await;
         let before = st.commits.len();
         st.commit_async(

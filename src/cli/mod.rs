@@ -1,6 +1,7 @@
 //! The command line: clap definitions, and the mapping of each command to
 //! the modules that do the work. Reads the environment once, here.
 
+mod contained;
 mod memory;
 mod run;
 mod tool;

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::{exit, GlobalArgs};
+use super::{contained, exit, GlobalArgs};
 use crate::agent::tools::{self, ToolContext, ToolError, ToolLimits, ToolOutput};
 use crate::config::{EnvSnapshot, Settings};
 use crate::llm::ToolCall;
+use crate::report::Reporter;
 use crate::sandbox::env::command_env;
-use crate::sandbox::HostLauncher;
 use crate::task::TaskSpec;
 use crate::workspace::{CommandRunner, Workspace};
 
@@ -34,10 +34,18 @@ pub async fn run(global: &GlobalArgs, args: ToolArgs, env: &EnvSnapshot) -> anyh
         .with_context(|| format!("cannot open repository directory {}", args.repo.display()))?;
     let settings = Settings::load(workspace.root(), &global.flags())?;
     let redactor = settings.redactor(env);
-    let runner: CommandRunner = std::sync::Arc::new(HostLauncher::new(
+    // Progress (containment advisories, refused hosts) goes to stderr.
+    let reporter = Reporter::new(false, redactor.clone());
+    let (containment, _private) = contained::build(
         workspace.root(),
+        &settings,
+        env,
         command_env(&env.pairs(), &settings.secret_names),
-    ));
+        Vec::new(),
+        &reporter,
+    )
+    .await?;
+    let runner: CommandRunner = containment.agent.clone();
     let mut spec = TaskSpec::new("tool", workspace.root().display().to_string(), "");
     let mut verdict = None;
     let mut ctx = ToolContext {
@@ -57,6 +65,7 @@ pub async fn run(global: &GlobalArgs, args: ToolArgs, env: &EnvSnapshot) -> anyh
         input,
     };
     let result = tools::every_tool().dispatch(&mut ctx, &call).await;
+    runner.stop_all().await;
     let (ok, text) = match result {
         Ok(ToolOutput::Text(text)) => (true, text),
         Ok(ToolOutput::Question(q)) => (true, format!("question for the user: {q}")),

@@ -8,12 +8,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::{exit, GlobalArgs};
+use super::{contained, exit, GlobalArgs};
 use crate::config::{EnvSnapshot, Settings};
 use crate::report::Reporter;
 use crate::sandbox::container::{ContainerNetwork, DevContainer, Paths};
 use crate::sandbox::env::command_env;
-use crate::sandbox::HostLauncher;
 use crate::workspace::checks::{self, Options, Report};
 use crate::workspace::{detect, devenv};
 use crate::workspace::{CommandRunner, Workspace};
@@ -58,6 +57,20 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
     }
     let mut environment = environment;
     let host_env = command_env(&env.pairs(), &settings.secret_names);
+    let extra_write = environment
+        .venv
+        .then(|| detect::venv_dir(workspace.root()))
+        .into_iter()
+        .collect();
+    let (containment, _private) = contained::build(
+        workspace.root(),
+        &settings,
+        env,
+        environment.command_env(workspace.root(), host_env.clone()),
+        extra_write,
+        &reporter,
+    )
+    .await?;
     let mut dev_env = None;
     let runner: CommandRunner = if args.dev_container {
         let configured = settings
@@ -109,18 +122,12 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
             std::sync::Arc::new(container)
         } else {
             reporter.progress("🐳 dev container: none declared; commands run here");
-            std::sync::Arc::new(HostLauncher::new(
-                workspace.root(),
-                environment.command_env(workspace.root(), host_env.clone()),
-            ))
+            containment.agent.clone()
         };
         dev_env = Some(dev);
         runner
     } else {
-        std::sync::Arc::new(HostLauncher::new(
-            workspace.root(),
-            environment.command_env(workspace.root(), host_env.clone()),
-        ))
+        containment.agent.clone()
     };
     let redact = |t: &str| redactor.redact(t).into_owned();
     let progress = |line: &str| reporter.progress(line);
@@ -135,6 +142,7 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
         },
     )
     .await;
+    runner.stop_all().await;
     if env.get("GITHUB_ACTIONS") == Some("true") && !global.json {
         // Findings show on the diff in GitHub (workflow commands: stdout).
         for r in report.checks.iter().filter(|r| !r.ok()) {

@@ -276,27 +276,104 @@ pub fn commit_all(
     author: (&str, &str),
     message: &str,
 ) -> Result<Option<String>, GitError> {
+    commit_all_except(worktree, branch, author, message, &[])
+}
+
+/// The files [`commit_all`] would stage: changed, new (not ignored, not
+/// build by-products) or deleted, relative to the worktree.
+pub fn pending_paths(worktree: &Path, branch: &str) -> Result<Vec<String>, GitError> {
+    let repo = guard::open_worktree(worktree, Some(branch))?;
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    let statuses = repo.statuses(Some(&mut opts)).map_err(ctx("read status"))?;
+    let mut paths = Vec::new();
+    for entry in statuses.iter() {
+        let Some(path) = entry.path() else { continue };
+        let new = entry.status().contains(git2::Status::WT_NEW);
+        if new && is_build_artifact(Path::new(path)) {
+            continue;
+        }
+        paths.push(path.to_string());
+    }
+    Ok(paths)
+}
+
+/// A path relative to the worktree and HEAD's content of it (`None`: not in HEAD).
+pub type PathAtHead = (String, Option<Vec<u8>>);
+
+/// Files under `prefix` (a folder, relative) that differ from HEAD in the
+/// worktree, each with HEAD's content.
+pub fn changed_under(worktree: &Path, prefix: &str) -> Result<Vec<PathAtHead>, GitError> {
+    let repo = guard::open_worktree(worktree, None)?;
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(true)
+        .pathspec(prefix);
+    let statuses = repo.statuses(Some(&mut opts)).map_err(ctx("read status"))?;
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_tree())
+        .map_err(ctx("read HEAD"))?;
+    let mut out = Vec::new();
+    for entry in statuses.iter() {
+        let Some(path) = entry.path() else { continue };
+        if !path.starts_with(prefix) {
+            continue;
+        }
+        let content = head
+            .get_path(Path::new(path))
+            .ok()
+            .and_then(|e| repo.find_blob(e.id()).ok())
+            .map(|b| b.content().to_vec());
+        out.push((path.to_string(), content));
+    }
+    Ok(out)
+}
+
+/// [`commit_all`], keeping the files `held` out of the commit: they stay
+/// in the worktree as they are, unstaged.
+pub fn commit_all_except(
+    worktree: &Path,
+    branch: &str,
+    author: (&str, &str),
+    message: &str,
+    held: &[String],
+) -> Result<Option<String>, GitError> {
     let repo = guard::open_worktree(worktree, Some(branch))?;
     let mut index = repo.index().map_err(ctx("read index"))?;
     // New files under build and cache folders are the checks' by-products,
     // not the change, even where .gitignore forgot them.
     let tracked: std::collections::HashSet<Vec<u8>> = index.iter().map(|e| e.path).collect();
+    let is_held = |path: &Path| {
+        let p = path.to_string_lossy();
+        held.iter().any(|h| *h == p)
+    };
     let mut skip_artifacts = |path: &Path, _: &[u8]| -> i32 {
         let new = !tracked.contains(path.to_string_lossy().as_bytes());
-        i32::from(new && is_build_artifact(path))
+        i32::from((new && is_build_artifact(path)) || is_held(path))
     };
     index
         .add_all(["*"], IndexAddOption::DEFAULT, Some(&mut skip_artifacts))
         .map_err(ctx("stage changes"))?;
+    let mut skip_held = |path: &Path, _: &[u8]| -> i32 { i32::from(is_held(path)) };
     index
-        .update_all(["*"], None)
+        .update_all(["*"], Some(&mut skip_held))
         .map_err(ctx("stage deletions"))?;
     index.write().map_err(ctx("write index"))?;
-    let tree_id = index.write_tree().map_err(ctx("write tree"))?;
     let parent = repo
         .head()
         .and_then(|h| h.peel_to_commit())
         .map_err(ctx("read HEAD"))?;
+    if !held.is_empty() {
+        // Whatever the index held of them before: back to HEAD's.
+        repo.reset_default(Some(parent.as_object()), held.iter())
+            .map_err(ctx("unstage held files"))?;
+        index = repo.index().map_err(ctx("read index"))?;
+    }
+    let tree_id = index.write_tree().map_err(ctx("write tree"))?;
     if parent.tree_id() == tree_id {
         return Ok(None);
     }

@@ -363,6 +363,12 @@ impl GitHub {
         })
     }
 
+    /// The same client, masking every secret of `redactor` in what it sends.
+    pub fn with_redactor(mut self, redactor: crate::sandbox::Redactor) -> GitHub {
+        self.http.redactor = redactor;
+        self
+    }
+
     /// The same client with another retry policy (tests: no real waits).
     pub fn with_policy(mut self, policy: Policy) -> GitHub {
         self.http.policy = policy;

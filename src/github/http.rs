@@ -195,6 +195,8 @@ pub struct Http {
     token: Arc<str>,
     pub policy: Policy,
     limit: Arc<Semaphore>,
+    /// Every request body passes it: no secret reaches GitHub.
+    pub redactor: crate::sandbox::Redactor,
 }
 
 impl Http {
@@ -205,6 +207,7 @@ impl Http {
             token: token.into(),
             policy: Policy::default(),
             limit: Arc::new(Semaphore::new(CONCURRENCY)),
+            redactor: crate::sandbox::Redactor::default(),
         }
     }
 
@@ -223,6 +226,25 @@ impl Http {
     ) -> Result<Answer, GitHubError> {
         let path = self.display_path(target);
         let method = verb.as_str();
+        // The one door for text GitHub receives: comments, PR titles and bodies.
+        let body = body
+            .map(|b| {
+                let mut v = serde_json::to_value(b).map_err(|e| {
+                    GitHubError::Client(format!("cannot encode the {method} {path} body: {e}"))
+                })?;
+                // Free text only: a one-character secret must not mask
+                // `head`, `base` or a label.
+                if let Some(map) = v.as_object_mut() {
+                    for (k, field) in map.iter_mut() {
+                        if matches!(k.as_str(), "body" | "title" | "message" | "question") {
+                            self.redactor.redact_json(field);
+                        }
+                    }
+                }
+                Ok::<_, GitHubError>(v)
+            })
+            .transpose()?;
+        let body = body.as_ref();
         let mut failures = 0;
         let mut rate_waits = 0;
         loop {

@@ -162,10 +162,15 @@ impl Reporter {
         if !self.inner.json {
             return;
         }
-        let Ok(text) = serde_json::to_string(&event) else {
+        // String values are masked one by one: a one-character secret
+        // must not break the line's JSON.
+        let Ok(text) = self.inner.redactor.to_json(&event) else {
             return;
         };
-        self.stdout_line(&text);
+        if let Ok(mut out) = self.inner.stdout.lock() {
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
     }
 
     /// The result on stdout (only without `--json`).

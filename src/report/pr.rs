@@ -269,10 +269,19 @@ fn verified_line(out: &mut String, input: &PrInput<'_>) {
 
 /// What the network level refused and what containment could not enforce.
 fn containment_section(out: &mut String, c: &ContainmentRecord) {
-    if c.blocked.is_empty() && c.advisories.is_empty() {
+    if c.blocked.is_empty() && c.advisories.is_empty() && c.held_back.is_empty() {
         return;
     }
     let _ = writeln!(out, "### Containment");
+    if !c.held_back.is_empty() {
+        let _ = writeln!(
+            out,
+            "Held back from the commit (a secret or credential was found; the file stays in the worktree, unstaged):"
+        );
+        for h in &c.held_back {
+            let _ = writeln!(out, "- 🔒 `{}:{}` — {}", h.file, h.line, h.what);
+        }
+    }
     if !c.blocked.is_empty() {
         let _ = writeln!(out, "Blocked by the network level:");
         for b in &c.blocked {
@@ -363,6 +372,7 @@ mod tests {
             containment: &ContainmentRecord {
                 blocked: vec!["evil.example.com:443".into()],
                 advisories: vec![],
+                held_back: vec![],
             },
         });
         assert!(text.contains("Verified commit: `0123456789ab`"), "{text}");

@@ -8,6 +8,8 @@ use std::path::Path;
 
 use rand::Rng;
 
+use crate::sandbox::Redactor;
+
 /// GitHub refuses step summaries over 1 MiB; stay well below.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024 - 4096;
 
@@ -66,26 +68,53 @@ pub fn output_entry(name: &str, value: &str) -> String {
     }
 }
 
-/// Appends step outputs to the `$GITHUB_OUTPUT` file.
-pub fn write_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result<()> {
+/// Output values Deckhand chooses from a fixed vocabulary (a status, a
+/// number): they carry nothing of a secret, and a one-character secret must
+/// not turn `done` into `d***ne`.
+fn is_fixed_word(value: &str) -> bool {
+    const STATUSES: &[&str] = &[
+        "done",
+        "needs-review",
+        "waiting",
+        "paused",
+        "continued",
+        "cancelled",
+        "skipped",
+        "error",
+    ];
+    STATUSES.contains(&value) || value.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+/// Appends step outputs to the `$GITHUB_OUTPUT` file, every free-text value
+/// redacted.
+pub fn write_outputs(
+    path: &Path,
+    outputs: &[(&str, String)],
+    redactor: &Redactor,
+) -> std::io::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)?;
     for (name, value) in outputs {
-        file.write_all(output_entry(name, value).as_bytes())?;
+        let value = if is_fixed_word(value) {
+            value.into()
+        } else {
+            redactor.redact(value)
+        };
+        file.write_all(output_entry(name, &value).as_bytes())?;
     }
     Ok(())
 }
 
-/// Appends Markdown to the `$GITHUB_STEP_SUMMARY` file, cut to stay under
-/// GitHub's limit with a note saying so.
-pub fn write_summary(path: &Path, markdown: &str) -> std::io::Result<()> {
+/// Appends Markdown, redacted, to the `$GITHUB_STEP_SUMMARY` file, cut to
+/// stay under GitHub's limit with a note saying so.
+pub fn write_summary(path: &Path, markdown: &str, redactor: &Redactor) -> std::io::Result<()> {
     let existing = std::fs::metadata(path)
         .map(|m| m.len() as usize)
         .unwrap_or(0);
     let room = SUMMARY_LIMIT.saturating_sub(existing);
-    let text = truncate_markdown(markdown, room);
+    let text = truncate_markdown(&redactor.redact(markdown), room);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -137,6 +166,7 @@ mod tests {
         write_outputs(
             &path,
             &[("status", "done".into()), ("body", "line1\nline2".into())],
+            &Redactor::default(),
         )
         .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();

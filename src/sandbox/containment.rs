@@ -193,6 +193,16 @@ impl Containment {
 
         let support = Support::probe();
         let mut advisories = support.advisories(p.level != NetworkLevel::Open);
+        if p.level != NetworkLevel::Open {
+            if !super::seccomp::available() {
+                advisories.push(
+                    "this kernel takes no seccomp filter: UDP (DNS included) is not closed for commands".to_string(),
+                );
+            }
+            advisories.push(
+                "connections to Unix sockets by path are not restricted: a command may talk to any socket its user can open".to_string(),
+            );
+        }
         // SAFETY: geteuid cannot fail.
         if p.user.is_none() && unsafe { libc::geteuid() } == 0 {
             advisories.push(

@@ -119,6 +119,12 @@ impl Launcher for HostLauncher {
             None => None,
         };
         let ruleset = Mutex::new(ruleset);
+        // On a closed network no UDP either (DNS goes through the proxy).
+        let seccomp = self
+            .confinement
+            .as_ref()
+            .filter(|c| c.connect_port.is_some())
+            .and_then(|_| super::seccomp::Filter::no_udp());
         // SAFETY: the hook calls setrlimit, prctl and landlock_restrict_self
         // only; nothing in it allocates unless it fails.
         unsafe {
@@ -132,6 +138,9 @@ impl Launcher for HostLauncher {
                 };
                 if let Some(ruleset) = taken {
                     ruleset.restrict_self().map_err(std::io::Error::other)?;
+                }
+                if let Some(filter) = &seccomp {
+                    filter.install()?;
                 }
                 Ok(())
             });

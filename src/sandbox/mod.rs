@@ -1,7 +1,8 @@
 //! What commands the agent runs may see and reach: the one launcher every
 //! command starts through, its confinement (Landlock, limits, process
 //! tracking), network levels and the egress proxy, the allowlisted
-//! environment, and the redactor every outbound text passes through.
+//! environment, the redactor every outbound text passes through, and the
+//! secret scan before each commit.
 
 pub mod confine;
 pub mod container;
@@ -13,6 +14,8 @@ pub mod limits;
 pub mod network;
 pub mod proxy;
 pub mod redact;
+pub mod scan;
+pub mod seccomp;
 pub mod tracker;
 pub mod user;
 

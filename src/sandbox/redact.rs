@@ -96,9 +96,53 @@ impl Redactor {
     }
 }
 
+impl Redactor {
+    /// Masks every string value inside `value` (object keys stay as they
+    /// are), so the document stays valid JSON whatever the secrets are.
+    pub fn redact_json(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => {
+                if let Cow::Owned(masked) = self.redact(s) {
+                    *s = masked;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.redact_json(v)),
+            _ => {}
+        }
+    }
+
+    /// `value` as one line of JSON with every string value masked.
+    pub fn to_json<T: serde::Serialize>(&self, value: &T) -> serde_json::Result<String> {
+        let mut v = serde_json::to_value(value)?;
+        self.redact_json(&mut v);
+        serde_json::to_string(&v)
+    }
+
+    /// [`Redactor::to_json`], indented.
+    pub fn to_json_pretty<T: serde::Serialize>(&self, value: &T) -> serde_json::Result<String> {
+        let mut v = serde_json::to_value(value)?;
+        self.redact_json(&mut v);
+        serde_json::to_string_pretty(&v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_stays_valid_whatever_the_secret() {
+        for secret in ["\"", ":", "{", "e", "1", "\\", ","] {
+            let r = Redactor::new([secret]);
+            let doc = serde_json::json!({"event": "tool", "n": 12, "ok": true, "text": format!("a{secret}b")});
+            let line = r.to_json(&doc).unwrap();
+            let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(back["text"], "a***b", "{secret:?}: {line}");
+            assert_eq!(back["n"], 12);
+        }
+    }
 
     #[test]
     fn masks_secrets_escaped_inside_json() {

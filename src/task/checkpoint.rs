@@ -31,11 +31,12 @@ pub fn save<T: Serialize>(
         path: path.display().to_string(),
         source,
     };
-    let json = serde_json::to_string_pretty(state).map_err(|e| CheckpointError::Corrupt {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let json = redactor.redact(&json);
+    let json = redactor
+        .to_json_pretty(state)
+        .map_err(|e| CheckpointError::Corrupt {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(write_err)?;
     }

@@ -218,6 +218,38 @@ pub fn write(
     Ok(written)
 }
 
+/// Removes the file `rel` beneath `root` (a symlink is removed itself,
+/// never followed); a missing file is not an error.
+pub fn remove(root: &Path, rel: &Path, shown: &str) -> Result<(), ConfinedError> {
+    plain(rel, shown)?;
+    let io = |e| classify(shown, e);
+    let mut dir = open_root(root).map_err(io)?;
+    let Some(name) = rel.file_name() else {
+        return Err(ConfinedError::NotRegular {
+            path: shown.to_string(),
+        });
+    };
+    if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+        match openat2(&dir, parent, libc::O_RDONLY | libc::O_DIRECTORY, 0) {
+            Ok(d) => dir = d,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+            Err(e) => return Err(io(e)),
+        }
+    }
+    let c = CString::new(name.as_bytes()).map_err(|_| ConfinedError::NotRegular {
+        path: shown.to_string(),
+    })?;
+    // SAFETY: `dir` is an open directory and `c` is NUL-terminated.
+    let rc = unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) };
+    if rc != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ENOENT) {
+            return Err(io(e));
+        }
+    }
+    Ok(())
+}
+
 /// Opens directory `name` in `dir`, creating it (and giving it to `owner`)
 /// when missing.
 fn open_or_make_dir(

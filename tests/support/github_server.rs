@@ -485,15 +485,11 @@ impl GithubServer {
                 .is_empty()
                 .not()
         };
-        found(&["log", "--all", "--format=%H", "-S", needle, "--text"])
-            || found(&[
-                "log",
-                "--all",
-                "--format=%H",
-                "--fixed-strings",
-                "--grep",
-                needle,
-            ])
+        // Attached forms: a needle may start with `-`.
+        let pickaxe = format!("-S{needle}");
+        let grep = format!("--grep={needle}");
+        found(&["log", "--all", "--format=%H", &pickaxe, "--text"])
+            || found(&["log", "--all", "--format=%H", "--fixed-strings", &grep])
     }
 
     /// Validates every recorded API request body that the OpenAPI subset describes.

@@ -14,6 +14,7 @@ mod search;
 #[cfg(test)]
 mod testing;
 mod update_spec;
+pub mod workflows;
 mod write_file;
 
 pub use ask_question::AskQuestion;

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::common::{for_model, redacted};
-use super::{parse_args, Tool, ToolContext, ToolError, ToolOutput};
+use super::{parse_args, workflows, Tool, ToolContext, ToolError, ToolOutput};
 use crate::workspace::command::cap_head_tail;
 
 /// `run_command`; research gets a description that asks it not to change anything.
@@ -114,6 +114,17 @@ async fn run(ctx: &ToolContext<'_>, args: Args) -> Result<ToolOutput, ToolError>
             "[{} more bytes of output were discarded]\n",
             out.dropped_bytes
         ));
+    }
+    if !limits.allow_workflow_changes {
+        match workflows::revert(ctx.workspace.root(), ctx.workspace.owner()) {
+            Ok(reverted) if !reverted.is_empty() => text.push_str(&format!(
+                "changes to .github/workflows/ are not allowed for this task; they were reverted ({}). Describe the workflow change it needs under \"Decisions needing review\" with update_spec\n",
+                reverted.join(", ")
+            )),
+            Ok(_) => {}
+            // Not a git checkout (nothing will be committed from it).
+            Err(e) => tracing::warn!(error = %e, "could not check .github/workflows/ after a command"),
+        }
     }
     Ok(ToolOutput::Text(text))
 }
