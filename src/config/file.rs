@@ -71,6 +71,28 @@ impl<'de> Deserialize<'de> for MaintenanceTask {
     }
 }
 
+/// The `rollout:` section: campaign waves.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollout {
+    /// Repositories per wave (default 5).
+    pub wave_size: Option<usize>,
+    /// Pull requests opened per hour at most (default: no limit).
+    pub per_hour: Option<u32>,
+    /// A wave starts only while the failure rate so far is below this (default 0.3).
+    pub halt_failure_rate: Option<f64>,
+}
+
+impl Rollout {
+    pub fn wave_size(&self) -> usize {
+        self.wave_size.unwrap_or(5).max(1)
+    }
+
+    pub fn halt_failure_rate(&self) -> f64 {
+        self.halt_failure_rate.unwrap_or(0.3)
+    }
+}
+
 /// Every key the config file may hold. Unknown keys are errors.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,6 +149,9 @@ pub struct FileConfig {
     pub continuation_workflow: Option<String>,
     #[serde(default)]
     pub maintenance: Vec<MaintenanceTask>,
+    /// How a campaign's pull requests roll out.
+    #[serde(default)]
+    pub rollout: Rollout,
     /// The file's text, for locating fields in later validation errors.
     #[serde(skip)]
     text: String,

@@ -1,0 +1,78 @@
+//! The wave gate: a wave starts only while the failure rate of the finished repositories stays under `rollout.halt_failure_rate`.
+
+use super::plan::Plan;
+use super::status::Record;
+
+/// Why a campaign stopped starting waves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Halt {
+    /// The first wave not started.
+    pub wave: usize,
+    pub failed: usize,
+    pub finished: usize,
+    pub rate: f64,
+    pub threshold: f64,
+}
+
+impl std::fmt::Display for Halt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "halted before wave {}: {} of {} finished repositories failed ({:.0}% ≥ {:.0}%)",
+            self.wave,
+            self.failed,
+            self.finished,
+            self.rate * 100.0,
+            self.threshold * 100.0
+        )
+    }
+}
+
+/// Whether `wave` may start given the records so far (the first wave always may).
+pub fn gate(plan: &Plan, records: &[Record], wave: usize) -> Result<(), Halt> {
+    if wave <= 1 {
+        return Ok(());
+    }
+    let earlier = |r: &&Record| plan.repo(&r.repository).is_some_and(|p| p.wave < wave);
+    let failed = records
+        .iter()
+        .filter(earlier)
+        .filter(|r| r.state.is_failure())
+        .count();
+    let finished = failed
+        + records
+            .iter()
+            .filter(earlier)
+            .filter(|r| r.state.is_success())
+            .count();
+    if finished == 0 {
+        return Ok(());
+    }
+    let rate = failed as f64 / finished as f64;
+    if rate < plan.halt_failure_rate {
+        Ok(())
+    } else {
+        Err(Halt {
+            wave,
+            failed,
+            finished,
+            rate,
+            threshold: plan.halt_failure_rate,
+        })
+    }
+}
+
+/// The first wave that may not start, if any (what the dashboard shows).
+pub fn halted(plan: &Plan, records: &[Record]) -> Option<Halt> {
+    (2..=plan.waves()).find_map(|w| {
+        // A wave that already has started work is past its gate.
+        let started = records.iter().any(|r| {
+            plan.repo(&r.repository).is_some_and(|p| p.wave == w)
+                && r.state != super::status::State::Queued
+        });
+        if started {
+            return None;
+        }
+        gate(plan, records, w).err()
+    })
+}
