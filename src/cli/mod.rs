@@ -1,6 +1,8 @@
 //! The command line: clap definitions, and the mapping of each command to
 //! the modules that do the work. Reads the environment once, here.
 
+mod campaign;
+mod plan;
 mod run;
 mod tool;
 mod verify;
@@ -63,6 +65,10 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Run one agent tool exactly as the model would call it and print its result.
     Tool(tool::ToolArgs),
+    /// Find the repositories a campaign touches, rank them by risk into waves, print a table, JSON or an Actions matrix.
+    Plan(plan::PlanArgs),
+    /// A campaign's status, refresh from GitHub, local runs, records and dashboard.
+    Campaign(campaign::CampaignArgs),
     /// The GitHub Action's entrypoint: reads GITHUB_EVENT_NAME, GITHUB_EVENT_PATH and INPUT_*, and acts on the event.
     Action,
 }
@@ -99,6 +105,8 @@ pub async fn main(cli: Cli, env: EnvSnapshot) -> anyhow::Result<i32> {
         Command::Run(args) => run::run(&cli.global, args, &env).await,
         Command::Verify(args) => verify::run(&cli.global, args, &env).await,
         Command::Tool(args) => tool::run(&cli.global, args, &env).await,
+        Command::Plan(args) => plan::run(&cli.global, args, &env).await,
+        Command::Campaign(args) => campaign::run(&cli.global, args, &env).await,
         Command::Action => crate::action::run(&cli.global, &env).await,
     }
 }
