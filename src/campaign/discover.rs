@@ -1,6 +1,6 @@
 //! Discovery: which repositories use the package — GitHub code search where it fits (paced, split when incomplete), else the org's repository listing and their manifests; local checkouts read from disk.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ const SEARCH_PER_MINUTE: usize = 10;
 /// Code search indexes files up to this size (bytes): the range split first.
 const MAX_INDEXED_SIZE: u64 = 384 * 1024;
 /// Splits of one query before its partial results are taken as they are.
-const MAX_SPLIT_DEPTH: u32 = 8;
+const MAX_SPLIT_DEPTH: u32 = 19;
 /// Manifest reads in flight at once (the client allows a few more).
 const READS_IN_FLIGHT: usize = 4;
 
@@ -100,33 +100,35 @@ pub fn read_repo_lines(file: &Path) -> Result<Vec<RepoLine>, CampaignError> {
     Ok(lines)
 }
 
-/// At most [`SEARCH_PER_MINUTE`] code searches in any minute, waiting with
-/// the client's own sleeper.
+/// At most [`SEARCH_PER_MINUTE`] code searches per minute window (GitHub's
+/// search limit resets a minute after a window's first request), waiting
+/// with the client's own sleeper.
 struct SearchPacer {
-    sent: VecDeque<Instant>,
+    window: Option<Instant>,
+    sent: usize,
 }
 
 impl SearchPacer {
     async fn ready(&mut self, policy: &Policy) {
         let minute = Duration::from_secs(60);
-        while let Some(first) = self.sent.front() {
-            if first.elapsed() >= minute {
-                self.sent.pop_front();
-            } else {
-                break;
-            }
-        }
-        if self.sent.len() >= SEARCH_PER_MINUTE {
-            if let Some(first) = self.sent.pop_front() {
-                let wait = minute.saturating_sub(first.elapsed());
+        match self.window {
+            Some(start) if start.elapsed() < minute && self.sent >= SEARCH_PER_MINUTE => {
+                let wait = minute.saturating_sub(start.elapsed());
                 tracing::info!(
                     wait_seconds = wait.as_secs(),
                     "pacing code search (10 a minute)"
                 );
                 policy.sleep(wait).await;
+                self.window = Some(Instant::now());
+                self.sent = 0;
+            }
+            Some(start) if start.elapsed() < minute => {}
+            _ => {
+                self.window = Some(Instant::now());
+                self.sent = 0;
             }
         }
-        self.sent.push_back(Instant::now());
+        self.sent += 1;
     }
 }
 
@@ -143,7 +145,8 @@ impl<'a> Remote<'a> {
             gh,
             wanted,
             pacer: SearchPacer {
-                sent: VecDeque::new(),
+                window: None,
+                sent: 0,
             },
         }
     }

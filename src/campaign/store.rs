@@ -3,7 +3,10 @@
 use super::plan::Plan;
 use super::status::{record_path, Record};
 use super::CampaignError;
-use crate::memory::MemoryStore;
+use crate::memory::{MemoryError, MemoryStore};
+
+/// Extra rounds of the memory store's own attempts for a record write.
+const CONTENDED_ROUNDS: u32 = 6;
 
 const AUTHOR: (&str, &str) = ("deckhand", "deckhand@users.noreply.github.com");
 
@@ -49,20 +52,36 @@ impl CampaignStore {
         serde_json::from_str(&text).map_err(|e| CampaignError::format(path, e))
     }
 
-    /// Writes one repository's record (only its own file).
+    /// Writes one repository's record (only its own file). Many jobs write
+    /// at once: a write that keeps losing the race waits a jittered while
+    /// and tries again (its file is its own, so nothing needs merging).
     pub fn write_record(&mut self, campaign: &str, record: &Record) -> Result<(), CampaignError> {
         let text = serde_json::to_string_pretty(record)
             .map_err(|e| CampaignError::format("status JSON", e))?;
-        self.store.write(
-            &[(record_path(campaign, &record.repository), Some(text + "\n"))],
-            &format!(
-                "campaign {campaign}: {} {}",
-                record.repository,
-                record.state.as_str()
-            ),
-            AUTHOR,
-        )?;
-        Ok(())
+        let change = [(record_path(campaign, &record.repository), Some(text + "\n"))];
+        let message = format!(
+            "campaign {campaign}: {} {}",
+            record.repository,
+            record.state.as_str()
+        );
+        let mut round = 0;
+        loop {
+            match self.store.write(&change, &message, AUTHOR) {
+                Err(MemoryError::Contended { .. }) if round < CONTENDED_ROUNDS => {
+                    round += 1;
+                    let ms =
+                        rand::Rng::gen_range(&mut rand::thread_rng(), 50..=250 * u64::from(round));
+                    tracing::info!(
+                        round,
+                        wait_ms = ms,
+                        "memory branch busy; writing the record again"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(ms));
+                    self.store.refresh()?;
+                }
+                other => return Ok(other?),
+            }
+        }
     }
 
     pub fn record(
