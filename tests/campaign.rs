@@ -63,7 +63,8 @@ fn org_of_1000(gh: &GithubServer) -> Org {
     let mut live = BTreeMap::new();
     for i in 0..1000 {
         let name = format!("svc-{i:04}");
-        let (files, kind): (Vec<(String, String)>, Option<(&str, String)>) = match i {
+        type Files = Vec<(String, String)>;
+        let (files, kind): (Files, Option<(&str, String)>) = match i {
             // Direct users (some call the affected APIs, some have no tests).
             i if i % 100 == 7 => {
                 let version = format!("^4.17.{}", 10 + i / 100);
@@ -707,7 +708,7 @@ fn campaign_run_runs_six_local_repositories_four_at_a_time() {
     let result = run(&["campaign", "run", &id, "-j", "4", "--memory-repo", &mem]);
     result.assert_code(0);
     // Six branches, one per repository.
-    for i in 0..6 {
+    for (i, server) in servers.iter().enumerate() {
         let branches = git(
             &dir.path().join(format!("svc-{i}")),
             &[
@@ -723,7 +724,7 @@ fn campaign_run_runs_six_local_repositories_four_at_a_time() {
             "svc-{i}: {branches}\n{}",
             result.stderr
         );
-        servers[i].assert_finished();
+        server.assert_finished();
     }
     // Six records, all with a branch ready.
     let status = run(&["--json", "campaign", "status", &id, "--memory-repo", &mem]);

@@ -82,9 +82,8 @@ pub fn read_repo_lines(file: &Path) -> Result<Vec<RepoLine>, CampaignError> {
         }
         let looks_local = line.starts_with('/') || line.starts_with('.') || line.contains('\\');
         let as_path = base.join(line);
-        if looks_local || (as_path.is_dir() && line.parse::<RepoRef>().is_err()) {
-            lines.push(RepoLine::Local(as_path));
-        } else if as_path.is_dir() {
+        // A directory next to the file wins over a same-named owner/name.
+        if looks_local || as_path.is_dir() {
             lines.push(RepoLine::Local(as_path));
         } else {
             let r = line.parse::<RepoRef>().map_err(|_| {
