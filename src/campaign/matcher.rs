@@ -56,7 +56,8 @@ pub fn literal_term(pattern: &str) -> Option<String> {
     while let Some(c) = chars.next() {
         match c {
             '\\' => match chars.next() {
-                Some(e) if !e.is_ascii_alphanumeric() => current.push(e),
+                // An escaped `.` or `-` is that character; `\(` and `\s` end the word.
+                Some(e) if matches!(e, '.' | '-' | '@' | '/' | '_') => current.push(e),
                 _ => words.push(std::mem::take(&mut current)),
             },
             c if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '@' | '/' | '.') => {
