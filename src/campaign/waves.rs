@@ -76,3 +76,65 @@ pub fn halted(plan: &Plan, records: &[Record]) -> Option<Halt> {
         gate(plan, records, w).err()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::plan::{DependencyKind, PlannedRepo};
+    use crate::campaign::status::State;
+
+    fn plan(n: usize) -> Plan {
+        Plan {
+            campaign_id: "cp-1".into(),
+            task: "t".into(),
+            target: "org:o".into(),
+            matches: vec![],
+            apis: vec![],
+            created_at: chrono::Utc::now(),
+            api_calls: 0,
+            wave_size: 2,
+            halt_failure_rate: 0.3,
+            repositories: (0..n)
+                .map(|i| PlannedRepo {
+                    repository: format!("o/r{i}"),
+                    path: None,
+                    dependency: DependencyKind::Direct,
+                    version: None,
+                    call_sites: Default::default(),
+                    test_command: None,
+                    size_kb: 0,
+                    pushed_at: None,
+                    risk: 0,
+                    reasons: vec![],
+                    order: i + 1,
+                    wave: i / 2 + 1,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_wave_waits_while_failures_reach_the_threshold() {
+        let p = plan(4);
+        let ok = [
+            Record::new("o/r0", State::PrOpen, 1),
+            Record::new("o/r1", State::Merged, 1),
+        ];
+        assert_eq!(gate(&p, &ok, 2), Ok(()));
+        assert_eq!(halted(&p, &ok), None);
+        let bad = [
+            Record::new("o/r0", State::PrOpen, 1),
+            Record::new("o/r1", State::NeedsReview, 1),
+        ];
+        let halt = Halt {
+            wave: 2,
+            failed: 1,
+            finished: 2,
+            rate: 0.5,
+            threshold: 0.3,
+        };
+        assert_eq!(gate(&p, &bad, 2), Err(halt.clone()));
+        assert_eq!(halted(&p, &bad), Some(halt));
+        assert_eq!(gate(&p, &bad, 1), Ok(()));
+    }
+}
