@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod agent;
+pub mod campaign;
 pub mod cli;
 pub mod config;
 pub mod git;

@@ -1,8 +1,10 @@
 //! The command line: clap definitions, and the mapping of each command to
 //! the modules that do the work. Reads the environment once, here.
 
+mod campaign;
 mod contained;
 mod memory;
+mod plan;
 mod run;
 mod tool;
 mod verify;
@@ -67,6 +69,10 @@ pub enum Command {
     Tool(tool::ToolArgs),
     /// Inspect and edit the learned rules on the memory branch.
     Memory(memory::MemoryArgs),
+    /// Find the repositories a campaign touches, rank them by risk into waves, print a table, JSON or an Actions matrix.
+    Plan(plan::PlanArgs),
+    /// A campaign's status, refresh from GitHub, local runs, records and dashboard.
+    Campaign(campaign::CampaignArgs),
     /// The GitHub Action's entrypoint: reads GITHUB_EVENT_NAME, GITHUB_EVENT_PATH and INPUT_*, and acts on the event.
     Action,
 }
@@ -104,6 +110,8 @@ pub async fn main(cli: Cli, env: EnvSnapshot) -> anyhow::Result<i32> {
         Command::Verify(args) => verify::run(&cli.global, args, &env).await,
         Command::Tool(args) => tool::run(&cli.global, args, &env).await,
         Command::Memory(args) => memory::run(&cli.global, args, &env).await,
+        Command::Plan(args) => plan::run(&cli.global, args, &env).await,
+        Command::Campaign(args) => campaign::run(&cli.global, args, &env).await,
         Command::Action => crate::action::run(&cli.global, &env).await,
     }
 }

@@ -108,6 +108,28 @@ pub struct DevContainerConfig {
     pub dockerfile: Option<String>,
 }
 
+/// The `rollout:` section: campaign waves.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollout {
+    /// Repositories per wave (default 5).
+    pub wave_size: Option<usize>,
+    /// Pull requests opened per hour at most (default: no limit).
+    pub per_hour: Option<u32>,
+    /// A wave starts only while the failure rate so far is below this (default 0.3).
+    pub halt_failure_rate: Option<f64>,
+}
+
+impl Rollout {
+    pub fn wave_size(&self) -> usize {
+        self.wave_size.unwrap_or(5).max(1)
+    }
+
+    pub fn halt_failure_rate(&self) -> f64 {
+        self.halt_failure_rate.unwrap_or(0.3)
+    }
+}
+
 /// Every key the config file may hold. Unknown keys are errors.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -170,6 +192,9 @@ pub struct FileConfig {
     /// Learned rules: who approves them, when unused ones expire.
     #[serde(default)]
     pub memory: MemoryConfig,
+    /// How a campaign's pull requests roll out.
+    #[serde(default)]
+    pub rollout: Rollout,
     /// The file's text, for locating fields in later validation errors.
     #[serde(skip)]
     text: String,

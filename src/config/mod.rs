@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use file::{Approvers, FileConfig, GitAuthor, MemoryConfig};
+pub use file::{Approvers, FileConfig, GitAuthor, MemoryConfig, Rollout};
 
 use crate::llm::{retry::RetryPolicy, PriceTable, ProviderKind, ProviderSettings};
 use crate::sandbox::network::NetworkLevel;

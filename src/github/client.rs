@@ -375,6 +375,31 @@ impl GitHub {
         self
     }
 
+    /// Requests sent so far by this client and its clones.
+    pub fn calls(&self) -> u64 {
+        self.http.calls()
+    }
+
+    /// The retry and rate-limit policy (its sleeper paces callers too).
+    pub fn policy(&self) -> &Policy {
+        &self.http.policy
+    }
+
+    /// A GET whose answer carries a `Link` page: the decoded body and the next page.
+    pub(super) async fn get_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<(T, Option<String>), GitHubError> {
+        let answer = self
+            .http
+            .request(Verb::Get, path, None::<&()>, Retry::Idempotent)
+            .await?;
+        Ok((
+            decode(&self.http.display_path(path), &answer.body)?,
+            answer.next,
+        ))
+    }
+
     /// The repository's default branch, name, visibility and page.
     pub async fn repository(&self, r: &RepoRef) -> Result<Repository, GitHubError> {
         self.get(&repo_path(r, "")).await
@@ -600,7 +625,7 @@ impl GitHub {
         }
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, GitHubError> {
+    pub(super) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, GitHubError> {
         let answer = self
             .http
             .request(Verb::Get, path, None::<&()>, Retry::Idempotent)
@@ -609,7 +634,7 @@ impl GitHub {
     }
 
     /// An idempotent change (PATCH, labels, reactions): retried freely.
-    async fn send<T: DeserializeOwned, B: Serialize + ?Sized>(
+    pub(super) async fn send<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         verb: Verb,
         path: &str,
@@ -638,7 +663,12 @@ impl GitHub {
     /// POSTs something that creates an object. When the answer is lost (no
     /// answer, or a 5xx), `exists` looks for the object first: found, it is
     /// the answer; not found, the request is sent again after a backoff.
-    async fn create<T, B, F, Fut>(&self, path: &str, body: &B, exists: F) -> Result<T, GitHubError>
+    pub(super) async fn create<T, B, F, Fut>(
+        &self,
+        path: &str,
+        body: &B,
+        exists: F,
+    ) -> Result<T, GitHubError>
     where
         T: DeserializeOwned,
         B: Serialize + ?Sized,
@@ -672,7 +702,10 @@ impl GitHub {
     }
 
     /// Every item of a list, following `Link: rel="next"`.
-    async fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, GitHubError> {
+    pub(super) async fn get_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Vec<T>, GitHubError> {
         let mut items = Vec::new();
         let mut target = path.to_string();
         for _ in 0..MAX_PAGES {
@@ -716,13 +749,13 @@ fn api_base(api_url: &str) -> Result<String, GitHubError> {
 }
 
 /// `/repos/{owner}/{name}{rest}`.
-fn repo_path(r: &RepoRef, rest: &str) -> String {
+pub(super) fn repo_path(r: &RepoRef, rest: &str) -> String {
     format!("/repos/{}/{}{rest}", encode(&r.owner), encode(&r.name))
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters (for path
 /// segments and query values).
-fn encode(s: &str) -> String {
+pub(super) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

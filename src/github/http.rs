@@ -11,6 +11,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -197,6 +198,8 @@ pub struct Http {
     limit: Arc<Semaphore>,
     /// Every request body passes it: no secret reaches GitHub.
     pub redactor: crate::sandbox::Redactor,
+    /// Requests sent (every try counts: it is what GitHub's limits count).
+    calls: Arc<AtomicU64>,
 }
 
 impl Http {
@@ -208,7 +211,13 @@ impl Http {
             policy: Policy::default(),
             limit: Arc::new(Semaphore::new(CONCURRENCY)),
             redactor: crate::sandbox::Redactor::default(),
+            calls: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// How many requests this client (and its clones) sent so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
     }
 
     pub fn base(&self) -> &str {
@@ -307,6 +316,7 @@ impl Http {
         };
         let _permit = self.limit.acquire().await;
         tracing::debug!(method, path, "GitHub request");
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let sent = match verb {
             Verb::Get => self.octo._get(url.as_str()).await,
             Verb::Post => self.octo._post(url.as_str(), body).await,

@@ -15,6 +15,12 @@
 //!          add_review_comment(owner, repo, pull, user, path, line, body) -> comment id
 //!          add_run(owner, repo, run_id, status), end_run(owner, repo, run_id, conclusion)
 //!          set_token_user(login): the token is that user's PAT (writes act as it; `GET /user` answers)
+//!          add_files(owner, name, &[(path, text)]): default-branch files of a repository without git
+//!          set_repo_meta(owner, name, archived, fork, size_kb, pushed_at)
+//!          set_code_search_incomplete_over(n): bigger result sets come back incomplete
+//!          edit_issue_after_next_read(owner, repo, n, from, to): a concurrent edit of an issue body
+//! limits:  code search allows 10 requests a minute window (then 403, `x-ratelimit-resource: code_search`);
+//!          set_code_search_per_minute(n)
 //! faults:  inject(method, path, Fault): the next matching API request gets a 5xx, a dropped
 //!          connection, a lost answer (handled, then dropped), a secondary limit or an exhausted limit
 //! readers: issues(), comments(owner, repo, issue), pulls(owner, repo), labels_of(owner, repo, issue),
@@ -215,6 +221,69 @@ impl GithubServer {
         let bare = git_http::create_bare(&st.git_root, owner, name, source_dir)
             .unwrap_or_else(|e| panic!("add_repo {owner}/{name}: {e}"));
         st.repo_entry(owner, name).git = Some(bare);
+    }
+
+    /// Gives a repository without git these default-branch files (contents
+    /// API and code search serve them).
+    pub fn add_files(&self, owner: &str, name: &str, files: &[(&str, &str)]) {
+        let mut st = self.state();
+        let rec = st.repo_entry(owner, name);
+        for (path, text) in files {
+            rec.files.insert(path.to_string(), text.to_string());
+        }
+    }
+
+    /// Sets the repository's metadata: archived, a fork, size (KB), last push.
+    pub fn set_repo_meta(
+        &self,
+        owner: &str,
+        name: &str,
+        archived: bool,
+        fork: bool,
+        size_kb: u64,
+        pushed_at: chrono::DateTime<chrono::Utc>,
+    ) {
+        let mut st = self.state();
+        let rec = st.repo_entry(owner, name);
+        rec.archived = archived;
+        rec.fork = fork;
+        rec.size_kb = Some(size_kb);
+        rec.pushed_at = Some(pushed_at);
+    }
+
+    /// Code search answers `incomplete_results: true` (and only `max` hits)
+    /// for a query matching more than `max` files.
+    pub fn set_code_search_incomplete_over(&self, max: usize) {
+        self.state().code_search.incomplete_over = Some(max);
+    }
+
+    /// Code search's limit per rolling minute (GitHub's: 10).
+    pub fn set_code_search_per_minute(&self, n: usize) {
+        self.state().code_search.per_minute = n;
+    }
+
+    /// Right after the next GET of the issue, replaces `from` with `to` in its body.
+    pub fn edit_issue_after_next_read(
+        &self,
+        owner: &str,
+        repo: &str,
+        number: u64,
+        from: &str,
+        to: &str,
+    ) {
+        self.state().edits_after_read.push((
+            owner.to_string(),
+            repo.to_string(),
+            number,
+            from.to_string(),
+            to.to_string(),
+        ));
+    }
+
+    /// The body of an issue.
+    pub fn issue_body(&self, owner: &str, repo: &str, number: u64) -> Option<String> {
+        let st = self.state();
+        st.repo(owner, repo)?.issues.get(&number)?.body.clone()
     }
 
     /// Opens an issue by `user`; returns its number.

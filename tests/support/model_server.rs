@@ -252,7 +252,13 @@ struct Inner {
     /// Answer streamed (`Some(true)`) or whole (`Some(false)`) whatever
     /// the request asked, like servers that ignore `stream`.
     streamed: Option<bool>,
+    /// For each request, its place among the requests of every model server
+    /// of the process (whose requests overlapped in time).
+    arrivals: Vec<u64>,
 }
+
+/// Requests received by all model servers of this process, in arrival order.
+static ARRIVALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 struct Shared {
     inner: Mutex<Inner>,
@@ -355,6 +361,12 @@ impl ModelServer {
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.clone()
+    }
+
+    /// The arrival number of each request among the requests of every model
+    /// server in this process (how tests see that two servers were busy at once).
+    pub fn arrivals(&self) -> Vec<u64> {
+        self.shared.lock().arrivals.clone()
     }
 
     /// Replies not yet served.
@@ -527,9 +539,13 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         json: serde_json::from_str(&body).ok(),
         body,
     };
+    let arrival = ARRIVALS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let Some(api) = api_of(&recorded.path) else {
         let path = recorded.path.clone();
-        shared.lock().requests.push(recorded);
+        let mut inner = shared.lock();
+        inner.arrivals.push(arrival);
+        inner.requests.push(recorded);
+        drop(inner);
         return plain(
             StatusCode::NOT_FOUND,
             json!({"error": format!("model server: no endpoint {path}")}).to_string(),
@@ -540,6 +556,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let stream = inner
         .streamed
         .unwrap_or(req.get("stream").and_then(Value::as_bool) == Some(true));
+    inner.arrivals.push(arrival);
     inner.requests.push(recorded);
     let Some(reply) = inner.script.pop_front() else {
         let message = format!("model script exhausted after {} requests", inner.served);

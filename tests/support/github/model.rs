@@ -164,6 +164,26 @@ pub struct RepoRec {
     pub permissions: BTreeMap<String, String>,
     /// The bare git repository, when the test added one.
     pub git: Option<PathBuf>,
+    /// Files of the default branch for repositories without git (path → text).
+    pub files: BTreeMap<String, String>,
+    pub archived: bool,
+    pub fork: bool,
+    /// Kilobytes.
+    pub size_kb: Option<u64>,
+    pub pushed_at: Option<DateTime<Utc>>,
+    pub topics: Vec<String>,
+}
+
+/// Code search's own behaviour: its rate limit and when results come back incomplete.
+#[derive(Debug, Clone)]
+pub struct CodeSearch {
+    /// Requests per minute window (GitHub: 10 for authenticated code search).
+    pub per_minute: usize,
+    /// When the search requests of the current window were made (epoch seconds).
+    pub recent: Vec<i64>,
+    /// A query matching more files than this times out: `incomplete_results`
+    /// with only that many.
+    pub incomplete_over: Option<usize>,
 }
 
 /// A dispatch the server received (workflow or repository dispatch).
@@ -254,6 +274,9 @@ pub struct State {
     pub token_login: String,
     /// Whether the token is a user's (PAT: `GET /user` answers) rather than an installation's.
     pub token_is_user: bool,
+    pub code_search: CodeSearch,
+    /// Edits made to an issue's body right after its next GET: (owner, repo, number, from, to).
+    pub edits_after_read: Vec<(String, String, u64, String, String)>,
 }
 
 impl State {
@@ -273,6 +296,12 @@ impl State {
             faults: Vec::new(),
             token_login: TOKEN_LOGIN.to_string(),
             token_is_user: false,
+            code_search: CodeSearch {
+                per_minute: 10,
+                recent: Vec::new(),
+                incomplete_over: None,
+            },
+            edits_after_read: Vec::new(),
         }
     }
 
@@ -376,6 +405,12 @@ impl State {
         let html = format!("{}/{owner}/{name}", self.web);
         let host = self.web.split("://").nth(1).unwrap_or_default();
         let now = timestamp(&Utc::now());
+        let pushed = rec
+            .and_then(|r| r.pushed_at)
+            .map_or_else(|| now.clone(), |t| timestamp(&t));
+        let (archived, fork) = rec.map_or((false, false), |r| (r.archived, r.fork));
+        let size = rec.and_then(|r| r.size_kb).unwrap_or(1);
+        let topics = rec.map(|r| r.topics.clone()).unwrap_or_default();
         let mut v = json!({
             "id": id,
             "node_id": node_id("R_", id),
@@ -385,7 +420,7 @@ impl State {
             "owner": self.user_json(owner),
             "html_url": html,
             "description": format!("Test repository {owner}/{name}"),
-            "fork": false,
+            "fork": fork,
             "url": r,
             "git_url": format!("git://{host}/{owner}/{name}.git"),
             "ssh_url": format!("git@{host}:{owner}/{name}.git"),
@@ -401,22 +436,22 @@ impl State {
             "stargazers_count": 0,
             "watchers_count": 0,
             "watchers": 0,
-            "size": 1,
+            "size": size,
             "default_branch": "main",
             "open_issues_count": open,
             "open_issues": open,
             "is_template": false,
-            "topics": [],
+            "topics": topics,
             "has_issues": true,
             "has_projects": true,
             "has_wiki": false,
             "has_pages": false,
             "has_downloads": true,
             "has_discussions": false,
-            "archived": false,
+            "archived": archived,
             "disabled": false,
             "visibility": "public",
-            "pushed_at": now,
+            "pushed_at": pushed,
             "created_at": now,
             "updated_at": now,
             "permissions": {"admin": false, "maintain": false, "push": true, "triage": true, "pull": true},

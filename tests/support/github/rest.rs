@@ -204,6 +204,7 @@ fn route(st: &mut State, call: &Call) -> Option<Result<Reply, Reply>> {
         ("GET", ["user"]) => Ok(token_user(st)),
         ("GET", ["search", "issues"]) => search_issues(st, call),
         ("GET", ["search", "code"]) => search_code(st, call),
+        ("GET", ["repos", o, r, "commits", sha, "status"]) => combined_status(st, o, r, sha),
         ("GET", ["orgs" | "users", owner, "repos"]) => Ok(owner_repos(st, call, owner)),
         ("GET", ["repos", o, r]) => known(st, o, r).map(|()| reply(200, st.repo_json(o, r))),
         ("GET", ["repos", o, r, "issues"]) => list_issues(st, call, o, r),
@@ -356,7 +357,60 @@ fn search_issues(st: &State, call: &Call) -> Result<Reply, Reply> {
     ))
 }
 
-fn search_code(st: &State, call: &Call) -> Result<Reply, Reply> {
+/// A size qualifier (`size:100..200`, `size:>=5`, `size:<5`, `size:7`) as an inclusive range.
+fn size_range(v: &str) -> Option<(u64, u64)> {
+    if let Some((lo, hi)) = v.split_once("..") {
+        return Some((lo.parse().ok()?, hi.parse().ok()?));
+    }
+    if let Some(n) = v.strip_prefix(">=") {
+        return Some((n.parse().ok()?, u64::MAX));
+    }
+    if let Some(n) = v.strip_prefix("<=") {
+        return Some((0, n.parse().ok()?));
+    }
+    if let Some(n) = v.strip_prefix('>') {
+        return Some((n.parse::<u64>().ok()? + 1, u64::MAX));
+    }
+    if let Some(n) = v.strip_prefix('<') {
+        return Some((0, n.parse::<u64>().ok()?.checked_sub(1)?));
+    }
+    let n = v.parse().ok()?;
+    Some((n, n))
+}
+
+/// Code search's own limit: `per_minute` requests in a window that resets a
+/// minute after its first request, then a 403 with the `code_search`
+/// resource exhausted until the reset.
+fn code_search_limited(st: &mut State) -> Option<Reply> {
+    let now = Utc::now().timestamp();
+    if st.code_search.recent.first().is_some_and(|t| now - t >= 60) {
+        st.code_search.recent.clear();
+    }
+    if st.code_search.recent.len() >= st.code_search.per_minute {
+        let reset = st.code_search.recent.first().copied().unwrap_or(now) + 60;
+        let mut r = error(403, "API rate limit exceeded for user ID 1.");
+        r.headers.extend([
+            (
+                "x-ratelimit-limit".to_string(),
+                st.code_search.per_minute.to_string(),
+            ),
+            ("x-ratelimit-remaining".to_string(), "0".to_string()),
+            ("x-ratelimit-reset".to_string(), reset.to_string()),
+            (
+                "x-ratelimit-resource".to_string(),
+                "code_search".to_string(),
+            ),
+        ]);
+        return Some(r);
+    }
+    st.code_search.recent.push(now);
+    None
+}
+
+fn search_code(st: &mut State, call: &Call) -> Result<Reply, Reply> {
+    if let Some(limited) = code_search_limited(st) {
+        return Err(limited);
+    }
     let q = call
         .param("q")
         .ok_or_else(|| validation("Search", Some("q"), "missing", None))?;
@@ -369,23 +423,47 @@ fn search_code(st: &State, call: &Call) -> Result<Reply, Reply> {
             Some("Must include at least one search term"),
         ));
     }
+    let file_fits = |path: &str, size: u64| {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        qualifiers.iter().all(|(k, v)| match k.as_str() {
+            "filename" => name == v,
+            "path" => path.starts_with(v.trim_start_matches('/')),
+            "extension" => name.rsplit_once('.').is_some_and(|(_, e)| e == v),
+            "size" => size_range(v).is_some_and(|(lo, hi)| (lo..=hi).contains(&size)),
+            _ => true,
+        })
+    };
     let mut items = Vec::new();
     for ((owner, repo), rec) in &st.repos {
-        let Some(bare) = rec.git.as_deref() else {
-            continue;
-        };
         if !repo_matches(&qualifiers, owner, repo) {
             continue;
         }
-        // Like GitHub: the default branch only; no match is not an error.
-        let found = git_http::git(bare, &["grep", "-l", "-i", "-F", "-e", &text, "HEAD", "--"])
-            .unwrap_or_default();
-        for line in found.lines() {
-            let path = line.strip_prefix("HEAD:").unwrap_or(line);
-            let sha =
-                git_http::git(bare, &["rev-parse", &format!("HEAD:{path}")]).unwrap_or_default();
-            let sha = sha.trim();
-            let name = path.rsplit('/').next().unwrap_or(path);
+        let mut found: Vec<(String, String)> = Vec::new();
+        if let Some(bare) = rec.git.as_deref() {
+            // Like GitHub: the default branch only; no match is not an error.
+            let hits = git_http::git(bare, &["grep", "-l", "-i", "-F", "-e", &text, "HEAD", "--"])
+                .unwrap_or_default();
+            for line in hits.lines() {
+                let path = line.strip_prefix("HEAD:").unwrap_or(line).to_string();
+                let size = git_http::git(bare, &["cat-file", "-s", &format!("HEAD:{path}")])
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+                    .unwrap_or(0);
+                if !file_fits(&path, size) {
+                    continue;
+                }
+                let sha = git_http::git(bare, &["rev-parse", &format!("HEAD:{path}")])
+                    .unwrap_or_default();
+                found.push((path, sha.trim().to_string()));
+            }
+        }
+        for (path, content) in &rec.files {
+            if content.to_lowercase().contains(&text) && file_fits(path, content.len() as u64) {
+                found.push((path.clone(), fake_sha(content)));
+            }
+        }
+        for (path, sha) in found {
+            let name = path.rsplit('/').next().unwrap_or(&path).to_string();
             items.push(json!({
                 "name": name,
                 "path": path,
@@ -398,10 +476,55 @@ fn search_code(st: &State, call: &Call) -> Result<Reply, Reply> {
             }));
         }
     }
+    let mut incomplete = false;
+    if let Some(max) = st.code_search.incomplete_over {
+        if items.len() > max {
+            items.truncate(max);
+            incomplete = true;
+        }
+    }
+    let total = items.len();
+    // GitHub pages through at most the first 1,000 results.
+    let per_page = call
+        .param("per_page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(30)
+        .clamp(1, 100);
+    let page = call
+        .param("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    if (page - 1) * per_page >= 1000 && total > 0 {
+        return Err(validation(
+            "Search",
+            None,
+            "invalid",
+            Some("Only the first 1000 search results are available"),
+        ));
+    }
+    let chunk: Vec<Value> = items
+        .into_iter()
+        .take(1000)
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
     Ok(reply(
         200,
-        json!({"total_count": items.len(), "incomplete_results": false, "items": items}),
+        json!({"total_count": total, "incomplete_results": incomplete, "items": chunk}),
     ))
+}
+
+/// A stable 40-hex stand-in for a blob id of an in-memory file.
+fn fake_sha(content: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut out = String::new();
+    for salt in 0u8..3 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (salt, content).hash(&mut h);
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out[..40].to_string()
 }
 
 fn list_issues(st: &State, call: &Call, owner: &str, repo: &str) -> Result<Reply, Reply> {
@@ -632,7 +755,21 @@ fn issue(st: &mut State, call: &Call, owner: &str, repo: &str, n: &str) -> Resul
         }
     }
     let issue = issue_mut(st, owner, repo, n)?.clone();
-    Ok(reply(200, st.issue_json(owner, repo, &issue)))
+    let answer = reply(200, st.issue_json(owner, repo, &issue));
+    if call.method == "GET" {
+        // Someone edits the issue right after this read (a tick during a render).
+        let at = st
+            .edits_after_read
+            .iter()
+            .position(|(o, r, m, _, _)| o == owner && r == repo && *m == n);
+        if let Some(i) = at {
+            let (_, _, _, from, to) = st.edits_after_read.remove(i);
+            let issue = issue_mut(st, owner, repo, n)?;
+            issue.body = issue.body.as_ref().map(|b| b.replace(&from, &to));
+            issue.updated_at = Utc::now();
+        }
+    }
+    Ok(answer)
 }
 
 fn issue_comments(
@@ -1107,6 +1244,9 @@ fn permission(st: &State, owner: &str, repo: &str, user: &str) -> Result<Reply, 
 
 fn contents(st: &State, call: &Call, owner: &str, repo: &str, path: &str) -> Result<Reply, Reply> {
     known(st, owner, repo)?;
+    if let Some(rec) = st.repo(owner, repo).filter(|r| r.git.is_none()) {
+        return memory_file(st, owner, repo, path, rec.files.get(path));
+    }
     let bare = bare(st, owner, repo).ok_or_else(not_found)?;
     let rev = call.param("ref").unwrap_or("HEAD");
     let object = format!("{rev}:{path}");
@@ -1183,6 +1323,63 @@ fn contents(st: &State, call: &Call, owner: &str, repo: &str, path: &str) -> Res
         }
         _ => Err(not_found()),
     }
+}
+
+/// A file of a repository without git, as the contents API answers it.
+fn memory_file(
+    st: &State,
+    owner: &str,
+    repo: &str,
+    path: &str,
+    content: Option<&String>,
+) -> Result<Reply, Reply> {
+    let content = content.ok_or_else(not_found)?;
+    let sha = fake_sha(content);
+    let r = format!("{}/repos/{owner}/{repo}", st.api);
+    let url = format!("{r}/contents/{path}?ref=main");
+    let git = format!("{r}/git/blobs/{sha}");
+    let html = format!("{}/{owner}/{repo}/blob/main/{path}", st.web);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(content.as_bytes());
+    let wrapped: Vec<String> = encoded
+        .as_bytes()
+        .chunks(60)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    Ok(reply(
+        200,
+        json!({
+            "type": "file",
+            "encoding": "base64",
+            "size": content.len(),
+            "name": path.rsplit('/').next().unwrap_or(path),
+            "path": path,
+            "content": wrapped.join("\n") + "\n",
+            "sha": sha,
+            "url": url,
+            "git_url": git,
+            "html_url": html,
+            "download_url": format!("{}/{owner}/{repo}/raw/main/{path}", st.web),
+            "_links": {"self": url, "git": git, "html": html},
+        }),
+    ))
+}
+
+/// The combined status of a commit: `success` with no statuses (nothing reported).
+fn combined_status(st: &State, owner: &str, repo: &str, sha: &str) -> Result<Reply, Reply> {
+    known(st, owner, repo)?;
+    let r = format!("{}/repos/{owner}/{repo}", st.api);
+    Ok(reply(
+        200,
+        json!({
+            "state": "pending",
+            "statuses": [],
+            "sha": sha,
+            "total_count": 0,
+            "repository": st.repo_json(owner, repo),
+            "commit_url": format!("{r}/commits/{sha}"),
+            "url": format!("{r}/commits/{sha}/status"),
+        }),
+    ))
 }
 
 fn ref_json(st: &State, owner: &str, repo: &str, name: &str, sha: &str) -> Value {

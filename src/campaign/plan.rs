@@ -1,0 +1,77 @@
+//! The plan document: the repositories a campaign touches, each with its dependency, risk, order and wave; stored as `campaigns/<id>/plan.json`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How a repository depends on the package the campaign changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DependencyKind {
+    /// Its manifest names the package (`--match` matched).
+    Direct,
+    /// Only a lockfile holds it (pulled in by another dependency).
+    Transitive,
+}
+
+impl DependencyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DependencyKind::Direct => "direct",
+            DependencyKind::Transitive => "transitive",
+        }
+    }
+}
+
+/// One repository of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedRepo {
+    /// `owner/name`, or the directory name of a local checkout.
+    pub repository: String,
+    /// The local checkout, for `--repos` lines that are paths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub dependency: DependencyKind,
+    /// The version in use (the lockfile's), else the manifest's requirement.
+    pub version: Option<String>,
+    /// Files calling each affected API.
+    pub call_sites: BTreeMap<String, usize>,
+    pub test_command: Option<String>,
+    pub size_kb: u64,
+    pub pushed_at: Option<DateTime<Utc>>,
+    pub risk: u32,
+    pub reasons: Vec<String>,
+    /// 1 = first (lowest risk).
+    pub order: usize,
+    /// 1-based wave.
+    pub wave: usize,
+}
+
+/// A campaign's plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub campaign_id: String,
+    pub task: String,
+    /// `org:ORG` or `repos:FILE`.
+    pub target: String,
+    pub matches: Vec<String>,
+    pub apis: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    /// GitHub API requests the plan used.
+    pub api_calls: u64,
+    pub wave_size: usize,
+    pub halt_failure_rate: f64,
+    pub repositories: Vec<PlannedRepo>,
+}
+
+impl Plan {
+    /// The number of waves.
+    pub fn waves(&self) -> usize {
+        self.repositories.iter().map(|r| r.wave).max().unwrap_or(0)
+    }
+
+    pub fn repo(&self, name: &str) -> Option<&PlannedRepo> {
+        self.repositories.iter().find(|r| r.repository == name)
+    }
+}

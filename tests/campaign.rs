@@ -1,0 +1,768 @@
+//! Campaigns end to end: `deckhand plan` against the test GitHub (an org of
+//! 1,000 repositories, rate limits, matrix batches), status records written
+//! by parallel processes with the tracking issue, and `deckhand campaign run`
+//! on local checkouts with a scripted model.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use common::{deckhand_cmd, output, RunResult};
+use support::github_server::{Fault, GithubServer};
+use support::model_server::{ModelServer, Reply};
+use support::repos::{commit_tree, git};
+
+const TOKEN: &str = "ghs_campaign_test_token";
+const TASK: &str = "Upgrade lodash from 4.17 to 5.0 across all microservices in the org. Handle breaking changes: _.chain removal, _.flatten signature change. Run tests after each upgrade. Open individual PRs per service.";
+const MATCH: &str = r#"package.json:"lodash"\s*:"#;
+
+fn package_json(name: &str, deps: &[(&str, &str)], test: bool) -> String {
+    let deps: serde_json::Map<String, Value> = deps
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    let mut v = json!({"name": name, "version": "1.0.0", "dependencies": deps});
+    if test {
+        v["scripts"] = json!({"test": "node --test"});
+    }
+    serde_json::to_string_pretty(&v).unwrap()
+}
+
+fn package_lock(name: &str, lodash: &str) -> String {
+    serde_json::to_string_pretty(&json!({
+        "name": name,
+        "lockfileVersion": 3,
+        "packages": {
+            "": {"name": name, "dependencies": {"express": "^4.18.2"}},
+            "node_modules/express": {"version": "4.18.2"},
+            "node_modules/lodash": {"version": lodash},
+        }
+    }))
+    .unwrap()
+}
+
+/// What the org holds and what a plan must find.
+struct Org {
+    /// repository → (dependency kind, version)
+    live: BTreeMap<String, (String, String)>,
+}
+
+/// `acme`: 1,000 repositories; 15 use lodash: 10 directly, 5 only through a
+/// lockfile; 2 of them archived and 1 a fork.
+fn org_of_1000(gh: &GithubServer) -> Org {
+    let now = chrono::Utc::now();
+    let mut live = BTreeMap::new();
+    for i in 0..1000 {
+        let name = format!("svc-{i:04}");
+        type Files = Vec<(String, String)>;
+        let (files, kind): (Files, Option<(&str, String)>) = match i {
+            // Direct users (some call the affected APIs, some have no tests).
+            i if i % 100 == 7 => {
+                let version = format!("^4.17.{}", 10 + i / 100);
+                let mut files = vec![(
+                    "package.json".to_string(),
+                    package_json(
+                        &name,
+                        &[("lodash", &version), ("express", "^4")],
+                        i % 200 == 7,
+                    ),
+                )];
+                if i % 300 == 7 {
+                    files.push((
+                        "src/report.js".to_string(),
+                        "const _ = require('lodash');\nmodule.exports = (xs) => _.chain(xs).map(String).value();\n".to_string(),
+                    ));
+                }
+                (files, Some(("direct", version)))
+            }
+            // Transitive users: only the lockfile holds lodash.
+            i if i % 200 == 42 => {
+                let version = format!("4.17.{}", i / 100);
+                (
+                    vec![
+                        (
+                            "package.json".to_string(),
+                            package_json(&name, &[("express", "^4")], true),
+                        ),
+                        (
+                            "package-lock.json".to_string(),
+                            package_lock(&name, &version),
+                        ),
+                    ],
+                    Some(("transitive", version)),
+                )
+            }
+            _ => (
+                vec![(
+                    "package.json".to_string(),
+                    package_json(&name, &[("react", "^18")], true),
+                )],
+                None,
+            ),
+        };
+        let archived = i == 107 || i == 907;
+        let fork = i == 442;
+        let pushed = now - chrono::Duration::days(20 + i as i64 % 30);
+        gh.set_repo_meta("acme", &name, archived, fork, 100 + i as u64, pushed);
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        gh.add_files("acme", &name, &refs);
+        if let (Some((kind, version)), false) = (kind, archived || fork) {
+            live.insert(format!("acme/{name}"), (kind.to_string(), version));
+        }
+    }
+    Org { live }
+}
+
+fn plan_cmd(gh: &GithubServer, args: &[&str], env: &[(&str, &str)]) -> RunResult {
+    let api = gh.api_url();
+    let server = gh.server_url();
+    let mut all = vec![
+        ("GITHUB_TOKEN", TOKEN),
+        ("GITHUB_API_URL", api.as_str()),
+        ("GITHUB_SERVER_URL", server.as_str()),
+    ];
+    all.extend_from_slice(env);
+    let mut cmd = deckhand_cmd(&all);
+    cmd.args(args);
+    output(cmd)
+}
+
+fn found(plan: &Value) -> BTreeMap<String, (String, String)> {
+    plan["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let version = r["version"].as_str().unwrap_or_default();
+            let version = version.trim_start_matches('^').to_string();
+            (
+                r["repository"].as_str().unwrap().to_string(),
+                (r["dependency"].as_str().unwrap().to_string(), version),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn plan_finds_the_twelve_live_users_of_an_org_of_1000_within_60_calls() {
+    let gh = GithubServer::start(TOKEN);
+    let org = org_of_1000(&gh);
+    assert_eq!(org.live.len(), 12);
+    let result = plan_cmd(
+        &gh,
+        &[
+            "--json", "plan", "--task", TASK, "--org", "acme", "--match", MATCH,
+        ],
+        &[],
+    );
+    result.assert_code(0);
+    let plan: Value = serde_json::from_str(&result.stdout).unwrap();
+    let want: BTreeMap<String, (String, String)> = org
+        .live
+        .iter()
+        .map(|(k, (kind, v))| {
+            (
+                k.clone(),
+                (kind.clone(), v.trim_start_matches('^').to_string()),
+            )
+        })
+        .collect();
+    assert_eq!(found(&plan), want);
+    // Low risk first, orders 1..=12, waves of 5.
+    let repos = plan["repositories"].as_array().unwrap();
+    let risks: Vec<u64> = repos.iter().map(|r| r["risk"].as_u64().unwrap()).collect();
+    assert!(risks.windows(2).all(|w| w[0] <= w[1]), "{risks:?}");
+    let placement: Vec<(u64, u64)> = repos
+        .iter()
+        .map(|r| (r["order"].as_u64().unwrap(), r["wave"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        placement,
+        (1..=12u64)
+            .map(|o| (o, (o - 1) / 5 + 1))
+            .collect::<Vec<_>>()
+    );
+    // The caller of _.chain is known and counted against it.
+    let chain = repos
+        .iter()
+        .find(|r| r["repository"] == "acme/svc-0307")
+        .unwrap();
+    assert_eq!(chain["call_sites"], json!({"_.chain": 1, "_.flatten": 0}));
+    assert_eq!(chain["test_command"], Value::Null);
+    assert!(chain["reasons"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("no test command")));
+    let calls = plan["api_calls"].as_u64().unwrap();
+    let api_requests = gh.requests().iter().filter(|r| r.api).count() as u64;
+    assert_eq!(calls, api_requests);
+    assert!(calls <= 60, "{calls} API calls");
+    assert!(
+        result
+            .stderr
+            .contains(&format!("{calls} GitHub API call(s)")),
+        "{}",
+        result.stderr
+    );
+    gh.check_requests_against_openapi().unwrap();
+    gh.check_responses_against_openapi().unwrap();
+}
+
+/// A sleeper that records each wait and returns at once.
+fn recording_sleeper() -> (deckhand::github::Policy, Arc<Mutex<Vec<Duration>>>) {
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let seen = waits.clone();
+    let policy = deckhand::github::Policy {
+        sleeper: Arc::new(move |d| {
+            seen.lock().unwrap().push(d);
+            Box::pin(async {}) as Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        }),
+        ..deckhand::github::Policy::default()
+    };
+    (policy, waits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_waited_out_and_the_plan_completes() {
+    use deckhand::campaign::matcher::Match;
+    use deckhand::campaign::planner::{self, Request, Target};
+    let gh = GithubServer::start(TOKEN);
+    let org = org_of_1000(&gh);
+    gh.inject(
+        "GET",
+        "/orgs/acme/repos",
+        Fault::SecondaryLimit { retry_after: None },
+    );
+    gh.inject(
+        "GET",
+        "/search/code",
+        Fault::SecondaryLimit {
+            retry_after: Some(3),
+        },
+    );
+    gh.inject(
+        "GET",
+        "/search/code",
+        Fault::Exhausted {
+            status: 429,
+            reset_in: 20,
+        },
+    );
+    gh.inject(
+        "GET",
+        "/repos/acme/svc-0007/contents/package.json",
+        Fault::Exhausted {
+            status: 403,
+            reset_in: 40,
+        },
+    );
+    let (policy, waits) = recording_sleeper();
+    let client = deckhand::github::GitHub::new(&gh.api_url(), TOKEN)
+        .unwrap()
+        .with_policy(policy);
+    let request = Request {
+        task: TASK.to_string(),
+        target: Target::Org("acme".into()),
+        matches: vec![Match::parse(MATCH).unwrap()],
+        topic: None,
+        search: true,
+        wave_size: 5,
+        halt_failure_rate: 0.3,
+    };
+    let plan = planner::plan(&request, Some(&client)).await.unwrap();
+    let got: BTreeSet<String> = plan
+        .repositories
+        .iter()
+        .map(|r| r.repository.clone())
+        .collect();
+    assert_eq!(got, org.live.keys().cloned().collect());
+    // One wait per limit, each as long as GitHub asked (a secondary limit
+    // without retry-after: at least a minute), never an immediate retry.
+    let waits = waits.lock().unwrap().clone();
+    assert_eq!(waits.len(), 4, "{waits:?}");
+    assert_eq!(waits[0], Duration::from_secs(60));
+    assert_eq!(waits[1], Duration::from_secs(3));
+    assert!(
+        waits[2] >= Duration::from_secs(19) && waits[2] <= Duration::from_secs(22),
+        "{waits:?}"
+    );
+    assert!(
+        waits[3] >= Duration::from_secs(39) && waits[3] <= Duration::from_secs(42),
+        "{waits:?}"
+    );
+    // Every limited request was sent again exactly once, after its wait.
+    let limited: Vec<_> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 403 || r.status == 429)
+        .collect();
+    assert_eq!(limited.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incomplete_search_results_are_split_by_size_and_searches_are_paced() {
+    use deckhand::campaign::matcher::Match;
+    use deckhand::campaign::planner::{self, Request, Target};
+    let gh = GithubServer::start(TOKEN);
+    let mut want = BTreeSet::new();
+    for i in 0..30 {
+        let name = format!("app-{i:02}");
+        // Sizes spread out so that size ranges separate them.
+        let pad = "x".repeat(i * 700);
+        let text = if i % 3 == 0 {
+            "{\"dependencies\":{\"react\":\"^18\"}}".to_string()
+        } else {
+            want.insert(format!("acme/{name}"));
+            format!("{{\"description\":\"{pad}\",\"dependencies\":{{\"lodash\":\"^4.17.21\"}}}}")
+        };
+        gh.add_files("acme", &name, &[("package.json", &text)]);
+    }
+    gh.set_code_search_incomplete_over(6);
+    // No minute passes under the recording sleeper: the server's own limit is
+    // lifted so that the client's pacing is what shows.
+    gh.set_code_search_per_minute(1000);
+    let (policy, waits) = recording_sleeper();
+    let client = deckhand::github::GitHub::new(&gh.api_url(), TOKEN)
+        .unwrap()
+        .with_policy(policy);
+    let request = Request {
+        task: "Upgrade lodash".to_string(),
+        target: Target::Org("acme".into()),
+        matches: vec![Match::parse(MATCH).unwrap()],
+        topic: None,
+        search: true,
+        wave_size: 5,
+        halt_failure_rate: 0.3,
+    };
+    let plan = planner::plan(&request, Some(&client)).await.unwrap();
+    let got: BTreeSet<String> = plan
+        .repositories
+        .iter()
+        .map(|r| r.repository.clone())
+        .collect();
+    assert_eq!(got, want);
+    let searches = gh
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/search/code"))
+        .count();
+    assert!(gh.requests().iter().any(|r| r.path.contains("size%3A")));
+    // At most 10 searches a minute: one pacing wait per 10 beyond the first 10.
+    let waits = waits.lock().unwrap().clone();
+    assert!(searches > 10, "{searches}");
+    assert_eq!(
+        waits.len(),
+        (searches - 1) / 10,
+        "{searches} searches, waits {waits:?}"
+    );
+    assert!(
+        waits.iter().all(|w| *w <= Duration::from_secs(60)),
+        "{waits:?}"
+    );
+}
+
+/// `name<<DELIM` blocks of a `$GITHUB_OUTPUT` file.
+fn read_outputs(path: &Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let (name, delim) = line.split_once("<<").expect("name<<DELIM");
+        let mut value = Vec::new();
+        for l in lines.by_ref() {
+            if l == delim {
+                break;
+            }
+            value.push(l);
+        }
+        out.insert(name.to_string(), value.join("\n"));
+    }
+    out
+}
+
+#[test]
+fn a_300_repository_plan_yields_two_batches_within_githubs_limits() {
+    let gh = GithubServer::start(TOKEN);
+    for i in 0..300 {
+        let name = format!("svc-{i:03}");
+        let text = package_json(&name, &[("lodash", "^4.17.21")], true);
+        gh.add_files("acme", &name, &[("package.json", &text)]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("github_output");
+    std::fs::write(&out_file, "").unwrap();
+    let out_path = out_file.display().to_string();
+    let result = plan_cmd(
+        &gh,
+        &[
+            "plan",
+            "--task",
+            "Upgrade lodash",
+            "--org",
+            "acme",
+            "--match",
+            MATCH,
+            "--matrix",
+        ],
+        &[("GITHUB_OUTPUT", out_path.as_str())],
+    );
+    result.assert_code(0);
+    let outputs = read_outputs(&out_file);
+    let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        vec![
+            "batch",
+            "batch_0",
+            "batch_1",
+            "batches",
+            "campaign_id",
+            "matrix",
+            "total"
+        ]
+    );
+    assert_eq!(outputs["batches"], "2");
+    assert_eq!(outputs["total"], "300");
+    assert_eq!(outputs["matrix"], outputs["batch_0"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(result.stdout.trim()).unwrap(),
+        serde_json::from_str::<Value>(&outputs["matrix"]).unwrap()
+    );
+    let mut all = Vec::new();
+    for b in ["batch_0", "batch_1"] {
+        let batch: Value = serde_json::from_str(&outputs[b]).unwrap();
+        let include = batch["include"].as_array().unwrap();
+        assert!(include.len() <= 256);
+        all.extend(
+            include
+                .iter()
+                .map(|e| e["repository"].as_str().unwrap().to_string()),
+        );
+    }
+    assert_eq!(all.len(), 300);
+    assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), 300);
+    assert!(std::fs::metadata(&out_file).unwrap().len() < 1024 * 1024);
+}
+
+/// A memory repository on the test GitHub (`acme/config`) and a plan of 6 repositories in it.
+fn campaign_on_github(gh: &GithubServer, dir: &Path) -> String {
+    let config = commit_tree(&dir.join("config"), &[("README.md", "config\n")]);
+    gh.add_repo("acme", "config", &config);
+    for i in 0..6 {
+        let name = format!("svc-{i}");
+        let text = package_json(&name, &[("lodash", "^4.17.21")], true);
+        gh.add_files("acme", &name, &[("package.json", &text)]);
+    }
+    let result = plan_cmd(
+        gh,
+        &[
+            "--json",
+            "plan",
+            "--task",
+            "Upgrade lodash",
+            "--org",
+            "acme",
+            "--match",
+            MATCH,
+            "--memory-repo",
+            "acme/config",
+            "--wave-size",
+            "3",
+        ],
+        &[],
+    );
+    result.assert_code(0);
+    let plan: Value = serde_json::from_str(&result.stdout).unwrap();
+    plan["campaign_id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn records_from_parallel_jobs_all_reach_the_dashboard_and_a_tick_during_a_render_survives() {
+    let gh = GithubServer::start(TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let id = campaign_on_github(&gh, dir.path());
+    let states = [
+        "pr_open",
+        "checks_failing",
+        "needs_review",
+        "merged",
+        "running",
+        "pr_open",
+    ];
+    let (api, server) = (gh.api_url(), gh.server_url());
+    let children: Vec<_> = states
+        .iter()
+        .enumerate()
+        .map(|(i, state)| {
+            let mut cmd = deckhand_cmd(&[
+                ("GITHUB_TOKEN", TOKEN),
+                ("GITHUB_API_URL", api.as_str()),
+                ("GITHUB_SERVER_URL", server.as_str()),
+            ]);
+            let repo = format!("acme/svc-{i}");
+            let url = format!("{server}/acme/svc-{i}/pull/{}", i + 1);
+            cmd.args([
+                "campaign",
+                "record",
+                &id,
+                "--repository",
+                &repo,
+                "--state",
+                state,
+                "--pr-url",
+                &url,
+                "--memory-repo",
+                "acme/config",
+            ]);
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let status = plan_cmd(
+        &gh,
+        &[
+            "--json",
+            "campaign",
+            "status",
+            &id,
+            "--memory-repo",
+            "acme/config",
+        ],
+        &[],
+    );
+    status.assert_code(0);
+    let doc: Value = serde_json::from_str(&status.stdout).unwrap();
+    let got: Vec<(String, String, u64)> = doc["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["repository"].as_str().unwrap().to_string(),
+                r["state"].as_str().unwrap().to_string(),
+                r["pr_number"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, u64)> = states
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (format!("acme/svc-{i}"), s.to_string(), i as u64 + 1))
+        .collect();
+    assert_eq!(got, want);
+
+    // The first render opens the tracking issue with every row.
+    let render = || {
+        plan_cmd(
+            &gh,
+            &["campaign", "dashboard", &id, "--memory-repo", "acme/config"],
+            &[],
+        )
+    };
+    render().assert_code(0);
+    let issue = gh
+        .issues()
+        .into_iter()
+        .find(|i| i.title.starts_with(&format!("Campaign {id}")))
+        .expect("tracking issue");
+    let body = gh.issue_body("acme", "config", issue.number).unwrap();
+    for (i, s) in states.iter().enumerate() {
+        assert!(
+            body.contains(&format!("| acme/svc-{i} |")) && body.contains(s),
+            "{body}"
+        );
+    }
+    assert!(body.contains("```mermaid\nxychart-beta"), "{body}");
+    // Someone ticks "skip" while the next render runs: the tick is kept...
+    let unticked = "- [ ] skip `acme/svc-1` <!-- deckhand:cmd skip acme/svc-1 -->";
+    let ticked = "- [x] skip `acme/svc-1` <!-- deckhand:cmd skip acme/svc-1 -->";
+    assert!(body.contains(unticked), "{body}");
+    gh.edit_issue_after_next_read("acme", "config", issue.number, unticked, ticked);
+    render().assert_code(0);
+    let body = gh.issue_body("acme", "config", issue.number).unwrap();
+    assert!(body.contains(ticked), "{body}");
+    // ...and the next render acts on it, once.
+    render().assert_code(0);
+    let status = plan_cmd(
+        &gh,
+        &[
+            "--json",
+            "campaign",
+            "status",
+            &id,
+            "--memory-repo",
+            "acme/config",
+        ],
+        &[],
+    );
+    let doc: Value = serde_json::from_str(&status.stdout).unwrap();
+    let svc1 = doc["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["repository"] == "acme/svc-1")
+        .unwrap();
+    assert_eq!(
+        (svc1["state"].as_str(), svc1["applied"].clone()),
+        (Some("skipped"), json!(["skip"]))
+    );
+    let body = gh.issue_body("acme", "config", issue.number).unwrap();
+    assert!(
+        body.contains(ticked) && body.contains("⏭️ skipped"),
+        "{body}"
+    );
+}
+
+#[test]
+fn campaign_run_runs_six_local_repositories_four_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut servers = Vec::new();
+    let mut lines = String::new();
+    for i in 0..6 {
+        let file = format!("src/upgraded{i}.js");
+        let server = ModelServer::start(vec![
+            Reply::tool("update_spec", json!({"plan": [format!("Create {file}")]})),
+            Reply::text("Planned."),
+            Reply::tool(
+                "write_file",
+                json!({"path": file, "content": "module.exports = 1;\n"}),
+            ),
+            Reply::text("Created the file."),
+        ]);
+        let config = format!("base_url: {}\n", server.anthropic_base_url());
+        let repo = commit_tree(
+            &dir.path().join(format!("svc-{i}")),
+            &[
+                (
+                    "package.json",
+                    &package_json(&format!("svc-{i}"), &[("lodash", "^4.17.21")], false),
+                ),
+                (".github/deckhand.yml", &config),
+            ],
+        );
+        lines.push_str(&format!("{}\n", repo.display()));
+        servers.push(server);
+    }
+    let list = dir.path().join("repos.txt");
+    std::fs::write(&list, lines).unwrap();
+    // A bare memory repository with one commit.
+    let memory = dir.path().join("memory.git");
+    git(
+        dir.path(),
+        &["init", "-q", "--bare", memory.to_str().unwrap()],
+    );
+    git(
+        &dir.path().join("svc-0"),
+        &[
+            "push",
+            "-q",
+            memory.to_str().unwrap(),
+            "HEAD:refs/heads/main",
+        ],
+    );
+    let mem = memory.display().to_string();
+    let env = [("ANTHROPIC_API_KEY", common::API_KEY)];
+    let run = |args: &[&str]| {
+        let mut cmd = deckhand_cmd(&env);
+        cmd.args(args);
+        output(cmd)
+    };
+    let plan = run(&[
+        "--json",
+        "plan",
+        "--task",
+        "Upgrade lodash to 5",
+        "--repos",
+        list.to_str().unwrap(),
+        "--match",
+        MATCH,
+        "--memory-repo",
+        &mem,
+    ]);
+    plan.assert_code(0);
+    let id = serde_json::from_str::<Value>(&plan.stdout).unwrap()["campaign_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let result = run(&["campaign", "run", &id, "-j", "4", "--memory-repo", &mem]);
+    result.assert_code(0);
+    // Six branches, one per repository.
+    for (i, server) in servers.iter().enumerate() {
+        let branches = git(
+            &dir.path().join(format!("svc-{i}")),
+            &[
+                "branch",
+                "--list",
+                "deckhand/*",
+                "--format=%(refname:short)",
+            ],
+        );
+        assert_eq!(
+            branches.lines().count(),
+            1,
+            "svc-{i}: {branches}\n{}",
+            result.stderr
+        );
+        server.assert_finished();
+    }
+    // Six records, all with a branch ready.
+    let status = run(&["--json", "campaign", "status", &id, "--memory-repo", &mem]);
+    let doc: Value = serde_json::from_str(&status.stdout).unwrap();
+    let got: Vec<(String, String, bool)> = doc["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["repository"].as_str().unwrap().to_string(),
+                r["state"].as_str().unwrap().to_string(),
+                r["branch"].is_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, bool)> = (0..6)
+        .map(|i| (format!("svc-{i}"), "pr_open".to_string(), true))
+        .collect();
+    assert_eq!(got, want);
+    // Tasks overlapped: some repository's requests arrived while another's
+    // were under way (a serial run has disjoint spans), never more than 4.
+    let spans: Vec<(u64, u64)> = servers
+        .iter()
+        .map(|s| {
+            let a = s.arrivals();
+            (*a.iter().min().unwrap(), *a.iter().max().unwrap())
+        })
+        .collect();
+    let most_at_once = spans
+        .iter()
+        .map(|(start, _)| {
+            spans
+                .iter()
+                .filter(|(s, e)| s <= start && start <= e)
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert!((2..=4).contains(&most_at_once), "{spans:?}");
+}
