@@ -157,7 +157,7 @@ fn a_task_out_of_time_checkpoints_and_dispatches_its_continuation() {
         &ev,
         801,
         &[
-            ("INPUT_TIMEOUT_MINUTES", "0"),
+            ("DECKHAND_WALL_CLOCK_SECONDS", "0"),
             workflow_ref,
             ("GITHUB_REF", "refs/heads/main"),
         ],
@@ -534,7 +534,7 @@ fn resume_continues_a_checkpointed_task() {
         "issues",
         &labeled(&w),
         1701,
-        &[("INPUT_TIMEOUT_MINUTES", "0")],
+        &[("DECKHAND_WALL_CLOCK_SECONDS", "0")],
     );
     first.result.assert_code(0);
     first.assert_status("paused");

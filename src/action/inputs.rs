@@ -43,6 +43,9 @@ pub enum InputError {
 }
 
 /// Every input `deckhand action` reads: action.yml declares exactly these.
+/// The least `timeout_minutes` a job can do anything useful in.
+pub const MIN_TIMEOUT_MINUTES: u64 = 10;
+
 pub const NAMES: [&str; 20] = [
     "task",
     "repository",
@@ -156,6 +159,14 @@ impl ActionInputs {
                 })
                 .transpose()?,
             timeout_minutes: match number("timeout_minutes")? {
+                Some(m) if m < MIN_TIMEOUT_MINUTES => {
+                    return Err(InputError::Invalid {
+                        name: "timeout_minutes",
+                        message: format!(
+                            "{m} is below the minimum of {MIN_TIMEOUT_MINUTES} minutes a job needs to clone, work, push and hand over"
+                        ),
+                    })
+                }
                 Some(m) if m > 7 * 24 * 60 => {
                     return Err(InputError::Invalid {
                         name: "timeout_minutes",
@@ -293,6 +304,7 @@ mod tests {
             let value = match n {
                 "draft" => "true",
                 "secrets" => "A=a",
+                "timeout_minutes" => "30",
                 _ => "1",
             };
             (input_var(n), value)
@@ -300,7 +312,8 @@ mod tests {
         let base = ActionInputs::from_env(&all).unwrap();
         for name in NAMES {
             let value = match name {
-                "max_attempts" | "timeout_minutes" => "2",
+                "max_attempts" => "2",
+                "timeout_minutes" => "40",
                 "draft" => "false",
                 "secrets" => "A=b",
                 _ => "other",

@@ -37,11 +37,21 @@ pub struct Job {
     pub kind: JobKind,
     /// Comments left out of the prompt: their authors may not write.
     pub unread: usize,
+    /// Jobs dispatched in a row before this one because time ran out.
+    pub continuations: u32,
 }
 
+/// A checkpoint on the memory branch: the task and the job it runs in.
+pub type Checkpoint = crate::task::checkpoint::Saved<TaskState, JobKind>;
+
+/// Continuations dispatched in a row before a task waits for a person.
+pub const MAX_CONTINUATIONS: u32 = 5;
+
 impl Job {
-    /// The continuation of a checkpointed task.
-    pub fn resuming(state: TaskState) -> Job {
+    /// The continuation of a checkpointed task: the same kind of job (a
+    /// feedback job stays one, on the same PR and thread).
+    pub fn resuming(saved: Checkpoint) -> Job {
+        let state = saved.state;
         Job {
             id: state.spec.id.clone(),
             branch: state.branch.clone(),
@@ -49,8 +59,17 @@ impl Job {
             task: state.spec.task.clone(),
             issue: state.issue,
             resume: Some(state),
-            kind: JobKind::Task,
+            kind: saved.kind.unwrap_or(JobKind::Task),
             unread: 0,
+            continuations: saved.continuations,
+        }
+    }
+
+    /// Where the task talks to people: its issue, or the PR it fixes.
+    pub fn thread(&self) -> Option<u64> {
+        match &self.kind {
+            JobKind::Feedback { pr, .. } => Some(*pr),
+            JobKind::Task => self.issue,
         }
     }
 }
@@ -65,7 +84,8 @@ pub fn first_line(text: &str) -> String {
 }
 
 /// A task of its own, or a fix of a Deckhand PR per review feedback.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum JobKind {
     Task,
     Feedback {
@@ -197,7 +217,7 @@ pub async fn run(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
 async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     let repo = clone_repo(ctx, &job.id)?;
     let mut settings = Settings::load(repo.workdir(), &ctx.flags)?;
-    ctx.apply_inputs(&mut settings);
+    ctx.apply_inputs(&mut settings)?;
     let provider_settings = settings.provider(&ctx.flags, &ctx.env)?;
     let model = provider_settings.model.clone();
     let provider = llm::build(provider_settings)?;
@@ -373,7 +393,9 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 question.replace('\n', "\n> "),
                 ctx.inputs.trigger_phrase
             );
-            if let Some(issue) = job.issue {
+            // Asked where the task talks to people: its issue, or the PR
+            // a feedback job fixes.
+            if let Some(issue) = job.thread() {
                 let body = workflow::truncate_markdown(&asked, MAX_COMMENT);
                 ctx.github
                     .create_comment(&ctx.repo, issue, &ctx.redactor.redact(&body))
@@ -390,7 +412,24 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
         }
         (Ending::OutOfTime, _) => {
             save_checkpoint(ctx, &job, &result, &settings)?;
-            let (status, note) = match continue_in_new_job(ctx, &job.id, &settings).await {
+            let hops = job.continuations + 1;
+            let continued = if hops > MAX_CONTINUATIONS {
+                Err(anyhow::anyhow!(
+                    "it already continued in {MAX_CONTINUATIONS} jobs in a row; a person decides whether it goes on"
+                ))
+            } else {
+                continue_in_new_job(ctx, &job.id, &settings).await
+            };
+            if let (Err(e), Some(thread)) = (&continued, job.thread()) {
+                let body = format!(
+                    "<!-- deckhand:paused id={} -->\n⏱️ Deckhand stopped task `{}`: this job's time ran out and {e}. The work so far is on branch `{}`; comment `{} resume` to continue from the checkpoint.",
+                    job.id, job.id, result.state.branch, ctx.inputs.trigger_phrase
+                );
+                ctx.github
+                    .create_comment(&ctx.repo, thread, &ctx.redactor.redact(&body))
+                    .await?;
+            }
+            let (status, note) = match continued {
                 Ok(workflow) => (
                     "continued",
                     format!("This job's time ran out; the task continues in a new run of `{workflow}` from its checkpoint."),
@@ -526,11 +565,18 @@ fn save_checkpoint(
     let mut store = memory(ctx)?;
     let mut state = result.state.clone();
     state.issue = job.issue;
+    let mut continuations = job.continuations;
     if result.ending == Ending::OutOfTime {
         // The next job gets a whole time budget of its own.
         state.elapsed_ms = 0;
+        continuations += 1;
     }
-    let text = serde_json::to_string_pretty(&state)?;
+    let saved = Checkpoint {
+        state,
+        kind: Some(job.kind.clone()),
+        continuations,
+    };
+    let text = serde_json::to_string_pretty(&saved)?;
     let author = (
         settings.file.git.name.as_str(),
         settings.file.git.email.as_str(),

@@ -14,7 +14,6 @@ pub mod trusted;
 
 use anyhow::Context as _;
 
-use crate::agent::orchestrator::TaskState;
 use crate::cli::{exit, GlobalArgs};
 use crate::config::{EnvSnapshot, Flags, Settings};
 use crate::github::client::{GitHub, RepoRef};
@@ -37,6 +36,9 @@ const MAX_SUMMARY: usize = 1024 * 1024 - 1024;
 
 /// Minutes a task works in one job before it continues in another.
 const DEFAULT_TIMEOUT_MINUTES: u64 = 300;
+
+/// Overrides the job's working time, in seconds (for tests of time limits).
+pub const WALL_CLOCK_VAR: &str = "DECKHAND_WALL_CLOCK_SECONDS";
 
 /// Everything a job shares.
 pub struct Ctx {
@@ -61,21 +63,39 @@ pub struct Ctx {
 
 impl Ctx {
     /// Action inputs that override the repository's config file.
-    pub fn apply_inputs(&self, settings: &mut Settings) {
+    pub fn apply_inputs(&self, settings: &mut Settings) -> anyhow::Result<()> {
         // The input, else the repository's config, else most of a 6-hour job.
-        let minutes = self
-            .inputs
-            .timeout_minutes
-            .or(settings.file.timeout_minutes)
-            .unwrap_or(DEFAULT_TIMEOUT_MINUTES);
+        let minutes = match (self.inputs.timeout_minutes, settings.file.timeout_minutes) {
+            (Some(m), _) => m,
+            (None, Some(m)) if m < inputs::MIN_TIMEOUT_MINUTES => anyhow::bail!(
+                "{}: `timeout_minutes: {m}` is below the minimum of {} minutes a job needs to clone, work, push and hand over",
+                settings
+                    .source
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "the config file".into()),
+                inputs::MIN_TIMEOUT_MINUTES
+            ),
+            (None, Some(m)) => m,
+            (None, None) => DEFAULT_TIMEOUT_MINUTES,
+        };
         // Leave time to push, checkpoint and dispatch the continuation.
         let margin = (minutes * 6).min(300);
         settings.budgets.wall_clock = std::time::Duration::from_secs(minutes * 60 - margin);
+        // The job's clock set outright, in seconds (tests drive a job out
+        // of time with it).
+        if let Some(text) = self.env.get(WALL_CLOCK_VAR) {
+            let seconds: u64 = text.trim().parse().with_context(|| {
+                format!("{WALL_CLOCK_VAR}: `{text}` is not a number of seconds")
+            })?;
+            settings.budgets.wall_clock = std::time::Duration::from_secs(seconds);
+        }
         for (name, _) in &self.inputs.secrets {
             if !settings.secret_names.contains(name) {
                 settings.secret_names.push(name.clone());
             }
         }
+        Ok(())
     }
 }
 
@@ -468,6 +488,7 @@ async fn issue_task(ctx: &Ctx, issue: u64, extra: Option<&str>) -> anyhow::Resul
             resume: None,
             kind: job::JobKind::Task,
             unread,
+            continuations: 0,
         },
     )
     .await
@@ -579,7 +600,7 @@ async fn issue_comment(
         },
         None => {
             if let Some(mut state) = load_checkpoint(ctx, &id)? {
-                let answered = state.role.as_mut().is_some_and(|r| r.answer(text));
+                let answered = state.state.role.as_mut().is_some_and(|r| r.answer(text));
                 if answered {
                     react(ctx, comment_id, "+1").await;
                     return resume(ctx, issue, state).await;
@@ -589,6 +610,7 @@ async fn issue_comment(
                     // on, with this comment's instruction.
                     println!("Deckhand: resuming task {id} from its checkpoint; the run that held it has ended.");
                     state
+                        .state
                         .spec
                         .task
                         .push_str(&format!("\n\nInstruction from a later comment: {text}\n"));
@@ -667,7 +689,7 @@ async fn react(ctx: &Ctx, comment_id: u64, content: &str) {
     }
 }
 
-fn load_checkpoint(ctx: &Ctx, id: &str) -> anyhow::Result<Option<TaskState>> {
+pub(crate) fn load_checkpoint(ctx: &Ctx, id: &str) -> anyhow::Result<Option<job::Checkpoint>> {
     let store = job::memory(ctx)?;
     match store.read(&checkpoint_path(&ctx.repo.to_string(), id))? {
         Some(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
@@ -677,9 +699,13 @@ fn load_checkpoint(ctx: &Ctx, id: &str) -> anyhow::Result<Option<TaskState>> {
     }
 }
 
-async fn resume(ctx: &Ctx, issue: u64, mut state: TaskState) -> anyhow::Result<Outputs> {
-    state.issue = Some(issue);
-    job::run(ctx, Job::resuming(state)).await
+/// A person resumes the task: the count of automatic continuations starts over.
+async fn resume(ctx: &Ctx, issue: u64, mut saved: job::Checkpoint) -> anyhow::Result<Outputs> {
+    if !matches!(saved.kind, Some(job::JobKind::Feedback { .. })) {
+        saved.state.issue = Some(issue);
+    }
+    saved.continuations = 0;
+    job::run(ctx, Job::resuming(saved)).await
 }
 
 /// `workflow_dispatch` / matrix job: a task from the inputs, or the
@@ -690,9 +716,9 @@ async fn dispatch(
     resume_id: Option<String>,
 ) -> anyhow::Result<Outputs> {
     if let Some(id) = resume_id {
-        let state = load_checkpoint(ctx, &id)?
+        let saved = load_checkpoint(ctx, &id)?
             .with_context(|| format!("task {id} has no checkpoint on the memory branch"))?;
-        return job::run(ctx, Job::resuming(state)).await;
+        return job::run(ctx, Job::resuming(saved)).await;
     }
     let task = task.context("no task given")?;
     let id = new_task_id(&format!("{}\n{task}", ctx.repo), |_| false);
@@ -706,6 +732,7 @@ async fn dispatch(
             resume: None,
             kind: job::JobKind::Task,
             unread: 0,
+            continuations: 0,
             id,
         },
     )
@@ -760,6 +787,7 @@ async fn schedule(ctx: &Ctx, cron: Option<&str>) -> anyhow::Result<Outputs> {
                 resume: None,
                 kind: job::JobKind::Task,
                 unread: 0,
+                continuations: 0,
                 id,
             },
         )

@@ -1,0 +1,246 @@
+//! Scenario tests of `deckhand action` for jobs that go on across runs: a
+//! feedback job continued or resumed stays a feedback job, continuations are
+//! bounded, time limits are sane, and diffs and context come from the task's
+//! own branch.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod support;
+
+use serde_json::json;
+
+use common::action_world::*;
+use support::model_server::Reply;
+
+const WORKFLOW_REF: (&str, &str) = (
+    "GITHUB_WORKFLOW_REF",
+    "Codertocat/Hello-World/.github/workflows/deckhand-issue.yml@refs/heads/main",
+);
+const GIT_REF: (&str, &str) = ("GITHUB_REF", "refs/heads/main");
+/// This job's time is up before the first model call.
+const NO_TIME: (&str, &str) = ("DECKHAND_WALL_CLOCK_SECONDS", "0");
+
+/// Runs the issue's task to an open PR (number 2) and returns it.
+fn opened_pr(w: &World, run_id: u64) -> support::github_server::Pull {
+    action(w, "issues", &labeled(w), run_id, &[]).assert_status("done");
+    let pulls = w.gh.pulls(OWNER, REPO);
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    pulls[0].clone()
+}
+
+/// A review comment by Codertocat on PR 2, and its event.
+fn review_comment(w: &World, body: &str) -> (u64, std::path::PathBuf) {
+    let id =
+        w.gh.add_review_comment(OWNER, REPO, 2, "Codertocat", "src/limit.js", 1, body);
+    let escaped = serde_json::to_string(body).unwrap();
+    let ev = event(
+        w,
+        "pull_request_review_comment/00-created.json",
+        &[
+            ("\"ref\": \"changes\"", &format!("\"ref\": \"{BRANCH}\"")),
+            ("\"id\": 284312630", &format!("\"id\": {id}")),
+            (
+                "\"Maybe you should use more emoji on this line.\"",
+                &escaped,
+            ),
+        ],
+    );
+    (id, ev)
+}
+
+/// A plain comment by Codertocat on PR 2, and its event.
+fn pr_comment(w: &World, body: &str) -> std::path::PathBuf {
+    let id = w.gh.add_comment(OWNER, REPO, 2, "Codertocat", body);
+    let escaped = serde_json::to_string(body).unwrap();
+    event(
+        w,
+        "issue_comment/00-created.json",
+        &[
+            (
+                "\"You are totally right! I'll get this fixed right away.\"",
+                &escaped,
+            ),
+            ("\"id\": 492700400", &format!("\"id\": {id}")),
+            (
+                "\"number\": 1,",
+                "\"number\": 2, \"pull_request\": {\"url\": \"x\"},",
+            ),
+        ],
+    )
+}
+
+/// The `workflow_dispatch` event that continues task `id`.
+fn continuation(w: &World, id: &str) -> std::path::PathBuf {
+    // The fixture's sender.
+    w.gh.set_permission(OWNER, REPO, "octocat", "write");
+    let inputs = format!("\"inputs\": {{\"deckhand_task_id\": \"{id}\"}}");
+    event(
+        w,
+        "workflow_dispatch/00-event.json",
+        &[("\"inputs\": {}", &inputs)],
+    )
+}
+
+fn fix_script() -> Vec<Reply> {
+    vec![
+        Reply::tool(
+            "edit_file",
+            json!({"path": "src/limit.js", "old_text": "module.exports = 1;", "new_text": "module.exports = { limit: 5 };"}),
+        ),
+        Reply::text("Exported a named limit as asked."),
+    ]
+}
+
+#[test]
+fn a_feedback_job_continued_after_its_time_ran_out_fixes_the_same_pr_and_replies_on_the_thread() {
+    let mut script = simple_script("src/limit.js");
+    script.extend(fix_script());
+    let w = world(script);
+    let pr = opened_pr(&w, 3101);
+    let calls = w.model.requests().len();
+    let (thread, ev) = review_comment(&w, "Export a named limit, not a bare number.");
+    let first = action(
+        &w,
+        "pull_request_review_comment",
+        &ev,
+        3102,
+        &[NO_TIME, WORKFLOW_REF, GIT_REF],
+    );
+    first.assert_status("continued");
+    assert_eq!(w.model.requests().len(), calls, "no model call in no time");
+    assert_eq!(w.gh.dispatches().len(), 1);
+
+    let second = action(
+        &w,
+        "workflow_dispatch",
+        &continuation(&w, &first.outputs["task_id"]),
+        3103,
+        &[WORKFLOW_REF],
+    );
+    second.assert_status("done");
+    // The same PR, its title and body as they were: not rewritten as a task.
+    assert_eq!(w.gh.pulls(OWNER, REPO), vec![pr]);
+    let replies = w.gh.review_comment_replies();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(replies[0].in_reply_to, thread);
+    assert!(
+        replies[0].body.contains("Exported a named limit"),
+        "{}",
+        replies[0].body
+    );
+    w.model.assert_finished();
+}
+
+#[test]
+fn a_question_during_a_feedback_job_is_asked_on_the_pr_and_its_answer_resumes_the_fix() {
+    let mut script = simple_script("src/limit.js");
+    script.push(Reply::tool(
+        "ask_question",
+        json!({"question": "Which name should the limit have?"}),
+    ));
+    // Code asks research first; research cannot know, and asks the reviewer.
+    script.push(Reply::tool(
+        "ask_question",
+        json!({"question": "Which name should the exported limit have?"}),
+    ));
+    script.extend(fix_script());
+    let w = world(script);
+    let pr = opened_pr(&w, 3201);
+    let (thread, ev) = review_comment(&w, "Export a named limit, not a bare number.");
+    let first = action(&w, "pull_request_review_comment", &ev, 3202, &[]);
+    first.assert_status("waiting");
+    let asked: Vec<_> =
+        w.gh.comments(OWNER, REPO, 2)
+            .into_iter()
+            .filter(|c| {
+                c.body
+                    .contains("Which name should the exported limit have?")
+            })
+            .collect();
+    assert_eq!(asked.len(), 1, "the question is asked on the PR");
+
+    let ev = pr_comment(&w, "/deckhand call it limit");
+    let second = action(&w, "issue_comment", &ev, 3203, &[]);
+    second.assert_status("done");
+    assert_eq!(w.gh.pulls(OWNER, REPO), vec![pr]);
+    let replies = w.gh.review_comment_replies();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(replies[0].in_reply_to, thread);
+    let last = w.model.requests().last().unwrap().body.clone();
+    assert!(last.contains("call it limit"), "{last}");
+    w.model.assert_finished();
+}
+
+#[test]
+fn continuations_stop_after_five_hops_with_the_reason_on_the_issue() {
+    let w = world(vec![]);
+    let first = action(
+        &w,
+        "issues",
+        &labeled(&w),
+        3301,
+        &[NO_TIME, WORKFLOW_REF, GIT_REF],
+    );
+    first.assert_status("continued");
+    let id = first.outputs["task_id"].clone();
+    for hop in 2..=5 {
+        action(
+            &w,
+            "workflow_dispatch",
+            &continuation(&w, &id),
+            3300 + hop,
+            &[NO_TIME, WORKFLOW_REF, GIT_REF],
+        )
+        .assert_status("continued");
+    }
+    let last = action(
+        &w,
+        "workflow_dispatch",
+        &continuation(&w, &id),
+        3306,
+        &[NO_TIME, WORKFLOW_REF, GIT_REF],
+    );
+    last.assert_status("paused");
+    assert_eq!(w.gh.dispatches().len(), 5);
+    let stopped: Vec<_> =
+        w.gh.comments(OWNER, REPO, 1)
+            .into_iter()
+            .filter(|c| c.body.contains("deckhand:paused"))
+            .map(|c| c.body)
+            .collect();
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    assert!(
+        stopped[0].contains("continued in 5 jobs in a row"),
+        "{}",
+        stopped[0]
+    );
+    w.model.assert_finished();
+}
+
+#[test]
+fn a_timeout_below_ten_minutes_is_refused_naming_the_input() {
+    let w = world(vec![]);
+    let run = action(
+        &w,
+        "issues",
+        &labeled(&w),
+        3401,
+        &[("INPUT_TIMEOUT_MINUTES", "5")],
+    );
+    run.assert_status("error");
+    assert_ne!(run.result.code, 0);
+    let error = run
+        .result
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        error.contains("timeout_minutes") && error.contains("minimum of 10 minutes"),
+        "{}",
+        run.result.stdout
+    );
+    w.model.assert_finished();
+}
