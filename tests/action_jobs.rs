@@ -244,3 +244,35 @@ fn a_timeout_below_ten_minutes_is_refused_naming_the_input() {
     );
     w.model.assert_finished();
 }
+
+#[test]
+fn a_task_out_of_time_keeps_its_role_conversation_and_the_continuation_goes_on_from_it() {
+    let mut script = vec![Reply::tool(
+        "run_command",
+        json!({"command": "echo still-planning; sleep 600"}),
+    )];
+    script.extend(simple_script("src/later.js"));
+    let w = world(script);
+    // The command runs into the job's deadline and is stopped there.
+    let first = action(
+        &w,
+        "issues",
+        &labeled(&w),
+        3501,
+        &[("DECKHAND_WALL_CLOCK_SECONDS", "6"), WORKFLOW_REF, GIT_REF],
+    );
+    first.assert_status("continued");
+    assert_eq!(w.model.requests().len(), 1, "{}", first.result.stderr);
+    let second = action(
+        &w,
+        "workflow_dispatch",
+        &continuation(&w, &first.outputs["task_id"]),
+        3502,
+        &[WORKFLOW_REF],
+    );
+    second.assert_status("done");
+    // The continuation's first request carries research's earlier turn.
+    let resumed = w.model.requests()[1].body.clone();
+    assert!(resumed.contains("still-planning"), "{resumed}");
+    w.model.assert_finished();
+}
