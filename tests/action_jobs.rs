@@ -12,6 +12,7 @@ use serde_json::json;
 
 use common::action_world::*;
 use support::model_server::Reply;
+use support::repos::git;
 
 const WORKFLOW_REF: (&str, &str) = (
     "GITHUB_WORKFLOW_REF",
@@ -274,5 +275,81 @@ fn a_task_out_of_time_keeps_its_role_conversation_and_the_continuation_goes_on_f
     // The continuation's first request carries research's earlier turn.
     let resumed = w.model.requests()[1].body.clone();
     assert!(resumed.contains("still-planning"), "{resumed}");
+    w.model.assert_finished();
+}
+
+/// Someone pushes `path` to `main` on the server after the PR was opened.
+fn advance_main(w: &World, path: &str) {
+    let edit = w.dir.path().join("upstream-edit");
+    let bare = w.gh.repo_path(OWNER, REPO);
+    git(
+        w.dir.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            edit.to_str().unwrap(),
+        ],
+    );
+    let full = edit.join(path);
+    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+    std::fs::write(full, "on main only\n").unwrap();
+    git(&edit, &["add", "-A"]);
+    git(&edit, &["commit", "-qm", "main moves on"]);
+    git(&edit, &["push", "-q", "origin", "HEAD:main"]);
+}
+
+#[test]
+fn new_work_on_an_open_pr_is_measured_from_its_merge_base_not_the_moved_base() {
+    let mut script = simple_script("src/limit.js");
+    script.extend([
+        Reply::tool("update_spec", json!({"plan": ["Create src/second.js"]})),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/second.js", "content": "module.exports = 2;\n"}),
+        ),
+        Reply::text("Created the second file."),
+    ]);
+    let w = world(script);
+    opened_pr(&w, 3601);
+    advance_main(&w, ".github/workflows/main-only.yml");
+    let ev = comment(&w, "/deckhand also add src/second.js");
+    action(&w, "issue_comment", &ev, 3602, &[]).assert_status("done");
+    let pulls = w.gh.pulls(OWNER, REPO);
+    assert_eq!(pulls.len(), 1);
+    let body = pulls[0].body.clone().unwrap_or_default();
+    assert!(body.contains("src/second.js"), "{body}");
+    // Main's own change is not the task's: not in the file table, and the
+    // PR is not told it edits workflows.
+    assert!(!body.contains("main-only"), "{body}");
+    assert!(!body.contains(".github/workflows"), "{body}");
+    w.model.assert_finished();
+}
+
+#[test]
+fn a_feedback_fix_reads_steering_from_the_prs_branch_not_the_default_branch() {
+    let mut script = vec![
+        Reply::tool("update_spec", json!({"plan": ["Write AGENTS.md"]})),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            json!({"path": "AGENTS.md", "content": "Branch-only guidance: name limits LIMIT_*.\n"}),
+        ),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/limit.js", "content": "module.exports = 1;\n"}),
+        ),
+        Reply::text("Wrote them."),
+    ];
+    script.extend(fix_script());
+    let w = world(script);
+    let pr = opened_pr(&w, 3701);
+    let calls = w.model.requests().len();
+    let (_, ev) = review_comment(&w, "Export a named limit, not a bare number.");
+    action(&w, "pull_request_review_comment", &ev, 3702, &[]).assert_status("done");
+    let fix = w.model.requests()[calls].body.clone();
+    assert!(fix.contains("Branch-only guidance"), "{fix}");
+    assert_eq!(w.gh.pulls(OWNER, REPO), vec![pr]);
     w.model.assert_finished();
 }

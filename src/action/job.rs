@@ -236,6 +236,10 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
         None
     };
 
+    // Diffs are measured from where the task's branch left its base, not
+    // from the base's tip (which may have moved on since).
+    let base_tip = repo.resolve_commit(base_start.as_deref().unwrap_or("HEAD"))?;
+
     // Progress comment: found again by its marker, or created once.
     let progress_comment = match job.issue {
         Some(issue) => {
@@ -278,20 +282,21 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
 
     // A branch left by an earlier run is continued, never overwritten.
     let start = match job.resume.clone() {
-        Some(state) => {
-            remote::fetch_branch(&repo, &remote, &state.branch)?.with_context(|| {
+        Some(mut state) => {
+            let tip = remote::fetch_branch(&repo, &remote, &state.branch)?.with_context(|| {
                 format!(
                     "the task's branch `{}` is gone from the repository",
                     state.branch
                 )
             })?;
+            state.base_commit = repo.merge_base(&tip, &base_tip)?;
             Start::Resume {
                 state: Box::new(state),
             }
         }
         None => match remote::fetch_branch(&repo, &remote, &job.branch)? {
-            Some(_) => {
-                let base = repo.resolve_commit(base_start.as_deref().unwrap_or("HEAD"))?;
+            Some(tip) => {
+                let base = repo.merge_base(&tip, &base_tip)?;
                 let spec =
                     crate::task::TaskSpec::new(&job.id, ctx.repo.to_string(), job.task.trim());
                 let author = (

@@ -201,9 +201,25 @@ pub async fn execute(
     std::fs::create_dir_all(&task_dir).map_err(io_err)?;
     let needs_checkout = !worktree.join(".git").exists();
     let mut workspace = Workspace::planned(&task_dir, "worktree").map_err(io_err)?;
-    // Until the worktree is there, the prompt is built from the checkout
-    // it comes from (the same commit, or the user's tree on top of it).
-    let source = if needs_checkout {
+    // A resumed task (a continuation, a feedback fix) is read from its own
+    // branch: check it out before reading checks, steering and the map.
+    let attach = needs_checkout && !resuming;
+    if needs_checkout && resuming {
+        let (dir, id, branch, path) = (
+            repo.workdir().to_path_buf(),
+            id.clone(),
+            state.branch.clone(),
+            worktree.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            LocalRepo::open(&dir)?.attach_worktree(&id, &branch, &path)
+        })
+        .await
+        .map_err(|e| io_err(std::io::Error::other(e)))??;
+    }
+    // Until a new task's worktree is there, the prompt is built from the
+    // checkout it comes from (the same commit, or the user's tree on top).
+    let source = if attach {
         repo.workdir().to_path_buf()
     } else {
         worktree.clone()
@@ -234,6 +250,7 @@ pub async fn execute(
         id: id.clone(),
         branch: state.branch.clone(),
         checkout: needs_checkout.then(|| worktree.clone()),
+        attach,
         user: user.clone(),
         baseline: !resuming,
         workspace: workspace.clone(),
@@ -421,8 +438,11 @@ struct Preparing {
     repo_dir: PathBuf,
     id: String,
     branch: String,
-    /// Where to check the branch out, when it is not checked out yet.
+    /// The worktree made for this run (handed to the command user), when
+    /// it was not there before.
     checkout: Option<PathBuf>,
+    /// Whether the branch still has to be checked out there.
+    attach: bool,
     user: Option<user::CommandUser>,
     /// Run setup and the baseline tests (not on resume).
     baseline: bool,
@@ -441,8 +461,9 @@ fn prepare(p: Preparing) -> crate::agent::session::Preparation {
         let started = std::time::Instant::now();
         let (checkout, user, id, branch, repo_dir) =
             (p.checkout, p.user.clone(), p.id, p.branch, p.repo_dir);
+        let attach = p.attach;
         tokio::task::spawn_blocking(move || -> Result<(), String> {
-            if let Some(path) = &checkout {
+            if let (Some(path), true) = (&checkout, attach) {
                 let repo = LocalRepo::open(&repo_dir).map_err(|e| e.to_string())?;
                 repo.attach_worktree(&id, &branch, path)
                     .map_err(|e| e.to_string())?;
