@@ -353,3 +353,66 @@ fn a_feedback_fix_reads_steering_from_the_prs_branch_not_the_default_branch() {
     assert_eq!(w.gh.pulls(OWNER, REPO), vec![pr]);
     w.model.assert_finished();
 }
+
+#[test]
+fn maintenance_runs_every_entry_on_this_weeks_branch_though_one_fails() {
+    let config = "maintenance:\n  - name: Broken sweep\n    task: Sweep the docs\n  - name: Weekly tidy\n    task: Add a limit module\n";
+    // The first entry's first model call is refused: that task fails.
+    let mut script = vec![Reply::status(400)];
+    script.extend(simple_script("src/limit.js"));
+    let w = world_with(script, &[(".github/deckhand.yml", config)]);
+    // Last week's branch of the same entry, never merged.
+    let src = w.dir.path().join("last-week");
+    git(
+        w.dir.path(),
+        &[
+            "clone",
+            "-q",
+            w.gh.repo_path(OWNER, REPO).to_str().unwrap(),
+            src.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(src.join("stale.txt"), "last week\n").unwrap();
+    git(&src, &["add", "-A"]);
+    git(&src, &["commit", "-qm", "last week's tidy"]);
+    git(
+        &src,
+        &[
+            "push",
+            "-q",
+            "origin",
+            "HEAD:deckhand/maintenance-weekly-tidy",
+        ],
+    );
+    let path = w.dir.path().join("schedule.json");
+    std::fs::write(&path, r#"{"schedule": "17 4 * * 1"}"#).unwrap();
+    let run = action(&w, "schedule", &path, 3801, &[]);
+    run.assert_status("error");
+    assert!(
+        run.result
+            .stdout
+            .contains("::error title=Deckhand maintenance::Broken sweep"),
+        "{}",
+        run.result.stdout
+    );
+    let pulls = w.gh.pulls(OWNER, REPO);
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    assert_eq!(pulls[0].title, "Weekly tidy");
+    let week = {
+        use chrono::Datelike as _;
+        let w = chrono::Utc::now().iso_week();
+        format!("{}-w{:02}", w.year(), w.week())
+    };
+    assert_eq!(
+        pulls[0].head,
+        format!("deckhand/maintenance-weekly-tidy-{week}")
+    );
+    let files = git(
+        &w.gh.repo_path(OWNER, REPO),
+        &["ls-tree", "-r", "--name-only", &pulls[0].head],
+    );
+    assert!(!files.contains("stale.txt"), "{files}");
+    assert!(files.contains("src/limit.js"), "{files}");
+    assert!(run.summary.contains("Broken sweep"), "{}", run.summary);
+    w.model.assert_finished();
+}

@@ -770,17 +770,24 @@ async fn schedule(ctx: &Ctx, cron: Option<&str>) -> anyhow::Result<Outputs> {
             "no maintenance task in .github/deckhand.yml is due",
         ));
     }
+    // Each entry is its own task with its own budget, on a branch of this
+    // week: last week's branch (merged, closed or stale) is never continued.
+    let week = maintenance_week(ctx.started);
     let mut last = Outputs::default();
     let mut summary = String::new();
+    let mut failed = Vec::new();
     for m in due {
-        let id = new_task_id(&format!("{}\nmaintenance:{}", ctx.repo, m.name), |_| false);
-        let outputs = job::run(
+        let slug = issue_branch(0, &m.name)
+            .trim_start_matches("deckhand/0-")
+            .to_string();
+        let id = new_task_id(
+            &format!("{}\nmaintenance:{}:{week}", ctx.repo, m.name),
+            |_| false,
+        );
+        let ran = job::run(
             ctx,
             Job {
-                branch: format!(
-                    "deckhand/maintenance-{}",
-                    issue_branch(0, &m.name).trim_start_matches("deckhand/0-")
-                ),
+                branch: format!("deckhand/maintenance-{slug}-{week}"),
                 title: m.name.clone(),
                 task: m.task.clone(),
                 issue: None,
@@ -791,20 +798,53 @@ async fn schedule(ctx: &Ctx, cron: Option<&str>) -> anyhow::Result<Outputs> {
                 id,
             },
         )
-        .await?;
-        summary.push_str(&format!(
-            "- **{}**: {} {}\n",
-            m.name, outputs.status, outputs.pr_url
-        ));
-        last = outputs;
+        .await;
+        match ran {
+            Ok(outputs) => {
+                summary.push_str(&format!(
+                    "- **{}**: {} {}\n",
+                    m.name, outputs.status, outputs.pr_url
+                ));
+                last = outputs;
+            }
+            // One entry failing does not stop the others.
+            Err(e) => {
+                let message = ctx.redactor.redact(&format!("{e:#}")).into_owned();
+                println!(
+                    "::error title=Deckhand maintenance::{}: {}",
+                    workflow::escape_data(&m.name),
+                    workflow::escape_data(&message)
+                );
+                summary.push_str(&format!("- **{}**: error: {message}\n", m.name));
+                failed.push(m.name.clone());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        last.status = "error".into();
     }
     last.summary = format!("### Deckhand maintenance\n{summary}");
     Ok(last)
 }
 
+/// The ISO week a maintenance run belongs to: `2026-w49`.
+fn maintenance_week(now: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Datelike as _;
+    let week = now.iso_week();
+    format!("{}-w{:02}", week.year(), week.week())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maintenance_weeks_are_iso_weeks() {
+        let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        assert_eq!(maintenance_week(at("2026-12-01T04:17:00Z")), "2026-w49");
+        // ISO years: the first days of January can be last year's week 53.
+        assert_eq!(maintenance_week(at("2027-01-01T00:00:00Z")), "2026-w53");
+    }
 
     #[test]
     fn branch_names_slug_the_title() {
