@@ -416,3 +416,41 @@ fn maintenance_runs_every_entry_on_this_weeks_branch_though_one_fails() {
     assert!(run.summary.contains("Broken sweep"), "{}", run.summary);
     w.model.assert_finished();
 }
+
+#[test]
+fn two_triggers_at_once_run_the_task_once() {
+    let w = world(simple_script("src/limit.js"));
+    w.gh.add_run(OWNER, REPO, 3901, "in_progress");
+    w.gh.add_run(OWNER, REPO, 3902, "in_progress");
+    // Both jobs have looked for a progress comment and found none before
+    // either writes its own.
+    w.gh.hold_together("POST", &format!("/repos/{FULL}/issues/1/comments"), 2);
+    let ev = labeled(&w);
+    // Two runners: each job has its own temp directory.
+    let temp = |n: &str| w.dir.path().join(n).to_str().unwrap().to_string();
+    let (temp_a, temp_b) = (temp("runner-a"), temp("runner-b"));
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| action(&w, "issues", &ev, 3901, &[("RUNNER_TEMP", &temp_a)]));
+        let b = s.spawn(|| action(&w, "issues", &ev, 3902, &[("RUNNER_TEMP", &temp_b)]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let (winner, loser, run) = if a.outputs["status"] == "done" {
+        (a, b, 3901)
+    } else {
+        (b, a, 3902)
+    };
+    winner.assert_status("done");
+    loser.assert_status("skipped");
+    assert!(
+        loser
+            .summary
+            .contains(&format!("is already running in run {run}")),
+        "{}",
+        loser.summary
+    );
+    assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
+    let progress = progress_comments(&w);
+    assert_eq!(progress.len(), 1, "{progress:?}");
+    assert!(progress[0].contains("status=done"), "{}", progress[0]);
+    w.model.assert_finished();
+}

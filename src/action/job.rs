@@ -262,6 +262,19 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 }
                 None => ctx.github.create_comment(&ctx.repo, issue, &body).await?.id,
             };
+            // Another trigger may have started the task at the same moment:
+            // the older claim runs it, this job steps aside.
+            if let Some(run) = super::claim::earlier_claim(ctx, issue, &job.id, id).await? {
+                super::claim::step_aside(ctx, id, &job.id, run).await?;
+                println!(
+                    "Deckhand: task {} was started by run {run} at the same time; leaving it to that run.",
+                    job.id
+                );
+                return Ok(Outputs::skipped(&format!(
+                    "task {} is already running in run {run}",
+                    job.id
+                )));
+            }
             Some((id, progress))
         }
         None => None,

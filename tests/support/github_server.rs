@@ -15,6 +15,8 @@
 //!          add_review_comment(owner, repo, pull, user, path, line, body) -> comment id
 //!          add_run(owner, repo, run_id, status), end_run(owner, repo, run_id, conclusion)
 //!          set_token_user(login): the token is that user's PAT (writes act as it; `GET /user` answers)
+//! holds:   hold_together(method, path, n): the next n matching requests (API or git) each wait
+//!          until all n have arrived, then go on together (two jobs meet at one point)
 //! faults:  inject(method, path, Fault): the next matching API request gets a 5xx, a dropped
 //!          connection, a lost answer (handled, then dropped), a secondary limit or an exhausted limit
 //! readers: issues(), comments(owner, repo, issue), pulls(owner, repo), labels_of(owner, repo, issue),
@@ -320,6 +322,17 @@ impl GithubServer {
         st.token_is_user = true;
     }
 
+    /// The next `n` requests with `method` and `path` (no query) wait for
+    /// one another: none is handled before all have arrived.
+    pub fn hold_together(&self, method: &str, path: &str, n: usize) {
+        self.state().holds.push(model::Hold {
+            method: method.to_string(),
+            path: path.to_string(),
+            left: n,
+            barrier: Arc::new(tokio::sync::Barrier::new(n)),
+        });
+    }
+
     /// The next API request with `method` and `path` (no query) meets `fault`.
     pub fn inject(&self, method: &str, path: &str, fault: Fault) {
         self.state()
@@ -605,6 +618,27 @@ async fn handle(
             )
         })
         .collect();
+    let held = {
+        let mut st = lock(&state);
+        match st
+            .holds
+            .iter()
+            .position(|h| h.method == method && h.path == parts.uri.path())
+        {
+            Some(i) => {
+                st.holds[i].left -= 1;
+                let barrier = st.holds[i].barrier.clone();
+                if st.holds[i].left == 0 {
+                    st.holds.remove(i);
+                }
+                Some(barrier)
+            }
+            None => None,
+        }
+    };
+    if let Some(barrier) = held {
+        barrier.wait().await;
+    }
     let fault = if is_api {
         let mut st = lock(&state);
         let at = st

@@ -234,6 +234,16 @@ pub enum Fault {
     Exhausted { status: u16, reset_in: i64 },
 }
 
+/// Requests (`method`, `path`) held until `left` more have arrived: then
+/// all of them go on together.
+#[derive(Debug)]
+pub struct Hold {
+    pub method: String,
+    pub path: String,
+    pub left: usize,
+    pub barrier: std::sync::Arc<tokio::sync::Barrier>,
+}
+
 /// The whole server state behind one mutex.
 #[derive(Debug)]
 pub struct State {
@@ -250,6 +260,8 @@ pub struct State {
     pub replies: Vec<ReviewCommentReply>,
     /// Faults waiting for the next matching API request: (method, path, fault).
     pub faults: Vec<(String, String, Fault)>,
+    /// Requests held until enough of them arrived (see [`Hold`]).
+    pub holds: Vec<Hold>,
     /// Whom API writes act as (default [`TOKEN_LOGIN`]).
     pub token_login: String,
     /// Whether the token is a user's (PAT: `GET /user` answers) rather than an installation's.
@@ -271,6 +283,7 @@ impl State {
             cancelled_runs: Vec::new(),
             replies: Vec::new(),
             faults: Vec::new(),
+            holds: Vec::new(),
             token_login: TOKEN_LOGIN.to_string(),
             token_is_user: false,
         }
