@@ -454,3 +454,50 @@ fn two_triggers_at_once_run_the_task_once() {
     assert!(progress[0].contains("status=done"), "{}", progress[0]);
     w.model.assert_finished();
 }
+
+const APP_BOT: &str = "deckhand-app[bot]";
+
+#[test]
+fn a_github_app_token_learns_its_bot_from_its_first_comment() {
+    let w = world(simple_script("src/limit.js"));
+    w.gh.set_app_bot(APP_BOT);
+    let run = action(&w, "issues", &labeled(&w), 4001, &[]);
+    run.assert_status("done");
+    assert!(
+        run.result.stdout.contains(&format!(
+            "::warning title=Deckhand::the token writes as @{APP_BOT}; set the `bot_login` input"
+        )),
+        "{}",
+        run.result.stdout
+    );
+    let progress =
+        w.gh.comments(OWNER, REPO, 1)
+            .into_iter()
+            .filter(|c| c.body.contains("<!-- deckhand:progress"))
+            .map(|c| c.user)
+            .collect::<Vec<_>>();
+    assert_eq!(progress, [APP_BOT]);
+    w.model.assert_finished();
+}
+
+#[test]
+fn with_bot_login_feedback_on_the_apps_own_pr_is_deckhands() {
+    let mut script = simple_script("src/limit.js");
+    script.extend(fix_script());
+    let w = world(script);
+    w.gh.set_app_bot(APP_BOT);
+    let bot = ("INPUT_BOT_LOGIN", APP_BOT);
+    action(&w, "issues", &labeled(&w), 4101, &[bot]).assert_status("done");
+    let pr = w.gh.pulls(OWNER, REPO)[0].clone();
+    assert_eq!(pr.user, APP_BOT);
+    let (thread, ev) = review_comment(&w, "Export a named limit, not a bare number.");
+    action(&w, "pull_request_review_comment", &ev, 4102, &[bot]).assert_status("done");
+    let replies = w.gh.review_comment_replies();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(replies[0].in_reply_to, thread);
+    assert_eq!(replies[0].user, APP_BOT);
+    // A rerun of the label finds the app's own progress comment: still one.
+    action(&w, "issues", &labeled(&w), 4103, &[bot]).assert_status("done");
+    assert_eq!(progress_comments(&w).len(), 1);
+    w.model.assert_finished();
+}

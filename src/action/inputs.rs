@@ -30,6 +30,8 @@ pub struct ActionInputs {
     pub base_branch: Option<String>,
     pub draft: bool,
     pub allowed_bots: Vec<String>,
+    /// The account Deckhand's token writes as (a GitHub App's bot).
+    pub bot_login: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -46,7 +48,7 @@ pub enum InputError {
 /// The least `timeout_minutes` a job can do anything useful in.
 pub const MIN_TIMEOUT_MINUTES: u64 = 10;
 
-pub const NAMES: [&str; 20] = [
+pub const NAMES: [&str; 21] = [
     "task",
     "repository",
     "trigger_label",
@@ -67,6 +69,7 @@ pub const NAMES: [&str; 20] = [
     "base_branch",
     "draft",
     "allowed_bots",
+    "bot_login",
 ];
 
 /// The variable name the runner uses for input `name`.
@@ -178,6 +181,7 @@ impl ActionInputs {
             base_branch: input("base_branch"),
             draft,
             allowed_bots: list("allowed_bots"),
+            bot_login: input("bot_login"),
         })
     }
 

@@ -203,6 +203,16 @@ fn clone_repo(ctx: &Ctx, id: &str) -> anyhow::Result<LocalRepo> {
     )?)
 }
 
+/// The first comment Deckhand writes shows the account it writes as: the
+/// rest of the job knows it (a GitHub App's bot, not the Actions bot).
+fn learn_identity(ctx: &Ctx, author: &str) {
+    if let Some(login) = ctx.identity.learn(author) {
+        println!(
+            "::warning title=Deckhand::the token writes as @{login}; set the `bot_login` input to `{login}` so every job knows its own comments and pull requests from the start"
+        );
+    }
+}
+
 /// Runs `job` to its end and reports.
 pub async fn run(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     println!(
@@ -260,7 +270,11 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                         .await?
                         .id
                 }
-                None => ctx.github.create_comment(&ctx.repo, issue, &body).await?.id,
+                None => {
+                    let created = ctx.github.create_comment(&ctx.repo, issue, &body).await?;
+                    learn_identity(ctx, &created.user.login);
+                    created.id
+                }
             };
             // Another trigger may have started the task at the same moment:
             // the older claim runs it, this job steps aside.

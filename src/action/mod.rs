@@ -271,7 +271,7 @@ async fn handle(
         allowed_domains: inputs.allowed_domains.clone(),
     };
     let github = GitHub::new(&runner.api_url, &token)?;
-    let identity = identity::Identity::resolve(&github).await?;
+    let identity = identity::Identity::resolve(&github, inputs.bot_login.as_deref()).await?;
     let ctx = Ctx {
         identity,
         github,

@@ -15,6 +15,7 @@
 //!          add_review_comment(owner, repo, pull, user, path, line, body) -> comment id
 //!          add_run(owner, repo, run_id, status), end_run(owner, repo, run_id, conclusion)
 //!          set_token_user(login): the token is that user's PAT (writes act as it; `GET /user` answers)
+//!          set_app_bot(login): the token is a GitHub App's (writes act as its bot; `GET /user` is 403)
 //! holds:   hold_together(method, path, n): the next n matching requests (API or git) each wait
 //!          until all n have arrived, then go on together (two jobs meet at one point)
 //! faults:  inject(method, path, Fault): the next matching API request gets a 5xx, a dropped
@@ -320,6 +321,16 @@ impl GithubServer {
         st.touch_user(login);
         st.token_login = login.to_string();
         st.token_is_user = true;
+    }
+
+    /// The token is a GitHub App's installation token: writes act as its
+    /// bot `login` (`…[bot]`), and `GET /user` answers 403 as for any
+    /// installation token.
+    pub fn set_app_bot(&self, login: &str) {
+        let mut st = self.state();
+        st.touch_user(login);
+        st.token_login = login.to_string();
+        st.token_is_user = false;
     }
 
     /// The next `n` requests with `method` and `path` (no query) wait for
