@@ -501,3 +501,34 @@ fn with_bot_login_feedback_on_the_apps_own_pr_is_deckhands() {
     assert_eq!(progress_comments(&w).len(), 1);
     w.model.assert_finished();
 }
+
+#[test]
+fn progress_updates_keep_flowing_while_the_push_waits_on_one_async_worker() {
+    let w = world(simple_script("src/limit.js"));
+    // The push is answered only after the progress comment says it is
+    // pushing: an update the job can only send while the push is under way.
+    let timed_out = w.gh.hold_until(
+        "POST",
+        &format!("/{FULL}.git/git-receive-pack"),
+        (
+            "PATCH",
+            &format!("/repos/{FULL}/issues/comments/"),
+            "📤 pushing",
+        ),
+        std::time::Duration::from_secs(30),
+    );
+    let run = action(
+        &w,
+        "issues",
+        &labeled(&w),
+        4201,
+        &[("TOKIO_WORKER_THREADS", "1")],
+    );
+    run.assert_status("done");
+    assert!(
+        !timed_out.load(std::sync::atomic::Ordering::SeqCst),
+        "the progress update waited for the push"
+    );
+    assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
+    w.model.assert_finished();
+}

@@ -41,7 +41,7 @@ pub async fn run(
         .unwrap_or_else(|| new_task_id(&format!("{}\n{branch}", ctx.repo), |_| false));
     // A comment on the PR may answer the question the fix waits on: the
     // same feedback job goes on, and replies where its feedback came from.
-    if let Some(mut saved) = super::load_checkpoint(ctx, &id)? {
+    if let Some(mut saved) = super::load_checkpoint(ctx, &id).await? {
         let same_pr = matches!(&saved.kind, Some(JobKind::Feedback { pr: p, .. }) if *p == pr);
         if same_pr
             && matches!(feedback, Feedback::PrComment { .. })

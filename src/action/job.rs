@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use super::offload::{self, MemoryAt};
 use super::progress::{Marker, Progress, Status, Updater, MAX_COMMENT};
 use super::route::Feedback;
 use super::Ctx;
@@ -138,7 +139,23 @@ pub fn remote_of(ctx: &Ctx, repo: &RepoRef) -> Remote {
     }
 }
 
-/// The memory branch of the config repository.
+/// Where the memory branch of the config repository lives.
+pub fn memory_at(ctx: &Ctx) -> anyhow::Result<MemoryAt> {
+    let repo: RepoRef = match &ctx.inputs.config_repo {
+        Some(r) => r
+            .parse()
+            .with_context(|| format!("input `config_repo`: `{r}`"))?,
+        None => ctx.repo.clone(),
+    };
+    Ok(MemoryAt {
+        remote: remote_of(ctx, &repo),
+        branch: ctx.inputs.memory_branch.clone(),
+        cache: ctx.runner.runner_temp.join("deckhand-memory"),
+    })
+}
+
+/// The memory branch of the config repository (opened here: call it off
+/// the async workers, or use [`memory_at`]).
 pub fn memory(ctx: &Ctx) -> anyhow::Result<MemoryStore> {
     let repo: RepoRef = match &ctx.inputs.config_repo {
         Some(r) => r
@@ -179,28 +196,32 @@ pub async fn find_progress(
 }
 
 /// A fresh clone of the repository, seeded from the workspace checkout when
-/// there is one.
-fn clone_repo(ctx: &Ctx, id: &str) -> anyhow::Result<LocalRepo> {
+/// there is one (on the blocking pool).
+async fn clone_repo(ctx: &Ctx, id: &str) -> anyhow::Result<LocalRepo> {
     let dest = ctx
         .runner
         .runner_temp
         .join("deckhand")
         .join(id)
         .join("repo");
-    if dest.exists() {
-        std::fs::remove_dir_all(&dest)
-            .with_context(|| format!("cannot clear {}", dest.display()))?;
-    }
-    let local: Option<&Path> = ctx
+    let local: Option<PathBuf> = ctx
         .runner
         .workspace
-        .as_deref()
+        .clone()
         .filter(|w| w.join(".git").exists());
-    Ok(remote::clone_with_reference(
-        &remote_of(ctx, &ctx.repo),
-        &dest,
-        local,
-    )?)
+    let remote = remote_of(ctx, &ctx.repo);
+    offload::blocking(move || {
+        if dest.exists() {
+            std::fs::remove_dir_all(&dest)
+                .with_context(|| format!("cannot clear {}", dest.display()))?;
+        }
+        Ok(remote::clone_with_reference(
+            &remote,
+            &dest,
+            local.as_deref(),
+        )?)
+    })
+    .await
 }
 
 /// The first comment Deckhand writes shows the account it writes as: the
@@ -225,7 +246,8 @@ pub async fn run(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
 }
 
 async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
-    let repo = clone_repo(ctx, &job.id)?;
+    let repo = clone_repo(ctx, &job.id).await?;
+    let dir = repo.workdir().to_path_buf();
     let mut settings = Settings::load(repo.workdir(), &ctx.flags)?;
     ctx.apply_inputs(&mut settings)?;
     let provider_settings = settings.provider(&ctx.flags, &ctx.env)?;
@@ -239,7 +261,8 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     let default_branch = ctx.github.repository(&ctx.repo).await?.default_branch;
     let base_branch = wanted_base.clone().unwrap_or(default_branch);
     let base_start = if wanted_base.is_some() {
-        remote::fetch_branch(&repo, &remote, &base_branch)?
+        offload::fetch(dir.clone(), remote.clone(), base_branch.clone())
+            .await?
             .with_context(|| format!("the base branch `{base_branch}` does not exist"))?;
         Some(base_branch.clone())
     } else {
@@ -310,18 +333,20 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     // A branch left by an earlier run is continued, never overwritten.
     let start = match job.resume.clone() {
         Some(mut state) => {
-            let tip = remote::fetch_branch(&repo, &remote, &state.branch)?.with_context(|| {
-                format!(
-                    "the task's branch `{}` is gone from the repository",
-                    state.branch
-                )
-            })?;
+            let tip = offload::fetch(dir.clone(), remote.clone(), state.branch.clone())
+                .await?
+                .with_context(|| {
+                    format!(
+                        "the task's branch `{}` is gone from the repository",
+                        state.branch
+                    )
+                })?;
             state.base_commit = repo.merge_base(&tip, &base_tip)?;
             Start::Resume {
                 state: Box::new(state),
             }
         }
-        None => match remote::fetch_branch(&repo, &remote, &job.branch)? {
+        None => match offload::fetch(dir.clone(), remote.clone(), job.branch.clone()).await? {
             Some(tip) => {
                 let base = repo.merge_base(&tip, &base_tip)?;
                 let spec =
@@ -362,7 +387,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             settings: &settings,
             env: &ctx.env,
             provider,
-            reporter,
+            reporter: reporter.clone(),
             redactor: ctx.redactor.clone(),
             interactive: false,
             default_command_user: true,
@@ -390,7 +415,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 .redact(&format!("{:#}", anyhow::Error::from(e)))
                 .into_owned();
             // Whatever was committed is worth keeping.
-            let _ = remote::push_branch(&repo, &remote, &job.branch);
+            let _ = offload::push(dir.clone(), remote.clone(), job.branch.clone()).await;
             if let Some(u) = updater {
                 let _ = u
                     .finish(|p| {
@@ -406,7 +431,12 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
         }
     };
     annotate_failures(&result);
-    push(ctx, &repo, &remote, &result.state.branch, &result)?;
+    let pushing = format!("📤 pushing branch `{}`", result.state.branch);
+    reporter.progress(&pushing);
+    if let Some(u) = &updater {
+        u.step(&pushing);
+    }
+    push(ctx, &dir, &remote, &result.state.branch, &result).await?;
 
     let mut outputs = Outputs {
         task_id: job.id.clone(),
@@ -419,7 +449,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     };
     match (&result.ending, &job.kind) {
         (Ending::Waiting(question), _) => {
-            save_checkpoint(ctx, &job, &result, &settings)?;
+            save_checkpoint(ctx, &job, &result, &settings).await?;
             let asked = format!(
                 "❓ **Deckhand needs an answer** to continue:\n\n> {}\n\nReply with `{} <your answer>`.",
                 question.replace('\n', "\n> "),
@@ -443,7 +473,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             }
         }
         (Ending::OutOfTime, _) => {
-            save_checkpoint(ctx, &job, &result, &settings)?;
+            save_checkpoint(ctx, &job, &result, &settings).await?;
             let hops = job.continuations + 1;
             let continued = if hops > MAX_CONTINUATIONS {
                 Err(anyhow::anyhow!(
@@ -485,7 +515,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             }
         }
         (Ending::Paused(author), _) => {
-            save_checkpoint(ctx, &job, &result, &settings)?;
+            save_checkpoint(ctx, &job, &result, &settings).await?;
             let note = format!(
                 "Paused by @{author}; the work so far is on branch `{}`. Comment `{} resume` to continue.",
                 result.state.branch, ctx.inputs.trigger_phrase
@@ -501,14 +531,14 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
         }
         (_, JobKind::Feedback { pr, feedback, .. }) => {
             outputs.pr_url = reply_to_feedback(ctx, *pr, feedback, &result).await?;
-            clear_checkpoint(ctx, &job.id, &settings);
+            clear_checkpoint(ctx, &job.id, &settings).await;
             outputs.summary = result.pr_text.clone().unwrap_or_default();
         }
         (_, JobKind::Task) => {
             let pr_url = open_pull(ctx, &job, &result, &base_branch).await?;
             outputs.pr_url = pr_url.clone();
             outputs.summary = result.pr_text.clone().unwrap_or_default();
-            clear_checkpoint(ctx, &job.id, &settings);
+            clear_checkpoint(ctx, &job.id, &settings).await;
             if let Some(u) = updater {
                 let ending = result.ending.clone();
                 let finished = u
@@ -563,22 +593,25 @@ async fn continue_in_new_job(ctx: &Ctx, id: &str, settings: &Settings) -> anyhow
 
 /// A finished task needs no checkpoint any more; failing to remove it is
 /// worth a warning, not a failed job.
-fn clear_checkpoint(ctx: &Ctx, id: &str, settings: &Settings) {
+async fn clear_checkpoint(ctx: &Ctx, id: &str, settings: &Settings) {
     let path = checkpoint_path(&ctx.repo.to_string(), id);
-    let cleared = memory(ctx).and_then(|mut store| {
-        if store.read(&path)?.is_some() {
-            let author = (
-                settings.file.git.name.as_str(),
-                settings.file.git.email.as_str(),
-            );
-            store.write(
-                &[(path.clone(), None)],
-                &format!("Task {id} finished"),
-                author,
-            )?;
+    let author = (
+        settings.file.git.name.clone(),
+        settings.file.git.email.clone(),
+    );
+    let message = format!("Task {id} finished");
+    let cleared = match memory_at(ctx) {
+        Ok(at) => {
+            at.with(move |store| {
+                if store.read(&path)?.is_some() {
+                    store.write(&[(path.clone(), None)], &message, (&author.0, &author.1))?;
+                }
+                Ok(())
+            })
+            .await
         }
-        Ok(())
-    });
+        Err(e) => Err(e),
+    };
     if let Err(e) = cleared {
         println!(
             "::warning title=Deckhand::could not remove the checkpoint of task {id}: {}",
@@ -588,13 +621,12 @@ fn clear_checkpoint(ctx: &Ctx, id: &str, settings: &Settings) {
 }
 
 /// Saves the task's state under `tasks/<owner>/<repo>/<id>/` on the memory branch.
-fn save_checkpoint(
+async fn save_checkpoint(
     ctx: &Ctx,
     job: &Job,
     result: &TaskResult,
     settings: &Settings,
 ) -> anyhow::Result<()> {
-    let mut store = memory(ctx)?;
     let mut state = result.state.clone();
     state.issue = job.issue;
     let mut continuations = job.continuations;
@@ -608,31 +640,33 @@ fn save_checkpoint(
         kind: Some(job.kind.clone()),
         continuations,
     };
-    let text = serde_json::to_string_pretty(&saved)?;
+    let text = ctx
+        .redactor
+        .redact(&serde_json::to_string_pretty(&saved)?)
+        .into_owned();
     let author = (
-        settings.file.git.name.as_str(),
-        settings.file.git.email.as_str(),
+        settings.file.git.name.clone(),
+        settings.file.git.email.clone(),
     );
-    store.write(
-        &[(
-            checkpoint_path(&ctx.repo.to_string(), &job.id),
-            Some(ctx.redactor.redact(&text).into_owned()),
-        )],
-        &format!("Checkpoint task {} ({})", job.id, result.ending.label()),
-        author,
-    )?;
-    Ok(())
+    let path = checkpoint_path(&ctx.repo.to_string(), &job.id);
+    let message = format!("Checkpoint task {} ({})", job.id, result.ending.label());
+    memory_at(ctx)?
+        .with(move |store| {
+            store.write(&[(path, Some(text))], &message, (&author.0, &author.1))?;
+            Ok(())
+        })
+        .await
 }
 
 /// Pushes the task's branch; explains a refused workflow change.
-fn push(
+async fn push(
     ctx: &Ctx,
-    repo: &LocalRepo,
+    dir: &Path,
     remote: &Remote,
     branch: &str,
     result: &TaskResult,
 ) -> anyhow::Result<()> {
-    match remote::push_branch(repo, remote, branch) {
+    match offload::push(dir.to_path_buf(), remote.clone(), branch.to_string()).await {
         Ok(()) => Ok(()),
         Err(e) if touches_workflows(result) => Err(anyhow::anyhow!(
             "{}: the change edits .github/workflows/, which the default GITHUB_TOKEN may not push. Give Deckhand a GitHub App token (actions/create-github-app-token) or a PAT with the workflow scope as `github_token`.",

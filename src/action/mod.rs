@@ -9,6 +9,7 @@ pub mod identity;
 pub mod inbox;
 pub mod inputs;
 pub mod job;
+pub mod offload;
 pub mod progress;
 pub mod route;
 pub mod trusted;
@@ -589,7 +590,7 @@ async fn issue_comment(
             );
             Ok(Outputs::skipped(&format!("comment delivered to run {run}")))
         }
-        Some(Control::Resume) => match load_checkpoint(ctx, &id)? {
+        Some(Control::Resume) => match load_checkpoint(ctx, &id).await? {
             Some(state) => resume(ctx, issue, state).await,
             None => {
                 reply(format!(
@@ -600,7 +601,7 @@ async fn issue_comment(
             }
         },
         None => {
-            if let Some(mut state) = load_checkpoint(ctx, &id)? {
+            if let Some(mut state) = load_checkpoint(ctx, &id).await? {
                 let answered = state.state.role.as_mut().is_some_and(|r| r.answer(text));
                 if answered {
                     react(ctx, comment_id, "+1").await;
@@ -690,9 +691,15 @@ async fn react(ctx: &Ctx, comment_id: u64, content: &str) {
     }
 }
 
-pub(crate) fn load_checkpoint(ctx: &Ctx, id: &str) -> anyhow::Result<Option<job::Checkpoint>> {
-    let store = job::memory(ctx)?;
-    match store.read(&checkpoint_path(&ctx.repo.to_string(), id))? {
+pub(crate) async fn load_checkpoint(
+    ctx: &Ctx,
+    id: &str,
+) -> anyhow::Result<Option<job::Checkpoint>> {
+    let path = checkpoint_path(&ctx.repo.to_string(), id);
+    let text = job::memory_at(ctx)?
+        .with(move |store| Ok(store.read(&path)?))
+        .await?;
+    match text {
         Some(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
             format!("the checkpoint of task {id} on the memory branch is not valid")
         })?)),
@@ -717,7 +724,8 @@ async fn dispatch(
     resume_id: Option<String>,
 ) -> anyhow::Result<Outputs> {
     if let Some(id) = resume_id {
-        let saved = load_checkpoint(ctx, &id)?
+        let saved = load_checkpoint(ctx, &id)
+            .await?
             .with_context(|| format!("task {id} has no checkpoint on the memory branch"))?;
         return job::run(ctx, Job::resuming(saved)).await;
     }
@@ -754,7 +762,8 @@ async fn schedule(ctx: &Ctx, cron: Option<&str>) -> anyhow::Result<Outputs> {
             if probe.exists() {
                 std::fs::remove_dir_all(&probe)?;
             }
-            crate::git::remote::clone(&job::remote_of(ctx, &ctx.repo), &probe, None)?;
+            let (remote, dest) = (job::remote_of(ctx, &ctx.repo), probe.clone());
+            offload::blocking(move || Ok(crate::git::remote::clone(&remote, &dest, None)?)).await?;
             probe
         }
     };

@@ -135,6 +135,8 @@ pub enum RunError {
     Containment(#[from] ContainmentError),
     #[error(transparent)]
     Preflight(#[from] crate::agent::preflight::PreflightError),
+    #[error("git work stopped before it finished: {0}")]
+    Stopped(String),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -317,9 +319,9 @@ pub async fn execute(
     let ending = match outcome {
         Err(source) => {
             // Nothing lost: what was written so far stays on the branch.
-            let _ = state.commit(&session, "stopped by an error");
+            let _ = state.commit_async(&session, "stopped by an error").await;
             let _ = checkpoint::save(&task_dir.join(STATE_FILE), &state, &session.redactor);
-            let _ = repo.remove_worktree(&id, &worktree);
+            let _ = remove_worktree(repo, &id, &worktree).await;
             finished_event(
                 &session,
                 &state,
@@ -379,7 +381,7 @@ pub async fn execute(
             &task_dir,
             Some(why),
         );
-        let (changes, _) = git::diff_since(&worktree, &state.base_commit)?;
+        let changes = diff_since(&worktree, &state.base_commit).await?;
         return Ok(TaskResult {
             usage: session.usage,
             cost: session.cost(),
@@ -391,7 +393,31 @@ pub async fn execute(
             task_dir,
         });
     }
-    finish(repo, session, state, &worktree, ending, task_dir)
+    finish(repo, session, state, &worktree, ending, task_dir).await
+}
+
+/// Git work on the blocking pool, off the async workers.
+async fn off_workers<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, GitError> + Send + 'static,
+) -> Result<T, RunError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| RunError::Stopped(e.to_string()))?
+        .map_err(RunError::from)
+}
+
+async fn diff_since(worktree: &Path, base: &str) -> Result<Vec<FileChange>, RunError> {
+    let (worktree, base) = (worktree.to_path_buf(), base.to_string());
+    off_workers(move || git::diff_since(&worktree, &base).map(|(changes, _)| changes)).await
+}
+
+async fn remove_worktree(repo: &LocalRepo, id: &str, worktree: &Path) -> Result<(), RunError> {
+    let (dir, id, worktree) = (
+        repo.workdir().to_path_buf(),
+        id.to_string(),
+        worktree.to_path_buf(),
+    );
+    off_workers(move || LocalRepo::open(&dir)?.remove_worktree(&id, &worktree)).await
 }
 
 /// The launchers of the task's commands (see [`Containment`]).
@@ -517,7 +543,7 @@ fn prepare(p: Preparing) -> crate::agent::session::Preparation {
 
 /// Commits leftovers, writes the PR description and spec, removes the
 /// worktree (the branch stays).
-fn finish(
+async fn finish(
     repo: &LocalRepo,
     session: Session,
     mut state: TaskState,
@@ -526,7 +552,8 @@ fn finish(
     task_dir: PathBuf,
 ) -> Result<TaskResult, RunError> {
     state
-        .commit(&session, "final state")
+        .commit_async(&session, "final state")
+        .await
         .map_err(|source| RunError::Agent {
             id: state.spec.id.clone(),
             branch: state.branch.clone(),
@@ -540,7 +567,7 @@ fn finish(
         PrStatus::Done => TaskStatus::Done,
         PrStatus::NeedsReview(_) => TaskStatus::NeedsReview,
     };
-    let (changes, _) = git::diff_since(worktree, &state.base_commit)?;
+    let changes = diff_since(worktree, &state.base_commit).await?;
     let text = pr::render(&PrInput {
         spec: &state.spec,
         status: status.clone(),
@@ -565,7 +592,7 @@ fn finish(
         &session.redactor,
     )?;
     let _ = std::fs::remove_file(task_dir.join(STATE_FILE));
-    repo.remove_worktree(&state.spec.id, worktree)?;
+    remove_worktree(repo, &state.spec.id, worktree).await?;
     let (mark, word) = match status {
         PrStatus::Done => ("✅", "done"),
         PrStatus::NeedsReview(_) => ("⚠️", "needs review"),

@@ -18,6 +18,8 @@
 //!          set_app_bot(login): the token is a GitHub App's (writes act as its bot; `GET /user` is 403)
 //! holds:   hold_together(method, path, n): the next n matching requests (API or git) each wait
 //!          until all n have arrived, then go on together (two jobs meet at one point)
+//!          hold_until(method, path, (method, path prefix, body text), timeout): the next matching
+//!          request waits for that other request (or the timeout; the returned flag says which)
 //! faults:  inject(method, path, Fault): the next matching API request gets a 5xx, a dropped
 //!          connection, a lost answer (handled, then dropped), a secondary limit or an exhausted limit
 //! readers: issues(), comments(owner, repo, issue), pulls(owner, repo), labels_of(owner, repo, issue),
@@ -344,6 +346,30 @@ impl GithubServer {
         });
     }
 
+    /// The next request with `method` and `path` (API or git) waits until a
+    /// request `until` = (method, path prefix, body text) arrives, or
+    /// `timeout` passes; the flag returned says whether it timed out.
+    pub fn hold_until(
+        &self,
+        method: &str,
+        path: &str,
+        until: (&str, &str, &str),
+        timeout: std::time::Duration,
+    ) -> Arc<std::sync::atomic::AtomicBool> {
+        let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        self.state().waits.push(model::Wait {
+            method: method.to_string(),
+            path: path.to_string(),
+            until_method: until.0.to_string(),
+            until_path: until.1.to_string(),
+            until_body: until.2.to_string(),
+            timeout,
+            release: Arc::new(tokio::sync::Notify::new()),
+            timed_out: timed_out.clone(),
+        });
+        timed_out
+    }
+
     /// The next API request with `method` and `path` (no query) meets `fault`.
     pub fn inject(&self, method: &str, path: &str, fault: Fault) {
         self.state()
@@ -649,6 +675,36 @@ async fn handle(
     };
     if let Some(barrier) = held {
         barrier.wait().await;
+    }
+    let waiting = {
+        let st = lock(&state);
+        let text = body
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        for w in &st.waits {
+            if w.until_method == method
+                && parts.uri.path().starts_with(&w.until_path)
+                && text.contains(&w.until_body)
+            {
+                w.release.notify_one();
+            }
+        }
+        st.waits
+            .iter()
+            .find(|w| w.method == method && w.path == parts.uri.path())
+            .map(|w| (w.release.clone(), w.timeout, w.timed_out.clone()))
+    };
+    if let Some((release, timeout, timed_out)) = waiting {
+        if tokio::time::timeout(timeout, release.notified())
+            .await
+            .is_err()
+        {
+            timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        lock(&state)
+            .waits
+            .retain(|w| !Arc::ptr_eq(&w.release, &release));
     }
     let fault = if is_api {
         let mut st = lock(&state);

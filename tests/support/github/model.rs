@@ -244,6 +244,21 @@ pub struct Hold {
     pub barrier: std::sync::Arc<tokio::sync::Barrier>,
 }
 
+/// A request (`method`, `path`) held until another request arrives: one
+/// with `until_method`, a path starting with `until_path` and a body
+/// containing `until_body`; or until `timeout` passes (`timed_out` says so).
+#[derive(Debug)]
+pub struct Wait {
+    pub method: String,
+    pub path: String,
+    pub until_method: String,
+    pub until_path: String,
+    pub until_body: String,
+    pub timeout: std::time::Duration,
+    pub release: std::sync::Arc<tokio::sync::Notify>,
+    pub timed_out: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
 /// The whole server state behind one mutex.
 #[derive(Debug)]
 pub struct State {
@@ -262,6 +277,8 @@ pub struct State {
     pub faults: Vec<(String, String, Fault)>,
     /// Requests held until enough of them arrived (see [`Hold`]).
     pub holds: Vec<Hold>,
+    /// Requests held until another one arrives (see [`Wait`]).
+    pub waits: Vec<Wait>,
     /// Whom API writes act as (default [`TOKEN_LOGIN`]).
     pub token_login: String,
     /// Whether the token is a user's (PAT: `GET /user` answers) rather than an installation's.
@@ -284,6 +301,7 @@ impl State {
             replies: Vec::new(),
             faults: Vec::new(),
             holds: Vec::new(),
+            waits: Vec::new(),
             token_login: TOKEN_LOGIN.to_string(),
             token_is_user: false,
         }
