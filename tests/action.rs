@@ -656,23 +656,44 @@ fn comments_on_other_pull_requests_start_nothing_and_refuse_nobody() {
 
 #[test]
 fn pause_from_a_comment_checkpoints_the_running_task_and_resume_finishes_it() {
+    // The first command reads from a pipe: it runs until the test has
+    // asked to pause, and no longer. Commands may read a toolchain's
+    // directory (JAVA_HOME here): the pipe lives there.
+    let pipes = tempfile::tempdir().unwrap();
+    let toolchain = pipes.path().to_str().unwrap().to_string();
+    let fifo = pipes.path().join("go");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
     let mut script = vec![Reply::tool(
         "run_command",
-        json!({"command": "sleep 3; echo slept"}),
+        json!({"command": format!("cat '{}'; echo slept", fifo.display())}),
     )];
     script.extend(simple_script("src/later.js"));
     let w = world_with(script, &[(".github/deckhand.yml", "poll_seconds: 0\n")]);
     let ev = labeled(&w);
     let first = std::thread::scope(|scope| {
-        let running = scope.spawn(|| action(&w, "issues", &ev, 2001, &[]));
-        // While the first command sleeps, a maintainer asks to pause.
-        for _ in 0..1200 {
-            if !w.model.requests().is_empty() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(25));
-        }
+        let running = scope.spawn(|| {
+            let run = action(&w, "issues", &ev, 2001, &[("JAVA_HOME", &toolchain)]);
+            // Had the command never opened the pipe, the test's open below
+            // would wait for ever: a reader of our own ends that.
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let _ = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo);
+            run
+        });
+        // Opening the pipe returns once the command reads from it: the
+        // first turn is under way. Then a maintainer asks to pause, and the
+        // command ends.
+        let mut go = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
         w.gh.add_comment(OWNER, REPO, 1, "Codertocat", "/deckhand pause");
+        use std::io::Write as _;
+        let _ = go.write_all(b"go\n");
+        drop(go);
         running.join().unwrap()
     });
     first.result.assert_code(0);
