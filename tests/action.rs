@@ -47,6 +47,7 @@ fn events_that_start_nothing_say_why_and_exit_zero() {
     let ev = event(&w, "push/00-event.json", &[]);
     action(&w, "push", &ev, 402, &[]).result.assert_code(0);
     assert_eq!(w.model.requests().len(), 0);
+    w.model.assert_finished();
 }
 
 #[test]
@@ -78,6 +79,7 @@ fn cancel_calls_the_run_cancel_endpoint_for_the_task_run() {
     assert_eq!(run.outputs["status"], "cancelled");
     assert!(progress_comments(&w)[0].contains("status=cancelled"));
     assert_eq!(w.model.requests().len(), 0);
+    w.model.assert_finished();
 }
 
 #[test]
@@ -157,7 +159,7 @@ fn a_task_out_of_time_checkpoints_and_dispatches_its_continuation() {
         &ev,
         801,
         &[
-            ("INPUT_TIMEOUT_MINUTES", "0"),
+            ("DECKHAND_WALL_CLOCK_SECONDS", "0"),
             workflow_ref,
             ("GITHUB_REF", "refs/heads/main"),
         ],
@@ -198,6 +200,7 @@ fn a_task_out_of_time_checkpoints_and_dispatches_its_continuation() {
         .contains("Closes #1"));
     assert_eq!(progress_comments(&w).len(), 1);
     assert!(progress_comments(&w)[0].contains("status=done"));
+    w.model.assert_finished();
 }
 
 #[test]
@@ -265,6 +268,7 @@ fn a_schedule_runs_the_maintenance_tasks_of_the_config() {
     assert_eq!(pulls.len(), 1, "only the task due on this schedule ran");
     assert_eq!(pulls[0].title, "Weekly tidy");
     assert!(run.summary.contains("Weekly tidy"), "{}", run.summary);
+    w.model.assert_finished();
 }
 
 #[test]
@@ -389,6 +393,7 @@ fn bots_trigger_only_when_allowed() {
     );
     allowed.result.assert_code(0);
     allowed.assert_status("done");
+    w.model.assert_finished();
 }
 
 #[test]
@@ -415,6 +420,7 @@ fn a_malformed_event_names_the_file_and_field() {
         run.result.stderr
     );
     assert_eq!(run.outputs["status"], "error");
+    w.model.assert_finished();
 }
 
 #[test]
@@ -488,6 +494,7 @@ fn a_progress_marker_from_a_read_only_user_is_not_trusted() {
         "a forged marker cancelled run 999"
     );
     run.assert_status("skipped");
+    w.model.assert_finished();
 }
 
 #[test]
@@ -534,7 +541,7 @@ fn resume_continues_a_checkpointed_task() {
         "issues",
         &labeled(&w),
         1701,
-        &[("INPUT_TIMEOUT_MINUTES", "0")],
+        &[("DECKHAND_WALL_CLOCK_SECONDS", "0")],
     );
     first.result.assert_code(0);
     first.assert_status("paused");
@@ -549,6 +556,7 @@ fn resume_continues_a_checkpointed_task() {
     second.assert_status("done");
     assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
     assert_eq!(progress_comments(&w).len(), 1);
+    w.model.assert_finished();
 }
 
 #[test]
@@ -593,6 +601,7 @@ fn a_plain_comment_on_a_deckhand_pr_is_feedback() {
         "{}",
         replies[0].body
     );
+    w.model.assert_finished();
 }
 
 #[test]
@@ -652,27 +661,49 @@ fn comments_on_other_pull_requests_start_nothing_and_refuse_nobody() {
         "no refusal comment"
     );
     assert_eq!(w.model.requests().len(), 0);
+    w.model.assert_finished();
 }
 
 #[test]
 fn pause_from_a_comment_checkpoints_the_running_task_and_resume_finishes_it() {
+    // The first command reads from a pipe: it runs until the test has
+    // asked to pause, and no longer. Commands may read a toolchain's
+    // directory (JAVA_HOME here): the pipe lives there.
+    let pipes = tempfile::tempdir().unwrap();
+    let toolchain = pipes.path().to_str().unwrap().to_string();
+    let fifo = pipes.path().join("go");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
     let mut script = vec![Reply::tool(
         "run_command",
-        json!({"command": "sleep 3; echo slept"}),
+        json!({"command": format!("cat '{}'; echo slept", fifo.display())}),
     )];
     script.extend(simple_script("src/later.js"));
     let w = world_with(script, &[(".github/deckhand.yml", "poll_seconds: 0\n")]);
     let ev = labeled(&w);
     let first = std::thread::scope(|scope| {
-        let running = scope.spawn(|| action(&w, "issues", &ev, 2001, &[]));
-        // While the first command sleeps, a maintainer asks to pause.
-        for _ in 0..1200 {
-            if !w.model.requests().is_empty() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(25));
-        }
+        let running = scope.spawn(|| {
+            let run = action(&w, "issues", &ev, 2001, &[("JAVA_HOME", &toolchain)]);
+            // Had the command never opened the pipe, the test's open below
+            // would wait for ever: a reader of our own ends that.
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let _ = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo);
+            run
+        });
+        // Opening the pipe returns once the command reads from it: the
+        // first turn is under way. Then a maintainer asks to pause, and the
+        // command ends.
+        let mut go = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
         w.gh.add_comment(OWNER, REPO, 1, "Codertocat", "/deckhand pause");
+        use std::io::Write as _;
+        let _ = go.write_all(b"go\n");
+        drop(go);
         running.join().unwrap()
     });
     first.result.assert_code(0);
@@ -697,6 +728,7 @@ fn pause_from_a_comment_checkpoints_the_running_task_and_resume_finishes_it() {
     let resumed = w.model.requests()[1].body.clone();
     assert!(resumed.contains("slept"), "{resumed}");
     assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
+    w.model.assert_finished();
 }
 
 /// A progress comment saying task `id` runs in `run`, written by `user`.
@@ -730,6 +762,7 @@ fn a_bad_input_names_it_and_still_writes_the_status_output() {
     );
     run.assert_status("error");
     assert_eq!(w.model.requests().len(), 0);
+    w.model.assert_finished();
 }
 
 #[test]
@@ -751,6 +784,7 @@ fn a_stale_running_marker_does_not_swallow_a_later_comment() {
     assert!(model_saw(&w, "please finish this"));
     assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
     assert_eq!(progress_comments(&w).len(), 1, "the old comment is reused");
+    w.model.assert_finished();
 }
 
 #[test]
@@ -764,6 +798,7 @@ fn a_forged_running_marker_from_a_bot_does_not_swallow_a_maintainers_request() {
     run.assert_status("done");
     assert!(model_saw(&w, "add the limiter"));
     assert!(w.gh.cancelled_runs().is_empty());
+    w.model.assert_finished();
 }
 
 #[test]
@@ -780,6 +815,7 @@ fn a_label_while_another_run_holds_the_task_starts_nothing() {
         run.result.stdout
     );
     assert_eq!(w.model.requests().len(), 0);
+    w.model.assert_finished();
 }
 
 #[test]
@@ -805,6 +841,7 @@ fn an_approving_review_starts_nothing() {
     run.result.assert_code(0);
     run.assert_status("skipped");
     assert_eq!(w.model.requests().len(), calls, "no model call");
+    w.model.assert_finished();
 }
 
 /// A pull-request review comment event by `login` on PR 2 with `body`.
@@ -866,6 +903,7 @@ fn deckhands_own_review_reply_never_triggers_it_even_with_a_personal_token() {
     );
     assert_eq!(w.model.requests().len(), calls, "no model call");
     assert!(w.gh.review_comment_replies().is_empty());
+    w.model.assert_finished();
 }
 
 #[test]
@@ -912,6 +950,7 @@ fn a_review_on_a_persons_pr_from_a_deckhand_named_branch_is_not_feedback() {
         run.result.stdout
     );
     assert_eq!(w.model.requests().len(), 0);
+    w.model.assert_finished();
 }
 
 #[test]
@@ -939,6 +978,7 @@ fn comments_from_users_without_write_access_are_left_out_and_counted() {
         "{}",
         progress[0]
     );
+    w.model.assert_finished();
 }
 
 #[test]
@@ -968,4 +1008,5 @@ fn a_huge_plan_is_cut_to_fit_the_progress_comment_and_the_job_still_finishes() {
     );
     assert!(progress[0].contains("status=done"));
     assert!(run.summary.len() <= 1024 * 1024);
+    w.model.assert_finished();
 }

@@ -39,6 +39,23 @@ pub async fn run(
     let body = pull.body.clone().unwrap_or_default();
     let id = job::task_of_pr(&body)
         .unwrap_or_else(|| new_task_id(&format!("{}\n{branch}", ctx.repo), |_| false));
+    // A comment on the PR may answer the question the fix waits on: the
+    // same feedback job goes on, and replies where its feedback came from.
+    if let Some(mut saved) = super::load_checkpoint(ctx, &id).await? {
+        let same_pr = matches!(&saved.kind, Some(JobKind::Feedback { pr: p, .. }) if *p == pr);
+        if same_pr
+            && matches!(feedback, Feedback::PrComment { .. })
+            && saved
+                .state
+                .role
+                .as_mut()
+                .is_some_and(|r| r.answer(feedback.body()))
+        {
+            println!("Deckhand: the comment answers the question of task {id}; resuming it.");
+            saved.continuations = 0;
+            return job::run(ctx, Job::resuming(saved)).await;
+        }
+    }
     let mut task = format!(
         "Address review feedback on pull request #{pr} (\"{}\") on branch `{branch}`.\n\n",
         pull.title
@@ -98,6 +115,7 @@ pub async fn run(
             issue: None,
             resume: None,
             unread: 0,
+            continuations: 0,
             kind: JobKind::Feedback {
                 pr,
                 base: pull.base_ref.clone(),

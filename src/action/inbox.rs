@@ -24,6 +24,9 @@ pub struct CommentInbox {
     interval: Duration,
     last_poll: Option<Instant>,
     seen: BTreeSet<u64>,
+    /// The comment that started this job: those written before it (ids
+    /// only grow) are not news, even in the same second.
+    trigger: Option<u64>,
     may_steer: BTreeMap<String, bool>,
 }
 
@@ -52,6 +55,7 @@ impl CommentInbox {
             interval,
             last_poll: None,
             seen: already_seen.into_iter().collect(),
+            trigger: already_seen,
             may_steer: BTreeMap::new(),
         }
     }
@@ -96,6 +100,7 @@ impl Inbox for CommentInbox {
         let mut items = Vec::new();
         for c in comments {
             if c.created_at < self.since
+                || self.trigger.is_some_and(|t| c.id < t)
                 || !self.seen.insert(c.id)
                 || c.body.contains("<!-- deckhand:")
             {

@@ -30,6 +30,8 @@ pub struct ActionInputs {
     pub base_branch: Option<String>,
     pub draft: bool,
     pub allowed_bots: Vec<String>,
+    /// The account Deckhand's token writes as (a GitHub App's bot).
+    pub bot_login: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -43,7 +45,10 @@ pub enum InputError {
 }
 
 /// Every input `deckhand action` reads: action.yml declares exactly these.
-pub const NAMES: [&str; 20] = [
+/// The least `timeout_minutes` a job can do anything useful in.
+pub const MIN_TIMEOUT_MINUTES: u64 = 10;
+
+pub const NAMES: [&str; 21] = [
     "task",
     "repository",
     "trigger_label",
@@ -64,6 +69,7 @@ pub const NAMES: [&str; 20] = [
     "base_branch",
     "draft",
     "allowed_bots",
+    "bot_login",
 ];
 
 /// The variable name the runner uses for input `name`.
@@ -156,6 +162,14 @@ impl ActionInputs {
                 })
                 .transpose()?,
             timeout_minutes: match number("timeout_minutes")? {
+                Some(m) if m < MIN_TIMEOUT_MINUTES => {
+                    return Err(InputError::Invalid {
+                        name: "timeout_minutes",
+                        message: format!(
+                            "{m} is below the minimum of {MIN_TIMEOUT_MINUTES} minutes a job needs to clone, work, push and hand over"
+                        ),
+                    })
+                }
                 Some(m) if m > 7 * 24 * 60 => {
                     return Err(InputError::Invalid {
                         name: "timeout_minutes",
@@ -167,6 +181,7 @@ impl ActionInputs {
             base_branch: input("base_branch"),
             draft,
             allowed_bots: list("allowed_bots"),
+            bot_login: input("bot_login"),
         })
     }
 
@@ -293,6 +308,7 @@ mod tests {
             let value = match n {
                 "draft" => "true",
                 "secrets" => "A=a",
+                "timeout_minutes" => "30",
                 _ => "1",
             };
             (input_var(n), value)
@@ -300,7 +316,8 @@ mod tests {
         let base = ActionInputs::from_env(&all).unwrap();
         for name in NAMES {
             let value = match name {
-                "max_attempts" | "timeout_minutes" => "2",
+                "max_attempts" => "2",
+                "timeout_minutes" => "40",
                 "draft" => "false",
                 "secrets" => "A=b",
                 _ => "other",

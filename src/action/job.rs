@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use super::offload::{self, MemoryAt};
 use super::progress::{Marker, Progress, Status, Updater, MAX_COMMENT};
 use super::route::Feedback;
 use super::Ctx;
@@ -37,11 +38,21 @@ pub struct Job {
     pub kind: JobKind,
     /// Comments left out of the prompt: their authors may not write.
     pub unread: usize,
+    /// Jobs dispatched in a row before this one because time ran out.
+    pub continuations: u32,
 }
 
+/// A checkpoint on the memory branch: the task and the job it runs in.
+pub type Checkpoint = crate::task::checkpoint::Saved<TaskState, JobKind>;
+
+/// Continuations dispatched in a row before a task waits for a person.
+pub const MAX_CONTINUATIONS: u32 = 5;
+
 impl Job {
-    /// The continuation of a checkpointed task.
-    pub fn resuming(state: TaskState) -> Job {
+    /// The continuation of a checkpointed task: the same kind of job (a
+    /// feedback job stays one, on the same PR and thread).
+    pub fn resuming(saved: Checkpoint) -> Job {
+        let state = saved.state;
         Job {
             id: state.spec.id.clone(),
             branch: state.branch.clone(),
@@ -49,8 +60,17 @@ impl Job {
             task: state.spec.task.clone(),
             issue: state.issue,
             resume: Some(state),
-            kind: JobKind::Task,
+            kind: saved.kind.unwrap_or(JobKind::Task),
             unread: 0,
+            continuations: saved.continuations,
+        }
+    }
+
+    /// Where the task talks to people: its issue, or the PR it fixes.
+    pub fn thread(&self) -> Option<u64> {
+        match &self.kind {
+            JobKind::Feedback { pr, .. } => Some(*pr),
+            JobKind::Task => self.issue,
         }
     }
 }
@@ -65,7 +85,8 @@ pub fn first_line(text: &str) -> String {
 }
 
 /// A task of its own, or a fix of a Deckhand PR per review feedback.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum JobKind {
     Task,
     Feedback {
@@ -118,7 +139,23 @@ pub fn remote_of(ctx: &Ctx, repo: &RepoRef) -> Remote {
     }
 }
 
-/// The memory branch of the config repository.
+/// Where the memory branch of the config repository lives.
+pub fn memory_at(ctx: &Ctx) -> anyhow::Result<MemoryAt> {
+    let repo: RepoRef = match &ctx.inputs.config_repo {
+        Some(r) => r
+            .parse()
+            .with_context(|| format!("input `config_repo`: `{r}`"))?,
+        None => ctx.repo.clone(),
+    };
+    Ok(MemoryAt {
+        remote: remote_of(ctx, &repo),
+        branch: ctx.inputs.memory_branch.clone(),
+        cache: ctx.runner.runner_temp.join("deckhand-memory"),
+    })
+}
+
+/// The memory branch of the config repository (opened here: call it off
+/// the async workers, or use [`memory_at`]).
 pub fn memory(ctx: &Ctx) -> anyhow::Result<MemoryStore> {
     let repo: RepoRef = match &ctx.inputs.config_repo {
         Some(r) => r
@@ -159,28 +196,42 @@ pub async fn find_progress(
 }
 
 /// A fresh clone of the repository, seeded from the workspace checkout when
-/// there is one.
-fn clone_repo(ctx: &Ctx, id: &str) -> anyhow::Result<LocalRepo> {
+/// there is one (on the blocking pool).
+async fn clone_repo(ctx: &Ctx, id: &str) -> anyhow::Result<LocalRepo> {
     let dest = ctx
         .runner
         .runner_temp
         .join("deckhand")
         .join(id)
         .join("repo");
-    if dest.exists() {
-        std::fs::remove_dir_all(&dest)
-            .with_context(|| format!("cannot clear {}", dest.display()))?;
-    }
-    let local: Option<&Path> = ctx
+    let local: Option<PathBuf> = ctx
         .runner
         .workspace
-        .as_deref()
+        .clone()
         .filter(|w| w.join(".git").exists());
-    Ok(remote::clone_with_reference(
-        &remote_of(ctx, &ctx.repo),
-        &dest,
-        local,
-    )?)
+    let remote = remote_of(ctx, &ctx.repo);
+    offload::blocking(move || {
+        if dest.exists() {
+            std::fs::remove_dir_all(&dest)
+                .with_context(|| format!("cannot clear {}", dest.display()))?;
+        }
+        Ok(remote::clone_with_reference(
+            &remote,
+            &dest,
+            local.as_deref(),
+        )?)
+    })
+    .await
+}
+
+/// The first comment Deckhand writes shows the account it writes as: the
+/// rest of the job knows it (a GitHub App's bot, not the Actions bot).
+fn learn_identity(ctx: &Ctx, author: &str) {
+    if let Some(login) = ctx.identity.learn(author) {
+        println!(
+            "::warning title=Deckhand::the token writes as @{login}; set the `bot_login` input to `{login}` so every job knows its own comments and pull requests from the start"
+        );
+    }
 }
 
 /// Runs `job` to its end and reports.
@@ -195,9 +246,10 @@ pub async fn run(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
 }
 
 async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
-    let repo = clone_repo(ctx, &job.id)?;
+    let repo = clone_repo(ctx, &job.id).await?;
+    let dir = repo.workdir().to_path_buf();
     let mut settings = Settings::load(repo.workdir(), &ctx.flags)?;
-    ctx.apply_inputs(&mut settings);
+    ctx.apply_inputs(&mut settings)?;
     let provider_settings = settings.provider(&ctx.flags, &ctx.env)?;
     let model = provider_settings.model.clone();
     let provider = llm::build(provider_settings)?;
@@ -209,12 +261,17 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     let default_branch = ctx.github.repository(&ctx.repo).await?.default_branch;
     let base_branch = wanted_base.clone().unwrap_or(default_branch);
     let base_start = if wanted_base.is_some() {
-        remote::fetch_branch(&repo, &remote, &base_branch)?
+        offload::fetch(dir.clone(), remote.clone(), base_branch.clone())
+            .await?
             .with_context(|| format!("the base branch `{base_branch}` does not exist"))?;
         Some(base_branch.clone())
     } else {
         None
     };
+
+    // Diffs are measured from where the task's branch left its base, not
+    // from the base's tip (which may have moved on since).
+    let base_tip = repo.resolve_commit(base_start.as_deref().unwrap_or("HEAD"))?;
 
     // Progress comment: found again by its marker, or created once.
     let progress_comment = match job.issue {
@@ -236,8 +293,25 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                         .await?
                         .id
                 }
-                None => ctx.github.create_comment(&ctx.repo, issue, &body).await?.id,
+                None => {
+                    let created = ctx.github.create_comment(&ctx.repo, issue, &body).await?;
+                    learn_identity(ctx, &created.user.login);
+                    created.id
+                }
             };
+            // Another trigger may have started the task at the same moment:
+            // the older claim runs it, this job steps aside.
+            if let Some(run) = super::claim::earlier_claim(ctx, issue, &job.id, id).await? {
+                super::claim::step_aside(ctx, id, &job.id, run).await?;
+                println!(
+                    "Deckhand: task {} was started by run {run} at the same time; leaving it to that run.",
+                    job.id
+                );
+                return Ok(Outputs::skipped(&format!(
+                    "task {} is already running in run {run}",
+                    job.id
+                )));
+            }
             Some((id, progress))
         }
         None => None,
@@ -258,20 +332,23 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
 
     // A branch left by an earlier run is continued, never overwritten.
     let start = match job.resume.clone() {
-        Some(state) => {
-            remote::fetch_branch(&repo, &remote, &state.branch)?.with_context(|| {
-                format!(
-                    "the task's branch `{}` is gone from the repository",
-                    state.branch
-                )
-            })?;
+        Some(mut state) => {
+            let tip = offload::fetch(dir.clone(), remote.clone(), state.branch.clone())
+                .await?
+                .with_context(|| {
+                    format!(
+                        "the task's branch `{}` is gone from the repository",
+                        state.branch
+                    )
+                })?;
+            state.base_commit = repo.merge_base(&tip, &base_tip)?;
             Start::Resume {
                 state: Box::new(state),
             }
         }
-        None => match remote::fetch_branch(&repo, &remote, &job.branch)? {
-            Some(_) => {
-                let base = repo.resolve_commit(base_start.as_deref().unwrap_or("HEAD"))?;
+        None => match offload::fetch(dir.clone(), remote.clone(), job.branch.clone()).await? {
+            Some(tip) => {
+                let base = repo.merge_base(&tip, &base_tip)?;
                 let spec =
                     crate::task::TaskSpec::new(&job.id, ctx.repo.to_string(), job.task.trim());
                 let author = (
@@ -310,7 +387,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             settings: &settings,
             env: &ctx.env,
             provider,
-            reporter,
+            reporter: reporter.clone(),
             redactor: ctx.redactor.clone(),
             interactive: false,
             default_command_user: true,
@@ -342,7 +419,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 .redact(&format!("{:#}", anyhow::Error::from(e)))
                 .into_owned();
             // Whatever was committed is worth keeping.
-            let _ = remote::push_branch(&repo, &remote, &job.branch);
+            let _ = offload::push(dir.clone(), remote.clone(), job.branch.clone()).await;
             if let Some(u) = updater {
                 let _ = u
                     .finish(|p| {
@@ -358,7 +435,12 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
         }
     };
     annotate_failures(&result);
-    push(ctx, &repo, &remote, &result.state.branch, &result)?;
+    let pushing = format!("📤 pushing branch `{}`", result.state.branch);
+    reporter.progress(&pushing);
+    if let Some(u) = &updater {
+        u.step(&pushing);
+    }
+    push(ctx, &dir, &remote, &result.state.branch, &result).await?;
 
     let mut outputs = Outputs {
         task_id: job.id.clone(),
@@ -371,13 +453,15 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     };
     match (&result.ending, &job.kind) {
         (Ending::Waiting(question), _) => {
-            save_checkpoint(ctx, &job, &result, &settings)?;
+            save_checkpoint(ctx, &job, &result, &settings).await?;
             let asked = format!(
                 "❓ **Deckhand needs an answer** to continue:\n\n> {}\n\nReply with `{} <your answer>`.",
                 question.replace('\n', "\n> "),
                 ctx.inputs.trigger_phrase
             );
-            if let Some(issue) = job.issue {
+            // Asked where the task talks to people: its issue, or the PR
+            // a feedback job fixes.
+            if let Some(issue) = job.thread() {
                 let body = workflow::truncate_markdown(&asked, MAX_COMMENT);
                 ctx.github
                     .create_comment(&ctx.repo, issue, &ctx.redactor.redact(&body))
@@ -393,8 +477,25 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             }
         }
         (Ending::OutOfTime, _) => {
-            save_checkpoint(ctx, &job, &result, &settings)?;
-            let (status, note) = match continue_in_new_job(ctx, &job.id, &settings).await {
+            save_checkpoint(ctx, &job, &result, &settings).await?;
+            let hops = job.continuations + 1;
+            let continued = if hops > MAX_CONTINUATIONS {
+                Err(anyhow::anyhow!(
+                    "it already continued in {MAX_CONTINUATIONS} jobs in a row; a person decides whether it goes on"
+                ))
+            } else {
+                continue_in_new_job(ctx, &job.id, &settings).await
+            };
+            if let (Err(e), Some(thread)) = (&continued, job.thread()) {
+                let body = format!(
+                    "<!-- deckhand:paused id={} -->\n⏱️ Deckhand stopped task `{}`: this job's time ran out and {e}. The work so far is on branch `{}`; comment `{} resume` to continue from the checkpoint.",
+                    job.id, job.id, result.state.branch, ctx.inputs.trigger_phrase
+                );
+                ctx.github
+                    .create_comment(&ctx.repo, thread, &ctx.redactor.redact(&body))
+                    .await?;
+            }
+            let (status, note) = match continued {
                 Ok(workflow) => (
                     "continued",
                     format!("This job's time ran out; the task continues in a new run of `{workflow}` from its checkpoint."),
@@ -418,7 +519,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             }
         }
         (Ending::Paused(author), _) => {
-            save_checkpoint(ctx, &job, &result, &settings)?;
+            save_checkpoint(ctx, &job, &result, &settings).await?;
             let note = format!(
                 "Paused by @{author}; the work so far is on branch `{}`. Comment `{} resume` to continue.",
                 result.state.branch, ctx.inputs.trigger_phrase
@@ -434,14 +535,14 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
         }
         (_, JobKind::Feedback { pr, feedback, .. }) => {
             outputs.pr_url = reply_to_feedback(ctx, *pr, feedback, &result).await?;
-            clear_checkpoint(ctx, &job.id, &settings);
+            clear_checkpoint(ctx, &job.id, &settings).await;
             outputs.summary = result.pr_text.clone().unwrap_or_default();
         }
         (_, JobKind::Task) => {
             let pr_url = open_pull(ctx, &job, &result, &base_branch).await?;
             outputs.pr_url = pr_url.clone();
             outputs.summary = result.pr_text.clone().unwrap_or_default();
-            clear_checkpoint(ctx, &job.id, &settings);
+            clear_checkpoint(ctx, &job.id, &settings).await;
             if let Some(u) = updater {
                 let ending = result.ending.clone();
                 let finished = u
@@ -496,22 +597,25 @@ async fn continue_in_new_job(ctx: &Ctx, id: &str, settings: &Settings) -> anyhow
 
 /// A finished task needs no checkpoint any more; failing to remove it is
 /// worth a warning, not a failed job.
-fn clear_checkpoint(ctx: &Ctx, id: &str, settings: &Settings) {
+async fn clear_checkpoint(ctx: &Ctx, id: &str, settings: &Settings) {
     let path = checkpoint_path(&ctx.repo.to_string(), id);
-    let cleared = memory(ctx).and_then(|mut store| {
-        if store.read(&path)?.is_some() {
-            let author = (
-                settings.file.git.name.as_str(),
-                settings.file.git.email.as_str(),
-            );
-            store.write(
-                &[(path.clone(), None)],
-                &format!("Task {id} finished"),
-                author,
-            )?;
+    let author = (
+        settings.file.git.name.clone(),
+        settings.file.git.email.clone(),
+    );
+    let message = format!("Task {id} finished");
+    let cleared = match memory_at(ctx) {
+        Ok(at) => {
+            at.with(move |store| {
+                if store.read(&path)?.is_some() {
+                    store.write(&[(path.clone(), None)], &message, (&author.0, &author.1))?;
+                }
+                Ok(())
+            })
+            .await
         }
-        Ok(())
-    });
+        Err(e) => Err(e),
+    };
     if let Err(e) = cleared {
         println!(
             "::warning title=Deckhand::could not remove the checkpoint of task {id}: {}",
@@ -521,41 +625,49 @@ fn clear_checkpoint(ctx: &Ctx, id: &str, settings: &Settings) {
 }
 
 /// Saves the task's state under `tasks/<owner>/<repo>/<id>/` on the memory branch.
-fn save_checkpoint(
+async fn save_checkpoint(
     ctx: &Ctx,
     job: &Job,
     result: &TaskResult,
     settings: &Settings,
 ) -> anyhow::Result<()> {
-    let mut store = memory(ctx)?;
     let mut state = result.state.clone();
     state.issue = job.issue;
+    let mut continuations = job.continuations;
     if result.ending == Ending::OutOfTime {
         // The next job gets a whole time budget of its own.
         state.elapsed_ms = 0;
+        continuations += 1;
     }
-    let text = ctx.redactor.to_json_pretty(&state)?;
+    let saved = Checkpoint {
+        state,
+        kind: Some(job.kind.clone()),
+        continuations,
+    };
+    let text = ctx.redactor.to_json_pretty(&saved)?;
     let author = (
-        settings.file.git.name.as_str(),
-        settings.file.git.email.as_str(),
+        settings.file.git.name.clone(),
+        settings.file.git.email.clone(),
     );
-    store.write(
-        &[(checkpoint_path(&ctx.repo.to_string(), &job.id), Some(text))],
-        &format!("Checkpoint task {} ({})", job.id, result.ending.label()),
-        author,
-    )?;
-    Ok(())
+    let path = checkpoint_path(&ctx.repo.to_string(), &job.id);
+    let message = format!("Checkpoint task {} ({})", job.id, result.ending.label());
+    memory_at(ctx)?
+        .with(move |store| {
+            store.write(&[(path, Some(text))], &message, (&author.0, &author.1))?;
+            Ok(())
+        })
+        .await
 }
 
 /// Pushes the task's branch; explains a refused workflow change.
-fn push(
+async fn push(
     ctx: &Ctx,
-    repo: &LocalRepo,
+    dir: &Path,
     remote: &Remote,
     branch: &str,
     result: &TaskResult,
 ) -> anyhow::Result<()> {
-    match remote::push_branch(repo, remote, branch) {
+    match offload::push(dir.to_path_buf(), remote.clone(), branch.to_string()).await {
         Ok(()) => Ok(()),
         Err(e) if touches_workflows(result) => Err(anyhow::anyhow!(
             "{}: the change edits .github/workflows/, which the default GITHUB_TOKEN may not push. Give Deckhand a GitHub App token (actions/create-github-app-token) or a PAT with the workflow scope as `github_token`.",

@@ -2,19 +2,20 @@
 //! passes, routes the event, gates on permission, and runs the task loop
 //! with GitHub side effects (branch, PR, progress comment, outputs).
 
+pub mod claim;
 pub mod feedback;
 pub mod gate;
 pub mod identity;
 pub mod inbox;
 pub mod inputs;
 pub mod job;
+pub mod offload;
 pub mod progress;
 pub mod route;
 pub mod trusted;
 
 use anyhow::Context as _;
 
-use crate::agent::orchestrator::TaskState;
 use crate::cli::{exit, GlobalArgs};
 use crate::config::{EnvSnapshot, Flags, Settings};
 use crate::github::client::{GitHub, RepoRef};
@@ -37,6 +38,9 @@ const MAX_SUMMARY: usize = 1024 * 1024 - 1024;
 
 /// Minutes a task works in one job before it continues in another.
 const DEFAULT_TIMEOUT_MINUTES: u64 = 300;
+
+/// Overrides the job's working time, in seconds (for tests of time limits).
+pub const WALL_CLOCK_VAR: &str = "DECKHAND_WALL_CLOCK_SECONDS";
 
 /// Everything a job shares.
 pub struct Ctx {
@@ -61,21 +65,39 @@ pub struct Ctx {
 
 impl Ctx {
     /// Action inputs that override the repository's config file.
-    pub fn apply_inputs(&self, settings: &mut Settings) {
+    pub fn apply_inputs(&self, settings: &mut Settings) -> anyhow::Result<()> {
         // The input, else the repository's config, else most of a 6-hour job.
-        let minutes = self
-            .inputs
-            .timeout_minutes
-            .or(settings.file.timeout_minutes)
-            .unwrap_or(DEFAULT_TIMEOUT_MINUTES);
+        let minutes = match (self.inputs.timeout_minutes, settings.file.timeout_minutes) {
+            (Some(m), _) => m,
+            (None, Some(m)) if m < inputs::MIN_TIMEOUT_MINUTES => anyhow::bail!(
+                "{}: `timeout_minutes: {m}` is below the minimum of {} minutes a job needs to clone, work, push and hand over",
+                settings
+                    .source
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "the config file".into()),
+                inputs::MIN_TIMEOUT_MINUTES
+            ),
+            (None, Some(m)) => m,
+            (None, None) => DEFAULT_TIMEOUT_MINUTES,
+        };
         // Leave time to push, checkpoint and dispatch the continuation.
         let margin = (minutes * 6).min(300);
         settings.budgets.wall_clock = std::time::Duration::from_secs(minutes * 60 - margin);
+        // The job's clock set outright, in seconds (tests drive a job out
+        // of time with it).
+        if let Some(text) = self.env.get(WALL_CLOCK_VAR) {
+            let seconds: u64 = text.trim().parse().with_context(|| {
+                format!("{WALL_CLOCK_VAR}: `{text}` is not a number of seconds")
+            })?;
+            settings.budgets.wall_clock = std::time::Duration::from_secs(seconds);
+        }
         for (name, _) in &self.inputs.secrets {
             if !settings.secret_names.contains(name) {
                 settings.secret_names.push(name.clone());
             }
         }
+        Ok(())
     }
 }
 
@@ -251,7 +273,7 @@ async fn handle(
         allowed_domains: inputs.allowed_domains.clone(),
     };
     let github = GitHub::new(&runner.api_url, &token)?.with_redactor(redactor.clone());
-    let identity = identity::Identity::resolve(&github).await?;
+    let identity = identity::Identity::resolve(&github, inputs.bot_login.as_deref()).await?;
     let ctx = Ctx {
         identity,
         github,
@@ -469,6 +491,7 @@ async fn issue_task(ctx: &Ctx, issue: u64, extra: Option<&str>) -> anyhow::Resul
             resume: None,
             kind: job::JobKind::Task,
             unread,
+            continuations: 0,
         },
     )
     .await
@@ -568,7 +591,7 @@ async fn issue_comment(
             );
             Ok(Outputs::skipped(&format!("comment delivered to run {run}")))
         }
-        Some(Control::Resume) => match load_checkpoint(ctx, &id)? {
+        Some(Control::Resume) => match load_checkpoint(ctx, &id).await? {
             Some(state) => resume(ctx, issue, state).await,
             None => {
                 reply(format!(
@@ -579,8 +602,8 @@ async fn issue_comment(
             }
         },
         None => {
-            if let Some(mut state) = load_checkpoint(ctx, &id)? {
-                let answered = state.role.as_mut().is_some_and(|r| r.answer(text));
+            if let Some(mut state) = load_checkpoint(ctx, &id).await? {
+                let answered = state.state.role.as_mut().is_some_and(|r| r.answer(text));
                 if answered {
                     react(ctx, comment_id, "+1").await;
                     return resume(ctx, issue, state).await;
@@ -590,6 +613,7 @@ async fn issue_comment(
                     // on, with this comment's instruction.
                     println!("Deckhand: resuming task {id} from its checkpoint; the run that held it has ended.");
                     state
+                        .state
                         .spec
                         .task
                         .push_str(&format!("\n\nInstruction from a later comment: {text}\n"));
@@ -668,9 +692,15 @@ async fn react(ctx: &Ctx, comment_id: u64, content: &str) {
     }
 }
 
-fn load_checkpoint(ctx: &Ctx, id: &str) -> anyhow::Result<Option<TaskState>> {
-    let store = job::memory(ctx)?;
-    match store.read(&checkpoint_path(&ctx.repo.to_string(), id))? {
+pub(crate) async fn load_checkpoint(
+    ctx: &Ctx,
+    id: &str,
+) -> anyhow::Result<Option<job::Checkpoint>> {
+    let path = checkpoint_path(&ctx.repo.to_string(), id);
+    let text = job::memory_at(ctx)?
+        .with(move |store| Ok(store.read(&path)?))
+        .await?;
+    match text {
         Some(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
             format!("the checkpoint of task {id} on the memory branch is not valid")
         })?)),
@@ -678,9 +708,13 @@ fn load_checkpoint(ctx: &Ctx, id: &str) -> anyhow::Result<Option<TaskState>> {
     }
 }
 
-async fn resume(ctx: &Ctx, issue: u64, mut state: TaskState) -> anyhow::Result<Outputs> {
-    state.issue = Some(issue);
-    job::run(ctx, Job::resuming(state)).await
+/// A person resumes the task: the count of automatic continuations starts over.
+async fn resume(ctx: &Ctx, issue: u64, mut saved: job::Checkpoint) -> anyhow::Result<Outputs> {
+    if !matches!(saved.kind, Some(job::JobKind::Feedback { .. })) {
+        saved.state.issue = Some(issue);
+    }
+    saved.continuations = 0;
+    job::run(ctx, Job::resuming(saved)).await
 }
 
 /// `workflow_dispatch` / matrix job: a task from the inputs, or the
@@ -691,9 +725,10 @@ async fn dispatch(
     resume_id: Option<String>,
 ) -> anyhow::Result<Outputs> {
     if let Some(id) = resume_id {
-        let state = load_checkpoint(ctx, &id)?
+        let saved = load_checkpoint(ctx, &id)
+            .await?
             .with_context(|| format!("task {id} has no checkpoint on the memory branch"))?;
-        return job::run(ctx, Job::resuming(state)).await;
+        return job::run(ctx, Job::resuming(saved)).await;
     }
     let task = task.context("no task given")?;
     let id = new_task_id(&format!("{}\n{task}", ctx.repo), |_| false);
@@ -707,6 +742,7 @@ async fn dispatch(
             resume: None,
             kind: job::JobKind::Task,
             unread: 0,
+            continuations: 0,
             id,
         },
     )
@@ -727,7 +763,8 @@ async fn schedule(ctx: &Ctx, cron: Option<&str>) -> anyhow::Result<Outputs> {
             if probe.exists() {
                 std::fs::remove_dir_all(&probe)?;
             }
-            crate::git::remote::clone(&job::remote_of(ctx, &ctx.repo), &probe, None)?;
+            let (remote, dest) = (job::remote_of(ctx, &ctx.repo), probe.clone());
+            offload::blocking(move || Ok(crate::git::remote::clone(&remote, &dest, None)?)).await?;
             probe
         }
     };
@@ -744,40 +781,81 @@ async fn schedule(ctx: &Ctx, cron: Option<&str>) -> anyhow::Result<Outputs> {
             "no maintenance task in .github/deckhand.yml is due",
         ));
     }
+    // Each entry is its own task with its own budget, on a branch of this
+    // week: last week's branch (merged, closed or stale) is never continued.
+    let week = maintenance_week(ctx.started);
     let mut last = Outputs::default();
     let mut summary = String::new();
+    let mut failed = Vec::new();
     for m in due {
-        let id = new_task_id(&format!("{}\nmaintenance:{}", ctx.repo, m.name), |_| false);
-        let outputs = job::run(
+        let slug = issue_branch(0, &m.name)
+            .trim_start_matches("deckhand/0-")
+            .to_string();
+        let id = new_task_id(
+            &format!("{}\nmaintenance:{}:{week}", ctx.repo, m.name),
+            |_| false,
+        );
+        let ran = job::run(
             ctx,
             Job {
-                branch: format!(
-                    "deckhand/maintenance-{}",
-                    issue_branch(0, &m.name).trim_start_matches("deckhand/0-")
-                ),
+                branch: format!("deckhand/maintenance-{slug}-{week}"),
                 title: m.name.clone(),
                 task: m.task.clone(),
                 issue: None,
                 resume: None,
                 kind: job::JobKind::Task,
                 unread: 0,
+                continuations: 0,
                 id,
             },
         )
-        .await?;
-        summary.push_str(&format!(
-            "- **{}**: {} {}\n",
-            m.name, outputs.status, outputs.pr_url
-        ));
-        last = outputs;
+        .await;
+        match ran {
+            Ok(outputs) => {
+                summary.push_str(&format!(
+                    "- **{}**: {} {}\n",
+                    m.name, outputs.status, outputs.pr_url
+                ));
+                last = outputs;
+            }
+            // One entry failing does not stop the others.
+            Err(e) => {
+                let message = ctx.redactor.redact(&format!("{e:#}")).into_owned();
+                println!(
+                    "::error title=Deckhand maintenance::{}: {}",
+                    workflow::escape_data(&m.name),
+                    workflow::escape_data(&message)
+                );
+                summary.push_str(&format!("- **{}**: error: {message}\n", m.name));
+                failed.push(m.name.clone());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        last.status = "error".into();
     }
     last.summary = format!("### Deckhand maintenance\n{summary}");
     Ok(last)
 }
 
+/// The ISO week a maintenance run belongs to: `2026-w49`.
+fn maintenance_week(now: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Datelike as _;
+    let week = now.iso_week();
+    format!("{}-w{:02}", week.year(), week.week())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maintenance_weeks_are_iso_weeks() {
+        let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        assert_eq!(maintenance_week(at("2026-12-01T04:17:00Z")), "2026-w49");
+        // ISO years: the first days of January can be last year's week 53.
+        assert_eq!(maintenance_week(at("2027-01-01T00:00:00Z")), "2026-w53");
+    }
 
     #[test]
     fn branch_names_slug_the_title() {

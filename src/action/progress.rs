@@ -277,12 +277,18 @@ impl Progress {
 /// Keeps the comment in step with the task's events, in the background.
 pub struct Updater {
     progress: Arc<Mutex<Progress>>,
-    tx: Option<mpsc::UnboundedSender<Event>>,
+    tx: Option<mpsc::UnboundedSender<Update>>,
     worker: Option<tokio::task::JoinHandle<()>>,
     github: GitHub,
     repo: RepoRef,
     comment_id: u64,
     redactor: Redactor,
+}
+
+/// What the updater's worker hears.
+enum Update {
+    Event(Event),
+    Step(String),
 }
 
 impl Updater {
@@ -294,7 +300,7 @@ impl Updater {
         redactor: Redactor,
     ) -> Self {
         let progress = Arc::new(Mutex::new(progress));
-        let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Update>();
         let worker = {
             let (github, repo, redactor, progress) = (
                 github.clone(),
@@ -313,9 +319,15 @@ impl Updater {
                     };
                     tokio::select! {
                         got = rx.recv() => match got {
-                            Some(event) => {
+                            Some(update) => {
                                 if let Ok(mut p) = progress.lock() {
-                                    dirty |= p.apply(&event);
+                                    dirty |= match update {
+                                        Update::Event(event) => p.apply(&event),
+                                        Update::Step(step) => {
+                                            p.step = step;
+                                            true
+                                        }
+                                    };
                                 }
                             }
                             None => break,
@@ -343,6 +355,13 @@ impl Updater {
         }
     }
 
+    /// Shows what the job does now (outside the task loop: pushing, …).
+    pub fn step(&self, step: &str) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Update::Step(step.to_string()));
+        }
+    }
+
     /// A reporter that feeds this updater.
     pub fn reporter(&self, json: bool, redactor: Redactor) -> Reporter {
         let tx = self.tx.clone();
@@ -351,7 +370,7 @@ impl Updater {
             redactor,
             Arc::new(move |event: &Event| {
                 if let Some(tx) = &tx {
-                    let _ = tx.send(event.clone());
+                    let _ = tx.send(Update::Event(event.clone()));
                 }
             }),
         )

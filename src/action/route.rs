@@ -14,7 +14,8 @@ pub enum Control {
 }
 
 /// Review feedback on a pull request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Feedback {
     Review {
         id: u64,

@@ -293,7 +293,7 @@ async fn drive_phases(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Ag
                 match end {
                     RoleEnd::Waiting(q) => return Ok(wait(st, role, q)),
                     RoleEnd::Paused(author) => return Ok(pause(st, role, author)),
-                    RoleEnd::Stopped(limit) => return Ok(Outcome::Stopped(limit)),
+                    RoleEnd::Stopped(limit) => return Ok(stopped(st, role, limit)),
                     RoleEnd::Finished(_) => {
                         s.progress(&format!(
                             "🧭 research: {} requirements, {} criteria, {} plan steps",
@@ -348,7 +348,7 @@ async fn drive_phases(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Ag
                             ),
                         )
                         .await?;
-                        return Ok(Outcome::Stopped(limit));
+                        return Ok(stopped(st, role, limit));
                     }
                     RoleEnd::Finished(summary) => st.code_summary = summary,
                 }
@@ -410,6 +410,15 @@ fn wait(st: &mut TaskState, role: RoleState, question: String) -> Outcome {
     st.spec.status = TaskStatus::WaitingForAnswer;
     st.question = Some(question.clone());
     Outcome::Waiting(question)
+}
+
+/// A role stopped by a budget. Out of time, its conversation is kept: the
+/// job that continues the task goes on from the same turn.
+fn stopped(st: &mut TaskState, role: RoleState, limit: Limit) -> Outcome {
+    if limit == Limit::WallClock {
+        st.role = Some(role);
+    }
+    Outcome::Stopped(limit)
 }
 
 fn pause(st: &mut TaskState, role: RoleState, author: String) -> Outcome {

@@ -142,6 +142,8 @@ pub enum RunError {
     Preflight(#[from] crate::agent::preflight::PreflightError),
     #[error(transparent)]
     DevContainer(#[from] crate::sandbox::container::ContainerError),
+    #[error("git work stopped before it finished: {0}")]
+    Stopped(String),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -208,9 +210,25 @@ pub async fn execute(
     std::fs::create_dir_all(&task_dir).map_err(io_err)?;
     let needs_checkout = !worktree.join(".git").exists();
     let mut workspace = Workspace::planned(&task_dir, "worktree").map_err(io_err)?;
-    // Until the worktree is there, the prompt is built from the checkout
-    // it comes from (the same commit, or the user's tree on top of it).
-    let source = if needs_checkout {
+    // A resumed task (a continuation, a feedback fix) is read from its own
+    // branch: check it out before reading checks, steering and the map.
+    let attach = needs_checkout && !resuming;
+    if needs_checkout && resuming {
+        let (dir, id, branch, path) = (
+            repo.workdir().to_path_buf(),
+            id.clone(),
+            state.branch.clone(),
+            worktree.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            LocalRepo::open(&dir)?.attach_worktree(&id, &branch, &path)
+        })
+        .await
+        .map_err(|e| io_err(std::io::Error::other(e)))??;
+    }
+    // Until a new task's worktree is there, the prompt is built from the
+    // checkout it comes from (the same commit, or the user's tree on top).
+    let source = if attach {
         repo.workdir().to_path_buf()
     } else {
         worktree.clone()
@@ -255,6 +273,7 @@ pub async fn execute(
         id: id.clone(),
         branch: state.branch.clone(),
         checkout: needs_checkout.then(|| worktree.clone()),
+        attach,
         user: user.clone(),
         baseline: !resuming,
         workspace: workspace.clone(),
@@ -321,9 +340,9 @@ pub async fn execute(
     let ending = match outcome {
         Err(source) => {
             // Nothing lost: what was written so far stays on the branch.
-            let _ = state.commit(&session, "stopped by an error");
+            let _ = state.commit_async(&session, "stopped by an error").await;
             let _ = checkpoint::save(&task_dir.join(STATE_FILE), &state, &session.redactor);
-            let _ = repo.remove_worktree(&id, &worktree);
+            let _ = remove_worktree(repo, &id, &worktree).await;
             finished_event(
                 &session,
                 &state,
@@ -383,7 +402,7 @@ pub async fn execute(
             &task_dir,
             Some(why),
         );
-        let (changes, _) = git::diff_since(&worktree, &state.base_commit)?;
+        let changes = diff_since(&worktree, &state.base_commit).await?;
         return Ok(TaskResult {
             usage: session.usage,
             cost: session.cost(),
@@ -395,7 +414,31 @@ pub async fn execute(
             task_dir,
         });
     }
-    finish(repo, session, state, &worktree, ending, task_dir)
+    finish(repo, session, state, &worktree, ending, task_dir).await
+}
+
+/// Git work on the blocking pool, off the async workers.
+async fn off_workers<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, GitError> + Send + 'static,
+) -> Result<T, RunError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| RunError::Stopped(e.to_string()))?
+        .map_err(RunError::from)
+}
+
+async fn diff_since(worktree: &Path, base: &str) -> Result<Vec<FileChange>, RunError> {
+    let (worktree, base) = (worktree.to_path_buf(), base.to_string());
+    off_workers(move || git::diff_since(&worktree, &base).map(|(changes, _)| changes)).await
+}
+
+async fn remove_worktree(repo: &LocalRepo, id: &str, worktree: &Path) -> Result<(), RunError> {
+    let (dir, id, worktree) = (
+        repo.workdir().to_path_buf(),
+        id.to_string(),
+        worktree.to_path_buf(),
+    );
+    off_workers(move || LocalRepo::open(&dir)?.remove_worktree(&id, &worktree)).await
 }
 
 /// The launchers of the task's commands (see [`Containment`]).
@@ -531,8 +574,11 @@ struct Preparing {
     repo_dir: PathBuf,
     id: String,
     branch: String,
-    /// Where to check the branch out, when it is not checked out yet.
+    /// The worktree made for this run (handed to the command user), when
+    /// it was not there before.
     checkout: Option<PathBuf>,
+    /// Whether the branch still has to be checked out there.
+    attach: bool,
     user: Option<user::CommandUser>,
     /// Run setup and the baseline tests (not on resume).
     baseline: bool,
@@ -551,8 +597,9 @@ fn prepare(p: Preparing) -> crate::agent::session::Preparation {
         let started = std::time::Instant::now();
         let (checkout, user, id, branch, repo_dir) =
             (p.checkout, p.user.clone(), p.id, p.branch, p.repo_dir);
+        let attach = p.attach;
         tokio::task::spawn_blocking(move || -> Result<(), String> {
-            if let Some(path) = &checkout {
+            if let (Some(path), true) = (&checkout, attach) {
                 let repo = LocalRepo::open(&repo_dir).map_err(|e| e.to_string())?;
                 repo.attach_worktree(&id, &branch, path)
                     .map_err(|e| e.to_string())?;
@@ -606,7 +653,7 @@ fn prepare(p: Preparing) -> crate::agent::session::Preparation {
 
 /// Commits leftovers, writes the PR description and spec, removes the
 /// worktree (the branch stays).
-fn finish(
+async fn finish(
     repo: &LocalRepo,
     session: Session,
     mut state: TaskState,
@@ -615,7 +662,8 @@ fn finish(
     task_dir: PathBuf,
 ) -> Result<TaskResult, RunError> {
     state
-        .commit(&session, "final state")
+        .commit_async(&session, "final state")
+        .await
         .map_err(|source| RunError::Agent {
             id: state.spec.id.clone(),
             branch: state.branch.clone(),
@@ -629,7 +677,7 @@ fn finish(
         PrStatus::Done => TaskStatus::Done,
         PrStatus::NeedsReview(_) => TaskStatus::NeedsReview,
     };
-    let (changes, _) = git::diff_since(worktree, &state.base_commit)?;
+    let changes = diff_since(worktree, &state.base_commit).await?;
     let text = pr::render(&PrInput {
         spec: &state.spec,
         status: status.clone(),
@@ -654,7 +702,7 @@ fn finish(
         &session.redactor,
     )?;
     let _ = std::fs::remove_file(task_dir.join(STATE_FILE));
-    repo.remove_worktree(&state.spec.id, worktree)?;
+    remove_worktree(repo, &state.spec.id, worktree).await?;
     let (mark, word) = match status {
         PrStatus::Done => ("✅", "done"),
         PrStatus::NeedsReview(_) => ("⚠️", "needs review"),

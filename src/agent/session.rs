@@ -158,9 +158,10 @@ impl Session {
             .max(Duration::from_secs(1))
     }
 
-    /// Tool limits with command timeouts cut to the time left.
+    /// Tool limits with command timeouts cut to the time left (rounded up:
+    /// a command cut short never ends before the deadline it was cut to).
     pub fn tool_limits(&self) -> ToolLimits {
-        let left = self.time_left().as_secs();
+        let left = self.time_left().as_secs_f64().ceil() as u64;
         let mut limits = self.limits;
         limits.max_command_timeout_secs = limits.max_command_timeout_secs.min(left);
         limits.default_command_timeout_secs = limits.default_command_timeout_secs.min(left);

@@ -96,6 +96,23 @@ impl LocalRepo {
             .map_err(ctx(format!("find {rev}")))
     }
 
+    /// The newest commit both revisions descend from: what a branch's
+    /// changes are measured against (its base branch may have moved on).
+    pub fn merge_base(&self, a: &str, b: &str) -> Result<String, GitError> {
+        let oid = |rev: &str| {
+            self.repo
+                .revparse_single(rev)
+                .and_then(|o| o.peel_to_commit())
+                .map(|c| c.id())
+                .map_err(ctx(format!("find {rev}")))
+        };
+        let (a, b) = (oid(a)?, oid(b)?);
+        self.repo
+            .merge_base(a, b)
+            .map(|o| o.to_string())
+            .map_err(ctx(format!("find the merge-base of {a} and {b}")))
+    }
+
     /// Whether the work tree has changes git would commit (ignored files
     /// aside).
     pub fn has_uncommitted_changes(&self) -> bool {

@@ -45,6 +45,21 @@ pub fn save<T: Serialize>(
     std::fs::rename(&tmp, path).map_err(write_err)
 }
 
+/// A checkpoint as a job keeps it on the memory branch: the task's state,
+/// and the job it belongs to (so a continued job is the same kind of job)
+/// and how many times it has been continued automatically.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Saved<S, K> {
+    #[serde(flatten)]
+    pub state: S,
+    /// The job kind; absent in checkpoints written before it was kept.
+    #[serde(default = "Option::default", rename = "job_kind")]
+    pub kind: Option<K>,
+    /// Jobs dispatched in a row because time ran out.
+    #[serde(default)]
+    pub continuations: u32,
+}
+
 pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, CheckpointError> {
     let text = std::fs::read_to_string(path).map_err(|_| CheckpointError::Missing {
         path: path.display().to_string(),
@@ -72,6 +87,31 @@ mod tests {
         .unwrap();
         let back: Vec<String> = load(&path).unwrap();
         assert_eq!(back, ["a", "***"]);
+    }
+
+    #[test]
+    fn saved_keeps_the_job_next_to_the_state_and_reads_old_checkpoints() {
+        #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+        struct State {
+            id: String,
+        }
+        let saved = Saved {
+            state: State { id: "dh-1".into() },
+            kind: Some(vec![7u64]),
+            continuations: 2,
+        };
+        let text = serde_json::to_string(&saved).unwrap();
+        let back: Saved<State, Vec<u64>> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, saved);
+        let old: Saved<State, Vec<u64>> = serde_json::from_str(r#"{"id":"dh-2"}"#).unwrap();
+        assert_eq!(
+            old,
+            Saved {
+                state: State { id: "dh-2".into() },
+                kind: None,
+                continuations: 0
+            }
+        );
     }
 
     #[test]

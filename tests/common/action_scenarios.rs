@@ -118,6 +118,7 @@ pub fn a_comment_from_a_read_only_user_is_refused_once_without_a_model_call(laun
     );
     assert_eq!(w.model.requests().len(), 0);
     assert!(w.gh.pulls(OWNER, REPO).is_empty());
+    w.model.assert_finished();
 }
 
 pub fn a_review_comment_on_a_deckhand_pr_gets_a_fix_and_a_reply(launch: Launch) {

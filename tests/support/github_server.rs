@@ -21,6 +21,11 @@
 //!          edit_issue_after_next_read(owner, repo, n, from, to): a concurrent edit of an issue body
 //! limits:  code search allows 10 requests a minute window (then 403, `x-ratelimit-resource: code_search`);
 //!          set_code_search_per_minute(n)
+//!          set_app_bot(login): the token is a GitHub App's (writes act as its bot; `GET /user` is 403)
+//! holds:   hold_together(method, path, n): the next n matching requests (API or git) each wait
+//!          until all n have arrived, then go on together (two jobs meet at one point)
+//!          hold_until(method, path, (method, path prefix, body text), timeout): the next matching
+//!          request waits for that other request (or the timeout; the returned flag says which)
 //! faults:  inject(method, path, Fault): the next matching API request gets a 5xx, a dropped
 //!          connection, a lost answer (handled, then dropped), a secondary limit or an exhausted limit
 //! readers: issues(), comments(owner, repo, issue), pulls(owner, repo), labels_of(owner, repo, issue),
@@ -389,6 +394,51 @@ impl GithubServer {
         st.token_is_user = true;
     }
 
+    /// The token is a GitHub App's installation token: writes act as its
+    /// bot `login` (`…[bot]`), and `GET /user` answers 403 as for any
+    /// installation token.
+    pub fn set_app_bot(&self, login: &str) {
+        let mut st = self.state();
+        st.touch_user(login);
+        st.token_login = login.to_string();
+        st.token_is_user = false;
+    }
+
+    /// The next `n` requests with `method` and `path` (no query) wait for
+    /// one another: none is handled before all have arrived.
+    pub fn hold_together(&self, method: &str, path: &str, n: usize) {
+        self.state().holds.push(model::Hold {
+            method: method.to_string(),
+            path: path.to_string(),
+            left: n,
+            barrier: Arc::new(tokio::sync::Barrier::new(n)),
+        });
+    }
+
+    /// The next request with `method` and `path` (API or git) waits until a
+    /// request `until` = (method, path prefix, body text) arrives, or
+    /// `timeout` passes; the flag returned says whether it timed out.
+    pub fn hold_until(
+        &self,
+        method: &str,
+        path: &str,
+        until: (&str, &str, &str),
+        timeout: std::time::Duration,
+    ) -> Arc<std::sync::atomic::AtomicBool> {
+        let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        self.state().waits.push(model::Wait {
+            method: method.to_string(),
+            path: path.to_string(),
+            until_method: until.0.to_string(),
+            until_path: until.1.to_string(),
+            until_body: until.2.to_string(),
+            timeout,
+            release: Arc::new(tokio::sync::Notify::new()),
+            timed_out: timed_out.clone(),
+        });
+        timed_out
+    }
+
     /// The next API request with `method` and `path` (no query) meets `fault`.
     pub fn inject(&self, method: &str, path: &str, fault: Fault) {
         self.state()
@@ -670,6 +720,57 @@ async fn handle(
             )
         })
         .collect();
+    let held = {
+        let mut st = lock(&state);
+        match st
+            .holds
+            .iter()
+            .position(|h| h.method == method && h.path == parts.uri.path())
+        {
+            Some(i) => {
+                st.holds[i].left -= 1;
+                let barrier = st.holds[i].barrier.clone();
+                if st.holds[i].left == 0 {
+                    st.holds.remove(i);
+                }
+                Some(barrier)
+            }
+            None => None,
+        }
+    };
+    if let Some(barrier) = held {
+        barrier.wait().await;
+    }
+    let waiting = {
+        let st = lock(&state);
+        let text = body
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        for w in &st.waits {
+            if w.until_method == method
+                && parts.uri.path().starts_with(&w.until_path)
+                && text.contains(&w.until_body)
+            {
+                w.release.notify_one();
+            }
+        }
+        st.waits
+            .iter()
+            .find(|w| w.method == method && w.path == parts.uri.path())
+            .map(|w| (w.release.clone(), w.timeout, w.timed_out.clone()))
+    };
+    if let Some((release, timeout, timed_out)) = waiting {
+        if tokio::time::timeout(timeout, release.notified())
+            .await
+            .is_err()
+        {
+            timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        lock(&state)
+            .waits
+            .retain(|w| !Arc::ptr_eq(&w.release, &release));
+    }
     let fault = if is_api {
         let mut st = lock(&state);
         let at = st

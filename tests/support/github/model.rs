@@ -254,6 +254,31 @@ pub enum Fault {
     Exhausted { status: u16, reset_in: i64 },
 }
 
+/// Requests (`method`, `path`) held until `left` more have arrived: then
+/// all of them go on together.
+#[derive(Debug)]
+pub struct Hold {
+    pub method: String,
+    pub path: String,
+    pub left: usize,
+    pub barrier: std::sync::Arc<tokio::sync::Barrier>,
+}
+
+/// A request (`method`, `path`) held until another request arrives: one
+/// with `until_method`, a path starting with `until_path` and a body
+/// containing `until_body`; or until `timeout` passes (`timed_out` says so).
+#[derive(Debug)]
+pub struct Wait {
+    pub method: String,
+    pub path: String,
+    pub until_method: String,
+    pub until_path: String,
+    pub until_body: String,
+    pub timeout: std::time::Duration,
+    pub release: std::sync::Arc<tokio::sync::Notify>,
+    pub timed_out: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
 /// The whole server state behind one mutex.
 #[derive(Debug)]
 pub struct State {
@@ -270,6 +295,10 @@ pub struct State {
     pub replies: Vec<ReviewCommentReply>,
     /// Faults waiting for the next matching API request: (method, path, fault).
     pub faults: Vec<(String, String, Fault)>,
+    /// Requests held until enough of them arrived (see [`Hold`]).
+    pub holds: Vec<Hold>,
+    /// Requests held until another one arrives (see [`Wait`]).
+    pub waits: Vec<Wait>,
     /// Whom API writes act as (default [`TOKEN_LOGIN`]).
     pub token_login: String,
     /// Whether the token is a user's (PAT: `GET /user` answers) rather than an installation's.
@@ -294,6 +323,8 @@ impl State {
             cancelled_runs: Vec::new(),
             replies: Vec::new(),
             faults: Vec::new(),
+            holds: Vec::new(),
+            waits: Vec::new(),
             token_login: TOKEN_LOGIN.to_string(),
             token_is_user: false,
             code_search: CodeSearch {
