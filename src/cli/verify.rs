@@ -65,6 +65,7 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
         &environment,
         &Options {
             timeout: settings.budgets.check_timeout,
+            purpose: "verify",
             redact: &redact,
             progress: &progress,
         },
