@@ -43,6 +43,9 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
             c.command,
             c.source
         ));
+        for line in &c.runs {
+            reporter.progress(&format!("   runs: {line}"));
+        }
     }
     for n in &environment.notes {
         reporter.progress(&format!("ℹ️ {n}"));
