@@ -10,7 +10,7 @@ use std::path::Path;
 
 use common::{deckhand_cmd, output};
 use serde_json::{json, Value};
-use support::ci_repos::{c_make_library, jest_project, node_ci_library};
+use support::ci_repos::{c_make_library, jest_project, node_ci_library, python_src_layout};
 use support::repos::{git, snapshot};
 
 fn verify_json(repo: &Path) -> (i32, Value) {
@@ -206,10 +206,13 @@ fn pair(command: &str, status: &str) -> (String, String) {
     (command.to_string(), status.to_string())
 }
 
-/// Every file but the build output (ignored, as in the repository's CI).
+/// Every file git does not ignore (build output and caches are ignored,
+/// as in the repository's CI), with its content.
 fn tracked(repo: &Path) -> Vec<(String, Vec<u8>)> {
+    let listed = git(repo, &["ls-files", "-co", "--exclude-standard"]);
+    let keep: Vec<&str> = listed.lines().collect();
     let mut files = snapshot(repo);
-    files.retain(|(path, _)| !path.starts_with("build/"));
+    files.retain(|(path, _)| keep.contains(&path.as_str()));
     files
 }
 
@@ -342,4 +345,62 @@ fn a_jest_project_with_a_check_lint_script() {
     );
     assert_eq!(doc["tree"]["changed"], json!([]));
     assert_eq!(snapshot(&repo), before);
+}
+
+/// Needs PyPI (pytest, mypy and setuptools into a fresh virtual
+/// environment): about a minute on a 2-core machine.
+#[test]
+fn a_src_layout_package_with_dependency_groups_and_mypy_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = python_src_layout(dir.path());
+    let ci = ".github/workflows/ci.yml job test";
+    let before = tracked(&repo);
+    let (code, doc) = verify_json(&repo);
+    let setup: Vec<&str> = doc["environment"]["setup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        setup,
+        vec![
+            "python3 -m venv \"$VIRTUAL_ENV\"",
+            "python3 -m pip install -e . 'pytest>=7'",
+            "python3 -m pip install mypy",
+        ]
+    );
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(
+        statuses(&doc),
+        vec![pair("python -m pytest -q", "passed"), pair("mypy", "passed")]
+    );
+    assert_eq!(doc["checks"][0]["source"], ci);
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(&repo) == before, "the tree changed");
+
+    // A bug and a type error in the files the project checks.
+    let source = std::fs::read_to_string(repo.join("src/inventory/stock.py"))
+        .unwrap()
+        .replace("+ amount", "- amount")
+        .replace("return levels[item]", "return str(levels[item])");
+    std::fs::write(repo.join("src/inventory/stock.py"), source).unwrap();
+    let before = tracked(&repo);
+    let (code, doc) = verify_json(&repo);
+    assert_eq!(code, 1, "{doc:#}");
+    let test = &doc["checks"][0]["findings"][0];
+    assert_eq!(
+        (&test["file"], &test["line"]),
+        (&json!("tests/test_stock.py"), &json!(6)),
+        "{test:#}"
+    );
+    assert_eq!(test["message"], "AssertionError: assert '-1' == 5");
+    let mypy = doc["checks"][1]["findings"].as_array().unwrap();
+    assert_eq!(mypy.len(), 1, "only the configured files: {mypy:#?}");
+    assert_eq!(
+        (&mypy[0]["file"], &mypy[0]["line"]),
+        (&json!("src/inventory/stock.py"), &json!(3))
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(&repo) == before, "the tree changed");
 }

@@ -208,3 +208,34 @@ pub fn jest_project(parent: &Path) -> PathBuf {
     }
     repo
 }
+
+/// `inventory`: a src-layout Python package whose test dependencies are a
+/// `[dependency-groups]` group and whose mypy checks only the files
+/// `[tool.mypy] files` names; its CI runs `python -m pytest -q` and `mypy`.
+/// (`scripts/` has a type error mypy must not see.)
+pub fn python_src_layout(parent: &Path) -> PathBuf {
+    commit_tree(
+        &parent.join("inventory"),
+        &[
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"inventory\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\n\n[dependency-groups]\ntest = [\"pytest>=7\"]\ndev = [{include-group = \"test\"}]\n\n[tool.setuptools.packages.find]\nwhere = [\"src\"]\n\n[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\n\n[tool.mypy]\nfiles = [\"src/inventory\"]\nstrict = true\n",
+            ),
+            ("src/inventory/__init__.py", ""),
+            (
+                "src/inventory/stock.py",
+                "def restock(levels: dict[str, int], item: str, amount: int) -> int:\n    levels[item] = levels.get(item, 0) + amount\n    return levels[item]\n",
+            ),
+            (
+                "tests/test_stock.py",
+                "from inventory.stock import restock\n\n\ndef test_restock_adds_to_the_level() -> None:\n    levels = {\"bolt\": 2}\n    assert restock(levels, \"bolt\", 3) == 5\n",
+            ),
+            ("scripts/scratch.py", "x: int = \"not checked by the project\"\n"),
+            (
+                ".github/workflows/ci.yml",
+                "name: CI\non: [push, pull_request]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - uses: actions/setup-python@v5\n      - run: python -m pytest -q\n      - run: mypy\n",
+            ),
+            (".gitignore", "__pycache__/\n*.egg-info/\n.mypy_cache/\n.pytest_cache/\n"),
+        ],
+    )
+}
