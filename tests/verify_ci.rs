@@ -373,7 +373,10 @@ fn a_src_layout_package_with_dependency_groups_and_mypy_files() {
     assert_eq!(code, 0, "{doc:#}");
     assert_eq!(
         statuses(&doc),
-        vec![pair("python -m pytest -q", "passed"), pair("mypy", "passed")]
+        vec![
+            pair("python -m pytest -q", "passed"),
+            pair("mypy", "passed")
+        ]
     );
     assert_eq!(doc["checks"][0]["source"], ci);
     assert_eq!(doc["tree"]["changed"], json!([]));
