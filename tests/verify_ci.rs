@@ -3,6 +3,8 @@
 //! injected bug and a lint error with file:line, a command that writes the
 //! tree, and `--json` as one document.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod support;
 
