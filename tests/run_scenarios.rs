@@ -1367,3 +1367,133 @@ fn errors_and_logs_mask_secrets_from_the_environment() {
     assert!(!r.stdout.contains(SECRET));
     server.assert_finished();
 }
+
+/// A program name nothing on this machine answers to, realistic when it can be.
+fn missing_linter() -> &'static str {
+    let found = std::process::Command::new("sh")
+        .args(["-c", "command -v eslint"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        "deckhand-test-no-such-linter"
+    } else {
+        "eslint"
+    }
+}
+
+#[test]
+fn a_lint_tool_that_is_not_installed_is_not_run_not_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let linter = missing_linter();
+    commit_file(
+        &repo,
+        "package.json",
+        &format!("{{\n  \"name\": \"user-service\",\n  \"private\": true,\n  \"scripts\": {{\n    \"test\": \"node --test\",\n    \"lint\": \"{linter} src\"\n  }}\n}}\n"),
+        "lint",
+    );
+    let server = ModelServer::start(minimal_script("src/one.js"));
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
+    result.assert_code(0);
+    let not_run = format!("⚪ not run: {linter} is not installed");
+    assert!(
+        result
+            .stderr
+            .contains(&format!("🔄 baseline: npm run lint … {not_run}")),
+        "{}",
+        result.stderr
+    );
+    let pr = std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("pr.md")).unwrap();
+    assert!(
+        pr.contains(&format!(
+            "| lint | `npm run lint` | {not_run} | {not_run} | package.json scripts.lint |"
+        )),
+        "{pr}"
+    );
+    assert!(
+        pr.contains(&format!(
+            "✅ Done: the repository's checks pass (not run: {linter} is not installed)"
+        )),
+        "{pr}"
+    );
+    assert!(!pr.contains("Needs human review"), "{pr}");
+    server.assert_finished();
+}
+
+/// A test that fails before any change, in its own file.
+const LEGACY_TEST_JS: &str = r#"'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+
+test('legacy rounding stays exact', () => {
+  assert.strictEqual(Math.round(2.5), 2, 'legacy rounding drifted');
+});
+"#;
+
+#[test]
+fn code_is_told_only_the_failure_its_change_caused() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    commit_file(&repo, "test/legacy.test.js", LEGACY_TEST_JS, "legacy test");
+    commit_file(&repo, ".deckhand.yml", "max_attempts: 2\n", "two attempts");
+    let script = vec![
+        Reply::tool("update_spec", json!({"plan": ["Change the status code"]})),
+        Reply::text("Planned."),
+        // Attempt 1 breaks the wrong-password test.
+        Reply::tool(
+            "edit_file",
+            json!({"path": "src/app.js", "old_text": "status: ok ? 200 : 401", "new_text": "status: ok ? 200 : 403"}),
+        ),
+        Reply::text("Changed the status code."),
+        // Attempt 2 puts it back.
+        Reply::tool(
+            "edit_file",
+            json!({"path": "src/app.js", "old_text": "status: ok ? 200 : 403", "new_text": "status: ok ? 200 : 401"}),
+        ),
+        Reply::text("Restored the status code."),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(
+        &server,
+        Wire::Anthropic,
+        &repo,
+        "Tidy the login handler",
+        &[],
+    );
+    result.assert_code(0);
+    let openings: Vec<String> = bodies(&server)
+        .iter()
+        .map(|b| b["messages"][0]["content"].to_string())
+        .collect();
+    let first = openings
+        .iter()
+        .find(|m| m.contains("Test results before any change") && !m.contains("This is attempt 2"))
+        .expect("attempt 1 was started");
+    let second = openings
+        .iter()
+        .find(|m| m.contains("This is attempt 2"))
+        .expect("attempt 2 was started");
+    for opening in [first, second] {
+        assert!(!opening.contains("legacy"), "{opening}");
+        assert!(
+            opening.contains("fails before any change; those failures are not part of this task"),
+            "{opening}"
+        );
+    }
+    assert!(regex_like_location(second, "test/app.test.js"), "{second}");
+    assert!(
+        second.contains("New failures (not there before the task)"),
+        "{second}"
+    );
+    assert!(
+        result.stderr.contains("❌ verify: new failure: npm test"),
+        "{}",
+        result.stderr
+    );
+    let pr = std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("pr.md")).unwrap();
+    assert!(
+        pr.contains("- Unchanged (failed before the task, the same way): `npm test`"),
+        "{pr}"
+    );
+    server.assert_finished();
+}

@@ -3,6 +3,8 @@
 //! injected bug and a lint error with file:line, a command that writes the
 //! tree, and `--json` as one document.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod support;
 
@@ -10,7 +12,7 @@ use std::path::Path;
 
 use common::{deckhand_cmd, output};
 use serde_json::{json, Value};
-use support::ci_repos::node_ci_library;
+use support::ci_repos::{c_make_library, jest_project, node_ci_library, python_src_layout};
 use support::repos::{git, snapshot};
 
 fn verify_json(repo: &Path) -> (i32, Value) {
@@ -185,4 +187,225 @@ fn a_command_that_rewrites_the_tree_is_named_and_nothing_is_restored() {
         std::fs::read_to_string(repo.join("src/total.js")).unwrap(),
         broken.replace("var sum", "let sum")
     );
+}
+
+/// `(command, status)` of every check.
+fn statuses(doc: &Value) -> Vec<(String, String)> {
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["command"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pair(command: &str, status: &str) -> (String, String) {
+    (command.to_string(), status.to_string())
+}
+
+/// Every file git does not ignore (build output and caches are ignored,
+/// as in the repository's CI), with its content.
+fn tracked(repo: &Path) -> Vec<(String, Vec<u8>)> {
+    let listed = git(repo, &["ls-files", "-co", "--exclude-standard"]);
+    let keep: Vec<&str> = listed.lines().collect();
+    let mut files = snapshot(repo);
+    files.retain(|(path, _)| keep.contains(&path.as_str()));
+    files
+}
+
+#[test]
+fn a_makefile_runner_that_prints_only_the_line_is_tied_to_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = c_make_library(dir.path());
+    let ci = ".github/workflows/ci.yml job build";
+    let before = tracked(&repo);
+    let (code, doc) = verify_json(&repo);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(
+        doc["environment"]["checks"],
+        json!([
+            {"kind": "test", "command": "make test", "source": ci, "runs": [
+                "mkdir -p build",
+                "$(CC) $(CFLAGS) -o $@ src/calc.c tests/test_calc.c",
+                "./build/test_calc",
+            ]},
+            {"kind": "lint", "command": "make lint", "source": ci, "runs": [
+                "$(CC) -fsyntax-only -Wall -Wextra -Werror src/calc.c",
+            ]},
+        ])
+    );
+    assert_eq!(
+        statuses(&doc),
+        vec![pair("make test", "passed"), pair("make lint", "passed")]
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(&repo) == before, "the tree changed");
+
+    // An injected bug and a lint error.
+    let source = std::fs::read_to_string(repo.join("src/calc.c"))
+        .unwrap()
+        .replace("return a + b;", "int unused = 0;\n    return a - b;");
+    std::fs::write(repo.join("src/calc.c"), source).unwrap();
+    let before = tracked(&repo);
+    let (code, doc) = verify_json(&repo);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(
+        statuses(&doc),
+        vec![pair("make test", "failed"), pair("make lint", "failed")]
+    );
+    assert_eq!(
+        doc["checks"][0]["findings"],
+        json!([{
+            "file": "tests/test_calc.c",
+            "line": 8,
+            "column": null,
+            "message": "FAILED: test_add (at line 8): CHECK(add(2, 3) == 5);",
+        }])
+    );
+    let lint = &doc["checks"][1]["findings"][0];
+    assert_eq!(
+        (&lint["file"], &lint["line"]),
+        (&json!("src/calc.c"), &json!(4)),
+        "{lint:#}"
+    );
+    assert!(
+        lint["message"]
+            .as_str()
+            .unwrap()
+            .contains("unused variable"),
+        "{lint:#}"
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(&repo) == before, "the tree changed");
+}
+
+#[test]
+fn a_jest_project_with_a_check_lint_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = jest_project(dir.path());
+    let ci = ".github/workflows/ci.yml job test";
+    let before = snapshot(&repo);
+    let (code, doc) = verify_json(&repo);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(
+        doc["environment"]["checks"],
+        json!([
+            {"kind": "test", "command": "npm test", "source": ci},
+            {"kind": "lint", "command": "npm run check:lint", "source": ci},
+        ])
+    );
+    assert_eq!(
+        statuses(&doc),
+        vec![
+            pair("npm test", "passed"),
+            pair("npm run check:lint", "passed")
+        ]
+    );
+    assert_eq!(
+        doc["checks"][0]["counts"],
+        json!({"passed": 2, "failed": 0, "skipped": 0})
+    );
+    assert_eq!(snapshot(&repo), before);
+
+    let source = std::fs::read_to_string(repo.join("src/total.js"))
+        .unwrap()
+        .replace("  let sum = 0;", "  var sum = 0;")
+        .replace("sum += item.price", "sum = item.price");
+    std::fs::write(repo.join("src/total.js"), source).unwrap();
+    let before = snapshot(&repo);
+    let (code, doc) = verify_json(&repo);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(
+        doc["checks"][0]["counts"],
+        json!({"passed": 1, "failed": 1, "skipped": 0})
+    );
+    let f = &doc["checks"][0]["findings"][0];
+    assert_eq!(
+        (&f["file"], &f["line"]),
+        (&json!("test/total.test.js"), &json!(6)),
+        "{f:#}"
+    );
+    let message = f["message"].as_str().unwrap();
+    assert!(
+        message.contains("Expected: 7") && message.contains("Received: 1"),
+        "{f:#}"
+    );
+    assert!(!message.contains(" | "), "no code-frame fragment: {f:#}");
+    assert_eq!(
+        doc["checks"][1]["findings"],
+        json!([{
+            "file": "src/total.js",
+            "line": 4,
+            "column": 3,
+            "message": "error: Unexpected var, use let or const instead (no-var)",
+        }])
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert_eq!(snapshot(&repo), before);
+}
+
+/// Needs PyPI (pytest, mypy and setuptools into a fresh virtual
+/// environment): about a minute on a 2-core machine.
+#[test]
+fn a_src_layout_package_with_dependency_groups_and_mypy_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = python_src_layout(dir.path());
+    let ci = ".github/workflows/ci.yml job test";
+    let before = tracked(&repo);
+    let (code, doc) = verify_json(&repo);
+    let setup: Vec<&str> = doc["environment"]["setup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        setup,
+        vec![
+            "python3 -m venv \"$VIRTUAL_ENV\"",
+            "python3 -m pip install -e . 'pytest>=7'",
+            "python3 -m pip install mypy",
+        ]
+    );
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(
+        statuses(&doc),
+        vec![
+            pair("python -m pytest -q", "passed"),
+            pair("mypy", "passed")
+        ]
+    );
+    assert_eq!(doc["checks"][0]["source"], ci);
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(&repo) == before, "the tree changed");
+
+    // A bug and a type error in the files the project checks.
+    let source = std::fs::read_to_string(repo.join("src/inventory/stock.py"))
+        .unwrap()
+        .replace("+ amount", "- amount")
+        .replace("return levels[item]", "return str(levels[item])");
+    std::fs::write(repo.join("src/inventory/stock.py"), source).unwrap();
+    let before = tracked(&repo);
+    let (code, doc) = verify_json(&repo);
+    assert_eq!(code, 1, "{doc:#}");
+    let test = &doc["checks"][0]["findings"][0];
+    assert_eq!(
+        (&test["file"], &test["line"]),
+        (&json!("tests/test_stock.py"), &json!(6)),
+        "{test:#}"
+    );
+    assert_eq!(test["message"], "AssertionError: assert '-1' == 5");
+    let mypy = doc["checks"][1]["findings"].as_array().unwrap();
+    assert_eq!(mypy.len(), 1, "only the configured files: {mypy:#?}");
+    assert_eq!(
+        (&mypy[0]["file"], &mypy[0]["line"]),
+        (&json!("src/inventory/stock.py"), &json!(3))
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(&repo) == before, "the tree changed");
 }

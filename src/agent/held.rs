@@ -2,10 +2,11 @@
 
 use std::path::Path;
 
-use crate::agent::verify::{CheckRun, Location};
 use crate::git::{self, GitError};
 use crate::sandbox::scan::{Hit, Scanner};
+use crate::workspace::checks::{CheckResult, Status};
 use crate::workspace::detect::CheckKind;
+use crate::workspace::findings::Finding;
 
 /// The name the failure carries in reports.
 pub const SCAN_COMMAND: &str = "deckhand secret scan";
@@ -32,7 +33,7 @@ pub fn commit_scanned(
 }
 
 /// The hits as a failed check: what the code role reads and fixes.
-pub fn check_run(hits: &[Hit]) -> Option<CheckRun> {
+pub fn check_run(hits: &[Hit]) -> Option<CheckResult> {
     if hits.is_empty() {
         return None;
     }
@@ -43,16 +44,18 @@ pub fn check_run(hits: &[Hit]) -> Option<CheckRun> {
         output.push_str(&h.message());
         output.push('\n');
     }
-    Some(CheckRun {
+    Some(CheckResult {
         kind: CheckKind::Lint,
         command: SCAN_COMMAND.to_string(),
+        source: "Deckhand's pre-commit secret scan".to_string(),
+        status: Status::Failed,
+        missing: None,
         exit_code: Some(1),
-        timed_out: false,
         duration_ms: 0,
         counts: None,
         findings: hits
             .iter()
-            .map(|h| Location {
+            .map(|h| Finding {
                 file: h.file.clone(),
                 line: h.line,
                 column: None,
@@ -60,5 +63,6 @@ pub fn check_run(hits: &[Hit]) -> Option<CheckRun> {
             })
             .collect(),
         output,
+        wrote: Vec::new(),
     })
 }

@@ -7,13 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::conversation::{self, AgentError, RoleEnd, RoleState, Shared};
 use crate::agent::session::{Limit, Session};
-use crate::agent::verify::{self, CheckRun, Interrupt, VerifyReport};
+use crate::agent::verify::{self, Interrupt, VerifyReport};
 use crate::agent::{held, prompts, AgentRole};
 use crate::git;
 use crate::llm::Usage;
 use crate::report::Event;
 use crate::sandbox::scan::{Hit, Scanner};
 use crate::task::{TaskSpec, TaskStatus};
+use crate::workspace::checks::CheckResult;
 
 /// Which role the task is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,8 +35,8 @@ pub struct TaskState {
     pub branch: String,
     pub base_commit: String,
     pub author: (String, String),
-    /// Tests before any change.
-    pub baseline: Vec<CheckRun>,
+    /// Every check before any change.
+    pub baseline: Vec<CheckResult>,
     /// One per verified attempt.
     pub reports: Vec<VerifyReport>,
     /// Code's closing words on its last attempt.
@@ -191,7 +192,7 @@ impl TaskState {
     fn feedback(&self) -> Vec<String> {
         self.reports
             .iter()
-            .map(VerifyReport::failure_report)
+            .map(|r| r.failure_report(&self.baseline))
             .collect()
     }
 }
@@ -235,6 +236,8 @@ async fn verify_settled(
     attempt: u32,
 ) -> Result<Result<VerifyReport, Interrupt>, AgentError> {
     let mut tries = 0;
+    // Files checks wrote on an earlier try: committed, never restored.
+    let mut written = Vec::new();
     loop {
         stop_task_processes(s, "before verify").await;
         st.commit_async(
@@ -254,6 +257,8 @@ async fn verify_settled(
             report.checks.push(scan);
         }
         stop_task_processes(s, "after verify").await;
+        written.append(&mut report.written);
+        report.written = written.clone();
         let before = st.commits.len();
         st.commit_async(
             s,
@@ -314,7 +319,7 @@ async fn drive_phases(s: &mut Session, st: &mut TaskState) -> Result<Outcome, Ag
                         // Code changes files: the baseline must have run.
                         st.take_baseline(s).await?;
                         start_role(s, AgentRole::Code, attempt);
-                        let baseline = verify::describe_checks(&st.baseline);
+                        let baseline = verify::describe_baseline(&st.baseline);
                         RoleState::new(
                             AgentRole::Code,
                             prompts::code_start(&st.spec, attempt, &baseline, &st.feedback()),

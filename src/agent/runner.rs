@@ -11,7 +11,6 @@ use crate::agent::conversation::AgentError;
 use crate::agent::inbox::Inbox;
 use crate::agent::orchestrator::{self, Outcome, TaskState};
 use crate::agent::session::{Limit, Session, SessionParts};
-use crate::agent::verify::{run_checks, run_setup};
 use crate::config::{EnvSnapshot, Settings};
 use crate::git::protect::GitDirSnapshot;
 use crate::git::{self, FileChange, GitError, LocalRepo};
@@ -635,16 +634,14 @@ fn prepare(p: Preparing) -> crate::agent::session::Preparation {
         if !p.baseline {
             return Ok(None);
         }
-        run_setup(&p.setup_runner, &p.environment, &p.reporter, p.timeout).await;
         Ok(Some(
-            run_checks(
+            crate::agent::verify::baseline(
                 &p.workspace,
+                &p.setup_runner,
                 &p.runner,
                 &p.environment,
                 &p.reporter,
                 p.timeout,
-                "baseline",
-                &crate::agent::verify::ALL_KINDS,
             )
             .await,
         ))

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 use crate::agent::conversation::AgentError;
 use crate::agent::inbox::Inbox;
 use crate::agent::tools::ToolLimits;
-use crate::agent::verify::CheckRun;
 use crate::config::Budgets;
 use crate::llm::{PriceTable, Provider, Usage};
 use crate::report::Reporter;
 use crate::sandbox::Redactor;
+use crate::workspace::checks::CheckResult;
 use crate::workspace::detect::Environment;
 use crate::workspace::{CommandRunner, Workspace};
 
@@ -46,7 +46,7 @@ impl Limit {
 /// checkout, handing it to the command user, setup, and the baseline tests
 /// (their runs are its result; `None` when no baseline was run, as on a
 /// resume). It runs while the first model turns go out.
-pub type Preparation = tokio::task::JoinHandle<Result<Option<Vec<CheckRun>>, String>>;
+pub type Preparation = tokio::task::JoinHandle<Result<Option<Vec<CheckResult>>, String>>;
 
 pub struct Session {
     pub provider: Box<dyn Provider>,
@@ -70,7 +70,7 @@ pub struct Session {
     elapsed_before: Duration,
     preparing: Option<Preparation>,
     /// The baseline runs, once preparation finished (taken by the task).
-    pub baseline: Option<Vec<CheckRun>>,
+    pub baseline: Option<Vec<CheckResult>>,
 }
 
 pub struct SessionParts {

@@ -1,6 +1,7 @@
-//! The verify role: the repository's own checks first (no model needed),
-//! then a model review of each acceptance criterion; and the failure report
-//! that goes back to code.
+//! The verify role: the repository's own checks first (no model needed,
+//! run by `workspace::checks`), judged against the baseline, then a model
+//! review of each acceptance criterion; and the failure report that goes
+//! back to code.
 
 use std::time::Duration;
 
@@ -11,255 +12,143 @@ use crate::agent::session::{Limit, Session};
 use crate::agent::tools::CriterionVerdict;
 use crate::agent::{prompts, AgentRole};
 use crate::report::events::{human_duration, CheckSummary};
-use crate::report::Event;
+use crate::report::{Event, Reporter};
 use crate::task::TaskSpec;
+use crate::workspace::checks::{self, CheckResult, Options, Status, TreeWatch};
 use crate::workspace::command::cap_head_tail;
-use crate::workspace::detect::{Check, CheckKind, Environment};
-use crate::workspace::findings::{parse_findings, parse_test_counts, Finding, TestCounts};
-use crate::workspace::{CommandOutput, CommandRunner, Workspace};
+use crate::workspace::detect::Environment;
+use crate::workspace::findings::Finding;
+use crate::workspace::{CommandRunner, Workspace};
 
-/// Lines of a failing command's output kept for the model and the PR.
-const TAIL_LINES: usize = 80;
-const TAIL_BYTES: usize = 8_000;
-
-/// One check run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckRun {
-    pub kind: CheckKind,
-    pub command: String,
-    pub exit_code: Option<i32>,
-    pub timed_out: bool,
-    pub duration_ms: u64,
-    pub counts: Option<Counts>,
-    pub findings: Vec<Location>,
-    /// The end of the output (redacted, capped).
-    pub output: String,
-}
-
-/// Test counts, serialisable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub passed: u32,
-    pub failed: u32,
-    pub skipped: u32,
-}
-
-impl From<TestCounts> for Counts {
-    fn from(c: TestCounts) -> Self {
-        Counts {
-            passed: c.passed,
-            failed: c.failed,
-            skipped: c.skipped,
-        }
-    }
-}
-
-/// A finding, serialisable.
+/// Files a check wrote while it ran (checks should write none; nothing is
+/// restored).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Location {
-    pub file: String,
-    pub line: u32,
-    pub column: Option<u32>,
-    pub message: String,
+pub struct Written {
+    pub command: String,
+    pub files: Vec<String>,
 }
 
-impl From<Finding> for Location {
-    fn from(f: Finding) -> Self {
-        Location {
-            file: f.file,
-            line: f.line,
-            column: f.column,
-            message: f.message,
-        }
-    }
-}
-
-impl CheckRun {
-    pub fn passed(&self) -> bool {
-        self.exit_code == Some(0) && !self.timed_out
-    }
-
-    /// `✅ 14 passed`, `❌ 2 failed, 12 passed`, `❌ exit 2`, `⏱️ timed out`.
-    pub fn outcome(&self) -> String {
-        let mark = if self.passed() { "✅" } else { "❌" };
-        if self.timed_out {
-            return "⏱️ timed out".into();
-        }
-        match self.counts {
-            Some(c) if c.failed > 0 => format!("{mark} {} failed, {} passed", c.failed, c.passed),
-            Some(c) => format!("{mark} {} passed", c.passed),
-            None if self.passed() => format!("{mark} passed"),
-            None => format!(
-                "{mark} exit {}",
-                self.exit_code.map_or("?".into(), |c| c.to_string())
-            ),
-        }
-    }
-
-    pub fn duration(&self) -> Duration {
-        Duration::from_millis(self.duration_ms)
-    }
-
-    fn from_output(
-        check: &Check,
-        out: CommandOutput,
-        workspace: &Workspace,
-        runner_redact: &dyn Fn(&str) -> String,
-    ) -> Self {
-        let text = runner_redact(&out.output);
-        let findings = if out.success() {
-            Vec::new()
-        } else {
-            parse_findings(&text, workspace.root())
-                .into_iter()
-                .map(Location::from)
-                .collect()
-        };
-        CheckRun {
-            kind: check.kind,
-            command: check.command.clone(),
-            exit_code: out.exit_code,
-            timed_out: out.timed_out,
-            duration_ms: out.duration.as_millis() as u64,
-            counts: parse_test_counts(&text).map(Counts::from),
-            findings,
-            output: cap_head_tail(&text, TAIL_LINES, TAIL_BYTES),
-        }
-    }
-
-    /// What code needs to fix this failure.
-    pub fn failure_text(&self) -> String {
-        let mut out = format!(
-            "`{}` ({}) {} after {}",
-            self.command,
-            self.kind.as_str(),
-            if self.timed_out {
-                "timed out".to_string()
-            } else {
-                format!(
-                    "exited with code {}",
-                    self.exit_code.map_or("?".into(), |c| c.to_string())
-                )
-            },
-            human_duration(self.duration())
-        );
-        if let Some(c) = self.counts {
-            out.push_str(&format!(" — {} passed, {} failed", c.passed, c.failed));
-        }
-        out.push('\n');
-        if !self.findings.is_empty() {
-            out.push_str("Failures:\n");
-            for f in &self.findings {
-                let col = f.column.map(|c| format!(":{c}")).unwrap_or_default();
-                out.push_str(&format!("- {}:{}{col} — {}\n", f.file, f.line, f.message));
-            }
-        }
-        out.push_str(&format!("Output:\n```\n{}\n```\n", self.output.trim_end()));
-        out
+impl Written {
+    fn of(checks: &[CheckResult]) -> Vec<Written> {
+        checks
+            .iter()
+            .filter(|c| !c.wrote.is_empty())
+            .map(|c| Written {
+                command: c.command.clone(),
+                files: c.wrote.clone(),
+            })
+            .collect()
     }
 }
 
-/// Runs the setup commands; a failure is reported, not fatal.
-pub async fn run_setup(
-    runner: &CommandRunner,
-    s_env: &Environment,
-    reporter: &crate::report::Reporter,
-    timeout: Duration,
-) {
-    for command in &s_env.setup {
-        match runner.run(command, timeout).await {
-            Ok(out) => {
-                let mark = if out.success() { "✅" } else { "❌" };
-                reporter.progress(&format!(
-                    "🔄 setup: {command} … {mark} ({})",
-                    human_duration(out.duration)
-                ));
-                if !out.success() {
-                    reporter.progress(&cap_head_tail(&out.output, 20, 4000));
-                }
-            }
-            Err(e) => reporter.progress(&format!("❌ setup: {command}: {e}")),
-        }
-    }
-}
-
-/// Runs every check of `kinds` and reports each on one line.
-pub async fn run_checks(
+/// Runs setup (with `setup_runner`) and every check before the task
+/// changes anything: the baseline.
+pub async fn baseline(
     workspace: &Workspace,
+    setup_runner: &CommandRunner,
     runner: &CommandRunner,
     env: &Environment,
-    reporter: &crate::report::Reporter,
+    reporter: &Reporter,
     timeout: Duration,
-    purpose: &str,
-    kinds: &[CheckKind],
-) -> Vec<CheckRun> {
+) -> Vec<CheckResult> {
     let redactor = reporter.redactor().clone();
     let redact = |t: &str| redactor.redact(t).into_owned();
-    let mut runs = Vec::new();
-    for check in env.checks.iter().filter(|c| kinds.contains(&c.kind)) {
-        let out = match runner.run(&check.command, timeout).await {
-            Ok(out) => out,
-            Err(e) => CommandOutput {
-                command: check.command.clone(),
-                exit_code: None,
-                timed_out: false,
-                output: format!("could not start: {e}"),
-                dropped_bytes: 0,
-                duration: Duration::ZERO,
-            },
-        };
-        let run = CheckRun::from_output(check, out, workspace, &redact);
-        reporter.progress(&format!(
-            "🔄 {purpose}: {} … {} ({})",
-            run.command,
-            run.outcome(),
-            human_duration(run.duration())
-        ));
+    let progress = |line: &str| reporter.progress(line);
+    let opts = Options {
+        timeout,
+        purpose: "baseline",
+        redact: &redact,
+        progress: &progress,
+    };
+    let mut watch = TreeWatch::start(workspace.root());
+    checks::setup(setup_runner, env, &opts, &mut watch).await;
+    let runs = checks::run_checks(workspace.root(), runner, env, &opts, &mut watch).await;
+    emit(reporter, "baseline", &runs);
+    runs
+}
+
+/// Every check, as `purpose` (one progress line and one event each).
+async fn run_all(s: &Session, purpose: &str) -> Vec<CheckResult> {
+    let reporter = s.reporter.clone();
+    let redactor = reporter.redactor().clone();
+    let redact = |t: &str| redactor.redact(t).into_owned();
+    let progress = |line: &str| reporter.progress(line);
+    let opts = Options {
+        timeout: s.check_timeout(),
+        purpose,
+        redact: &redact,
+        progress: &progress,
+    };
+    let root = s.workspace.root();
+    let mut watch = TreeWatch::start(root);
+    let runs = checks::run_checks(root, &s.runner, &s.environment, &opts, &mut watch).await;
+    emit(&s.reporter, purpose, &runs);
+    runs
+}
+
+fn emit(reporter: &Reporter, purpose: &str, runs: &[CheckResult]) {
+    for run in runs {
         reporter.event(Event::CommandRun {
             purpose: purpose.into(),
             command: run.command.clone(),
             exit_code: run.exit_code,
-            timed_out: run.timed_out,
-            duration_ms: run.duration_ms as u128,
+            timed_out: run.status == Status::TimedOut,
+            duration_ms: u128::from(run.duration_ms),
             passed: run.counts.map(|c| c.passed),
             failed: run.counts.map(|c| c.failed),
         });
-        runs.push(run);
     }
-    runs
 }
-
-pub const ALL_KINDS: [CheckKind; 3] = [CheckKind::Test, CheckKind::Lint, CheckKind::Typecheck];
 
 /// One verification of an attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerifyReport {
     pub attempt: u32,
-    pub checks: Vec<CheckRun>,
+    pub checks: Vec<CheckResult>,
     /// The model's judgement; `None` when checks failed (no review was
     /// needed) or the spec had no criteria.
     pub verdict: Option<Vec<CriterionVerdict>>,
     /// Set when the review itself could not finish.
     pub review_problem: Option<String>,
     /// Commands that failed exactly as they did before the task (the
-    /// baseline): not a regression, so not this attempt's failure.
+    /// baseline): unchanged, so not this attempt's failure.
     #[serde(default)]
     pub preexisting: Vec<String>,
+    /// Commands that failed before the task and pass now.
+    #[serde(default)]
+    pub fixed: Vec<String>,
+    /// Checks that wrote files while verifying this attempt.
+    #[serde(default)]
+    pub written: Vec<Written>,
 }
 
 impl VerifyReport {
-    /// Every check passed, or failed only as it did in the baseline.
+    /// Every check passed (or could not run for want of a tool), or failed
+    /// only as it did in the baseline.
     pub fn checks_passed(&self) -> bool {
         self.checks.iter().all(|c| self.acceptable(c))
     }
 
-    fn acceptable(&self, c: &CheckRun) -> bool {
-        c.passed() || self.preexisting.contains(&c.command)
+    fn acceptable(&self, c: &CheckResult) -> bool {
+        c.ok() || self.preexisting.contains(&c.command)
     }
 
-    /// Checks ran and all of them passed outright.
+    /// Checks that fail now and did not, or fail with something new.
+    pub fn new_failures(&self) -> impl Iterator<Item = &CheckResult> + '_ {
+        self.checks.iter().filter(|c| !self.acceptable(c))
+    }
+
+    /// Checks ran and each passed outright or could not run for want of a
+    /// tool (see [`VerifyReport::not_run`]).
     pub fn all_checks_clean(&self) -> bool {
-        !self.checks.is_empty() && self.checks.iter().all(CheckRun::passed)
+        self.checks.iter().any(CheckResult::passed) && self.checks.iter().all(CheckResult::ok)
+    }
+
+    /// Checks that did not run because their tool is not installed.
+    pub fn not_run(&self) -> impl Iterator<Item = &CheckResult> + '_ {
+        self.checks
+            .iter()
+            .filter(|c| c.status == Status::NotInstalled)
     }
 
     pub fn passed(&self) -> bool {
@@ -271,11 +160,12 @@ impl VerifyReport {
                 .is_none_or(|v| v.iter().all(|c| c.met))
     }
 
-    /// What failed, for code's next attempt and for the PR.
-    pub fn failure_report(&self) -> String {
+    /// What this attempt broke or must fix, for code's next attempt and
+    /// for the PR: only failures the baseline did not have.
+    pub fn failure_report(&self, baseline: &[CheckResult]) -> String {
         let mut out = String::new();
-        for c in self.checks.iter().filter(|c| !self.acceptable(c)) {
-            out.push_str(&c.failure_text());
+        for c in self.new_failures() {
+            out.push_str(&failure_text(c, baseline));
             out.push('\n');
         }
         if let Some(problem) = &self.review_problem {
@@ -315,50 +205,140 @@ impl VerifyReport {
     }
 }
 
+/// The same command in the baseline.
+fn before<'a>(run: &CheckResult, baseline: &'a [CheckResult]) -> Option<&'a CheckResult> {
+    baseline.iter().find(|b| b.command == run.command)
+}
+
+/// Whether the baseline had this finding (same file and message: a line
+/// moved by the change is the same finding).
+fn known(f: &Finding, before: Option<&CheckResult>) -> bool {
+    before.is_some_and(|b| {
+        b.findings
+            .iter()
+            .any(|k| k.file == f.file && k.message == f.message)
+    })
+}
+
 /// Whether `run` is worse than the same command in the baseline: it fails
 /// and the baseline passed (or never ran it), or it has a failure the
 /// baseline did not have (a new finding, more failed tests, a new timeout,
-/// another exit code when neither says more).
-pub fn regressed(run: &CheckRun, baseline: &[CheckRun]) -> bool {
-    if run.passed() {
+/// another exit code when neither says more). A tool that is not
+/// installed is never a regression.
+pub fn regressed(run: &CheckResult, baseline: &[CheckResult]) -> bool {
+    if run.ok() {
         return false;
     }
-    let Some(before) = baseline.iter().find(|b| b.command == run.command) else {
+    let Some(then) = before(run, baseline) else {
         return true;
     };
-    if before.passed() || (run.timed_out && !before.timed_out) {
+    if then.ok() || (run.status == Status::TimedOut && then.status != Status::TimedOut) {
         return true;
     }
-    if let (Some(now), Some(then)) = (run.counts, before.counts) {
-        if now.failed > then.failed {
+    if let (Some(now), Some(was)) = (run.counts, then.counts) {
+        if now.failed > was.failed {
             return true;
         }
     }
-    let known = |f: &Location| {
-        before
-            .findings
-            .iter()
-            .any(|b| b.file == f.file && b.message == f.message)
-    };
-    if run.findings.iter().any(|f| !known(f)) {
+    if run.findings.iter().any(|f| !known(f, Some(then))) {
         return true;
     }
-    run.findings.is_empty() && run.counts.is_none() && run.exit_code != before.exit_code
+    run.findings.is_empty() && run.counts.is_none() && run.exit_code != then.exit_code
+}
+
+/// What code needs to fix a failing check: its new findings only. The
+/// output is shown unless the baseline failed too and the new findings
+/// could be told apart (the output would name the old failures).
+pub fn failure_text(run: &CheckResult, baseline: &[CheckResult]) -> String {
+    let then = before(run, baseline).filter(|b| !b.ok());
+    let ended = match run.status {
+        Status::TimedOut => "timed out".to_string(),
+        _ => format!(
+            "exited with code {}",
+            run.exit_code.map_or("?".into(), |c| c.to_string())
+        ),
+    };
+    let mut out = format!(
+        "`{}` ({}) {ended} after {}",
+        run.command,
+        run.kind.as_str(),
+        human_duration(run.duration())
+    );
+    if let Some(c) = run.counts {
+        out.push_str(&format!(" — {} passed, {} failed", c.passed, c.failed));
+    }
+    out.push('\n');
+    let new: Vec<&Finding> = run.findings.iter().filter(|f| !known(f, then)).collect();
+    let old = run.findings.len() - new.len();
+    if !new.is_empty() {
+        out.push_str(if then.is_some() {
+            "New failures (not there before the task):\n"
+        } else {
+            "Failures:\n"
+        });
+        for f in &new {
+            let col = f.column.map(|c| format!(":{c}")).unwrap_or_default();
+            out.push_str(&format!("- {}:{}{col} — {}\n", f.file, f.line, f.message));
+        }
+    }
+    if let Some(was) = then {
+        out.push_str(&format!(
+            "This command already failed before the task ({}); {} failure(s) from then are left out: only what this change broke counts.\n",
+            was.outcome(),
+            old
+        ));
+        if !new.is_empty() {
+            return out;
+        }
+    }
+    out.push_str(&format!("Output:\n```\n{}\n```\n", run.output.trim_end()));
+    out
 }
 
 /// Check results as the reviewer reads them.
-pub fn describe_checks(checks: &[CheckRun]) -> String {
+pub fn describe_checks(checks: &[CheckResult], baseline: &[CheckResult]) -> String {
     if checks.is_empty() {
         return "No checks were detected for this repository.".into();
     }
     checks
         .iter()
         .map(|c| {
-            if c.passed() {
+            if c.ok() {
                 format!("- `{}` ({}): {}\n", c.command, c.kind.as_str(), c.outcome())
+            } else if !regressed(c, baseline) {
+                format!(
+                    "- `{}` ({}): {} — fails exactly as before the task\n",
+                    c.command,
+                    c.kind.as_str(),
+                    c.outcome()
+                )
             } else {
-                format!("- {}", c.failure_text())
+                format!("- {}", failure_text(c, baseline))
             }
+        })
+        .collect()
+}
+
+/// The baseline as code reads it: outcomes only. Failures that were there
+/// before the task are not named: they are not code's to fix.
+pub fn describe_baseline(baseline: &[CheckResult]) -> String {
+    if baseline.is_empty() {
+        return "No checks were detected for this repository.".into();
+    }
+    baseline
+        .iter()
+        .map(|c| {
+            let note = if c.ok() {
+                ""
+            } else {
+                " — fails before any change; those failures are not part of this task (only new ones count)"
+            };
+            format!(
+                "- `{}` ({}): {}{note}\n",
+                c.command,
+                c.kind.as_str(),
+                c.outcome()
+            )
         })
         .collect()
 }
@@ -379,38 +359,43 @@ pub async fn verify(
     spec: &mut TaskSpec,
     attempt: u32,
     diff: &str,
-    baseline: &[CheckRun],
+    baseline: &[CheckResult],
 ) -> Result<Result<VerifyReport, Interrupt>, AgentError> {
-    let checks = run_checks(
-        &s.workspace,
-        &s.runner,
-        &s.environment,
-        &s.reporter,
-        s.check_timeout(),
-        "verify",
-        &ALL_KINDS,
-    )
-    .await;
-    let preexisting: Vec<String> = checks
-        .iter()
-        .filter(|c| !c.passed() && !regressed(c, baseline))
-        .map(|c| c.command.clone())
-        .collect();
-    for command in &preexisting {
-        s.progress(&format!(
-            "ℹ️ verify: {command} fails as it did before the task (no new failure); not held against this attempt"
-        ));
+    let checks = run_all(s, "verify").await;
+    let mut preexisting = Vec::new();
+    let mut fixed = Vec::new();
+    for c in &checks {
+        let then = before(c, baseline);
+        if !c.ok() && !regressed(c, baseline) {
+            preexisting.push(c.command.clone());
+            s.progress(&format!(
+                "ℹ️ verify: unchanged: {} fails as it did before the task (no new failure); not held against this attempt",
+                c.command
+            ));
+        } else if !c.ok() {
+            s.progress(&format!("❌ verify: new failure: {}", c.command));
+        } else if c.passed() && then.is_some_and(|b| !b.ok()) {
+            fixed.push(c.command.clone());
+            s.progress(&format!(
+                "✅ verify: fixed: {} passes now (it failed before the task)",
+                c.command
+            ));
+        }
     }
+    let written = Written::of(&checks);
     let mut report = VerifyReport {
         attempt,
         checks,
         verdict: None,
         review_problem: None,
         preexisting,
+        fixed,
+        written,
     };
     if report.checks_passed() && !spec.acceptance_criteria.is_empty() {
         let diff = cap_head_tail(diff, 1500, 60_000);
-        let opening = prompts::verify_start(spec, &describe_checks(&report.checks), &diff);
+        let opening =
+            prompts::verify_start(spec, &describe_checks(&report.checks, baseline), &diff);
         let mut state = RoleState::new(AgentRole::Verify, opening);
         let mut verdict = None;
         let end = conversation::run(
@@ -459,49 +444,82 @@ pub async fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workspace::detect::CheckKind;
+    use crate::workspace::findings::TestCounts;
 
-    fn lint(exit: i32, findings: &[(&str, &str)]) -> CheckRun {
-        CheckRun {
-            kind: CheckKind::Lint,
-            command: "npm run lint".into(),
-            exit_code: Some(exit),
-            timed_out: false,
+    fn check(status: Status, failed: u32, findings: &[(&str, &str)]) -> CheckResult {
+        CheckResult {
+            kind: CheckKind::Test,
+            command: "npm test".into(),
+            source: "package.json scripts.test".into(),
+            status,
+            missing: None,
+            exit_code: Some(if status == Status::Passed { 0 } else { 1 }),
             duration_ms: 1,
-            counts: None,
+            counts: Some(TestCounts {
+                passed: 3,
+                failed,
+                skipped: 0,
+            }),
             findings: findings
                 .iter()
                 .enumerate()
-                .map(|(i, (file, message))| Location {
+                .map(|(i, (file, message))| Finding {
                     file: file.to_string(),
                     line: 10 + i as u32,
                     column: None,
                     message: message.to_string(),
                 })
                 .collect(),
-            output: String::new(),
+            output: "not ok 1 - legacy rounding\nnot ok 2 - new limit\n".into(),
+            wrote: Vec::new(),
         }
     }
 
+    const OLD: (&str, &str) = ("test/legacy.test.js", "legacy rounding: expected 2, got 3");
+    const NEW: (&str, &str) = ("test/limit.test.js", "new limit: expected 429, got 200");
+
     #[test]
     fn only_a_new_failure_is_a_regression() {
-        let before = [lint(1, &[("src/legacy.js", "no-todo: TODO left")])];
+        let before = [check(Status::Failed, 1, &[OLD])];
         // The same finding (moved by a few lines) is not new.
-        assert!(!regressed(
-            &lint(1, &[("src/legacy.js", "no-todo: TODO left")]),
-            &before
-        ));
+        assert!(!regressed(&check(Status::Failed, 1, &[OLD]), &before));
+        assert!(regressed(&check(Status::Failed, 2, &[OLD, NEW]), &before));
         assert!(regressed(
-            &lint(
-                1,
-                &[
-                    ("src/legacy.js", "no-todo: TODO left"),
-                    ("src/one.js", "no-todo: TODO left")
-                ]
-            ),
-            &before
+            &check(Status::Failed, 1, &[]),
+            &[check(Status::Passed, 0, &[])]
         ));
-        assert!(regressed(&lint(1, &[]), &[lint(0, &[])]));
-        assert!(regressed(&lint(1, &[]), &[]));
-        assert!(!regressed(&lint(0, &[]), &[]));
+        assert!(regressed(&check(Status::Failed, 1, &[]), &[]));
+        assert!(!regressed(&check(Status::Passed, 0, &[]), &[]));
+        let mut missing = check(Status::NotInstalled, 0, &[]);
+        missing.missing = Some("jest".into());
+        assert!(!regressed(&missing, &[check(Status::Passed, 0, &[])]));
+    }
+
+    #[test]
+    fn code_is_told_only_what_its_change_broke() {
+        let baseline = [check(Status::Failed, 1, &[OLD])];
+        let now = check(Status::Failed, 2, &[OLD, NEW]);
+        assert_eq!(
+            failure_text(&now, &baseline),
+            "`npm test` (test) exited with code 1 after 1 ms — 3 passed, 2 failed\n\
+             New failures (not there before the task):\n\
+             - test/limit.test.js:11 — new limit: expected 429, got 200\n\
+             This command already failed before the task (❌ 1 failed, 3 passed); 1 failure(s) from then are left out: only what this change broke counts.\n"
+        );
+        assert_eq!(
+            describe_baseline(&baseline),
+            "- `npm test` (test): ❌ 1 failed, 3 passed — fails before any change; those failures are not part of this task (only new ones count)\n"
+        );
+        // With a clean baseline the output is kept.
+        let text = failure_text(&now, &[check(Status::Passed, 0, &[])]);
+        assert!(
+            text.contains("Failures:\n- test/legacy.test.js:10"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("Output:\n```\nnot ok 1 - legacy rounding\nnot ok 2 - new limit\n```\n"),
+            "{text}"
+        );
     }
 }

@@ -48,6 +48,9 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
             c.command,
             c.source
         ));
+        for line in &c.runs {
+            reporter.progress(&format!("   runs: {line}"));
+        }
     }
     for n in &environment.notes {
         reporter.progress(&format!("ℹ️ {n}"));
@@ -137,6 +140,7 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
         &environment,
         &Options {
             timeout: settings.budgets.check_timeout,
+            purpose: "verify",
             redact: &redact,
             progress: &progress,
         },

@@ -5,10 +5,11 @@
 use std::fmt::Write as _;
 
 use crate::agent::orchestrator::ContainmentRecord;
-use crate::agent::verify::{CheckRun, VerifyReport};
+use crate::agent::verify::VerifyReport;
 use crate::git::FileChange;
 use crate::llm::Usage;
 use crate::task::TaskSpec;
+use crate::workspace::checks::{CheckResult, Status};
 
 /// How the task ended, as the PR states it.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +24,7 @@ pub struct PrInput<'a> {
     pub status: PrStatus,
     pub summary: &'a str,
     pub changes: &'a [FileChange],
-    pub baseline: &'a [CheckRun],
+    pub baseline: &'a [CheckResult],
     pub reports: &'a [VerifyReport],
     pub usage: Usage,
     pub cost: Option<f64>,
@@ -43,13 +44,19 @@ fn done_line(spec: &TaskSpec, last: Option<&VerifyReport>) -> String {
         Some(r) if r.checks.is_empty() => {
             "no check ran (no test, lint or type-check command was detected)".to_string()
         }
-        Some(r) if r.all_checks_clean() => "the repository's checks pass".to_string(),
+        Some(r) if r.checks.iter().all(|c| c.status == Status::NotInstalled) => {
+            format!("no check ran{}", not_run(r))
+        }
+        Some(r) if r.all_checks_clean() => {
+            format!("the repository's checks pass{}", not_run(r))
+        }
         Some(r) if r.preexisting.is_empty() => "the repository's checks ran".to_string(),
         Some(r) => {
             let list: Vec<String> = r.preexisting.iter().map(|c| format!("`{c}`")).collect();
             format!(
-                "the repository's checks pass, except {} which fail(s) exactly as before the task (no new failures)",
-                list.join(", ")
+                "the repository's checks pass, except {} which fail(s) exactly as before the task (no new failures){}",
+                list.join(", "),
+                not_run(r)
             )
         }
     };
@@ -61,6 +68,19 @@ fn done_line(spec: &TaskSpec, last: Option<&VerifyReport>) -> String {
         None => "the acceptance criteria were not reviewed".to_string(),
     };
     format!("{checks}; {criteria}.")
+}
+
+/// ` (not run: ruff is not installed)` for checks whose tool is missing.
+fn not_run(r: &VerifyReport) -> String {
+    let missing: Vec<String> = r.not_run().map(CheckResult::outcome).collect();
+    if missing.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = missing
+        .iter()
+        .map(|m| m.trim_start_matches("⚪ ").to_string())
+        .collect();
+    format!(" ({})", list.join("; "))
 }
 
 /// Renders the description.
@@ -119,28 +139,38 @@ pub fn render(input: &PrInput<'_>) -> String {
     } else {
         let _ = writeln!(
             out,
-            "| Check | Command | Before | After |\n|---|---|---|---|"
+            "| Check | Command | Before | After | From |\n|---|---|---|---|---|"
         );
-        let mut commands: Vec<(&str, &str)> = Vec::new();
+        let mut commands: Vec<&CheckResult> = Vec::new();
         for c in input.baseline.iter().chain(after) {
-            if !commands.iter().any(|(_, cmd)| *cmd == c.command) {
-                commands.push((c.kind.as_str(), c.command.as_str()));
+            if !commands.iter().any(|k| k.command == c.command) {
+                commands.push(c);
             }
         }
-        for (kind, command) in commands {
+        for c in commands {
             let before = input
                 .baseline
                 .iter()
-                .find(|c| c.command == command)
-                .map_or("—".to_string(), CheckRun::outcome);
+                .find(|b| b.command == c.command)
+                .map_or("—".to_string(), CheckResult::outcome);
             let now = after
                 .iter()
-                .find(|c| c.command == command)
-                .map_or("not run".to_string(), CheckRun::outcome);
-            let _ = writeln!(out, "| {kind} | `{command}` | {before} | {now} |");
+                .find(|a| a.command == c.command)
+                .map_or("not run".to_string(), CheckResult::outcome);
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {before} | {now} | {} |",
+                c.kind.as_str(),
+                c.command,
+                c.source
+            );
         }
         out.push('\n');
+        if let Some(last) = input.reports.last() {
+            comparison(&mut out, last);
+        }
     }
+    written_section(&mut out, input);
 
     verified_line(&mut out, input);
 
@@ -203,7 +233,7 @@ pub fn render(input: &PrInput<'_>) -> String {
     if let (PrStatus::NeedsReview(_), Some(last)) = (&input.status, input.reports.last()) {
         if !last.passed() {
             let _ = writeln!(out, "### Last failure (attempt {})", last.attempt);
-            let _ = writeln!(out, "{}", last.failure_report());
+            let _ = writeln!(out, "{}", last.failure_report(input.baseline));
         }
     }
 
@@ -267,6 +297,73 @@ fn verified_line(out: &mut String, input: &PrInput<'_>) {
     }
 }
 
+/// New failures, fixed ones and unchanged ones, each named once.
+fn comparison(out: &mut String, last: &VerifyReport) {
+    let new: Vec<String> = last
+        .new_failures()
+        .map(|c| format!("`{}`", c.command))
+        .collect();
+    let list = |l: &[String]| {
+        l.iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut lines = Vec::new();
+    if !new.is_empty() {
+        lines.push(format!("- New failures: {}", new.join(", ")));
+    }
+    if !last.fixed.is_empty() {
+        lines.push(format!(
+            "- Fixed (failed before the task): {}",
+            list(&last.fixed)
+        ));
+    }
+    if !last.preexisting.is_empty() {
+        lines.push(format!(
+            "- Unchanged (failed before the task, the same way): {}",
+            list(&last.preexisting)
+        ));
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(out, "{}\n", lines.join("\n"));
+    }
+}
+
+/// Checks that wrote files: they should write none; nothing was restored.
+fn written_section(out: &mut String, input: &PrInput<'_>) {
+    let before: Vec<(&str, &[String])> = input
+        .baseline
+        .iter()
+        .filter(|c| !c.wrote.is_empty())
+        .map(|c| (c.command.as_str(), c.wrote.as_slice()))
+        .collect();
+    let during: Vec<(&str, &[String])> = input
+        .reports
+        .last()
+        .map(|r| {
+            r.written
+                .iter()
+                .map(|w| (w.command.as_str(), w.files.as_slice()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if before.is_empty() && during.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "> [!WARNING]\n> Checks changed files (a check should only read; nothing was restored, the changes are in the branch):"
+    );
+    for (when, list) in [("before the task", before), ("while verifying", during)] {
+        for (command, files) in list {
+            let files: Vec<String> = files.iter().map(|f| format!("`{f}`")).collect();
+            let _ = writeln!(out, "> - `{command}` ({when}): {}", files.join(", "));
+        }
+    }
+    out.push('\n');
+}
+
 /// What the network level refused and what containment could not enforce.
 fn containment_section(out: &mut String, c: &ContainmentRecord) {
     if c.blocked.is_empty() && c.advisories.is_empty() && c.held_back.is_empty() {
@@ -309,23 +406,30 @@ fn split_migration_notes(text: &str) -> (&str, Option<&str>) {
 mod tests {
     use super::*;
     use crate::agent::tools::CriterionVerdict;
-    use crate::agent::verify::Counts;
     use crate::workspace::detect::CheckKind;
+    use crate::workspace::findings::TestCounts;
 
-    fn run(passed: u32, failed: u32) -> CheckRun {
-        CheckRun {
+    fn run(passed: u32, failed: u32) -> CheckResult {
+        CheckResult {
             kind: CheckKind::Test,
             command: "npm test".into(),
+            source: "package.json scripts.test".into(),
+            status: if failed > 0 {
+                Status::Failed
+            } else {
+                Status::Passed
+            },
+            missing: None,
             exit_code: Some(if failed > 0 { 1 } else { 0 }),
-            timed_out: false,
             duration_ms: 1200,
-            counts: Some(Counts {
+            counts: Some(TestCounts {
                 passed,
                 failed,
                 skipped: 0,
             }),
             findings: Vec::new(),
             output: "boom".into(),
+            wrote: Vec::new(),
         }
     }
 
@@ -344,6 +448,8 @@ mod tests {
             }]),
             review_problem: None,
             preexisting: Vec::new(),
+            fixed: Vec::new(),
+            written: Vec::new(),
         }];
         let changes = vec![FileChange {
             path: "src/app.js".into(),
@@ -378,7 +484,9 @@ mod tests {
         assert!(text.contains("Verified commit: `0123456789ab`"), "{text}");
         assert!(text.contains("- `evil.example.com:443`"), "{text}");
         assert!(
-            text.contains("| test | `npm test` | ✅ 2 passed | ✅ 5 passed |"),
+            text.contains(
+                "| test | `npm test` | ✅ 2 passed | ✅ 5 passed | package.json scripts.test |"
+            ),
             "{text}"
         );
         assert!(text.contains("| `src/app.js` | modified | +3 −1 |"));
@@ -401,6 +509,8 @@ mod tests {
             verdict: None,
             review_problem: None,
             preexisting: Vec::new(),
+            fixed: Vec::new(),
+            written: Vec::new(),
         };
         let line = done_line(&spec, Some(&none));
         assert!(!line.contains("checks pass"), "{line}");
@@ -409,6 +519,7 @@ mod tests {
         let mut old_lint = run(1, 0);
         old_lint.command = "npm run lint".into();
         old_lint.exit_code = Some(1);
+        old_lint.status = Status::Failed;
         let with_old = VerifyReport {
             checks: vec![run(5, 0), old_lint],
             preexisting: vec!["npm run lint".into()],

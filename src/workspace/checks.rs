@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use regex::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::command::cap_head_tail;
 use super::detect::{CheckKind, Environment};
@@ -20,7 +20,7 @@ const TAIL_LINES: usize = 80;
 const TAIL_BYTES: usize = 8_000;
 
 /// How a check ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Passed,
@@ -45,13 +45,15 @@ pub struct SetupResult {
 }
 
 /// One check.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     pub kind: CheckKind,
     pub command: String,
+    #[serde(default)]
     pub source: String,
     pub status: Status,
     /// The program that is not installed (with `NotInstalled`).
+    #[serde(default)]
     pub missing: Option<String>,
     pub exit_code: Option<i32>,
     pub duration_ms: u64,
@@ -60,6 +62,7 @@ pub struct CheckResult {
     /// The end of the output (redacted, capped).
     pub output: String,
     /// Files in the tree it changed (a check should change none).
+    #[serde(default)]
     pub wrote: Vec<String>,
 }
 
@@ -67,6 +70,15 @@ impl CheckResult {
     /// Passed, or could not run for want of a tool.
     pub fn ok(&self) -> bool {
         matches!(self.status, Status::Passed | Status::NotInstalled)
+    }
+
+    /// Ran and passed.
+    pub fn passed(&self) -> bool {
+        self.status == Status::Passed
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::from_millis(self.duration_ms)
     }
 
     /// `✅ 14 passed`, `❌ 2 failed, 12 passed`, `❌ exit 2`, `⏱️ timed out`,
@@ -121,11 +133,69 @@ pub struct Report {
 }
 
 /// How to run: the per-command timeout, the redactor every output goes
-/// through, and where progress lines go.
+/// through, where progress lines go and what they say the run is for
+/// (`verify`, `baseline`).
 pub struct Options<'a> {
     pub timeout: Duration,
-    pub redact: &'a dyn Fn(&str) -> String,
-    pub progress: &'a dyn Fn(&str),
+    pub purpose: &'a str,
+    pub redact: &'a (dyn Fn(&str) -> String + Sync),
+    pub progress: &'a (dyn Fn(&str) + Sync),
+}
+
+/// The tree as it was when verification started and after the last
+/// command, so each command's writes are told apart.
+pub struct TreeWatch {
+    root: std::path::PathBuf,
+    first: Option<TreeState>,
+    last: Option<TreeState>,
+    note: Option<String>,
+}
+
+impl TreeWatch {
+    /// Reads the tree now (a tree that cannot be read is noted, not fatal).
+    pub fn start(root: &Path) -> TreeWatch {
+        let (first, note) = match tree::snapshot(root) {
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(format!("the tree was not compared: {e}"))),
+        };
+        TreeWatch {
+            root: root.to_path_buf(),
+            last: first.clone(),
+            first,
+            note,
+        }
+    }
+
+    /// What changed since the last look, which becomes the new state.
+    fn wrote(&mut self) -> Vec<String> {
+        let Some(before) = self.last.as_ref() else {
+            return Vec::new();
+        };
+        match tree::snapshot(&self.root) {
+            Ok(after) => {
+                let changed = tree::changed(before, &after);
+                self.last = Some(after);
+                changed
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the tree after a command");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Every path changed since [`TreeWatch::start`].
+    pub fn report(&self) -> TreeReport {
+        let changed = match (&self.first, &self.last) {
+            (Some(a), Some(b)) => tree::changed(a, b),
+            _ => Vec::new(),
+        };
+        TreeReport {
+            compared: self.first.is_some(),
+            changed,
+            note: self.note.clone(),
+        }
+    }
 }
 
 /// Runs setup, then every check, comparing the tree around each command.
@@ -135,19 +205,29 @@ pub async fn verify(
     env: &Environment,
     opts: &Options<'_>,
 ) -> Report {
-    let mut tree_note = None;
-    let mut state = match tree::snapshot(root) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tree_note = Some(format!("the tree was not compared: {e}"));
-            None
-        }
-    };
-    let first = state.clone();
+    let mut watch = TreeWatch::start(root);
+    let setup = setup(runner, env, opts, &mut watch).await;
+    let checks = run_checks(root, runner, env, opts, &mut watch).await;
+    Report {
+        passed: checks.iter().all(CheckResult::ok),
+        environment: env.clone(),
+        setup,
+        checks,
+        tree: watch.report(),
+    }
+}
+
+/// Runs the setup commands; a failure is reported, not fatal.
+pub async fn setup(
+    runner: &CommandRunner,
+    env: &Environment,
+    opts: &Options<'_>,
+    watch: &mut TreeWatch,
+) -> Vec<SetupResult> {
     let mut setup = Vec::new();
     for step in &env.setup {
         let out = run(runner, &step.command, opts.timeout).await;
-        let wrote = wrote(root, &mut state);
+        let wrote = watch.wrote();
         let passed = out.success();
         (opts.progress)(&format!(
             "🔄 setup: {} … {} ({})",
@@ -169,10 +249,21 @@ pub async fn verify(
             wrote,
         });
     }
+    setup
+}
+
+/// Runs every check, one progress line each, and says which wrote files.
+pub async fn run_checks(
+    root: &Path,
+    runner: &CommandRunner,
+    env: &Environment,
+    opts: &Options<'_>,
+    watch: &mut TreeWatch,
+) -> Vec<CheckResult> {
     let mut checks = Vec::new();
     for check in &env.checks {
         let out = run(runner, &check.command, opts.timeout).await;
-        let wrote = wrote(root, &mut state);
+        let wrote = watch.wrote();
         let text = (opts.redact)(&out.output);
         let missing = missing_tool(&check.command, &out);
         let status = if out.timed_out {
@@ -203,35 +294,22 @@ pub async fn verify(
             wrote,
         };
         (opts.progress)(&format!(
-            "🔄 verify: {} … {} ({})",
+            "🔄 {}: {} … {} ({})",
+            opts.purpose,
             result.command,
             result.outcome(),
             seconds(out.duration)
         ));
         if !result.wrote.is_empty() {
             (opts.progress)(&format!(
-                "⚠️ `{}` changed the tree: {}",
+                "⚠️ `{}` changed the tree (nothing was restored): {}",
                 result.command,
                 result.wrote.join(", ")
             ));
         }
         checks.push(result);
     }
-    let changed = match (&first, &state) {
-        (Some(a), Some(b)) => tree::changed(a, b),
-        _ => Vec::new(),
-    };
-    Report {
-        passed: checks.iter().all(CheckResult::ok),
-        environment: env.clone(),
-        setup,
-        checks,
-        tree: TreeReport {
-            compared: first.is_some(),
-            changed,
-            note: tree_note,
-        },
-    }
+    checks
 }
 
 async fn run(runner: &CommandRunner, command: &str, timeout: Duration) -> CommandOutput {
@@ -245,24 +323,6 @@ async fn run(runner: &CommandRunner, command: &str, timeout: Duration) -> Comman
             dropped_bytes: 0,
             duration: Duration::ZERO,
         },
-    }
-}
-
-/// What changed since `state`, which becomes the new state.
-fn wrote(root: &Path, state: &mut Option<TreeState>) -> Vec<String> {
-    let Some(before) = state.as_ref() else {
-        return Vec::new();
-    };
-    match tree::snapshot(root) {
-        Ok(after) => {
-            let changed = tree::changed(before, &after);
-            *state = Some(after);
-            changed
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the tree after a command");
-            Vec::new()
-        }
     }
 }
 

@@ -74,3 +74,168 @@ pub fn node_ci_library(parent: &Path) -> PathBuf {
         ],
     )
 }
+
+/// A C library whose CI runs `make lint` (the compiler's warnings as
+/// errors) and `make test` (a runner that prints only
+/// `FAILED: name (at line N)`).
+pub fn c_make_library(parent: &Path) -> PathBuf {
+    commit_tree(
+        &parent.join("calc"),
+        &[
+            ("src/calc.h", "int add(int a, int b);\nint scale(int x, int k);\n"),
+            (
+                "src/calc.c",
+                "#include \"calc.h\"\n\nint add(int a, int b) {\n    return a + b;\n}\n\nint scale(int x, int k) {\n    return x * k;\n}\n",
+            ),
+            (
+                "tests/test_calc.c",
+                "#include <stdio.h>\n#include \"../src/calc.h\"\n\nstatic int failures = 0;\n#define CHECK(cond) do { if (!(cond)) { printf(\"FAILED: %s (at line %d)\\n\", __func__, __LINE__); failures++; return; } } while (0)\n\nstatic void test_add(void) {\n    CHECK(add(2, 3) == 5);\n}\n\nstatic void test_scale(void) {\n    CHECK(scale(4, 3) == 12);\n}\n\nint main(void) {\n    test_add();\n    test_scale();\n    if (failures) {\n        printf(\"%d test(s) failed\\n\", failures);\n        return 1;\n    }\n    printf(\"all tests passed\\n\");\n    return 0;\n}\n",
+            ),
+            (
+                "Makefile",
+                "CC ?= cc\nCFLAGS ?= -O0 -g\n\n.PHONY: test lint clean\n\nbuild/test_calc: src/calc.c src/calc.h tests/test_calc.c\n\t@mkdir -p build\n\t$(CC) $(CFLAGS) -o $@ src/calc.c tests/test_calc.c\n\ntest: build/test_calc\n\t./build/test_calc\n\nlint:\n\t$(CC) -fsyntax-only -Wall -Wextra -Werror src/calc.c\n\nclean:\n\trm -rf build\n",
+            ),
+            (
+                ".github/workflows/ci.yml",
+                "name: CI\non: [push, pull_request]\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: make lint\n      - run: make test\n",
+            ),
+            (".gitignore", "build/\n"),
+        ],
+    )
+}
+
+/// A stand-in for jest (not installed from the registry in tests: that
+/// takes longer than a test should): runs `test/*.test.js` with `test` and
+/// `expect(x).toBe(y)`, and prints failures exactly as jest does.
+pub const JEST_STANDIN: &str = r#"#!/usr/bin/env node
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const root = process.cwd();
+let passed = 0, failed = 0;
+const report = [];
+for (const name of fs.readdirSync('test').filter((n) => n.endsWith('.test.js')).sort()) {
+  const file = path.join(root, 'test', name);
+  const rel = `test/${name}`;
+  const tests = [];
+  global.test = (title, fn) => tests.push({ title, fn });
+  global.expect = (received) => ({
+    toBe(expected) {
+      if (Object.is(received, expected)) return;
+      const e = new Error('toBe');
+      e.received = received; e.expected = expected;
+      throw e;
+    },
+  });
+  delete require.cache[file];
+  require(file);
+  let fileFailed = false;
+  for (const t of tests) {
+    try { t.fn(); passed++; } catch (e) {
+      failed++; fileFailed = true;
+      const frame = e.stack.split('\n').find((l) => l.includes(file)) || '';
+      const [, line, col] = frame.match(/:(\d+):(\d+)\)?$/) || [];
+      const src = fs.readFileSync(file, 'utf8').split('\n');
+      const n = Number(line);
+      const frameLines = [n - 1, n, n + 1].filter((i) => i >= 1 && i <= src.length).map((i) =>
+        `    ${i === n ? '>' : ' '} ${String(i).padStart(2)} | ${src[i - 1]}` +
+        (i === n ? `\n         | ${' '.repeat(Number(col) - 1)}^` : ''));
+      report.push(`  ● ${t.title}\n\n    expect(received).toBe(expected) // Object.is equality\n\n    Expected: ${e.expected}\n    Received: ${e.received}\n\n${frameLines.join('\n')}\n\n      at Object.toBe (${rel}:${line}:${col})\n`);
+    }
+  }
+  console.error(`${fileFailed ? 'FAIL' : 'PASS'} ${rel}`);
+}
+for (const r of report) console.error(r);
+console.error(`Tests:       ${failed ? `${failed} failed, ` : ''}${passed} passed, ${passed + failed} total`);
+process.exit(failed ? 1 : 0);
+"#;
+
+/// A stand-in for eslint: `no-var`, printed in eslint's stylish format.
+pub const ESLINT_STANDIN: &str = r#"#!/usr/bin/env node
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+let problems = 0;
+for (const dir of process.argv.slice(2)) {
+  for (const name of fs.readdirSync(dir).sort()) {
+    const file = path.resolve(dir, name);
+    const hits = [];
+    fs.readFileSync(file, 'utf8').split('\n').forEach((text, i) => {
+      const col = text.indexOf('var ');
+      if (col >= 0) hits.push(`  ${i + 1}:${col + 1}  error  Unexpected var, use let or const instead  no-var`);
+    });
+    if (hits.length) { console.log(`\n${file}\n${hits.join('\n')}`); problems += hits.length; }
+  }
+}
+if (problems) console.log(`\n✖ ${problems} problem${problems > 1 ? 's' : ''} (${problems} error${problems > 1 ? 's' : ''}, 0 warnings)\n`);
+process.exit(problems ? 1 : 0);
+"#;
+
+/// `cart`: a jest project whose lint script is `check:lint`, and whose CI
+/// runs `npm test` and `npm run check:lint`. jest and eslint are the
+/// stand-ins above, put in `node_modules/.bin` (ignored) after the commit.
+pub fn jest_project(parent: &Path) -> PathBuf {
+    let repo = commit_tree(
+        &parent.join("cart"),
+        &[
+            (
+                "package.json",
+                "{\n  \"name\": \"cart\",\n  \"private\": true,\n  \"scripts\": {\n    \"test\": \"jest\",\n    \"check:lint\": \"eslint src\",\n    \"check\": \"npm test && npm run check:lint\"\n  }\n}\n",
+            ),
+            (
+                "src/total.js",
+                "'use strict';\n\nfunction total(items) {\n  let sum = 0;\n  for (const item of items) {\n    sum += item.price * item.qty;\n  }\n  return sum;\n}\n\nmodule.exports = { total };\n",
+            ),
+            (
+                "test/total.test.js",
+                "'use strict';\n\nconst { total } = require('../src/total');\n\ntest('sums price times quantity', () => {\n  expect(total([{ price: 2, qty: 3 }, { price: 1, qty: 1 }])).toBe(7);\n});\n\ntest('an empty cart costs nothing', () => {\n  expect(total([])).toBe(0);\n});\n",
+            ),
+            (
+                ".github/workflows/ci.yml",
+                "name: CI\non:\n  pull_request:\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: npm test\n      - run: npm run check:lint\n",
+            ),
+            (".gitignore", "node_modules/\n"),
+        ],
+    );
+    let bin = repo.join("node_modules/.bin");
+    std::fs::create_dir_all(&bin).expect("node_modules/.bin");
+    for (name, text) in [("jest", JEST_STANDIN), ("eslint", ESLINT_STANDIN)] {
+        let path = bin.join(name);
+        std::fs::write(&path, text).expect("stand-in written");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .expect("stand-in executable");
+    }
+    repo
+}
+
+/// `inventory`: a src-layout Python package whose test dependencies are a
+/// `[dependency-groups]` group and whose mypy checks only the files
+/// `[tool.mypy] files` names; its CI runs `python -m pytest -q` and `mypy`.
+/// (`scripts/` has a type error mypy must not see.)
+pub fn python_src_layout(parent: &Path) -> PathBuf {
+    commit_tree(
+        &parent.join("inventory"),
+        &[
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"inventory\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\n\n[dependency-groups]\ntest = [\"pytest>=7\"]\ndev = [{include-group = \"test\"}]\n\n[tool.setuptools.packages.find]\nwhere = [\"src\"]\n\n[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\n\n[tool.mypy]\nfiles = [\"src/inventory\"]\nstrict = true\n",
+            ),
+            ("src/inventory/__init__.py", ""),
+            (
+                "src/inventory/stock.py",
+                "def restock(levels: dict[str, int], item: str, amount: int) -> int:\n    levels[item] = levels.get(item, 0) + amount\n    return levels[item]\n",
+            ),
+            (
+                "tests/test_stock.py",
+                "from inventory.stock import restock\n\n\ndef test_restock_adds_to_the_level() -> None:\n    levels = {\"bolt\": 2}\n    assert restock(levels, \"bolt\", 3) == 5\n",
+            ),
+            ("scripts/scratch.py", "x: int = \"not checked by the project\"\n"),
+            (
+                ".github/workflows/ci.yml",
+                "name: CI\non: [push, pull_request]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - uses: actions/setup-python@v5\n      - run: python -m pytest -q\n      - run: mypy\n",
+            ),
+            (".gitignore", "__pycache__/\n*.egg-info/\n.mypy_cache/\n.pytest_cache/\n"),
+        ],
+    )
+}

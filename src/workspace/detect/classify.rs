@@ -42,7 +42,7 @@ const RUNNERS: &[&[&str]] = &[
 
 /// The words of `command` after leading `VAR=value` assignments and
 /// runner wrappers: the program and its arguments.
-fn program(command: &str) -> Vec<&str> {
+pub(super) fn program(command: &str) -> Vec<&str> {
     let mut words: Vec<&str> = command.split_whitespace().collect();
     while words.first().is_some_and(|w| is_assignment(w)) {
         words.remove(0);
@@ -79,7 +79,7 @@ pub(super) fn kind_of_name(name: &str) -> Option<CheckKind> {
     let any = |words: &[&str]| parts.iter().any(|p| words.contains(p));
     if n.contains("typecheck")
         || n.contains("type-check")
-        || any(&["types", "tsc", "mypy", "pyright"])
+        || any(&["types", "typing", "tsc", "mypy", "pyright"])
     {
         Some(CheckKind::Typecheck)
     } else if n.contains("lint")

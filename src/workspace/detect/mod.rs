@@ -13,9 +13,12 @@ mod ci;
 mod classify;
 mod make;
 mod node;
+mod nox;
 mod precommit;
 mod python;
+mod sessions;
 mod toolchains;
+mod tox;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -23,7 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use classify::{classify, program_name, Eco, Role};
+use classify::{check_mode, classify, program_name, Eco, Role};
 
 /// The setup step that makes the virtual environment the checks run in.
 pub const VENV_SETUP: &str = "python3 -m venv \"$VIRTUAL_ENV\"";
@@ -79,6 +82,10 @@ pub struct Check {
     pub command: String,
     /// Where the command came from, e.g. `package.json scripts.test`.
     pub source: String,
+    /// What the command runs, when it only names a recipe (the lines of a
+    /// Makefile target and its prerequisites).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<String>,
 }
 
 /// One setup command and where it came from; reads as the command.
@@ -256,6 +263,7 @@ impl Check {
             kind,
             command: command.into(),
             source: source.into(),
+            runs: Vec::new(),
         }
     }
 }
@@ -270,6 +278,25 @@ pub fn detect(root: &Path) -> Environment {
     toolchains::rust(root, &mut found);
     toolchains::go(root, &mut found);
     make::detect(root, &mut found);
+    let ci = ci::read(root);
+    let runners = sessions::read(root);
+    let mut session_setup = Vec::new();
+    if ci.precommit.is_none() && !ci.steps.iter().any(|s| matches!(s.role, Role::Check(_))) {
+        // No CI: the sessions tox or nox run by default are declared
+        // entry points.
+        for runner in [&runners.tox, &runners.nox].into_iter().flatten() {
+            for name in &runner.default {
+                let Some(session) = runner.sessions.iter().find(|s| &s.name == name) else {
+                    continue;
+                };
+                for check in session_checks(session, None) {
+                    found.entry_point(check.kind, check.command, check.source);
+                }
+                session_setup.extend(session_install(session, None));
+                found.notes.extend(session.notes.iter().cloned());
+            }
+        }
+    }
 
     let overridden: Vec<CheckKind> = found.entry_points.iter().map(|c| c.kind).collect();
     let mut guessed: Vec<Check> = std::mem::take(&mut found.ecosystem)
@@ -278,7 +305,6 @@ pub fn detect(root: &Path) -> Environment {
         .collect();
     guessed.append(&mut found.entry_points);
 
-    let ci = ci::read(root);
     let hooks = precommit::read(root, found.mypy_files);
     let mut notes = std::mem::take(&mut found.notes);
     notes.extend(ci.notes.iter().cloned());
@@ -288,6 +314,20 @@ pub fn detect(root: &Path) -> Environment {
         .filter_map(|s| match s.role {
             Role::Check(kind) => Some(Check::new(kind, s.command.clone(), s.source.clone())),
             _ => None,
+        })
+        .flat_map(|c| match sessions::selected(&runners, &c.command) {
+            // `tox -e lint` in CI: what that env runs, run directly.
+            Some(list) => {
+                let mut out = Vec::new();
+                for session in list {
+                    let by = Some((c.source.as_str(), c.command.as_str()));
+                    out.extend(session_checks(session, by));
+                    session_setup.extend(session_install(session, by));
+                    notes.extend(session.notes.iter().cloned());
+                }
+                out
+            }
+            None => vec![c],
         })
         .collect();
     let mut pins: Vec<String> = Vec::new();
@@ -330,6 +370,16 @@ pub fn detect(root: &Path) -> Environment {
     let mut seen = BTreeSet::new();
     checks.retain(|c| seen.insert(c.command.clone()));
     sort_checks(&mut checks);
+    if let Some((_, text)) = make::makefile(root) {
+        for c in &mut checks {
+            let words: Vec<&str> = c.command.split_whitespace().collect();
+            if words.first() == Some(&"make") {
+                if let Some(target) = make::target_of(&words) {
+                    c.runs = make::recipe(&text, &target);
+                }
+            }
+        }
+    }
 
     // Setup: the CI's install commands replace the guessed ones of the
     // same ecosystem.
@@ -344,7 +394,7 @@ pub fn detect(root: &Path) -> Environment {
         .map(|s| Setup::new(s.command.clone(), s.source.clone()))
         .collect();
     let ci_ecos: Vec<Eco> = ci_setup.iter().filter_map(|s| eco(&s.command)).collect();
-    let venv = found.venv || ci_ecos.contains(&Eco::Python);
+    let venv = found.venv || ci_ecos.contains(&Eco::Python) || !session_setup.is_empty();
     let mut setup = Vec::new();
     if venv {
         setup.push(Setup::new(VENV_SETUP, VENV_SOURCE));
@@ -356,6 +406,7 @@ pub fn detect(root: &Path) -> Environment {
             .filter(|s| eco(&s.command).is_none_or(|e| !ci_ecos.contains(&e))),
     );
     setup.extend(ci_setup);
+    setup.extend(session_setup);
     if venv {
         if let Some(tools) = missing_python_tools(&checks, &found.python_deps, &setup, &pins) {
             setup.push(tools);
@@ -370,6 +421,43 @@ pub fn detect(root: &Path) -> Environment {
         notes,
         venv,
     }
+}
+
+/// A tox env's or nox session's commands as checks; `by` is the CI step
+/// that runs the session (its source and command).
+fn session_checks(session: &sessions::Session, by: Option<(&str, &str)>) -> Vec<Check> {
+    let source = match by {
+        Some((ci, command)) => format!("{}, run by {ci} as `{command}`", session.source),
+        None => session.source.clone(),
+    };
+    session
+        .commands
+        .iter()
+        .filter_map(|c| {
+            let kind = sessions::kind_of(c, &session.name)?;
+            Some(Check::new(kind, check_mode(c), source.clone()))
+        })
+        .collect()
+}
+
+/// What a session installs, as one `pip install` in the virtual environment.
+fn session_install(session: &sessions::Session, by: Option<(&str, &str)>) -> Option<Setup> {
+    if session.install.is_empty() {
+        return None;
+    }
+    let words: Vec<String> = session
+        .install
+        .iter()
+        .flat_map(|i| i.split_whitespace())
+        .map(python::quote)
+        .collect();
+    let by = by
+        .map(|(ci, _)| format!(", run by {ci}"))
+        .unwrap_or_default();
+    Some(Setup::new(
+        format!("python3 -m pip install {}", words.join(" ")),
+        format!("{} deps{by}", session.source),
+    ))
 }
 
 /// One `pip install` for the Python tools the checks run that nothing
@@ -472,6 +560,7 @@ mod tests {
                     kind: CheckKind::Test,
                     command: "npm test".into(),
                     source: "package.json scripts.test".into(),
+                    runs: Vec::new(),
                 }],
                 detected: vec!["Node.js (npm, no lockfile)".into()],
                 notes: vec![],
@@ -572,17 +661,20 @@ strict = true
                 Check {
                     kind: CheckKind::Test,
                     command: "python3 -m pytest".into(),
-                    source: "pyproject.toml [tool.pytest.ini_options]".into()
+                    source: "pyproject.toml [tool.pytest.ini_options]".into(),
+                    runs: Vec::new(),
                 },
                 Check {
                     kind: CheckKind::Lint,
                     command: "ruff check --no-fix .".into(),
-                    source: "pyproject.toml [tool.ruff]".into()
+                    source: "pyproject.toml [tool.ruff]".into(),
+                    runs: Vec::new(),
                 },
                 Check {
                     kind: CheckKind::Typecheck,
                     command: "mypy .".into(),
-                    source: "pyproject.toml [tool.mypy]".into()
+                    source: "pyproject.toml [tool.mypy]".into(),
+                    runs: Vec::new(),
                 },
             ]
         );
@@ -647,17 +739,20 @@ strict = true
                 Check {
                     kind: CheckKind::Test,
                     command: "make test".into(),
-                    source: "Makefile target test".into()
+                    source: "Makefile target test".into(),
+                    runs: vec!["go test ./...".into()],
                 },
                 Check {
                     kind: CheckKind::Lint,
                     command: "make lint".into(),
-                    source: "Makefile target lint".into()
+                    source: "Makefile target lint".into(),
+                    runs: vec!["go test ./...".into()],
                 },
                 Check {
                     kind: CheckKind::Typecheck,
                     command: "make type-check".into(),
-                    source: "Makefile target type-check".into()
+                    source: "Makefile target type-check".into(),
+                    runs: vec!["true".into()],
                 },
             ]
         );
@@ -707,7 +802,8 @@ commands:
             vec![Check {
                 kind: CheckKind::Test,
                 command: "npm run test:ci".into(),
-                source: "devfile.yaml command run-tests".into()
+                source: "devfile.yaml command run-tests".into(),
+                runs: Vec::new(),
             }]
         );
         assert_eq!(env.detected, vec!["Dockerfile", "devfile.yaml"]);
@@ -733,17 +829,20 @@ commands:
                 Check {
                     kind: CheckKind::Test,
                     command: "npm run test:unit".into(),
-                    source: ".github/deckhand.yml commands.test".into()
+                    source: ".github/deckhand.yml commands.test".into(),
+                    runs: Vec::new(),
                 },
                 Check {
                     kind: CheckKind::Lint,
                     command: "npm run lint".into(),
-                    source: "package.json scripts.lint".into()
+                    source: "package.json scripts.lint".into(),
+                    runs: Vec::new(),
                 },
                 Check {
                     kind: CheckKind::Typecheck,
                     command: "npx tsc -p .".into(),
-                    source: ".github/deckhand.yml commands.typecheck".into()
+                    source: ".github/deckhand.yml commands.typecheck".into(),
+                    runs: Vec::new(),
                 },
             ]
         );
@@ -762,5 +861,90 @@ commands:
         assert!(disabled.checks_of(CheckKind::Lint).next().is_none());
         assert_eq!(commands(&disabled, CheckKind::Test), vec!["npm test"]);
         assert!(serde_yaml::from_str::<Overrides>("tests: x\n").is_err());
+    }
+
+    #[test]
+    fn ci_tox_and_make_calls_become_what_they_run() {
+        let dir = repo(&[
+            (
+                ".github/workflows/ci.yml",
+                "on: [push, pull_request]\njobs:\n  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - run: pip install tox\n      - run: tox -e lint\n      - run: make test\n",
+            ),
+            (
+                "tox.ini",
+                "[tox]\nenvlist = py311, lint\n[testenv]\ncommands = pytest {posargs}\n[testenv:lint]\nskip_install = true\ndeps = ruff\ncommands = ruff check .\n",
+            ),
+            ("Makefile", "build:\n\tcc -o runner runner.c\ntest: build\n\t@./runner\nlint:\n\truff check .\n"),
+            ("pyproject.toml", "[project]\nname = \"x\"\n"),
+        ]);
+        let env = detect(dir.path());
+        let by = ".github/workflows/ci.yml job lint";
+        assert_eq!(
+            env.checks,
+            vec![
+                Check {
+                    kind: CheckKind::Test,
+                    command: "make test".into(),
+                    source: by.into(),
+                    runs: vec!["cc -o runner runner.c".into(), "./runner".into()],
+                },
+                Check {
+                    kind: CheckKind::Lint,
+                    command: "ruff check --no-fix .".into(),
+                    source: format!("tox.ini [testenv:lint], run by {by} as `tox -e lint`"),
+                    runs: Vec::new(),
+                },
+            ]
+        );
+        assert_eq!(
+            env.setup,
+            vec![
+                Setup::new(VENV_SETUP, VENV_SOURCE),
+                // The CI's own install replaces the guessed one.
+                Setup::new("pip install tox", by),
+                Setup::new(
+                    "python3 -m pip install ruff",
+                    format!("tox.ini [testenv:lint] deps, run by {by}")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn without_ci_the_default_nox_sessions_are_the_checks() {
+        let dir = repo(&[
+            ("pyproject.toml", "[project]\nname = \"x\"\n[tool.pytest.ini_options]\n"),
+            (
+                "noxfile.py",
+                "import nox\n\n@nox.session\ndef tests(session):\n    session.install(\"pytest\")\n    session.run(\"pytest\", \"-q\", *session.posargs)\n\n@nox.session(name=\"type-check\")\ndef types(session):\n    session.run(\"mypy\", \"src\")\n",
+            ),
+        ]);
+        let env = detect(dir.path());
+        assert_eq!(
+            env.checks,
+            vec![
+                Check {
+                    kind: CheckKind::Test,
+                    command: "pytest -q".into(),
+                    source: "noxfile.py session tests".into(),
+                    runs: Vec::new(),
+                },
+                Check {
+                    kind: CheckKind::Typecheck,
+                    command: "mypy src".into(),
+                    source: "noxfile.py session type-check".into(),
+                    runs: Vec::new(),
+                },
+            ]
+        );
+        assert_eq!(
+            setups(&env),
+            vec![
+                VENV_SETUP,
+                "python3 -m pip install -e .",
+                "python3 -m pip install pytest",
+                "python3 -m pip install mypy",
+            ]
+        );
     }
 }

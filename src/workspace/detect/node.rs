@@ -208,6 +208,7 @@ mod tests {
             kind,
             command: command.into(),
             source: source.into(),
+            runs: Vec::new(),
         }
     }
 

@@ -378,6 +378,7 @@ mod tests {
             kind,
             command: command.into(),
             source: source.into(),
+            runs: Vec::new(),
         }
     }
 

@@ -11,12 +11,12 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 mod runners;
 
 /// One problem at a place in the repository.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Relative to the repository root, `/`-separated.
     pub file: String,
@@ -26,7 +26,7 @@ pub struct Finding {
 }
 
 /// How many tests passed, failed and were skipped.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestCounts {
     pub passed: u32,
     pub failed: u32,
