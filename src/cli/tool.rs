@@ -40,6 +40,7 @@ pub async fn run(global: &GlobalArgs, args: ToolArgs, env: &EnvSnapshot) -> anyh
     ));
     let mut spec = TaskSpec::new("tool", workspace.root().display().to_string(), "");
     let mut verdict = None;
+    let mut team = tools::TeamRules::default();
     let mut ctx = ToolContext {
         workspace: &workspace,
         runner: &runner,
@@ -50,6 +51,7 @@ pub async fn run(global: &GlobalArgs, args: ToolArgs, env: &EnvSnapshot) -> anyh
         },
         spec: &mut spec,
         verdict: &mut verdict,
+        team: &mut team,
     };
     let call = ToolCall {
         id: "cli".into(),

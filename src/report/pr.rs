@@ -8,6 +8,7 @@ use crate::agent::orchestrator::ContainmentRecord;
 use crate::agent::verify::{CheckRun, VerifyReport};
 use crate::git::FileChange;
 use crate::llm::Usage;
+use crate::memory::recall::Applied;
 use crate::task::TaskSpec;
 
 /// How the task ended, as the PR states it.
@@ -34,6 +35,8 @@ pub struct PrInput<'a> {
     /// The commit the branch is at.
     pub head_commit: &'a str,
     pub containment: &'a ContainmentRecord,
+    /// The team rules the task got, and the stale ones it set aside.
+    pub team_rules: &'a Applied,
 }
 
 /// What "done" rests on, never claiming a check that did not run.
@@ -207,6 +210,7 @@ pub fn render(input: &PrInput<'_>) -> String {
         }
     }
 
+    team_rules_section(&mut out, input.team_rules);
     containment_section(&mut out, input.containment);
 
     let _ = writeln!(
@@ -265,6 +269,42 @@ fn verified_line(out: &mut String, input: &PrInput<'_>) {
         }
         None => {}
     }
+}
+
+/// "Team rules applied": each rule, its source and author; stale rules named.
+fn team_rules_section(out: &mut String, applied: &Applied) {
+    if applied.rules.is_empty() && applied.stale.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "### Team rules applied\n");
+    for r in &applied.rules {
+        let source = if r.source.starts_with("http://") || r.source.starts_with("https://") {
+            format!("[source]({})", r.source)
+        } else {
+            format!("source `{}`", r.source)
+        };
+        let _ = writeln!(
+            out,
+            "- `{}` ({}) {} — {source}, by @{}",
+            r.id,
+            r.scope,
+            crate::task::spec::one_line(&r.text),
+            r.author.login
+        );
+    }
+    if !applied.stale.is_empty() {
+        let _ = writeln!(out, "\nStale rules, not used (the code they cite is gone):");
+        for s in &applied.stale {
+            let _ = writeln!(
+                out,
+                "- `{}` (evidence `{}`) {}",
+                s.id,
+                s.evidence,
+                crate::task::spec::one_line(&s.text)
+            );
+        }
+    }
+    let _ = writeln!(out);
 }
 
 /// What the network level refused and what containment could not enforce.
@@ -364,6 +404,7 @@ mod tests {
                 blocked: vec!["evil.example.com:443".into()],
                 advisories: vec![],
             },
+            team_rules: &Applied::default(),
         });
         assert!(text.contains("Verified commit: `0123456789ab`"), "{text}");
         assert!(text.contains("- `evil.example.com:443`"), "{text}");
