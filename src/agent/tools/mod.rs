@@ -250,7 +250,11 @@ mod tests {
             for_role(AgentRole::Verify).names(),
             ["list_dir", "read_file", "search", "report_verdict"]
         );
-        assert_eq!(every_tool().names().len(), 9);
+        assert_eq!(
+            for_role(AgentRole::Learn).names(),
+            ["list_dir", "read_file", "search", "record_rule"]
+        );
+        assert_eq!(every_tool().names().len(), 10);
     }
 
     #[test]
