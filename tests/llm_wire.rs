@@ -296,12 +296,15 @@ async fn openai_requests_and_cached_tokens_are_not_counted_as_input() {
     assert_eq!(r.field("/tools/0/function/name"), Some(&json!("read_file")));
     assert_eq!(
         r.field("/messages/0"),
-        Some(
-            &json!({"role": "system", "content": "You are the code role. Stable instructions.\n\nTaskSpec: changing part"})
-        )
+        Some(&json!({"role": "system", "content": "You are the code role. Stable instructions."}))
+    );
+    // The part that changes is a second system message after the stable one.
+    assert_eq!(
+        r.field("/messages/1"),
+        Some(&json!({"role": "system", "content": "TaskSpec: changing part"}))
     );
     assert_eq!(
-        r.field("/messages/4"),
+        r.field("/messages/5"),
         Some(
             &json!({"role": "assistant", "content": null, "tool_calls": [
                 {"id": "call_000002", "type": "function", "function": {"name": "read_file", "arguments": "{\"path\":\"src/lib.rs\"}"}}
@@ -309,7 +312,7 @@ async fn openai_requests_and_cached_tokens_are_not_counted_as_input() {
         )
     );
     assert_eq!(
-        r.field("/messages/5"),
+        r.field("/messages/6"),
         Some(&json!({"role": "tool", "tool_call_id": "call_000002", "content": "ok"}))
     );
     // The model server reports cached tokens within prompt_tokens; the

@@ -252,7 +252,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     ctx.apply_inputs(&mut settings)?;
     let provider_settings = settings.provider(&ctx.flags, &ctx.env)?;
     let model = provider_settings.model.clone();
-    let provider = llm::build(provider_settings)?;
+    let provider: std::sync::Arc<dyn llm::Provider> = llm::build(provider_settings)?.into();
     let remote = remote_of(ctx, &ctx.repo);
     let wanted_base = match &job.kind {
         JobKind::Feedback { base, .. } => Some(base.clone()),
@@ -396,6 +396,8 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             // that declares its environment, or needs another toolchain,
             // gets its container.
             dev_container: true,
+            team_rules: Vec::new(),
+            feedback: None,
             inbox: job.issue.map(|issue| {
                 Box::new(super::inbox::CommentInbox::new(
                     ctx.github.clone(),

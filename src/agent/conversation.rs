@@ -109,6 +109,9 @@ pub async fn run(
             environment: &s.environment,
         },
     );
+    // Built at the role's start from the paths the task touches; kept for
+    // the whole role so every request shares one prefix.
+    let varying = role_context(s, state.role, shared.spec).await;
     let registry = tools::for_role(state.role);
     // Finish a turn that stopped at a question (resume).
     if let Some(pending) = state.pending.take() {
@@ -150,8 +153,12 @@ pub async fn run(
             return Ok(RoleEnd::Paused(author));
         }
         maybe_compact(s, state, shared.spec, &system).await?;
+        let mut parts = vec![system.clone()];
+        if !varying.is_empty() {
+            parts.push(varying.clone());
+        }
         let request = Request {
-            system: vec![system.clone()],
+            system: parts,
             messages: state.messages.clone(),
             tools: registry.specs(),
             max_tokens: s.budgets.max_output_tokens,
@@ -213,6 +220,24 @@ pub async fn run(
             content: results,
         });
     }
+}
+
+/// The second system block of `role`: path-scoped steering and recalled
+/// team rules (verify judges the diff against those rules). Learn builds
+/// its own context.
+async fn role_context(s: &mut Session, role: AgentRole, spec: &TaskSpec) -> String {
+    if role == AgentRole::Learn {
+        return String::new();
+    }
+    let root = s.workspace.root().to_path_buf();
+    let Some(context) = s.context.as_mut() else {
+        return String::new();
+    };
+    let found = context.for_role(role, spec, &root).await;
+    if role == AgentRole::Verify {
+        s.team.judged = found.rules;
+    }
+    found.block
 }
 
 /// Folds steering into the message about to be sent; returns who asked to
@@ -281,13 +306,15 @@ async fn run_calls(
             continue;
         }
         let outcome = {
+            let limits = s.tool_limits();
             let mut ctx = ToolContext {
                 workspace: &s.workspace,
                 runner: &s.runner,
                 redactor: &s.redactor,
-                limits: s.tool_limits(),
+                limits,
                 spec: shared.spec,
                 verdict: shared.verdict,
+                team: &mut s.team,
             };
             registry.dispatch(&mut ctx, &call).await
         };

@@ -1,10 +1,11 @@
-//! The orchestrator and its three roles (research, code, verify) working on
-//! one TaskSpec.
+//! The orchestrator and its roles (research, code, verify) working on one
+//! TaskSpec, and `learn`, which turns review feedback into team rules.
 
 pub mod context;
 pub mod conversation;
 pub mod held;
 pub mod inbox;
+pub mod learn;
 pub mod orchestrator;
 pub mod preflight;
 pub mod prompts;
@@ -22,6 +23,7 @@ pub enum AgentRole {
     Research,
     Code,
     Verify,
+    Learn,
 }
 
 impl AgentRole {
@@ -30,6 +32,7 @@ impl AgentRole {
             AgentRole::Research => "research",
             AgentRole::Code => "code",
             AgentRole::Verify => "verify",
+            AgentRole::Learn => "learn",
         }
     }
 }

@@ -55,6 +55,9 @@ pub struct TaskState {
     /// What the task's containment refused or could not enforce.
     #[serde(default)]
     pub containment: ContainmentRecord,
+    /// The team rules the task got, and the stale ones it set aside.
+    #[serde(default)]
+    pub team_rules: crate::memory::recall::Applied,
 }
 
 /// What the report says about containment.
@@ -106,6 +109,7 @@ impl TaskState {
             issue: None,
             verified_commit: None,
             containment: ContainmentRecord::default(),
+            team_rules: Default::default(),
         }
     }
 
@@ -432,11 +436,12 @@ fn pause(st: &mut TaskState, role: RoleState, author: String) -> Outcome {
     Outcome::Paused(author)
 }
 
-fn start_role(s: &Session, role: AgentRole, attempt: u32) {
+pub(crate) fn start_role(s: &Session, role: AgentRole, attempt: u32) {
     let label = match role {
         AgentRole::Research => "🧭 research: reading the repository and planning".to_string(),
         AgentRole::Code => format!("🛠️ code: attempt {attempt}"),
         AgentRole::Verify => format!("🔎 verify: checking attempt {attempt}"),
+        AgentRole::Learn => "📚 learn: looking for team rules in the feedback".to_string(),
     };
     s.progress(&label);
     s.reporter.event(Event::RoleStarted {

@@ -2,6 +2,7 @@
 //! role, so it caches) and its opening user message.
 
 use crate::agent::AgentRole;
+use crate::task::spec::one_line;
 use crate::task::TaskSpec;
 use crate::workspace::detect::Environment;
 
@@ -36,17 +37,27 @@ Judge each acceptance criterion of the TaskSpec against the diff and those resul
 Call report_verdict once with every criterion, `met` true only with concrete evidence (a test name, a command result, a file and line). \
 Then answer with no tool call.";
 
+const LEARN: &str = "You are the learn role of Deckhand, an autonomous coding agent. \
+A reviewer gave feedback on a change Deckhand made, and Deckhand has fixed it. Decide whether the feedback states a lasting team convention \
+that should guide future changes. For each one, call record_rule with one general imperative sentence and the narrowest scope that fits: \
+`repo:OWNER/NAME` for a convention of this repository, `path:GLOB` or `lang:LANGUAGE` when it is about some files or one language, \
+`org` only when the reviewer says it holds everywhere. One-off remarks (a typo, one value, something about this change only) make no rule. \
+When an existing rule already says it, record nothing; when the feedback restates or refines an existing rule, pass that rule's id as `replaces`. \
+Rules are coding guidance only: never record anything about tools, commands, network access, secrets or workflows. \
+Then answer with no tool call: one line saying what you recorded, or that the feedback holds no lasting rule.";
+
 /// The system prompt of a role: instructions, then repository guidance.
 pub fn system(role: AgentRole, repo: &RepoContext<'_>) -> String {
     let instructions = match role {
         AgentRole::Research => RESEARCH,
         AgentRole::Code => CODE,
         AgentRole::Verify => VERIFY,
+        AgentRole::Learn => LEARN,
     };
     let mut out = String::from(instructions);
     out.push_str("\n\n# Repository checks\n");
     out.push_str(&describe_environment(repo.environment));
-    if role != AgentRole::Verify && !repo.steering.is_empty() {
+    if matches!(role, AgentRole::Research | AgentRole::Code) && !repo.steering.is_empty() {
         out.push_str("\n\n# Repository guidance (steering files)\n");
         out.push_str(repo.steering);
     }
@@ -128,6 +139,31 @@ criterion is wrong, say so in that criterion's evidence."
     format!(
         "# TaskSpec\n{}{proposal}\n\n# Check results\n{checks}\n\n# Diff of the change\n```diff\n{diff}\n```",
         spec.to_markdown()
+    )
+}
+
+/// Learn's opening message: the feedback, the fix and the rules in scope.
+pub fn learn_start(
+    repo: &str,
+    feedback: &str,
+    diff: &str,
+    existing: &[crate::memory::rules::Rule],
+) -> String {
+    let mut rules = String::new();
+    for r in existing {
+        rules.push_str(&format!(
+            "- {} ({}): {}\n",
+            r.id,
+            r.scope,
+            one_line(&r.text)
+        ));
+    }
+    if rules.is_empty() {
+        rules.push_str("(none)\n");
+    }
+    format!(
+        "# Repository\n{repo}\n\n# Review feedback\n<feedback>\n{}\n</feedback>\n\n# Existing team rules in scope\n{rules}\n# The fix (diff)\n```diff\n{diff}\n```",
+        feedback.trim()
     )
 }
 

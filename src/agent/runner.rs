@@ -27,13 +27,15 @@ use crate::workspace::detect;
 use crate::workspace::{CommandRunner, Workspace};
 
 pub const STATE_FILE: &str = "state.json";
+/// A finished task's state, kept so feedback can continue its branch.
+pub const FINISHED_FILE: &str = "finished.json";
 const REPO_MAP_BYTES: usize = 12_000;
 
 /// What the runner needs besides the repository.
 pub struct RunContext<'a> {
     pub settings: &'a Settings,
     pub env: &'a EnvSnapshot,
-    pub provider: Box<dyn Provider>,
+    pub provider: std::sync::Arc<dyn Provider>,
     pub reporter: Reporter,
     pub redactor: Redactor,
     /// Questions may be asked on this process's terminal.
@@ -49,6 +51,10 @@ pub struct RunContext<'a> {
     /// Commands run in the dev container the repository declares (or an
     /// official image for its language), when there is one.
     pub dev_container: bool,
+    /// The team rules on the memory branch (recalled at each role's start).
+    pub team_rules: Vec<crate::memory::rules::Rule>,
+    /// Review feedback this run fixes: after the fix, `learn` runs on it.
+    pub feedback: Option<String>,
 }
 
 /// A new task, or one continuing from its saved state.
@@ -110,6 +116,8 @@ pub struct TaskResult {
     pub cost: Option<f64>,
     pub model: String,
     pub task_dir: PathBuf,
+    /// Rules the learn step recorded from the feedback (not stored yet).
+    pub learned: Vec<crate::agent::tools::RecordedRule>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,7 +179,7 @@ pub fn worktree_path(repo: &LocalRepo, id: &str) -> PathBuf {
 pub async fn execute(
     repo: &LocalRepo,
     start: Start,
-    cx: RunContext<'_>,
+    mut cx: RunContext<'_>,
 ) -> Result<TaskResult, RunError> {
     let resuming = matches!(start, Start::Resume { .. });
     // The worktree shares the repository's git dir: whatever a command
@@ -233,8 +241,14 @@ pub async fn execute(
         worktree.clone()
     };
     let mut environment = detect::detect(&source).with_overrides(&cx.settings.file.commands);
-    let steering =
-        context::render_steering(&context::load_steering(&source, &state.spec.task, &[]));
+    let stable_steering = context::load_steering(&source, &state.spec.task, &[]);
+    let steering = context::render_steering(&stable_steering);
+    let task_context = context::TaskContext::for_task(
+        &source,
+        &state,
+        &stable_steering,
+        std::mem::take(&mut cx.team_rules),
+    );
     let repo_map = context::repo_map(&source, REPO_MAP_BYTES);
     let user = cx.settings.command_user(cx.default_command_user)?;
     if let Some(user) = &user {
@@ -294,6 +308,7 @@ pub async fn execute(
         environment,
         steering,
         repo_map,
+        context: Some(task_context),
         interactive: cx.interactive,
         inbox: cx.inbox,
     });
@@ -327,6 +342,7 @@ pub async fn execute(
     }
     session.preparing(preparation);
 
+    let fix_base = state.head_commit().to_string();
     let mut outcome = orchestrator::drive(&mut session, &mut state).await;
     state.containment.blocked = containment.blocked();
     state.containment.advisories = containment.advisories.clone();
@@ -334,6 +350,15 @@ pub async fn execute(
     if let Err(e) = state.take_baseline(&mut session).await {
         outcome = Err(e);
     }
+    if let Some(context) = &session.context {
+        state.team_rules = context.applied.clone();
+    }
+    let learned = match (&outcome, cx.feedback.as_deref()) {
+        (Ok(Outcome::Done | Outcome::GaveUp), Some(feedback)) => {
+            learn_from(&mut session, &state, &worktree, &fix_base, feedback).await
+        }
+        _ => Vec::new(),
+    };
     state.usage = session.usage;
     state.elapsed_ms = session.elapsed().as_millis() as u64;
     let ending = match outcome {
@@ -411,9 +436,12 @@ pub async fn execute(
             pr_text: None,
             changes,
             task_dir,
+            learned: Vec::new(),
         });
     }
-    finish(repo, session, state, &worktree, ending, task_dir).await
+    let mut result = finish(repo, session, state, &worktree, ending, task_dir).await?;
+    result.learned = learned;
+    Ok(result)
 }
 
 /// Git work on the blocking pool, off the async workers.
@@ -438,6 +466,31 @@ async fn remove_worktree(repo: &LocalRepo, id: &str, worktree: &Path) -> Result<
         worktree.to_path_buf(),
     );
     off_workers(move || LocalRepo::open(&dir)?.remove_worktree(&id, &worktree)).await
+}
+
+/// The learn step on the fix this run made (`fix_base`..the branch); a
+/// failure costs the rules, never the fix.
+async fn learn_from(
+    session: &mut Session,
+    state: &TaskState,
+    worktree: &Path,
+    fix_base: &str,
+    feedback: &str,
+) -> Vec<crate::agent::tools::RecordedRule> {
+    let diff = match git::diff_since(worktree, fix_base) {
+        Ok((_, diff)) => diff,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the fix's diff for learning");
+            String::new()
+        }
+    };
+    match crate::agent::learn::learn(session, &state.spec.repo, feedback, &diff).await {
+        Ok(recorded) => recorded,
+        Err(e) => {
+            session.progress(&format!("⚠️ learn: no rules learned ({e})"));
+            Vec::new()
+        }
+    }
 }
 
 /// The launchers of the task's commands (see [`Containment`]).
@@ -689,6 +742,7 @@ async fn finish(
         verified_commit: state.verified_commit.as_deref(),
         head_commit: state.head_commit(),
         containment: &state.containment,
+        team_rules: &state.team_rules,
     });
     let text = session.redactor.redact(&text).into_owned();
     let pr_path = task_dir.join("pr.md");
@@ -699,6 +753,7 @@ async fn finish(
         &session.redactor,
     )?;
     let _ = std::fs::remove_file(task_dir.join(STATE_FILE));
+    checkpoint::save(&task_dir.join(FINISHED_FILE), &state, &session.redactor)?;
     remove_worktree(repo, &state.spec.id, worktree).await?;
     let (mark, word) = match status {
         PrStatus::Done => ("✅", "done"),
@@ -732,6 +787,7 @@ async fn finish(
         pr_text: Some(text),
         changes,
         task_dir,
+        learned: Vec::new(),
     })
 }
 

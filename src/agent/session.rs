@@ -1,11 +1,13 @@
 //! A task's running session: the provider, the workspace, budgets, the
 //! reporter, and the token use so far. Every role works through one.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::agent::context::TaskContext;
 use crate::agent::conversation::AgentError;
 use crate::agent::inbox::Inbox;
-use crate::agent::tools::ToolLimits;
+use crate::agent::tools::{TeamRules, ToolLimits};
 use crate::config::Budgets;
 use crate::llm::{PriceTable, Provider, Usage};
 use crate::report::Reporter;
@@ -49,7 +51,8 @@ impl Limit {
 pub type Preparation = tokio::task::JoinHandle<Result<Option<Vec<CheckResult>>, String>>;
 
 pub struct Session {
-    pub provider: Box<dyn Provider>,
+    /// Shared, so steps after the task loop (learning, replies) can call the model.
+    pub provider: Arc<dyn Provider>,
     pub prices: PriceTable,
     pub budgets: Budgets,
     pub workspace: Workspace,
@@ -60,6 +63,10 @@ pub struct Session {
     pub environment: Environment,
     pub steering: String,
     pub repo_map: String,
+    /// Path-scoped steering and team rules, rebuilt at each role's start.
+    pub context: Option<TaskContext>,
+    /// The team rules the current role judges or records.
+    pub team: TeamRules,
     /// Questions may be asked on this process's terminal.
     pub interactive: bool,
     /// Steering and pause requests that arrive while the task runs.
@@ -74,7 +81,7 @@ pub struct Session {
 }
 
 pub struct SessionParts {
-    pub provider: Box<dyn Provider>,
+    pub provider: Arc<dyn Provider>,
     pub prices: PriceTable,
     pub budgets: Budgets,
     pub workspace: Workspace,
@@ -84,6 +91,7 @@ pub struct SessionParts {
     pub environment: Environment,
     pub steering: String,
     pub repo_map: String,
+    pub context: Option<TaskContext>,
     pub interactive: bool,
     pub inbox: Option<Box<dyn Inbox>>,
 }
@@ -91,7 +99,7 @@ pub struct SessionParts {
 impl Session {
     pub fn new(parts: SessionParts) -> Self {
         Session {
-            provider: Box::new(crate::llm::redacting::Redacting::new(
+            provider: Arc::new(crate::llm::redacting::Redacting::new(
                 parts.provider,
                 parts.redactor.clone(),
             )),
@@ -105,6 +113,8 @@ impl Session {
             environment: parts.environment,
             steering: parts.steering,
             repo_map: parts.repo_map,
+            context: parts.context,
+            team: TeamRules::default(),
             interactive: parts.interactive,
             inbox: parts.inbox,
             usage: Usage::default(),

@@ -94,11 +94,11 @@ pub enum MemoryCommand {
 }
 
 /// The repository, its memory branch and who is acting.
-struct Place {
-    repo: Option<LocalRepo>,
-    store: MemoryStore,
-    cache: Option<PathBuf>,
-    committer: Author,
+pub(super) struct Place {
+    pub(super) repo: Option<LocalRepo>,
+    pub(super) store: MemoryStore,
+    pub(super) cache: Option<PathBuf>,
+    pub(super) committer: Author,
 }
 
 pub async fn run(global: &GlobalArgs, args: MemoryArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
@@ -204,7 +204,7 @@ pub async fn run(global: &GlobalArgs, args: MemoryArgs, env: &EnvSnapshot) -> an
 }
 
 /// Opens the memory branch where `memory_repo` says (default: `repo` itself).
-fn open(
+pub(super) fn open(
     repo_dir: &Path,
     memory_repo: Option<&str>,
     branch: &str,
@@ -277,7 +277,7 @@ fn short_hash(s: &str) -> String {
         .collect()
 }
 
-fn load(place: &Place, redactor: &Redactor) -> anyhow::Result<Catalog> {
+pub(super) fn load(place: &Place, redactor: &Redactor) -> anyhow::Result<Catalog> {
     Ok(catalog::load(
         &place.store,
         redactor,

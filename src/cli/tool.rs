@@ -48,6 +48,7 @@ pub async fn run(global: &GlobalArgs, args: ToolArgs, env: &EnvSnapshot) -> anyh
     let runner: CommandRunner = containment.agent.clone();
     let mut spec = TaskSpec::new("tool", workspace.root().display().to_string(), "");
     let mut verdict = None;
+    let mut team = tools::TeamRules::default();
     let mut ctx = ToolContext {
         workspace: &workspace,
         runner: &runner,
@@ -58,6 +59,7 @@ pub async fn run(global: &GlobalArgs, args: ToolArgs, env: &EnvSnapshot) -> anyh
         },
         spec: &mut spec,
         verdict: &mut verdict,
+        team: &mut team,
     };
     let call = ToolCall {
         id: "cli".into(),

@@ -128,8 +128,8 @@ pub struct ToolCall {
 /// Anthropic client puts a cache breakpoint on it (and on the last tool, and
 /// on the last blocks of the final and the previous user message), so keep
 /// it byte-identical across the requests of one role and put everything that
-/// changes from turn to turn in the later parts. The OpenAI client joins all
-/// parts into one system message (its caching is automatic by prefix).
+/// changes from turn to turn in the later parts. The OpenAI client sends
+/// each part as its own system message (its caching is automatic by prefix).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     pub system: Vec<String>,

@@ -101,14 +101,10 @@ fn token_limit_field(model: &str) -> &'static str {
 /// The JSON body of a Chat Completions request.
 pub fn request_body(model: &str, request: &Request, stream: bool) -> Value {
     let mut messages = Vec::new();
-    let system: Vec<&str> = request
-        .system
-        .iter()
-        .map(String::as_str)
-        .filter(|p| !p.is_empty())
-        .collect();
-    if !system.is_empty() {
-        messages.push(json!({"role": "system", "content": system.join("\n\n")}));
+    // One system message per part: the stable first part stays a
+    // byte-identical prefix (automatic prompt caching) whatever follows.
+    for part in request.system.iter().filter(|p| !p.is_empty()) {
+        messages.push(json!({"role": "system", "content": part}));
     }
     for message in &request.messages {
         let mut text = Vec::new();
@@ -510,7 +506,8 @@ mod tests {
         assert_eq!(
             body["messages"],
             json!([
-                {"role":"system","content":"a\n\nb"},
+                {"role":"system","content":"a"},
+                {"role":"system","content":"b"},
                 {"role":"user","content":"go"},
                 {"role":"assistant","content":"calling","tool_calls":[
                     {"id":"1","type":"function","function":{"name":"t","arguments":"{\"x\":1}"}},

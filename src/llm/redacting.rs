@@ -8,12 +8,12 @@ use crate::sandbox::Redactor;
 
 /// A provider that masks secrets in everything it is asked to send.
 pub struct Redacting {
-    inner: Box<dyn Provider>,
+    inner: std::sync::Arc<dyn Provider>,
     redactor: Redactor,
 }
 
 impl Redacting {
-    pub fn new(inner: Box<dyn Provider>, redactor: Redactor) -> Self {
+    pub fn new(inner: std::sync::Arc<dyn Provider>, redactor: Redactor) -> Self {
         Redacting { inner, redactor }
     }
 

@@ -38,7 +38,7 @@ pub struct Recalled {
 }
 
 /// A rule in scope that cites code no longer in the tree.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Stale {
     pub id: String,
     pub evidence: String,
@@ -49,6 +49,34 @@ pub struct Stale {
 pub struct Recall {
     pub rules: Vec<Recalled>,
     pub stale: Vec<Stale>,
+}
+
+/// The team rules a task used and those it set aside as stale, kept with
+/// the task (its checkpoint) and listed in its PR.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Applied {
+    pub rules: Vec<Rule>,
+    pub stale: Vec<Stale>,
+}
+
+impl Applied {
+    /// Adds what one recall found (each rule once).
+    pub fn merge(&mut self, found: &Recall) {
+        for r in &found.rules {
+            if !self.rules.iter().any(|k| k.id == r.rule.id) {
+                self.rules.push(r.rule.clone());
+            }
+        }
+        for s in &found.stale {
+            if !self.stale.iter().any(|k| k.id == s.id) {
+                self.stale.push(s.clone());
+            }
+        }
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.rules.iter().map(|r| r.id.clone()).collect()
+    }
 }
 
 /// Globs compiled once per recall (many rules share one).

@@ -8,6 +8,7 @@ use crate::agent::orchestrator::ContainmentRecord;
 use crate::agent::verify::VerifyReport;
 use crate::git::FileChange;
 use crate::llm::Usage;
+use crate::memory::recall::Applied;
 use crate::task::TaskSpec;
 use crate::workspace::checks::{CheckResult, Status};
 
@@ -35,6 +36,8 @@ pub struct PrInput<'a> {
     /// The commit the branch is at.
     pub head_commit: &'a str,
     pub containment: &'a ContainmentRecord,
+    /// The team rules the task got, and the stale ones it set aside.
+    pub team_rules: &'a Applied,
 }
 
 /// What "done" rests on, never claiming a check that did not run.
@@ -237,6 +240,7 @@ pub fn render(input: &PrInput<'_>) -> String {
         }
     }
 
+    team_rules_section(&mut out, input.team_rules);
     containment_section(&mut out, input.containment);
 
     let _ = writeln!(
@@ -364,6 +368,42 @@ fn written_section(out: &mut String, input: &PrInput<'_>) {
     out.push('\n');
 }
 
+/// "Team rules applied": each rule, its source and author; stale rules named.
+fn team_rules_section(out: &mut String, applied: &Applied) {
+    if applied.rules.is_empty() && applied.stale.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "### Team rules applied\n");
+    for r in &applied.rules {
+        let source = if r.source.starts_with("http://") || r.source.starts_with("https://") {
+            format!("[source]({})", r.source)
+        } else {
+            format!("source `{}`", r.source)
+        };
+        let _ = writeln!(
+            out,
+            "- `{}` ({}) {} — {source}, by @{}",
+            r.id,
+            r.scope,
+            crate::task::spec::one_line(&r.text),
+            r.author.login
+        );
+    }
+    if !applied.stale.is_empty() {
+        let _ = writeln!(out, "\nStale rules, not used (the code they cite is gone):");
+        for s in &applied.stale {
+            let _ = writeln!(
+                out,
+                "- `{}` (evidence `{}`) {}",
+                s.id,
+                s.evidence,
+                crate::task::spec::one_line(&s.text)
+            );
+        }
+    }
+    let _ = writeln!(out);
+}
+
 /// What the network level refused and what containment could not enforce.
 fn containment_section(out: &mut String, c: &ContainmentRecord) {
     if c.blocked.is_empty() && c.advisories.is_empty() && c.held_back.is_empty() {
@@ -480,6 +520,7 @@ mod tests {
                 advisories: vec![],
                 held_back: vec![],
             },
+            team_rules: &Applied::default(),
         });
         assert!(text.contains("Verified commit: `0123456789ab`"), "{text}");
         assert!(text.contains("- `evil.example.com:443`"), "{text}");

@@ -8,6 +8,7 @@ mod common;
 mod edit_file;
 mod list_dir;
 mod read_file;
+mod record_rule;
 mod report_verdict;
 mod run_command;
 mod search;
@@ -21,6 +22,7 @@ pub use ask_question::AskQuestion;
 pub use edit_file::EditFile;
 pub use list_dir::ListDir;
 pub use read_file::ReadFile;
+pub use record_rule::{rule_criterion, RecordRule, RecordedRule, TeamRules};
 pub use report_verdict::ReportVerdict;
 pub use run_command::RunCommand;
 pub use search::Search;
@@ -101,6 +103,8 @@ pub struct ToolContext<'a> {
     pub spec: &'a mut TaskSpec,
     /// Set by `report_verdict`.
     pub verdict: &'a mut Option<Vec<CriterionVerdict>>,
+    /// Team rules: judged by `report_verdict`, recorded by `record_rule`.
+    pub team: &'a mut TeamRules,
 }
 
 /// One tool: its spec and its handler, defined together.
@@ -191,6 +195,7 @@ pub fn for_role(role: AgentRole) -> Registry {
             Box::new(AskQuestion),
         ]),
         AgentRole::Verify => tools.push(Box::new(ReportVerdict)),
+        AgentRole::Learn => tools.push(Box::new(RecordRule)),
     }
     Registry::new(tools)
 }
@@ -208,6 +213,7 @@ pub fn every_tool() -> Registry {
         Box::new(UpdateSpec::research()),
         Box::new(AskQuestion),
         Box::new(ReportVerdict),
+        Box::new(RecordRule),
     ])
 }
 
@@ -245,7 +251,11 @@ mod tests {
             for_role(AgentRole::Verify).names(),
             ["list_dir", "read_file", "search", "report_verdict"]
         );
-        assert_eq!(every_tool().names().len(), 9);
+        assert_eq!(
+            for_role(AgentRole::Learn).names(),
+            ["list_dir", "read_file", "search", "record_rule"]
+        );
+        assert_eq!(every_tool().names().len(), 10);
     }
 
     #[test]

@@ -5,7 +5,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::common::{for_model, redacted};
-use super::{parse_args, CriterionVerdict, Tool, ToolContext, ToolError, ToolOutput};
+use super::{
+    parse_args, rule_criterion, CriterionVerdict, Tool, ToolContext, ToolError, ToolOutput,
+};
+use crate::memory::rules::Rule;
 use crate::task::spec::one_line;
 
 pub struct ReportVerdict;
@@ -14,6 +17,25 @@ pub struct ReportVerdict;
 #[serde(deny_unknown_fields)]
 struct Args {
     criteria: Vec<CriterionVerdict>,
+}
+
+/// A verdict entry's name, with a team rule named by its id or text
+/// written the one way: `rule <id>: <text>`.
+fn canonical(given: &str, rules: &[Rule]) -> String {
+    for rule in rules {
+        let label = rule_criterion(rule);
+        let by_id = given == rule.id
+            || given
+                .strip_prefix("rule ")
+                .unwrap_or(given)
+                .split([':', ' '])
+                .next()
+                .is_some_and(|id| id == rule.id);
+        if given == label || by_id || given == one_line(&rule.text) {
+            return label;
+        }
+    }
+    given.to_string()
 }
 
 #[async_trait]
@@ -32,7 +54,7 @@ impl Tool for ReportVerdict {
             "properties": {
                 "criteria": {
                     "type": "array",
-                    "description": "One entry per acceptance criterion, in the spec's order.",
+                    "description": "One entry per acceptance criterion, in the spec's order, then one per team rule given to you (`rule <id>: <text>`).",
                     "minItems": 1,
                     "items": {
                         "type": "object",
@@ -73,9 +95,16 @@ impl Tool for ReportVerdict {
                     )));
                 }
             }
-            // Exactly the spec's criteria, each once, matched by name.
-            let wanted: Vec<String> = ctx.spec.acceptance_criteria.iter().map(|c| one_line(c)).collect();
-            let given: Vec<String> = args.criteria.iter().map(|c| one_line(&c.criterion)).collect();
+            // Exactly the spec's criteria, then each team rule that applies,
+            // each once, matched by name (a rule by `rule <id>: <text>`,
+            // its id or its text).
+            let mut wanted: Vec<String> = ctx.spec.acceptance_criteria.iter().map(|c| one_line(c)).collect();
+            wanted.extend(ctx.team.judged.iter().map(rule_criterion));
+            let given: Vec<String> = args
+                .criteria
+                .iter()
+                .map(|c| canonical(&one_line(&c.criterion), &ctx.team.judged))
+                .collect();
             let mut problems = Vec::new();
             for (i, g) in given.iter().enumerate() {
                 if !wanted.contains(g) {
@@ -92,14 +121,27 @@ impl Tool for ReportVerdict {
             if !problems.is_empty() {
                 let list: Vec<String> = wanted.iter().map(|w| format!("- {w}")).collect();
                 return Err(for_model(format!(
-                    "the verdict must judge exactly the acceptance criteria of the spec, each once, by their exact text: {}.\nThe criteria are:\n{}",
+                    "the verdict must judge exactly the acceptance criteria of the spec, then each team rule, each once, by their exact text: {}.\nThe entries are:\n{}",
                     problems.join("; "),
                     list.join("\n")
                 )));
             }
             let met = args.criteria.iter().filter(|c| c.met).count();
             let total = args.criteria.len();
-            *ctx.verdict = Some(args.criteria);
+            let criteria = args
+                .criteria
+                .into_iter()
+                .zip(given)
+                .map(|(c, name)| {
+                    // A rule's entry is kept under its full label.
+                    if name == one_line(&c.criterion) {
+                        c
+                    } else {
+                        CriterionVerdict { criterion: name, ..c }
+                    }
+                })
+                .collect();
+            *ctx.verdict = Some(criteria);
             Ok(ToolOutput::Text(format!(
                 "verdict recorded: {met} of {total} criteria met"
             )))
@@ -220,5 +262,57 @@ mod tests {
             "{err}"
         );
         assert_eq!(f.verdict, None);
+    }
+
+    #[tokio::test]
+    async fn team_rules_are_judged_after_the_criteria() {
+        use crate::memory::rules::{RuleAuthor, Scope, Status};
+        let mut f = Fixture::new();
+        f.spec.acceptance_criteria = vec!["tests pass".into()];
+        f.team.judged = vec![Rule {
+            id: "r-0000000a".into(),
+            scope: Scope::Org,
+            status: Status::Active,
+            source: "local:dh-1".into(),
+            author: RuleAuthor {
+                login: "me".into(),
+                permission: "owner".into(),
+            },
+            created: chrono::Utc::now(),
+            evidence: None,
+            replaces: None,
+            text: "Return errors as { error, code }.".into(),
+        }];
+        let entry = |c: &str, met: bool| json!({"criterion": c, "met": met, "evidence": "seen"});
+        let err = f
+            .err(
+                &ReportVerdict,
+                json!({"criteria": [entry("tests pass", true)]}),
+            )
+            .await;
+        assert!(
+            err.contains("`rule r-0000000a: Return errors as { error, code }.` has no entry"),
+            "{err}"
+        );
+        f.ok(
+            &ReportVerdict,
+            json!({"criteria": [entry("tests pass", true), entry("rule r-0000000a", false)]}),
+        )
+        .await;
+        assert_eq!(
+            f.verdict,
+            Some(vec![
+                CriterionVerdict {
+                    criterion: "tests pass".into(),
+                    met: true,
+                    evidence: "seen".into()
+                },
+                CriterionVerdict {
+                    criterion: "rule r-0000000a: Return errors as { error, code }.".into(),
+                    met: false,
+                    evidence: "seen".into()
+                },
+            ])
+        );
     }
 }

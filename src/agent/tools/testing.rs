@@ -22,6 +22,7 @@ pub struct Fixture {
     pub limits: ToolLimits,
     pub spec: TaskSpec,
     pub verdict: Option<Vec<CriterionVerdict>>,
+    pub team: super::TeamRules,
 }
 
 impl Fixture {
@@ -50,6 +51,7 @@ impl Fixture {
             limits: ToolLimits::default(),
             spec: TaskSpec::new("dh-1", "acme/app", "do it"),
             verdict: None,
+            team: super::TeamRules::default(),
         }
     }
 
@@ -76,6 +78,7 @@ impl Fixture {
             limits: self.limits,
             spec: &mut self.spec,
             verdict: &mut self.verdict,
+            team: &mut self.team,
         }
     }
 
