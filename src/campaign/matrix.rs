@@ -76,36 +76,9 @@ pub fn outputs(plan: &Plan, index: usize) -> Result<Vec<(String, String)>, Campa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::campaign::plan::{DependencyKind, PlannedRepo};
 
     fn plan(n: usize) -> Plan {
-        Plan {
-            campaign_id: "cp-1".into(),
-            task: "t".into(),
-            target: "org:o".into(),
-            matches: vec![],
-            apis: vec![],
-            created_at: chrono::Utc::now(),
-            api_calls: 0,
-            wave_size: 5,
-            halt_failure_rate: 0.3,
-            repositories: (0..n)
-                .map(|i| PlannedRepo {
-                    repository: format!("o/r{i:03}"),
-                    path: None,
-                    dependency: DependencyKind::Direct,
-                    version: None,
-                    call_sites: Default::default(),
-                    test_command: None,
-                    size_kb: 0,
-                    pushed_at: None,
-                    risk: 0,
-                    reasons: vec![],
-                    order: i + 1,
-                    wave: i / 5 + 1,
-                })
-                .collect(),
-        }
+        crate::campaign::plan::test_plan(n, 5)
     }
 
     #[test]

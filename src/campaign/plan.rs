@@ -75,3 +75,35 @@ impl Plan {
         self.repositories.iter().find(|r| r.repository == name)
     }
 }
+
+/// A plan of `n` direct users (`o/r0` …) in waves of `wave_size`, for tests.
+#[cfg(test)]
+pub(crate) fn test_plan(n: usize, wave_size: usize) -> Plan {
+    Plan {
+        campaign_id: "cp-1".into(),
+        task: "t".into(),
+        target: "org:o".into(),
+        matches: vec![],
+        apis: vec![],
+        created_at: chrono::Utc::now(),
+        api_calls: 0,
+        wave_size,
+        halt_failure_rate: 0.3,
+        repositories: (0..n)
+            .map(|i| PlannedRepo {
+                repository: format!("o/r{i}"),
+                path: None,
+                dependency: DependencyKind::Direct,
+                version: None,
+                call_sites: Default::default(),
+                test_command: None,
+                size_kb: 0,
+                pushed_at: None,
+                risk: 0,
+                reasons: vec![],
+                order: i + 1,
+                wave: i / wave_size + 1,
+            })
+            .collect(),
+    }
+}

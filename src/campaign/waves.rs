@@ -80,37 +80,10 @@ pub fn halted(plan: &Plan, records: &[Record]) -> Option<Halt> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::campaign::plan::{DependencyKind, PlannedRepo};
     use crate::campaign::status::State;
 
     fn plan(n: usize) -> Plan {
-        Plan {
-            campaign_id: "cp-1".into(),
-            task: "t".into(),
-            target: "org:o".into(),
-            matches: vec![],
-            apis: vec![],
-            created_at: chrono::Utc::now(),
-            api_calls: 0,
-            wave_size: 2,
-            halt_failure_rate: 0.3,
-            repositories: (0..n)
-                .map(|i| PlannedRepo {
-                    repository: format!("o/r{i}"),
-                    path: None,
-                    dependency: DependencyKind::Direct,
-                    version: None,
-                    call_sites: Default::default(),
-                    test_command: None,
-                    size_kb: 0,
-                    pushed_at: None,
-                    risk: 0,
-                    reasons: vec![],
-                    order: i + 1,
-                    wave: i / 2 + 1,
-                })
-                .collect(),
-        }
+        crate::campaign::plan::test_plan(n, 2)
     }
 
     #[test]
