@@ -378,7 +378,9 @@ fn a_src_layout_package_with_dependency_groups_and_mypy_files() {
         vec![
             pair("python -m pytest -q", "passed"),
             pair("mypy", "passed")
-        ]
+        ],
+        "{:#}",
+        doc["setup"]
     );
     assert_eq!(doc["checks"][0]["source"], ci);
     assert_eq!(doc["tree"]["changed"], json!([]));

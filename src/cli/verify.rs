@@ -75,6 +75,7 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
     )
     .await?;
     let mut dev_env = None;
+    let mut setup_runner: CommandRunner = containment.setup.clone();
     let runner: CommandRunner = if args.dev_container {
         let configured = settings
             .file
@@ -122,7 +123,9 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
                 Some(v) => container.with_path_prefix(&format!("{v}/bin")),
                 None => container,
             };
-            std::sync::Arc::new(container)
+            let container: CommandRunner = std::sync::Arc::new(container);
+            setup_runner = container.clone();
+            container
         } else {
             reporter.progress("🐳 dev container: none declared; commands run here");
             containment.agent.clone()
@@ -134,8 +137,9 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
     };
     let redact = |t: &str| redactor.redact(t).into_owned();
     let progress = |line: &str| reporter.progress(line);
-    let report = checks::verify(
+    let report = checks::verify_with_setup(
         workspace.root(),
+        &setup_runner,
         &runner,
         &environment,
         &Options {

@@ -206,7 +206,12 @@ impl Settings {
         allowed_domains.extend(flags.allowed_domains.iter().cloned());
         let network = NetworkSettings {
             level,
-            setup_level: file.network_setup.unwrap_or(level),
+            // Setup installs dependencies: by default it reaches the
+            // package registries even where the agent's commands may not.
+            setup_level: file.network_setup.unwrap_or(match level {
+                NetworkLevel::Integration => NetworkLevel::Dependencies,
+                other => other,
+            }),
             allowed_domains,
         };
         Ok(Settings {

@@ -205,8 +205,20 @@ pub async fn verify(
     env: &Environment,
     opts: &Options<'_>,
 ) -> Report {
+    verify_with_setup(root, runner, runner, env, opts).await
+}
+
+/// [`verify`] with setup started by its own launcher (setup may reach
+/// the package registries where checks may not).
+pub async fn verify_with_setup(
+    root: &Path,
+    setup_runner: &CommandRunner,
+    runner: &CommandRunner,
+    env: &Environment,
+    opts: &Options<'_>,
+) -> Report {
     let mut watch = TreeWatch::start(root);
-    let setup = setup(runner, env, opts, &mut watch).await;
+    let setup = setup(setup_runner, env, opts, &mut watch).await;
     let checks = run_checks(root, runner, env, opts, &mut watch).await;
     Report {
         passed: checks.iter().all(CheckResult::ok),
