@@ -230,10 +230,13 @@ async fn role_context(s: &mut Session, role: AgentRole, spec: &TaskSpec) -> Stri
         return String::new();
     }
     let root = s.workspace.root().to_path_buf();
+    // The worktree is read only once its checkout finished: git must not
+    // look at (or "restore") bookkeeping that is still being written.
+    let checked_out = s.prepared();
     let Some(context) = s.context.as_mut() else {
         return String::new();
     };
-    let found = context.for_role(role, spec, &root).await;
+    let found = context.for_role(role, spec, &root, checked_out).await;
     if role == AgentRole::Verify {
         s.team.judged = found.rules;
     }

@@ -125,6 +125,12 @@ impl Session {
         }
     }
 
+    /// Whether the worktree's preparation (checkout, setup, baseline) has
+    /// finished, or there was none.
+    pub fn prepared(&self) -> bool {
+        self.preparing.as_ref().is_none_or(|p| p.is_finished())
+    }
+
     /// Hands the session the worktree's preparation.
     pub fn preparing(&mut self, preparation: Preparation) {
         self.preparing = Some(preparation);

@@ -109,8 +109,9 @@ impl TaskContext {
         role: AgentRole,
         spec: &TaskSpec,
         worktree: &Path,
+        checked_out: bool,
     ) -> RoleContext {
-        let in_worktree = worktree.join(".git").exists();
+        let in_worktree = checked_out && worktree.join(".git").exists();
         let root = if in_worktree { worktree } else { &self.source }.to_path_buf();
         let mut touched = if in_worktree {
             diff_paths(worktree, &self.base_commit).await
