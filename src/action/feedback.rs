@@ -1,6 +1,7 @@
 //! Review feedback on a pull request Deckhand opened: the reviewer's words
 //! become the task, code fixes the PR on its own branch, verify checks it,
-//! and the reply goes on the thread the feedback came from.
+//! and the reply goes on the thread the feedback came from (naming the team
+//! rules learned from it).
 
 use super::identity::Identity;
 use super::job::{self, Job, JobKind, Outputs};
@@ -29,6 +30,7 @@ pub async fn run(
     pr: u64,
     branch: Option<String>,
     feedback: Feedback,
+    source: job::FeedbackSource,
 ) -> anyhow::Result<Outputs> {
     let pull = ctx.github.pull(&ctx.repo, pr).await?;
     if let Some(why) = not_deckhands(&pull, &ctx.repo, &ctx.identity) {
@@ -120,6 +122,7 @@ pub async fn run(
                 pr,
                 base: pull.base_ref.clone(),
                 feedback,
+                source: Some(source),
             },
         },
     )

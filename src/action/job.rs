@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use super::learning::{self, Learning, Lesson, Teacher, Trust};
 use super::offload::{self, MemoryAt};
 use super::progress::{Marker, Progress, Status, Updater, MAX_COMMENT};
 use super::route::Feedback;
+use super::team;
 use super::Ctx;
 use crate::agent::orchestrator::{Phase, TaskState};
 use crate::agent::runner::{self, Ending, RunContext, Start, TaskResult};
@@ -17,7 +19,7 @@ use crate::git::remote::{self, Remote};
 use crate::git::LocalRepo;
 use crate::github::client::{NewPull, RepoRef};
 use crate::llm;
-use crate::memory::{checkpoint_path, MemoryStore};
+use crate::memory::{checkpoint_path, Author};
 use crate::report::workflow;
 
 /// The label a PR gets when verification gave up.
@@ -94,7 +96,18 @@ pub enum JobKind {
         /// The PR's base branch.
         base: String,
         feedback: Feedback,
+        /// Where the feedback is and who gave it: what rules are learned
+        /// from (checkpoints written before it existed have none).
+        #[serde(default)]
+        source: Option<FeedbackSource>,
     },
+}
+
+/// The page of a review, review comment or PR comment, and its author.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FeedbackSource {
+    pub url: String,
+    pub author: String,
 }
 
 /// What the step reports (`$GITHUB_OUTPUT`).
@@ -139,36 +152,23 @@ pub fn remote_of(ctx: &Ctx, repo: &RepoRef) -> Remote {
     }
 }
 
-/// Where the memory branch of the config repository lives.
+/// Where the memory branch of the config repository lives: the input
+/// `config_repo`, else the workflow's own repository (`GITHUB_REPOSITORY`),
+/// never the target of a matrix job.
 pub fn memory_at(ctx: &Ctx) -> anyhow::Result<MemoryAt> {
-    let repo: RepoRef = match &ctx.inputs.config_repo {
-        Some(r) => r
-            .parse()
-            .with_context(|| format!("input `config_repo`: `{r}`"))?,
-        None => ctx.repo.clone(),
+    let (name, input) = match &ctx.inputs.config_repo {
+        Some(r) => (r, "input `config_repo`"),
+        None => (&ctx.runner.repository, "GITHUB_REPOSITORY"),
     };
+    let repo: RepoRef = name
+        .parse()
+        .with_context(|| format!("{input}: `{name}` is not owner/name"))?;
     Ok(MemoryAt {
+        repo: repo.to_string(),
         remote: remote_of(ctx, &repo),
         branch: ctx.inputs.memory_branch.clone(),
         cache: ctx.runner.runner_temp.join("deckhand-memory"),
     })
-}
-
-/// The memory branch of the config repository (opened here: call it off
-/// the async workers, or use [`memory_at`]).
-pub fn memory(ctx: &Ctx) -> anyhow::Result<MemoryStore> {
-    let repo: RepoRef = match &ctx.inputs.config_repo {
-        Some(r) => r
-            .parse()
-            .with_context(|| format!("input `config_repo`: `{r}`"))?,
-        None => ctx.repo.clone(),
-    };
-    let cache = ctx.runner.runner_temp.join("deckhand-memory");
-    Ok(MemoryStore::open(
-        remote_of(ctx, &repo),
-        &ctx.inputs.memory_branch,
-        &cache,
-    )?)
 }
 
 /// Finds the task's progress comment on the issue.
@@ -254,6 +254,22 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     let model = provider_settings.model.clone();
     let provider: std::sync::Arc<dyn llm::Provider> = llm::build(provider_settings)?.into();
     let remote = remote_of(ctx, &ctx.repo);
+    // Every task gets the team's rules; feedback from someone who may
+    // teach is learned from after the fix.
+    let memory = memory_at(ctx)?;
+    let team_rules = team::read(&memory, &ctx.redactor).await;
+    let teacher = teacher_of(ctx, &job.kind).await;
+    let learn_from = match (&job.kind, &teacher) {
+        (JobKind::Feedback { feedback, .. }, Some(Ok(t)))
+            if matches!(
+                learning::trust(t, settings.file.memory.approve, &ctx.repo),
+                Trust::Teaches(_)
+            ) =>
+        {
+            Some(feedback.body().to_string())
+        }
+        _ => None,
+    };
     let wanted_base = match &job.kind {
         JobKind::Feedback { base, .. } => Some(base.clone()),
         JobKind::Task => ctx.inputs.base_branch.clone(),
@@ -396,8 +412,8 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             // that declares its environment, or needs another toolchain,
             // gets its container.
             dev_container: true,
-            team_rules: Vec::new(),
-            feedback: None,
+            team_rules,
+            feedback: learn_from,
             inbox: job.issue.map(|issue| {
                 Box::new(super::inbox::CommentInbox::new(
                     ctx.github.clone(),
@@ -444,6 +460,16 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     }
     push(ctx, &dir, &remote, &result.state.branch, &result).await?;
 
+    let committer = Author {
+        name: settings.file.git.name.clone(),
+        email: settings.file.git.email.clone(),
+    };
+    if !matches!(
+        result.ending,
+        Ending::Waiting(_) | Ending::OutOfTime | Ending::Paused(_)
+    ) {
+        team::record_use(&memory, committer.clone(), &result.state, &ctx.redactor).await;
+    }
     let mut outputs = Outputs {
         task_id: job.id.clone(),
         status: result.ending.label().into(),
@@ -535,8 +561,37 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 .await?;
             }
         }
-        (_, JobKind::Feedback { pr, feedback, .. }) => {
-            outputs.pr_url = reply_to_feedback(ctx, *pr, feedback, &result).await?;
+        (
+            _,
+            JobKind::Feedback {
+                pr,
+                feedback,
+                source,
+                ..
+            },
+        ) => {
+            let learned = match (teacher, source) {
+                (Some(Ok(teacher)), Some(source)) => Some(
+                    learning::store(
+                        &memory,
+                        committer,
+                        Lesson {
+                            teacher,
+                            source: source.url.clone(),
+                            recorded: result.learned.clone(),
+                            commit: Some(result.state.head_commit().to_string()),
+                        },
+                        settings.file.memory.approve,
+                        &ctx.repo,
+                        &ctx.redactor,
+                    )
+                    .await,
+                ),
+                (Some(Err(why)), _) => Some(Learning::Failed(why)),
+                _ => None,
+            };
+            outputs.pr_url =
+                reply_to_feedback(ctx, *pr, feedback, &result, learned.as_ref()).await?;
             clear_checkpoint(ctx, &job.id, &settings).await;
             outputs.summary = result.pr_text.clone().unwrap_or_default();
         }
@@ -749,6 +804,7 @@ async fn reply_to_feedback(
     pr: u64,
     feedback: &Feedback,
     result: &TaskResult,
+    learned: Option<&Learning>,
 ) -> anyhow::Result<String> {
     let commit = result
         .state
@@ -775,6 +831,9 @@ async fn reply_to_feedback(
     if !checks.is_empty() {
         body.push_str(&format!("\n**Checks**\n{checks}"));
     }
+    if let Some(section) = learned.and_then(|l| l.reply_section(&ctx.inputs.trigger_phrase)) {
+        body.push_str(&section);
+    }
     if let Ending::NeedsReview(reason) = &result.ending {
         body.push_str(&format!("\n⚠️ Needs a human look: {reason}\n"));
         ctx.github
@@ -796,6 +855,29 @@ async fn reply_to_feedback(
         }
     }
     Ok(ctx.github.pull(&ctx.repo, pr).await?.html_url)
+}
+
+/// Who gave a feedback job's feedback, and their role (asked of GitHub
+/// before the fix: only who may teach has learn run).
+async fn teacher_of(ctx: &Ctx, kind: &JobKind) -> Option<Result<Teacher, String>> {
+    let JobKind::Feedback {
+        source: Some(source),
+        ..
+    } = kind
+    else {
+        return None;
+    };
+    Some(
+        Teacher::ask(&ctx.github, &ctx.repo, &source.author)
+            .await
+            .map_err(|e| {
+                format!(
+                    "the permission of @{} could not be read: {}",
+                    source.author,
+                    ctx.redactor.redact(&e.to_string())
+                )
+            }),
+    )
 }
 
 /// `::error file=…,line=…::` for what the last verification found.

@@ -2,6 +2,7 @@
 //! passes, routes the event, gates on permission, and runs the task loop
 //! with GitHub side effects (branch, PR, progress comment, outputs).
 
+pub mod approve;
 pub mod claim;
 pub mod feedback;
 pub mod gate;
@@ -9,9 +10,11 @@ pub mod identity;
 pub mod inbox;
 pub mod inputs;
 pub mod job;
+pub mod learning;
 pub mod offload;
 pub mod progress;
 pub mod route;
+pub mod team;
 pub mod trusted;
 
 use anyhow::Context as _;
@@ -287,7 +290,9 @@ async fn handle(
         flags,
         started: chrono::Utc::now(),
         trigger_comment: match &route {
-            Route::IssueComment { comment_id, .. } => Some(*comment_id),
+            Route::IssueComment { comment_id, .. } | Route::Approve { comment_id, .. } => {
+                Some(*comment_id)
+            }
             _ => None,
         },
     };
@@ -343,8 +348,18 @@ async fn handle(
             pr,
             branch,
             feedback,
-            ..
-        } => feedback::run(&ctx, pr, branch, feedback).await,
+            url,
+            actor,
+        } => {
+            let source = job::FeedbackSource {
+                url,
+                author: actor.login,
+            };
+            feedback::run(&ctx, pr, branch, feedback, source).await
+        }
+        Route::Approve {
+            issue, rule, actor, ..
+        } => approve::run(&ctx, issue, &rule, &actor).await,
     }
 }
 
@@ -354,7 +369,9 @@ fn actor_of(route: &Route) -> Option<&User> {
         | Route::IssueComment { actor, .. }
         | Route::Feedback { actor, .. } => Some(actor),
         Route::Dispatch { actor, .. } => actor.as_ref(),
-        Route::Schedule { .. } | Route::Ignore(_) => None,
+        // Approving asks more than write access: checked when it runs,
+        // with a reply saying why.
+        Route::Approve { .. } | Route::Schedule { .. } | Route::Ignore(_) => None,
     }
 }
 
@@ -371,7 +388,9 @@ fn trigger_text(route: &Route) -> Option<(&User, &str)> {
 
 fn issue_of(route: &Route) -> Option<u64> {
     match route {
-        Route::IssueTask { issue, .. } | Route::IssueComment { issue, .. } => Some(*issue),
+        Route::IssueTask { issue, .. }
+        | Route::IssueComment { issue, .. }
+        | Route::Approve { issue, .. } => Some(*issue),
         Route::Feedback { pr, .. } => Some(*pr),
         _ => None,
     }

@@ -51,12 +51,21 @@ pub enum PushError {
 /// Where the memory branch lives.
 #[derive(Clone)]
 pub struct MemoryAt {
+    /// `owner/name` of the config repository (for messages).
+    pub repo: String,
     pub remote: Remote,
     pub branch: String,
     pub cache: PathBuf,
 }
 
 impl MemoryAt {
+    /// Opens (fetches) the store on the blocking pool, for the changes of
+    /// `memory::edits`, which run their own git work off the async workers.
+    pub async fn open(&self) -> anyhow::Result<MemoryStore> {
+        let at = self.clone();
+        blocking(move || Ok(MemoryStore::open(at.remote, &at.branch, &at.cache)?)).await
+    }
+
     /// Opens the store and runs `work` on it, off the async workers.
     pub async fn with<T: Send + 'static>(
         &self,

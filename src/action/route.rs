@@ -72,6 +72,16 @@ pub enum Route {
         pr: u64,
         branch: Option<String>,
         feedback: Feedback,
+        /// The comment's or review's page (a learned rule's source).
+        url: String,
+        actor: User,
+    },
+    /// `/deckhand approve <id>` on an issue or pull request: a proposed
+    /// team rule becomes active (who may is checked when it runs).
+    Approve {
+        issue: u64,
+        comment_id: u64,
+        rule: String,
         actor: User,
     },
     /// Nothing to do, and why.
@@ -86,6 +96,14 @@ pub fn after_phrase<'a>(body: &'a str, phrase: &str) -> Option<&'a str> {
     } else {
         None
     }
+}
+
+/// The rule id of `approve <id>` (exactly two words).
+fn approval_of(text: &str) -> Option<&str> {
+    let mut words = text.split_whitespace();
+    let verb = words.next()?;
+    let id = words.next()?;
+    (verb.eq_ignore_ascii_case("approve") && words.next().is_none()).then_some(id)
 }
 
 fn control_of(text: &str) -> Option<Control> {
@@ -154,11 +172,19 @@ pub fn route(event: &Event, inputs: &ActionInputs) -> Route {
                     "a comment was {action}; only new comments are read"
                 ));
             }
+            let phrased = after_phrase(&comment.body, &inputs.trigger_phrase);
+            if let Some(rule) = phrased.and_then(approval_of) {
+                return Route::Approve {
+                    issue: issue.number,
+                    comment_id: comment.id,
+                    rule: rule.to_string(),
+                    actor: sender.clone(),
+                };
+            }
             if issue.is_pull_request() {
                 // On a pull request any comment is feedback (the PR must be
                 // Deckhand's; that is checked when it is read).
-                let text = after_phrase(&comment.body, &inputs.trigger_phrase)
-                    .unwrap_or(comment.body.trim());
+                let text = phrased.unwrap_or(comment.body.trim());
                 if text.is_empty() {
                     return Route::Ignore(format!("the comment on #{} is empty", issue.number));
                 }
@@ -169,10 +195,11 @@ pub fn route(event: &Event, inputs: &ActionInputs) -> Route {
                         id: comment.id,
                         body: text.to_string(),
                     },
+                    url: comment.html_url.clone(),
                     actor: sender.clone(),
                 };
             }
-            let Some(text) = after_phrase(&comment.body, &inputs.trigger_phrase) else {
+            let Some(text) = phrased else {
                 return Route::Ignore(format!(
                     "the comment on #{} does not start with `{}`",
                     issue.number, inputs.trigger_phrase
@@ -249,6 +276,7 @@ pub fn route(event: &Event, inputs: &ActionInputs) -> Route {
                     id: review.id,
                     body,
                 },
+                url: review.html_url.clone(),
                 actor: sender.clone(),
             }
         }
@@ -276,6 +304,7 @@ pub fn route(event: &Event, inputs: &ActionInputs) -> Route {
                     path: comment.path.clone(),
                     line: comment.line.or(comment.original_line),
                 },
+                url: comment.html_url.clone(),
                 actor: sender.clone(),
             }
         }
@@ -361,6 +390,56 @@ mod tests {
             }
         }
         assert_eq!(after_phrase("/deckhandx", "/deckhand"), None);
+    }
+
+    #[test]
+    fn approve_with_one_id_approves_a_rule_on_issues_and_pull_requests() {
+        let text = fixture("issue_comment/00-created.json");
+        let body = "You are totally right! I'll get this fixed right away.";
+        let on_pr = text.replace(
+            "\"number\": 1,",
+            "\"number\": 2, \"pull_request\": {\"url\": \"x\"},",
+        );
+        for (payload, issue) in [(&text, 1), (&on_pr, 2)] {
+            let e = parse_event(
+                "issue_comment",
+                &payload.replace(body, "/deckhand approve r-0a1b2c3d"),
+                "x",
+            )
+            .unwrap();
+            match route(&e, &inputs()) {
+                Route::Approve {
+                    issue: i,
+                    comment_id: 492700400,
+                    rule,
+                    actor,
+                } => {
+                    assert_eq!(
+                        (i, rule.as_str(), actor.login.as_str()),
+                        (issue, "r-0a1b2c3d", "Codertocat")
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // More words are a task; without the phrase it is not a command.
+        let e = parse_event(
+            "issue_comment",
+            &text.replace(body, "/deckhand approve the plan and go"),
+            "x",
+        )
+        .unwrap();
+        assert!(matches!(
+            route(&e, &inputs()),
+            Route::IssueComment { control: None, .. }
+        ));
+        let e = parse_event(
+            "issue_comment",
+            &on_pr.replace(body, "approve r-0a1b2c3d"),
+            "x",
+        )
+        .unwrap();
+        assert!(matches!(route(&e, &inputs()), Route::Feedback { .. }));
     }
 
     #[test]

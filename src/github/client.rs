@@ -81,6 +81,18 @@ impl Permission {
         )
     }
 
+    /// The role's name as GitHub spells it (`role_name`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Admin => "admin",
+            Permission::Maintain => "maintain",
+            Permission::Write => "write",
+            Permission::Triage => "triage",
+            Permission::Read => "read",
+            Permission::None => "none",
+        }
+    }
+
     /// A role or legacy permission name; `None` for names GitHub may add (custom roles).
     fn from_name(name: &str) -> Option<Permission> {
         Some(match name {
