@@ -482,13 +482,14 @@ async fn pulls_reviews_and_replies_round_trip() {
 async fn collaborator_permissions_follow_the_table() {
     let (gh, _src) = started();
     let api = Api::new(&gh);
-    for (user, role, legacy) in [
-        ("ada", "admin", "admin"),
-        ("max", "maintain", "write"),
-        ("wes", "write", "write"),
-        ("tia", "triage", "read"),
-        ("rae", "read", "read"),
-        ("nob", "none", "none"),
+    // What GitHub says each role may do: admin, maintain, push, triage, pull.
+    for (user, role, legacy, may) in [
+        ("ada", "admin", "admin", [true, true, true, true, true]),
+        ("max", "maintain", "write", [false, true, true, true, true]),
+        ("wes", "write", "write", [false, false, true, true, true]),
+        ("tia", "triage", "read", [false, false, false, true, true]),
+        ("rae", "read", "read", [false, false, false, false, true]),
+        ("nob", "none", "none", [false; 5]),
     ] {
         gh.set_permission("acme", "widget", user, role);
         let (s, p) = api
@@ -502,6 +503,12 @@ async fn collaborator_permissions_follow_the_table() {
             (Some(legacy), Some(role))
         );
         assert_eq!(p["user"]["login"], user);
+        assert_eq!(
+            p["user"]["permissions"],
+            json!({"admin": may[0], "maintain": may[1], "push": may[2], "triage": may[3], "pull": may[4]}),
+            "{role}"
+        );
+        assert_eq!(p["user"]["role_name"], role);
     }
     let (s, e) = api
         .get("/repos/acme/widget/collaborators/stranger/permission")

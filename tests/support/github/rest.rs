@@ -1228,12 +1228,14 @@ fn permission(st: &State, owner: &str, repo: &str, user: &str) -> Result<Reply, 
         _ => "none",
     };
     let mut user_json = st.user_json(user);
+    // What each role may do, as GitHub reports it on the collaborator.
+    let may = |roles: &[&str]| roles.contains(&role.as_str());
     user_json["permissions"] = json!({
-        "admin": role == "admin",
-        "maintain": matches!(role.as_str(), "admin" | "maintain"),
-        "push": permission == "admin" || permission == "write",
-        "triage": permission != "none",
-        "pull": permission != "none",
+        "admin": may(&["admin"]),
+        "maintain": may(&["admin", "maintain"]),
+        "push": may(&["admin", "maintain", "write"]),
+        "triage": may(&["admin", "maintain", "write", "triage"]),
+        "pull": may(&["admin", "maintain", "write", "triage", "read"]),
     });
     user_json["role_name"] = json!(role);
     Ok(reply(
