@@ -102,6 +102,14 @@ fn review_comment(w: &World, name: &str, user: &str, body: &str) -> (u64, String
                 "\"sender\": {\n    \"login\": \"Codertocat\"",
                 &format!("\"sender\": {{\n    \"login\": \"{user}\""),
             ),
+            // The sender is the payload's last object.
+            (
+                "\"type\": \"User\",\n    \"site_admin\": false\n  }\n}",
+                &format!(
+                    "\"type\": \"{}\",\n    \"site_admin\": false\n  }}\n}}",
+                    if user.ends_with("[bot]") { "Bot" } else { "User" }
+                ),
+            ),
         ],
     );
     (id, url, ev)
@@ -377,5 +385,145 @@ fn issue_11_test_2_the_same_feedback_twice_is_one_rule() {
         "{}",
         replies[1].body
     );
+    w.model.assert_finished();
+}
+
+/// How many learn conversations the model saw (their first requests).
+fn learn_runs(w: &World) -> usize {
+    w.model
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.field("/messages").and_then(Value::as_array).map(Vec::len) == Some(1)
+                && r.field("/tools").and_then(Value::as_array).is_some_and(|tools| {
+                    tools.iter().any(|t| t["name"] == "record_rule")
+                })
+        })
+        .count()
+}
+
+/// The bodies of the comments on issue or PR `number` of acme/one, after the first `skip`.
+fn comments_after(w: &World, number: u64, skip: usize) -> Vec<String> {
+    w.gh.comments(ORG, "one", number)
+        .into_iter()
+        .skip(skip)
+        .map(|c| c.body)
+        .collect()
+}
+
+#[test]
+fn issue_11_test_4_readers_teach_nothing_writers_propose_and_a_maintainer_approves() {
+    let mut script = simple_script("src/limit.js");
+    script.extend(fix("module.exports = 1;", "module.exports = { limit: 1 };"));
+    script.extend(fix(
+        "module.exports = { limit: 1 };",
+        "module.exports = { limit: 2 };",
+    ));
+    script.extend(learn(json!({})));
+    let w = acme(script);
+    w.gh.set_permission(ORG, "one", "rae", "read");
+    w.gh.set_permission(ORG, "one", "wes", "write");
+    opened_pr(&w, "one", 4401);
+    let calls = w.model.requests().len();
+
+    // A reader's feedback starts nothing and teaches nothing; they are told why.
+    let (_, _, ev) = review_comment(&w, "one", "rae", FEEDBACK);
+    action_in(&w, "one", "pull_request_review_comment", &ev, 4402).assert_status("skipped");
+    assert_eq!(w.model.requests().len(), calls, "no model call");
+    let told = comments_after(&w, 2, 0);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].contains("@rae does not have write access to acme/one"),
+        "{}",
+        told[0]
+    );
+    assert_eq!(rule_files(&w), vec![]);
+
+    // An allowed bot's feedback is fixed, but a bot without write
+    // permission teaches nothing: learn does not run, the reply says why.
+    let (_, _, ev) = review_comment(&w, "one", "review-bot[bot]", FEEDBACK);
+    let bot = action(
+        &w,
+        "pull_request_review_comment",
+        &ev,
+        4403,
+        &[
+            ("GITHUB_REPOSITORY", "acme/one"),
+            ("INPUT_CONFIG_REPO", CONFIG),
+            ("INPUT_ALLOWED_BOTS", "review-bot"),
+        ],
+    );
+    bot.assert_status("done");
+    assert_eq!(learn_runs(&w), 0);
+    let replies = w.gh.review_comment_replies();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0].body.contains(
+            "📚 No team rule learned: @review-bot[bot] has `none` permission on acme/one; team rules are learned only from collaborators with write permission or more.\n"
+        ),
+        "{}",
+        replies[0].body
+    );
+    assert_eq!(rule_files(&w), vec![]);
+
+    // A writer's feedback proposes a rule; the reply says how to approve it.
+    let (_, url, ev) = review_comment(&w, "one", "wes", FEEDBACK);
+    action_in(&w, "one", "pull_request_review_comment", &ev, 4404).assert_status("done");
+    assert_eq!(learn_runs(&w), 1);
+    let (id, file) = the_rule(&w);
+    let tip = branch_tip(&w, "one");
+    assert_eq!(file, rule_file(&id, "proposed", &url, "wes (write)", &tip));
+    let replies = w.gh.review_comment_replies();
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert!(
+        replies[1].body.contains(&format!(
+            "- `{id}` (org, proposed): {RULE}\n\nA proposed rule applies once a maintainer or admin approves it: comment `/deckhand approve {id}`.\n"
+        )),
+        "{}",
+        replies[1].body
+    );
+
+    // A writer may not approve it.
+    let seen = w.gh.comments(ORG, "one", 2).len();
+    let ev = comment_on(&w, "one", 2, "wes", &format!("/deckhand approve {id}"));
+    action_in(&w, "one", "issue_comment", &ev, 4405).assert_status("skipped");
+    assert_eq!(
+        comments_after(&w, 2, seen + 1),
+        vec![format!(
+            "<!-- deckhand:reply -->\n🚫 @wes has `write` permission on acme/one; only maintainers and admins approve team rules, so `{id}` stays as it is."
+        )]
+    );
+    assert_eq!(the_rule(&w).1, file);
+
+    // An unknown id is named.
+    let seen = w.gh.comments(ORG, "one", 1).len();
+    let ev = comment_on(&w, "one", 1, "Codertocat", "/deckhand approve r-00000000");
+    action_in(&w, "one", "issue_comment", &ev, 4406).assert_status("skipped");
+    assert_eq!(
+        comments_after(&w, 1, seen + 1),
+        vec![format!(
+            "<!-- deckhand:reply -->\n🚫 There is no team rule `r-00000000` on `{MEMORY}` of {CONFIG}; nothing was approved."
+        )]
+    );
+
+    // A maintainer approves it: active, in one commit that names them.
+    let memory_commits = w.gh.commits(ORG, "config", MEMORY).len();
+    let seen = w.gh.comments(ORG, "one", 1).len();
+    let ev = comment_on(&w, "one", 1, "Codertocat", &format!("/deckhand approve {id}"));
+    action_in(&w, "one", "issue_comment", &ev, 4407).assert_status("done");
+    assert_eq!(
+        comments_after(&w, 1, seen + 1),
+        vec![format!(
+            "<!-- deckhand:reply -->\n✅ Team rule `{id}` (org) is active now, approved by @Codertocat: {RULE}"
+        )]
+    );
+    assert_eq!(
+        the_rule(&w).1,
+        rule_file(&id, "active", &url, "wes (write)", &tip)
+    );
+    let commits = w.gh.commits(ORG, "config", MEMORY);
+    assert_eq!(commits.len(), memory_commits + 1, "{commits:?}");
+    assert_eq!(commits[0].1, format!("memory: approve {id} by Codertocat"));
+    w.gh.check_requests_against_openapi().unwrap();
     w.model.assert_finished();
 }
