@@ -279,6 +279,7 @@ fn a_submitted_review_on_a_deckhand_pr_gets_a_fix_and_a_pr_comment() {
         json!({"path": "src/limit.js", "old_text": "module.exports = 1;", "new_text": "module.exports = 2;"}),
     ));
     script.push(Reply::text("Raised the limit to 2."));
+    script.push(learns_nothing());
     let w = world(script);
     action(&w, "issues", &labeled(&w), 1201, &[])
         .result
@@ -565,6 +566,7 @@ fn a_plain_comment_on_a_deckhand_pr_is_feedback() {
     script.push(Reply::text(
         "Nothing to change: the limit is already exported.",
     ));
+    script.push(learns_nothing());
     let w = world(script);
     action(&w, "issues", &labeled(&w), 1801, &[])
         .result

@@ -83,6 +83,7 @@ fn continuation(w: &World, id: &str) -> std::path::PathBuf {
     )
 }
 
+/// Code fixes the PR as the reviewer asked; learn finds no lasting rule.
 fn fix_script() -> Vec<Reply> {
     vec![
         Reply::tool(
@@ -90,6 +91,7 @@ fn fix_script() -> Vec<Reply> {
             json!({"path": "src/limit.js", "old_text": "module.exports = 1;", "new_text": "module.exports = { limit: 5 };"}),
         ),
         Reply::text("Exported a named limit as asked."),
+        learns_nothing(),
     ]
 }
 
@@ -168,8 +170,11 @@ fn a_question_during_a_feedback_job_is_asked_on_the_pr_and_its_answer_resumes_th
     let replies = w.gh.review_comment_replies();
     assert_eq!(replies.len(), 1, "{replies:?}");
     assert_eq!(replies[0].in_reply_to, thread);
-    let last = w.model.requests().last().unwrap().body.clone();
-    assert!(last.contains("call it limit"), "{last}");
+    // The fix's last turn heard the answer; learn came after it.
+    let requests = w.model.requests();
+    let (learn, fix) = (&requests[requests.len() - 1], &requests[requests.len() - 2]);
+    assert!(learn.body.contains("record_rule"), "{}", learn.body);
+    assert!(fix.body.contains("call it limit"), "{}", fix.body);
     w.model.assert_finished();
 }
 

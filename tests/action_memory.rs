@@ -107,7 +107,11 @@ fn review_comment(w: &World, name: &str, user: &str, body: &str) -> (u64, String
                 "\"type\": \"User\",\n    \"site_admin\": false\n  }\n}",
                 &format!(
                     "\"type\": \"{}\",\n    \"site_admin\": false\n  }}\n}}",
-                    if user.ends_with("[bot]") { "Bot" } else { "User" }
+                    if user.ends_with("[bot]") {
+                        "Bot"
+                    } else {
+                        "User"
+                    }
                 ),
             ),
         ],
@@ -395,9 +399,9 @@ fn learn_runs(w: &World) -> usize {
         .iter()
         .filter(|r| {
             r.field("/messages").and_then(Value::as_array).map(Vec::len) == Some(1)
-                && r.field("/tools").and_then(Value::as_array).is_some_and(|tools| {
-                    tools.iter().any(|t| t["name"] == "record_rule")
-                })
+                && r.field("/tools")
+                    .and_then(Value::as_array)
+                    .is_some_and(|tools| tools.iter().any(|t| t["name"] == "record_rule"))
         })
         .count()
 }
@@ -509,7 +513,13 @@ fn issue_11_test_4_readers_teach_nothing_writers_propose_and_a_maintainer_approv
     // A maintainer approves it: active, in one commit that names them.
     let memory_commits = w.gh.commits(ORG, "config", MEMORY).len();
     let seen = w.gh.comments(ORG, "one", 1).len();
-    let ev = comment_on(&w, "one", 1, "Codertocat", &format!("/deckhand approve {id}"));
+    let ev = comment_on(
+        &w,
+        "one",
+        1,
+        "Codertocat",
+        &format!("/deckhand approve {id}"),
+    );
     action_in(&w, "one", "issue_comment", &ev, 4407).assert_status("done");
     assert_eq!(
         comments_after(&w, 1, seen + 1),

@@ -128,6 +128,7 @@ pub fn a_review_comment_on_a_deckhand_pr_gets_a_fix_and_a_reply(launch: Launch) 
         json!({"path": "src/limit.js", "old_text": "module.exports = 1;", "new_text": "module.exports = { limit: 5 };"}),
     ));
     script.push(Reply::text("Exported a named limit as asked."));
+    script.push(learns_nothing());
     let w = world_in(launch.clone(), script);
     let ev = labeled(&w);
     action(&w, "issues", &ev, 501, &[]).result.assert_code(0);

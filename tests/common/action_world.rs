@@ -278,6 +278,11 @@ pub fn simple_script(file: &str) -> Vec<Reply> {
     ]
 }
 
+/// Learn, after a feedback fix, finds no lasting rule in the feedback.
+pub fn learns_nothing() -> Reply {
+    Reply::text("The feedback holds no lasting rule.")
+}
+
 pub fn progress_comments(w: &World) -> Vec<String> {
     w.gh.comments(OWNER, REPO, 1)
         .into_iter()
