@@ -263,11 +263,13 @@ fn issue_11_test_1_a_review_in_one_repo_teaches_a_rule_a_task_in_another_repo_ge
             .starts_with("Address review feedback on pull request #2"),
         "{commits:?}"
     );
-    // Learn saw the feedback and the fix's diff, and no rules yet.
+    // Learn saw the feedback and the fix's diff (from the PR's tip, not
+    // the whole PR), and no rules yet.
     let opening = learn_opening(&w);
     assert!(
         opening.contains(FEEDBACK)
-            && opening.contains("+module.exports = { limit: 1 };")
+            && opening.contains("-module.exports = 1;\n+module.exports = { limit: 1 };")
+            && !opening.contains("new file mode")
             && opening.contains("# Existing team rules in scope\n(none)"),
         "{opening}"
     );

@@ -342,7 +342,15 @@ pub async fn execute(
     }
     session.preparing(preparation);
 
-    let fix_base = state.head_commit().to_string();
+    // The fix learn reads starts where the branch is now. A branch this
+    // task has no commits on yet (a PR fixed from review feedback in
+    // Actions) is measured from its tip, not from its merge-base.
+    let fix_base = match (resuming, state.commits.is_empty()) {
+        (true, true) => repo
+            .resolve_commit(&state.branch)
+            .unwrap_or_else(|_| state.head_commit().to_string()),
+        _ => state.head_commit().to_string(),
+    };
     let mut outcome = orchestrator::drive(&mut session, &mut state).await;
     state.containment.blocked = containment.blocked();
     state.containment.advisories = containment.advisories.clone();
