@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use common::action_world::*;
+use common::{deckhand, Wire};
 use support::github_server::git_http;
 use support::model_server::Reply;
 use support::repos::node_service;
@@ -171,7 +172,12 @@ fn learn(extra: Value) -> Vec<Reply> {
 
 /// The rule files on the config repository's memory branch: path → content.
 fn rule_files(w: &World) -> Vec<(String, String)> {
-    let bare = w.gh.repo_path(ORG, "config");
+    rule_files_of(w, "config")
+}
+
+/// The rule files on the memory branch of `acme/<name>`.
+fn rule_files_of(w: &World, name: &str) -> Vec<(String, String)> {
+    let bare = w.gh.repo_path(ORG, name);
     let Ok(listed) = git_http::git(
         &bare,
         &["ls-tree", "--name-only", &format!("{MEMORY}:rules")],
@@ -254,6 +260,8 @@ fn issue_11_test_1_a_review_in_one_repo_teaches_a_rule_a_task_in_another_repo_ge
     let (thread, url, ev) = review_comment(&w, "one", "Codertocat", FEEDBACK);
     let fixed = action_in(&w, "one", "pull_request_review_comment", &ev, 4102);
     fixed.assert_status("done");
+    let learned = format!("- `{id}` (org, learned): {RULE}\n", id = the_rule(&w).0);
+    assert!(fixed.summary.contains(&learned), "{}", fixed.summary);
     // The fix is a commit on the PR's branch.
     let commits = w.gh.commits(ORG, "one", BRANCH);
     assert_eq!(commits.len(), 3, "{commits:?}");
@@ -537,5 +545,72 @@ fn issue_11_test_4_readers_teach_nothing_writers_propose_and_a_maintainer_approv
     assert_eq!(commits.len(), memory_commits + 1, "{commits:?}");
     assert_eq!(commits[0].1, format!("memory: approve {id} by Codertocat"));
     w.gh.check_requests_against_openapi().unwrap();
+    w.model.assert_finished();
+}
+
+#[test]
+fn a_matrix_job_reads_the_rules_of_the_workflows_repository_not_of_its_target() {
+    let w = acme(simple_script("src/limit.js"));
+    // A rule taught in acme/one (the workflow's repository), added the way
+    // `deckhand memory add` does it.
+    let bare = w.gh.repo_path(ORG, "one").display().to_string();
+    let added = deckhand(
+        &w.model,
+        Wire::Anthropic,
+        &[
+            "memory",
+            "add",
+            RULE,
+            "--scope",
+            "org",
+            "--memory-repo",
+            &bare,
+        ],
+        &[],
+    );
+    added.assert_code(0);
+    let files = rule_files_of(&w, "one");
+    assert_eq!(files.len(), 1, "{files:?}");
+    let id = files[0]
+        .0
+        .trim_start_matches("rules/")
+        .trim_end_matches(".md")
+        .to_string();
+
+    // The workflow of acme/one runs a task on acme/two (a matrix job),
+    // without `config_repo`.
+    w.gh.set_permission(ORG, "two", "octocat", "write");
+    let ev = event(&w, "workflow_dispatch/00-event.json", &[]);
+    let run = action(
+        &w,
+        "workflow_dispatch",
+        &ev,
+        4501,
+        &[
+            ("GITHUB_REPOSITORY", "acme/one"),
+            ("INPUT_REPOSITORY", "acme/two"),
+            ("INPUT_TASK", TITLE),
+        ],
+    );
+    run.assert_status("done");
+    let research = &w.model.requests()[0];
+    let system = research
+        .field("/system/1/text")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    assert!(
+        system.contains(&format!("- [{id}] (org) {RULE}")),
+        "research's second system block: {system}"
+    );
+    let pulls = w.gh.pulls(ORG, "two");
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    // Its use is recorded where the rule is; the target gets no memory branch.
+    assert_eq!(w.gh.branch_head(ORG, "two", MEMORY), None);
+    let usage = git_http::git(
+        &w.gh.repo_path(ORG, "one"),
+        &["ls-tree", "-r", "--name-only", MEMORY, "usage"],
+    )
+    .unwrap();
+    assert_eq!(usage.lines().count(), 1, "{usage}");
     w.model.assert_finished();
 }

@@ -594,6 +594,10 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 reply_to_feedback(ctx, *pr, feedback, &result, learned.as_ref()).await?;
             clear_checkpoint(ctx, &job.id, &settings).await;
             outputs.summary = result.pr_text.clone().unwrap_or_default();
+            if let Some(section) = learned.and_then(|l| l.reply_section(&ctx.inputs.trigger_phrase))
+            {
+                outputs.summary.push_str(&section);
+            }
         }
         (_, JobKind::Task) => {
             let pr_url = open_pull(ctx, &job, &result, &base_branch).await?;
