@@ -544,6 +544,36 @@ fn issue_11_test_4_readers_teach_nothing_writers_propose_and_a_maintainer_approv
     let commits = w.gh.commits(ORG, "config", MEMORY);
     assert_eq!(commits.len(), memory_commits + 1, "{commits:?}");
     assert_eq!(commits[0].1, format!("memory: approve {id} by Codertocat"));
+
+    // Approving it again, or something that is no rule id, changes nothing.
+    for (said, reply, run_id) in [
+        (
+            id.clone(),
+            format!("Team rule `{id}` (org) was already active: {RULE}"),
+            4408,
+        ),
+        (
+            "rule-7".to_string(),
+            "🚫 `rule-7` is not a team rule id (ids look like `r-0a1b2c3d`); nothing was approved."
+                .to_string(),
+            4409,
+        ),
+    ] {
+        let seen = w.gh.comments(ORG, "one", 1).len();
+        let ev = comment_on(
+            &w,
+            "one",
+            1,
+            "Codertocat",
+            &format!("/deckhand approve {said}"),
+        );
+        action_in(&w, "one", "issue_comment", &ev, run_id).assert_status("skipped");
+        assert_eq!(
+            comments_after(&w, 1, seen + 1),
+            vec![format!("<!-- deckhand:reply -->\n{reply}")]
+        );
+    }
+    assert_eq!(w.gh.commits(ORG, "config", MEMORY), commits);
     w.gh.check_requests_against_openapi().unwrap();
     w.model.assert_finished();
 }

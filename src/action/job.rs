@@ -260,11 +260,13 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
     let team_rules = team::read(&memory, &ctx.redactor).await;
     let teacher = teacher_of(ctx, &job.kind).await;
     let learn_from = match (&job.kind, &teacher) {
+        // A review without words (only diff comments) teaches nothing.
         (JobKind::Feedback { feedback, .. }, Some(Ok(t)))
-            if matches!(
-                learning::trust(t, settings.file.memory.approve, &ctx.repo),
-                Trust::Teaches(_)
-            ) =>
+            if !feedback.body().trim().is_empty()
+                && matches!(
+                    learning::trust(t, settings.file.memory.approve, &ctx.repo),
+                    Trust::Teaches(_)
+                ) =>
         {
             Some(feedback.body().to_string())
         }
