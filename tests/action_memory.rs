@@ -644,3 +644,28 @@ fn a_matrix_job_reads_the_rules_of_the_workflows_repository_not_of_its_target() 
     assert_eq!(usage.lines().count(), 1, "{usage}");
     w.model.assert_finished();
 }
+
+#[test]
+fn a_config_repo_that_is_not_owner_name_stops_the_job_naming_the_input() {
+    let w = acme(vec![]);
+    let run = action(
+        &w,
+        "issues",
+        &labeled(&w),
+        4601,
+        &[
+            ("GITHUB_REPOSITORY", "acme/one"),
+            ("INPUT_CONFIG_REPO", "acme-config"),
+        ],
+    );
+    run.assert_status("error");
+    assert!(
+        run.result.stdout.contains(
+            "::error title=Deckhand::input `config_repo`: `acme-config` is not owner/name"
+        ),
+        "{}",
+        run.result.stdout
+    );
+    assert!(w.model.requests().is_empty(), "no model call");
+    assert_eq!(w.gh.pulls(ORG, "one"), vec![]);
+}
