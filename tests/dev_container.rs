@@ -12,8 +12,12 @@
 mod common;
 mod support;
 
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -296,4 +300,188 @@ fn a_local_task_runs_its_commands_and_checks_in_the_dev_container() {
     assert!(pr.contains("sh ./run-tests.sh"), "{pr}");
     assert!(!pr.contains("❌"), "{pr}");
     server.assert_finished();
+}
+
+/// A one-reply HTTP server on `ip` that counts its connections.
+fn http_server(ip: &str, body: &'static str) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind((ip, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}\n",
+                body.len() + 1
+            );
+            let _ = s.write_all(reply.as_bytes());
+        }
+    });
+    (port, hits)
+}
+
+/// A container on Docker's default network serving HTTP on port 8000: a
+/// host outside the dev container's network. Removed when dropped.
+struct Outside {
+    name: String,
+    ip: String,
+}
+
+impl Outside {
+    fn start() -> Outside {
+        let name = format!("deckhand-test-outside-{}", std::process::id());
+        let server = "use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalPort => 8000, Listen => 5, ReuseAddr => 1) or die; \
+                      while (my $c = $s->accept) { print $c \"HTTP/1.0 200 OK\\r\\n\\r\\noutside\\n\"; close $c }";
+        let started = Command::new("docker")
+            .args([
+                "run", "-d", "--rm", "--name", &name, BASE, "perl", "-e", server,
+            ])
+            .output()
+            .unwrap();
+        assert!(started.status.success(), "{started:?}");
+        let mut outside = Outside {
+            ip: String::new(),
+            name,
+        };
+        let ip = Command::new("docker")
+            .args([
+                "inspect",
+                "-f",
+                "{{.NetworkSettings.IPAddress}}",
+                &outside.name,
+            ])
+            .output()
+            .unwrap();
+        outside.ip = String::from_utf8_lossy(&ip.stdout).trim().to_string();
+        assert!(!outside.ip.is_empty(), "no address for {}", outside.name);
+        outside
+    }
+
+    /// What the server answers to a direct connection from here, once it
+    /// listens.
+    fn answer(&self) -> String {
+        for _ in 0..100 {
+            if let Ok(mut s) = std::net::TcpStream::connect((self.ip.as_str(), 8000)) {
+                let mut text = String::new();
+                s.read_to_string(&mut text).unwrap();
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the outside server at {} never answered", self.ip);
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .output();
+    }
+}
+
+/// HTTP through the proxy `$http_proxy` names (bash only: the base image
+/// has no HTTP client), then a connection straight to the outside host.
+const NET_CHECK: &str = r#"#!/bin/bash
+proxy=${http_proxy#http://}
+get() {
+  exec 3<>"/dev/tcp/${proxy%:*}/${proxy##*:}" || { echo "no proxy at $proxy"; return; }
+  printf 'GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' "$1" >&3
+  timeout 10 cat <&3 | tr -d '\r' | sed -n '1p;$p'
+  exec 3<&-
+}
+get "http://github.test:$1/ok" | sed 's/^/allowed: /'
+get "http://evil.test:$3/x" | sed 's/^/refused: /'
+get "http://evil.test:$3/y" | sed 's/^/refused: /'
+if timeout 5 bash -c "exec 3<>/dev/tcp/$2/8000" 2>/dev/null; then echo "direct: connected"; else echo "direct: failed"; fi
+"#;
+
+#[test]
+fn the_dev_containers_only_way_out_is_the_egress_proxy() {
+    if !engine() {
+        return;
+    }
+    let (port, github_hits) = http_server("127.0.0.2", "hello-from-github");
+    let (evil_port, evil_hits) = http_server("127.0.0.3", "evil");
+    let outside = Outside::start();
+    // The outside host answers whoever can reach it.
+    assert_eq!(outside.answer(), "HTTP/1.0 200 OK\r\n\r\noutside\n");
+
+    let dir = tempfile::tempdir().unwrap();
+    let repo = commit_tree(
+        &dir.path().join("repo"),
+        &[
+            (".devcontainer.json", &format!("{{ \"image\": \"{BASE}\" }}")),
+            ("net-check.sh", NET_CHECK),
+            (
+                ".github/deckhand.yml",
+                &format!(
+                    "network: integration\ncommands:\n  test: bash ./net-check.sh {port} {} {evil_port}\n",
+                    outside.ip
+                ),
+            ),
+        ],
+    );
+    let server_url = format!("http://github.test:{port}");
+    let resolve = "github.test=127.0.0.2,evil.test=127.0.0.3";
+    let mut cmd = deckhand_cmd(&[
+        ("GITHUB_SERVER_URL", server_url.as_str()),
+        ("DECKHAND_PROXY_RESOLVE", resolve),
+    ]);
+    cmd.args(["verify", "--json", "--dev-container", "--repo"])
+        .arg(&repo);
+    let out = output(cmd);
+    let doc: Value = serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", out.stdout, out.stderr));
+    assert_eq!(out.code, 0, "{doc:#}\n{}", out.stderr);
+    let check = &doc["checks"][0];
+    assert_eq!(
+        check["output"].as_str().unwrap().trim(),
+        format!(
+            "allowed: HTTP/1.1 200 OK\n\
+             allowed: hello-from-github\n\
+             refused: HTTP/1.1 403 Forbidden\n\
+             refused: blocked by Deckhand: evil.test:{evil_port} is outside network level `integration`\n\
+             refused: HTTP/1.1 403 Forbidden\n\
+             refused: blocked by Deckhand: evil.test:{evil_port} is outside network level `integration`\n\
+             direct: failed"
+        ),
+        "{}",
+        out.stderr
+    );
+    let blocked: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("blocked: "))
+        .collect();
+    assert_eq!(
+        blocked,
+        [format!(
+            "blocked: evil.test:{evil_port} (level: integration)"
+        )],
+        "{}",
+        out.stderr
+    );
+    assert_eq!(github_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(evil_hits.load(Ordering::SeqCst), 0);
+    // The network went with the container.
+    let networks = Command::new("docker")
+        .args(["network", "ls", "--format", "{{.Name}}"])
+        .output()
+        .unwrap();
+    let networks = String::from_utf8_lossy(&networks.stdout).to_string();
+    let ours = out
+        .stderr
+        .lines()
+        .find_map(|l| l.split_once("network deckhand-net-"))
+        .map(|(_, rest)| format!("deckhand-net-{}", rest.split_whitespace().next().unwrap()));
+    let ours = ours.unwrap_or_else(|| panic!("no network named in:\n{}", out.stderr));
+    assert!(
+        !networks.lines().any(|n| n == ours),
+        "{ours} is left:\n{networks}"
+    );
 }

@@ -132,7 +132,8 @@ pub async fn start(
             Some(proxy_env_at(&ip.to_string(), port, None))
         };
         (req.progress)(&format!(
-            "🐳 dev container: network level {level} (setup: {setup_level}), only through the egress proxy on {ip}"
+            "🐳 dev container: network {} (level {level}, setup {setup_level}): its only way out is the egress proxy on {ip}",
+            net.name()
         ));
         (ContainerNetwork::Internal(net), setup_vars)
     };
