@@ -12,12 +12,10 @@
 mod common;
 mod support;
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpListener;
+use std::io::Read as _;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -302,28 +300,6 @@ fn a_local_task_runs_its_commands_and_checks_in_the_dev_container() {
     server.assert_finished();
 }
 
-/// A one-reply HTTP server on `ip` that counts its connections.
-fn http_server(ip: &str, body: &'static str) -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind((ip, 0)).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            counter.fetch_add(1, Ordering::SeqCst);
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
-            let reply = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}\n",
-                body.len() + 1
-            );
-            let _ = s.write_all(reply.as_bytes());
-        }
-    });
-    (port, hits)
-}
-
 /// A container on Docker's default network serving HTTP on port 8000: a
 /// host outside the dev container's network. Removed when dropped.
 struct Outside {
@@ -405,8 +381,8 @@ fn the_dev_containers_only_way_out_is_the_egress_proxy() {
     if !engine() {
         return;
     }
-    let (port, github_hits) = http_server("127.0.0.2", "hello-from-github");
-    let (evil_port, evil_hits) = http_server("127.0.0.3", "evil");
+    let (port, github_hits) = common::http_server("127.0.0.2", "hello-from-github\n");
+    let (evil_port, evil_hits) = common::http_server("127.0.0.3", "evil");
     let outside = Outside::start();
     // The outside host answers whoever can reach it.
     assert_eq!(outside.answer(), "HTTP/1.0 200 OK\r\n\r\noutside\n");
