@@ -461,3 +461,105 @@ fn the_dev_containers_only_way_out_is_the_egress_proxy() {
         "{ours} is left:\n{networks}"
     );
 }
+
+/// Setup that fails loudly: many lines, the task's secret, an error last
+/// (one stream, so the order is certain).
+const FAILING_SETUP: &str = "#!/bin/sh\n\
+exec 2>&1\n\
+for i in $(seq 1 60); do echo \"step $i\"; done\n\
+echo \"token: $TEAM_TOKEN\"\n\
+echo 'E: unable to fetch frobnicate' >&2\n\
+exit 3\n";
+
+#[test]
+fn a_failed_setup_command_is_named_with_its_output_in_the_pr_and_by_verify() {
+    if !engine() {
+        return;
+    }
+    use support::model_server::{ModelServer, Reply};
+    let secret = "team-token-7f3a9c2e41";
+    let dir = tempfile::tempdir().unwrap();
+    let repo = commit_tree(
+        &dir.path().join("repo"),
+        &[
+            (
+                ".devcontainer.json",
+                &format!(
+                    "{{ \"image\": \"{BASE}\", \"postCreateCommand\": \"sh ./install-tools.sh\" }}"
+                ),
+            ),
+            ("install-tools.sh", FAILING_SETUP),
+            (
+                ".github/deckhand.yml",
+                "secrets: [TEAM_TOKEN]\ncommands:\n  test: 'true'\n",
+            ),
+        ],
+    );
+    let server = ModelServer::start(vec![
+        Reply::tool(
+            "update_spec",
+            serde_json::json!({"plan": ["Write NOTES.md"]}),
+        ),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            serde_json::json!({"path": "NOTES.md", "content": "notes\n"}),
+        ),
+        Reply::text("Wrote the notes."),
+    ]);
+    let repo_arg = repo.display().to_string();
+    let run = common::deckhand(
+        &server,
+        common::Wire::Anthropic,
+        &[
+            "run",
+            "--repo",
+            &repo_arg,
+            "--task",
+            "Write the notes",
+            "--dev-container",
+        ],
+        &[("TEAM_TOKEN", secret)],
+    );
+    let branch = common::task_branch(&repo);
+    let pr = std::fs::read_to_string(common::task_dir(&repo, &branch).join("pr.md")).unwrap();
+    let (_, section) = pr
+        .split_once("### ❌ Setup failed\n")
+        .unwrap_or_else(|| panic!("no setup section in the PR:\n{pr}\n{}", run.stderr));
+    let (section, _) = section.split_once("### Tests").unwrap();
+    let head = format!(
+        "\n> [!CAUTION]\n> The checks below ran without what these setup commands should have prepared.\n\n\
+         - `sh ./install-tools.sh` (from .devcontainer.json (image {BASE}) (dev container)): exit 3\n\n```text\n"
+    );
+    assert!(section.starts_with(&head), "{section}");
+    let tail = section[head.len()..].split("\n```").next().unwrap();
+    let lines: Vec<&str> = tail.lines().collect();
+    // Bounded: the first and last lines, not the middle.
+    assert!(lines.len() <= 22, "{tail}");
+    assert_eq!(lines.first(), Some(&"step 1"), "{tail}");
+    assert_eq!(
+        lines.last(),
+        Some(&"E: unable to fetch frobnicate"),
+        "{tail}"
+    );
+    assert!(!tail.contains("step 30\n"), "{tail}");
+    // Redacted: the task's secret never leaves.
+    assert!(tail.contains("token: "), "{tail}");
+    assert!(!pr.contains(secret), "{pr}");
+    server.assert_finished();
+
+    // `deckhand verify` says the same on stdout.
+    let mut cmd = deckhand_cmd(&[("TEAM_TOKEN", secret)]);
+    cmd.args(["verify", "--dev-container", "--repo"]).arg(&repo);
+    let out = output(cmd);
+    let said = format!(
+        "setup `sh ./install-tools.sh` (from .devcontainer.json (image {BASE}) (dev container)) ❌ exit 3\nstep 1\n"
+    );
+    assert!(out.stdout.starts_with(&said), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("E: unable to fetch frobnicate\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains(secret), "{}", out.stdout);
+}

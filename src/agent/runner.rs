@@ -678,6 +678,7 @@ async fn finish(
         summary: &state.code_summary,
         changes: &changes,
         baseline: &state.baseline,
+        setup_failed: &state.setup_failed,
         reports: &state.reports,
         usage: session.usage,
         cost: session.cost(),

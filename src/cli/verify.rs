@@ -163,11 +163,15 @@ fn human(report: &Report) -> String {
     let mut out = String::new();
     for s in report.setup.iter().filter(|s| !s.passed) {
         out.push_str(&format!(
-            "setup `{}` (from {}) ❌ exit {}\n",
+            "setup `{}` (from {}) ❌ {}\n",
             s.command,
             s.source,
-            s.exit_code.map_or("?".into(), |c| c.to_string())
+            crate::report::pr::setup_status(s)
         ));
+        if let Some(tail) = s.output.as_deref().filter(|o| !o.trim().is_empty()) {
+            out.push_str(tail.trim_end());
+            out.push('\n');
+        }
     }
     for r in &report.checks {
         out.push_str(&format!(
