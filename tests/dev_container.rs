@@ -563,3 +563,81 @@ fn a_failed_setup_command_is_named_with_its_output_in_the_pr_and_by_verify() {
     );
     assert!(!out.stdout.contains(secret), "{}", out.stdout);
 }
+
+/// The `deckhand-dev:<hash>` tag a verify run printed it builds or reuses.
+fn dev_tag(stderr: &str, verb: &str) -> Option<String> {
+    stderr.lines().find_map(|l| {
+        let (_, rest) = l.split_once(&format!("🐳 dev container: {verb} "))?;
+        rest.split_whitespace()
+            .find(|w| w.starts_with("deckhand-dev:"))
+            .map(str::to_string)
+    })
+}
+
+/// Removes an image when dropped.
+struct Image(String);
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+    }
+}
+
+#[test]
+fn a_saved_and_loaded_dev_image_is_reused_without_a_build() {
+    if !engine() {
+        return;
+    }
+    // Content of this run only: no other test shares the tag.
+    let nonce = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let dockerfile = format!("{TOOL_DOCKERFILE}LABEL deckhand.test.run=\"{nonce}\"\n");
+    let files = [
+        (
+            ".devcontainer/devcontainer.json",
+            "{ \"build\": { \"dockerfile\": \"Dockerfile\" } }\n",
+        ),
+        (".devcontainer/Dockerfile", dockerfile.as_str()),
+        ("run-tests.sh", RUN_TESTS),
+        (
+            ".github/deckhand.yml",
+            "commands:\n  test: sh ./run-tests.sh\n",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let first = commit_tree(&dir.path().join("job-1/repo"), &files);
+    let (code, doc, stderr) = verify(&first, &["--dev-container"]);
+    assert_eq!(code, 0, "{doc:#}\n{stderr}");
+    let tag = dev_tag(&stderr, "building")
+        .unwrap_or_else(|| panic!("no tag printed for the build:\n{stderr}"));
+    let image = Image(tag.clone());
+
+    // The job's end: saved; a new runner: the engine has no such image.
+    let tar = dir.path().join("dev-images.tar");
+    let docker = |args: &[&str]| {
+        let out = Command::new("docker").args(args).output().unwrap();
+        assert!(out.status.success(), "docker {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    docker(&["save", "-o", tar.to_str().unwrap(), &image.0]);
+    docker(&["rmi", &image.0]);
+    let gone = Command::new("docker")
+        .args(["image", "inspect", &image.0])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "{} is still there", image.0);
+
+    // The next job loads it and checks out elsewhere: nothing is built.
+    docker(&["load", "-i", tar.to_str().unwrap()]);
+    let second = commit_tree(&dir.path().join("job-2/checkout"), &files);
+    let (code, doc, stderr) = verify(&second, &["--dev-container"]);
+    assert_eq!(code, 0, "{doc:#}\n{stderr}");
+    assert_eq!(dev_tag(&stderr, "reusing"), Some(tag), "{stderr}");
+    assert_eq!(dev_tag(&stderr, "building"), None, "{stderr}");
+}

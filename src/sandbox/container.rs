@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::devimage;
 pub use super::devnet::DevNetwork;
 use super::host::HostLauncher;
 use super::launcher::{CommandOutput, Launcher};
@@ -29,6 +30,8 @@ pub enum ContainerError {
     },
     #[error("dev container: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    ImageHash(#[from] super::devimage::ImageHashError),
     #[error("dev container network: {0}")]
     Proxy(#[from] super::proxy::ProxyError),
     #[error("dev container: {0} declares no image (it is the action image itself)")]
@@ -159,47 +162,7 @@ impl DevContainer {
     ) -> Result<DevContainer, ContainerError> {
         let worktree = paths.build_root;
         let host = HostLauncher::new(paths.share, host_env);
-        let image = match &dev.image {
-            None => return Err(ContainerError::NoImage(dev.describe())),
-            Some(ImageSpec::Image { image }) => {
-                let present = docker(
-                    &host,
-                    &format!("docker image inspect {}", quote(image)),
-                    CONTROL_TIMEOUT,
-                )
-                .await;
-                if present.is_err() {
-                    progress(&format!("🐳 dev container: pulling {image}"));
-                    docker(
-                        &host,
-                        &format!("docker pull -q {}", quote(image)),
-                        IMAGE_TIMEOUT,
-                    )
-                    .await?;
-                }
-                image.clone()
-            }
-            Some(ImageSpec::Build {
-                dockerfile,
-                context,
-                args,
-            }) => {
-                let tag = format!("deckhand-dev:{}", tag_for(worktree, dockerfile));
-                progress(&format!("🐳 dev container: building {dockerfile}"));
-                let mut cmd = format!(
-                    "docker build -q -t {} -f {}",
-                    quote(&tag),
-                    quote(&worktree.join(dockerfile).display().to_string())
-                );
-                for (k, v) in args {
-                    cmd.push_str(&format!(" --build-arg {}", quote(&format!("{k}={v}"))));
-                }
-                cmd.push(' ');
-                cmd.push_str(&quote(&worktree.join(context).display().to_string()));
-                docker(&host, &cmd, IMAGE_TIMEOUT).await?;
-                tag
-            }
-        };
+        let image = image_of(dev, worktree, &host, progress).await?;
         let name = unique_name("dev");
         let mut run = format!(
             "docker run -d --rm --name {} --entrypoint sleep --workdir {}",
@@ -308,11 +271,67 @@ impl DevContainer {
     }
 }
 
-/// A stable image tag for one repository's dev Dockerfile.
-fn tag_for(worktree: &Path, dockerfile: &str) -> String {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(format!("{}\0{dockerfile}", worktree.display()));
-    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+/// The image of `dev`: pulled when the engine lacks it; built from the
+/// checkout at `root` unless an image of the same content is there (built
+/// or loaded by an earlier job).
+async fn image_of(
+    dev: &DevEnv,
+    root: &Path,
+    host: &HostLauncher,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<String, ContainerError> {
+    match &dev.image {
+        None => Err(ContainerError::NoImage(dev.describe())),
+        Some(ImageSpec::Image { image }) => {
+            if !image_present(host, image).await {
+                progress(&format!("🐳 dev container: pulling {image}"));
+                docker(
+                    host,
+                    &format!("docker pull -q {}", quote(image)),
+                    IMAGE_TIMEOUT,
+                )
+                .await?;
+            }
+            Ok(image.clone())
+        }
+        Some(ImageSpec::Build {
+            dockerfile,
+            context,
+            args,
+        }) => {
+            let tag = devimage::content_tag(root, dockerfile, context, args)?;
+            if image_present(host, &tag).await {
+                progress(&format!(
+                    "🐳 dev container: reusing {tag} (the image of {dockerfile})"
+                ));
+                return Ok(tag);
+            }
+            progress(&format!("🐳 dev container: building {dockerfile} as {tag}"));
+            let mut cmd = format!(
+                "docker build -q -t {} -f {}",
+                quote(&tag),
+                quote(&root.join(dockerfile).display().to_string())
+            );
+            for (k, v) in args {
+                cmd.push_str(&format!(" --build-arg {}", quote(&format!("{k}={v}"))));
+            }
+            cmd.push(' ');
+            cmd.push_str(&quote(&root.join(context).display().to_string()));
+            docker(host, &cmd, IMAGE_TIMEOUT).await?;
+            Ok(tag)
+        }
+    }
+}
+
+/// Whether the engine has `image` (built, pulled or loaded before).
+async fn image_present(host: &HostLauncher, image: &str) -> bool {
+    docker(
+        host,
+        &format!("docker image inspect {}", quote(image)),
+        CONTROL_TIMEOUT,
+    )
+    .await
+    .is_ok()
 }
 
 /// Variables for `docker exec`, in a file only Deckhand can read (values
