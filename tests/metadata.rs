@@ -567,7 +567,7 @@ fn the_readmes_dev_image_recipe_loads_before_and_saves_after_with_deckhands_tags
     let position = |what: &str, pick: &dyn Fn(&Value) -> bool| {
         steps
             .iter()
-            .position(|s| pick(s))
+            .position(pick)
             .unwrap_or_else(|| panic!("no {what} step in {steps:?}"))
     };
     let uses = |prefix: &'static str| {
