@@ -13,7 +13,7 @@ mod common;
 mod support;
 
 use std::io::Read as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -309,7 +309,12 @@ struct Outside {
 
 impl Outside {
     fn start() -> Outside {
-        let name = format!("deckhand-test-outside-{}", std::process::id());
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "deckhand-test-outside-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::SeqCst)
+        );
         let server = "use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalPort => 8000, Listen => 5, ReuseAddr => 1) or die; \
                       while (my $c = $s->accept) { print $c \"HTTP/1.0 200 OK\\r\\n\\r\\noutside\\n\"; close $c }";
         let started = Command::new("docker")
@@ -376,55 +381,43 @@ get "http://evil.test:$3/y" | sed 's/^/refused: /'
 if timeout 5 bash -c "exec 3<>/dev/tcp/$2/8000" 2>/dev/null; then echo "direct: connected"; else echo "direct: failed"; fi
 "#;
 
-#[test]
-fn the_dev_containers_only_way_out_is_the_egress_proxy() {
-    if !engine() {
-        return;
-    }
-    let (port, github_hits) = common::http_server("127.0.0.2", "hello-from-github\n");
-    let (evil_port, evil_hits) = common::http_server("127.0.0.3", "evil");
-    let outside = Outside::start();
-    // The outside host answers whoever can reach it.
-    assert_eq!(outside.answer(), "HTTP/1.0 200 OK\r\n\r\noutside\n");
-
-    let dir = tempfile::tempdir().unwrap();
-    let repo = commit_tree(
-        &dir.path().join("repo"),
+/// A repository whose test checks the network from its dev container:
+/// GitHub at `github_port`, the refused host at `evil_port`, and a direct
+/// connection to the outside host.
+fn net_check_repo(dir: &Path, github_port: u16, outside: &Outside, evil_port: u16) -> PathBuf {
+    commit_tree(
+        &dir.join("repo"),
         &[
             (".devcontainer.json", &format!("{{ \"image\": \"{BASE}\" }}")),
             ("net-check.sh", NET_CHECK),
             (
                 ".github/deckhand.yml",
                 &format!(
-                    "network: integration\ncommands:\n  test: bash ./net-check.sh {port} {} {evil_port}\n",
+                    "network: integration\ncommands:\n  test: bash ./net-check.sh {github_port} {} {evil_port}\n",
                     outside.ip
                 ),
             ),
         ],
-    );
-    let server_url = format!("http://github.test:{port}");
-    let resolve = "github.test=127.0.0.2,evil.test=127.0.0.3";
-    let mut cmd = deckhand_cmd(&[
-        ("GITHUB_SERVER_URL", server_url.as_str()),
-        ("DECKHAND_PROXY_RESOLVE", resolve),
-    ]);
-    cmd.args(["verify", "--json", "--dev-container", "--repo"])
-        .arg(&repo);
-    let out = output(cmd);
+    )
+}
+
+/// What `deckhand verify --json --dev-container` of [`net_check_repo`] must
+/// say: GitHub answered `github` (status line, last line) through the
+/// proxy, the refused host got the 403 twice and one log line, the direct
+/// connection failed, and the network is gone.
+fn assert_only_the_proxy_lets_out(out: &common::RunResult, github: [&str; 2], evil_port: u16) {
     let doc: Value = serde_json::from_str(out.stdout.trim())
         .unwrap_or_else(|e| panic!("{e}\n{}\n{}", out.stdout, out.stderr));
     assert_eq!(out.code, 0, "{doc:#}\n{}", out.stderr);
-    let check = &doc["checks"][0];
+    let refused = format!(
+        "refused: HTTP/1.1 403 Forbidden\n\
+         refused: blocked by Deckhand: evil.test:{evil_port} is outside network level `integration`"
+    );
     assert_eq!(
-        check["output"].as_str().unwrap().trim(),
+        doc["checks"][0]["output"].as_str().unwrap().trim(),
         format!(
-            "allowed: HTTP/1.1 200 OK\n\
-             allowed: hello-from-github\n\
-             refused: HTTP/1.1 403 Forbidden\n\
-             refused: blocked by Deckhand: evil.test:{evil_port} is outside network level `integration`\n\
-             refused: HTTP/1.1 403 Forbidden\n\
-             refused: blocked by Deckhand: evil.test:{evil_port} is outside network level `integration`\n\
-             direct: failed"
+            "allowed: {}\nallowed: {}\n{refused}\n{refused}\ndirect: failed",
+            github[0], github[1]
         ),
         "{}",
         out.stderr
@@ -442,24 +435,91 @@ fn the_dev_containers_only_way_out_is_the_egress_proxy() {
         "{}",
         out.stderr
     );
-    assert_eq!(github_hits.load(Ordering::SeqCst), 1);
-    assert_eq!(evil_hits.load(Ordering::SeqCst), 0);
     // The network went with the container.
+    let ours = out
+        .stderr
+        .lines()
+        .find_map(|l| l.split_once("network deckhand-net-"))
+        .map(|(_, rest)| format!("deckhand-net-{}", rest.split_whitespace().next().unwrap()))
+        .unwrap_or_else(|| panic!("no network named in:\n{}", out.stderr));
     let networks = Command::new("docker")
         .args(["network", "ls", "--format", "{{.Name}}"])
         .output()
         .unwrap();
     let networks = String::from_utf8_lossy(&networks.stdout).to_string();
-    let ours = out
-        .stderr
-        .lines()
-        .find_map(|l| l.split_once("network deckhand-net-"))
-        .map(|(_, rest)| format!("deckhand-net-{}", rest.split_whitespace().next().unwrap()));
-    let ours = ours.unwrap_or_else(|| panic!("no network named in:\n{}", out.stderr));
     assert!(
         !networks.lines().any(|n| n == ours),
         "{ours} is left:\n{networks}"
     );
+}
+
+#[test]
+fn the_dev_containers_only_way_out_is_the_egress_proxy() {
+    if !engine() {
+        return;
+    }
+    let (port, github_hits) = common::http_server("127.0.0.2", "hello-from-github\n");
+    let (evil_port, evil_hits) = common::http_server("127.0.0.3", "evil");
+    let outside = Outside::start();
+    // The outside host answers whoever can reach it.
+    assert_eq!(outside.answer(), "HTTP/1.0 200 OK\r\n\r\noutside\n");
+    let dir = tempfile::tempdir().unwrap();
+    let repo = net_check_repo(dir.path(), port, &outside, evil_port);
+    let server_url = format!("http://github.test:{port}");
+    let mut cmd = deckhand_cmd(&[
+        ("GITHUB_SERVER_URL", server_url.as_str()),
+        (
+            "DECKHAND_PROXY_RESOLVE",
+            "github.test=127.0.0.2,evil.test=127.0.0.3",
+        ),
+    ]);
+    cmd.args(["verify", "--json", "--dev-container", "--repo"])
+        .arg(&repo);
+    let out = output(cmd);
+    assert_only_the_proxy_lets_out(&out, ["HTTP/1.1 200 OK", "hello-from-github"], evil_port);
+    assert_eq!(github_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(evil_hits.load(Ordering::SeqCst), 0);
+}
+
+/// As in the action: Deckhand runs in its image on a Docker network of its
+/// own (not the host's), starts the dev container through the socket,
+/// shares its mounts, and is connected to the dev network, whose only
+/// address besides the dev container's is Deckhand's own.
+#[test]
+fn deckhand_in_its_image_is_the_dev_containers_only_way_out() {
+    let Some(image) = common::container::image() else {
+        return;
+    };
+    if !engine() {
+        return;
+    }
+    let outside = Outside::start();
+    assert_eq!(outside.answer(), "HTTP/1.0 200 OK\r\n\r\noutside\n");
+    let dir = tempfile::tempdir().unwrap();
+    // GitHub is the outside host here, reached through Deckhand's proxy.
+    let repo = net_check_repo(dir.path(), 8000, &outside, 8000);
+    let shared = format!("{0}:{0}", dir.path().display());
+    let name = format!("deckhand-test-self-{}", std::process::id());
+    let mut cmd = Command::new("docker");
+    cmd.args(["run", "--rm", "--name", &name])
+        .args([
+            "-v",
+            "/var/run/docker.sock:/var/run/docker.sock",
+            "-v",
+            &shared,
+        ])
+        .args(["-e", "GITHUB_SERVER_URL=http://github.test:8000"])
+        .arg("-e")
+        .arg(format!(
+            "DECKHAND_PROXY_RESOLVE=github.test={},evil.test=127.0.0.3",
+            outside.ip
+        ))
+        .arg(&image)
+        .args(["verify", "--json", "--dev-container", "--repo"])
+        .arg(&repo)
+        .stdin(std::process::Stdio::null());
+    let out = output(cmd);
+    assert_only_the_proxy_lets_out(&out, ["HTTP/1.0 200 OK", "outside"], 8000);
 }
 
 /// Setup that fails loudly: many lines, the task's secret, an error last

@@ -21,11 +21,17 @@ impl DevNetwork {
     /// Creates the network. In the action (`own` is Deckhand's container)
     /// the host gets no address on it and Deckhand's container is
     /// connected: its address there is the only one the dev container can
-    /// reach. On a host, the proxy listens on the network's gateway address.
+    /// reach. On a host (or in a container on the host's network), the
+    /// proxy listens on the network's gateway address.
     pub async fn create(
         host: &HostLauncher,
         own: Option<&str>,
     ) -> Result<DevNetwork, ContainerError> {
+        // A container on the host's network is reached as the host is.
+        let own = match own {
+            Some(id) if !on_host_network(host, id).await? => Some(id),
+            _ => None,
+        };
         let name = unique_name("net");
         let mut create = String::from("docker network create --internal");
         if own.is_some() {
@@ -86,6 +92,21 @@ impl DevNetwork {
     pub fn listen(&self) -> IpAddr {
         self.listen
     }
+}
+
+/// Whether container `id` shares the host's network namespace.
+async fn on_host_network(host: &HostLauncher, id: &str) -> Result<bool, ContainerError> {
+    let out = docker(
+        host,
+        &format!(
+            "docker container inspect -f {} {}",
+            quote("{{.HostConfig.NetworkMode}}"),
+            quote(id)
+        ),
+        CONTROL_TIMEOUT,
+    )
+    .await?;
+    Ok(out.output.trim() == "host")
 }
 
 fn first_ipv4(text: &str) -> Option<IpAddr> {
