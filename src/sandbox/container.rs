@@ -67,14 +67,16 @@ pub(super) fn quote(arg: &str) -> String {
     format!("'{}'", arg.replace('\'', "'\\''"))
 }
 
-/// `deckhand-<kind>-<pid>-<n>`: unique among this engine's containers and
-/// networks.
+/// `deckhand-<kind>-<pid>-<n>-<random>`: unique among this engine's
+/// containers and networks, also when several Deckhand containers (each
+/// with small pids of its own) share one engine.
 pub(super) fn unique_name(kind: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     format!(
-        "deckhand-{kind}-{}-{}",
+        "deckhand-{kind}-{}-{}-{:08x}",
         std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
     )
 }
 
