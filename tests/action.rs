@@ -1012,3 +1012,31 @@ fn a_huge_plan_is_cut_to_fit_the_progress_comment_and_the_job_still_finishes() {
     assert!(run.summary.len() <= 1024 * 1024);
     w.model.assert_finished();
 }
+
+#[test]
+fn a_failed_setup_command_is_in_the_job_summary_and_the_pr() {
+    let w = world_with(
+        simple_script("src/limit.js"),
+        &[
+            (
+                ".github/deckhand.yml",
+                "commands:\n  setup: sh ./setup.sh\n",
+            ),
+            (
+                "setup.sh",
+                "echo 'npm ERR! 404 left-pad is not in the registry'\nexit 7\n",
+            ),
+        ],
+    );
+    let run = action(&w, "issues", &labeled(&w), 1401, &[]);
+    run.result.assert_code(0);
+    let section = "### ❌ Setup failed\n\n\
+        > [!CAUTION]\n\
+        > The checks below ran without what these setup commands should have prepared.\n\n\
+        - `sh ./setup.sh` (from .github/deckhand.yml commands.setup): exit 7\n\n\
+        ```text\nnpm ERR! 404 left-pad is not in the registry\n```\n\n### Tests";
+    assert!(run.summary.contains(section), "{}", run.summary);
+    let body = w.gh.pulls(OWNER, REPO)[0].body.clone().unwrap();
+    assert!(body.contains(section), "{body}");
+    w.model.assert_finished();
+}

@@ -12,8 +12,10 @@
 mod common;
 mod support;
 
-use std::path::Path;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -296,4 +298,406 @@ fn a_local_task_runs_its_commands_and_checks_in_the_dev_container() {
     assert!(pr.contains("sh ./run-tests.sh"), "{pr}");
     assert!(!pr.contains("❌"), "{pr}");
     server.assert_finished();
+}
+
+/// A container on Docker's default network serving HTTP on port 8000: a
+/// host outside the dev container's network. Removed when dropped.
+struct Outside {
+    name: String,
+    ip: String,
+}
+
+impl Outside {
+    fn start() -> Outside {
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "deckhand-test-outside-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::SeqCst)
+        );
+        let server = "use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalPort => 8000, Listen => 5, ReuseAddr => 1) or die; \
+                      while (my $c = $s->accept) { print $c \"HTTP/1.0 200 OK\\r\\n\\r\\noutside\\n\"; close $c }";
+        let started = Command::new("docker")
+            .args([
+                "run", "-d", "--rm", "--name", &name, BASE, "perl", "-e", server,
+            ])
+            .output()
+            .unwrap();
+        assert!(started.status.success(), "{started:?}");
+        let mut outside = Outside {
+            ip: String::new(),
+            name,
+        };
+        let ip = Command::new("docker")
+            .args([
+                "inspect",
+                "-f",
+                "{{.NetworkSettings.IPAddress}}",
+                &outside.name,
+            ])
+            .output()
+            .unwrap();
+        outside.ip = String::from_utf8_lossy(&ip.stdout).trim().to_string();
+        assert!(!outside.ip.is_empty(), "no address for {}", outside.name);
+        outside
+    }
+
+    /// What the server answers to a direct connection from here, once it
+    /// listens.
+    fn answer(&self) -> String {
+        for _ in 0..100 {
+            if let Ok(mut s) = std::net::TcpStream::connect((self.ip.as_str(), 8000)) {
+                let mut text = String::new();
+                s.read_to_string(&mut text).unwrap();
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the outside server at {} never answered", self.ip);
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .output();
+    }
+}
+
+/// HTTP through the proxy `$http_proxy` names (bash only: the base image
+/// has no HTTP client), then a connection straight to the outside host.
+const NET_CHECK: &str = r#"#!/bin/bash
+proxy=${http_proxy#http://}
+get() {
+  exec 3<>"/dev/tcp/${proxy%:*}/${proxy##*:}" || { echo "no proxy at $proxy"; return; }
+  printf 'GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' "$1" >&3
+  timeout 10 cat <&3 | tr -d '\r' | sed -n '1p;$p'
+  exec 3<&-
+}
+get "http://github.test:$1/ok" | sed 's/^/allowed: /'
+get "http://evil.test:$3/x" | sed 's/^/refused: /'
+get "http://evil.test:$3/y" | sed 's/^/refused: /'
+if timeout 5 bash -c "exec 3<>/dev/tcp/$2/8000" 2>/dev/null; then echo "direct: connected"; else echo "direct: failed"; fi
+"#;
+
+/// A repository whose test checks the network from its dev container:
+/// GitHub at `github_port`, the refused host at `evil_port`, and a direct
+/// connection to the outside host.
+fn net_check_repo(dir: &Path, github_port: u16, outside: &Outside, evil_port: u16) -> PathBuf {
+    commit_tree(
+        &dir.join("repo"),
+        &[
+            (".devcontainer.json", &format!("{{ \"image\": \"{BASE}\" }}")),
+            ("net-check.sh", NET_CHECK),
+            (
+                ".github/deckhand.yml",
+                &format!(
+                    "network: integration\ncommands:\n  test: bash ./net-check.sh {github_port} {} {evil_port}\n",
+                    outside.ip
+                ),
+            ),
+        ],
+    )
+}
+
+/// What `deckhand verify --json --dev-container` of [`net_check_repo`] must
+/// say: GitHub answered `github` (status line, last line) through the
+/// proxy, the refused host got the 403 twice and one log line, the direct
+/// connection failed, and the network is gone.
+fn assert_only_the_proxy_lets_out(out: &common::RunResult, github: [&str; 2], evil_port: u16) {
+    let doc: Value = serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", out.stdout, out.stderr));
+    assert_eq!(out.code, 0, "{doc:#}\n{}", out.stderr);
+    let refused = format!(
+        "refused: HTTP/1.1 403 Forbidden\n\
+         refused: blocked by Deckhand: evil.test:{evil_port} is outside network level `integration`"
+    );
+    assert_eq!(
+        doc["checks"][0]["output"].as_str().unwrap().trim(),
+        format!(
+            "allowed: {}\nallowed: {}\n{refused}\n{refused}\ndirect: failed",
+            github[0], github[1]
+        ),
+        "{}",
+        out.stderr
+    );
+    let blocked: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("blocked: "))
+        .collect();
+    assert_eq!(
+        blocked,
+        [format!(
+            "blocked: evil.test:{evil_port} (level: integration)"
+        )],
+        "{}",
+        out.stderr
+    );
+    // The network went with the container.
+    let ours = out
+        .stderr
+        .lines()
+        .find_map(|l| l.split_once("network deckhand-net-"))
+        .map(|(_, rest)| format!("deckhand-net-{}", rest.split_whitespace().next().unwrap()))
+        .unwrap_or_else(|| panic!("no network named in:\n{}", out.stderr));
+    let networks = Command::new("docker")
+        .args(["network", "ls", "--format", "{{.Name}}"])
+        .output()
+        .unwrap();
+    let networks = String::from_utf8_lossy(&networks.stdout).to_string();
+    assert!(
+        !networks.lines().any(|n| n == ours),
+        "{ours} is left:\n{networks}"
+    );
+}
+
+#[test]
+fn the_dev_containers_only_way_out_is_the_egress_proxy() {
+    if !engine() {
+        return;
+    }
+    let (port, github_hits) = common::http_server("127.0.0.2", "hello-from-github\n");
+    let (evil_port, evil_hits) = common::http_server("127.0.0.3", "evil");
+    let outside = Outside::start();
+    // The outside host answers whoever can reach it.
+    assert_eq!(outside.answer(), "HTTP/1.0 200 OK\r\n\r\noutside\n");
+    let dir = tempfile::tempdir().unwrap();
+    let repo = net_check_repo(dir.path(), port, &outside, evil_port);
+    let server_url = format!("http://github.test:{port}");
+    let mut cmd = deckhand_cmd(&[
+        ("GITHUB_SERVER_URL", server_url.as_str()),
+        (
+            "DECKHAND_PROXY_RESOLVE",
+            "github.test=127.0.0.2,evil.test=127.0.0.3",
+        ),
+    ]);
+    cmd.args(["verify", "--json", "--dev-container", "--repo"])
+        .arg(&repo);
+    let out = output(cmd);
+    assert_only_the_proxy_lets_out(&out, ["HTTP/1.1 200 OK", "hello-from-github"], evil_port);
+    assert_eq!(github_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(evil_hits.load(Ordering::SeqCst), 0);
+}
+
+/// As in the action: Deckhand runs in its image on a Docker network of its
+/// own (not the host's), starts the dev container through the socket,
+/// shares its mounts, and is connected to the dev network, whose only
+/// address besides the dev container's is Deckhand's own.
+#[test]
+fn deckhand_in_its_image_is_the_dev_containers_only_way_out() {
+    let Some(image) = common::container::image() else {
+        return;
+    };
+    if !engine() {
+        return;
+    }
+    let outside = Outside::start();
+    assert_eq!(outside.answer(), "HTTP/1.0 200 OK\r\n\r\noutside\n");
+    let dir = tempfile::tempdir().unwrap();
+    // GitHub is the outside host here, reached through Deckhand's proxy.
+    let repo = net_check_repo(dir.path(), 8000, &outside, 8000);
+    let shared = format!("{0}:{0}", dir.path().display());
+    let name = format!("deckhand-test-self-{}", std::process::id());
+    let mut cmd = Command::new("docker");
+    cmd.args(["run", "--rm", "--name", &name])
+        .args([
+            "-v",
+            "/var/run/docker.sock:/var/run/docker.sock",
+            "-v",
+            &shared,
+        ])
+        .args(["-e", "GITHUB_SERVER_URL=http://github.test:8000"])
+        .arg("-e")
+        .arg(format!(
+            "DECKHAND_PROXY_RESOLVE=github.test={},evil.test=127.0.0.3",
+            outside.ip
+        ))
+        .arg(&image)
+        .args(["verify", "--json", "--dev-container", "--repo"])
+        .arg(&repo)
+        .stdin(std::process::Stdio::null());
+    let out = output(cmd);
+    assert_only_the_proxy_lets_out(&out, ["HTTP/1.0 200 OK", "outside"], 8000);
+}
+
+/// Setup that fails loudly: many lines, the task's secret, an error last
+/// (one stream, so the order is certain).
+const FAILING_SETUP: &str = "#!/bin/sh\n\
+exec 2>&1\n\
+for i in $(seq 1 60); do echo \"step $i\"; done\n\
+echo \"token: $TEAM_TOKEN\"\n\
+echo 'E: unable to fetch frobnicate' >&2\n\
+exit 3\n";
+
+#[test]
+fn a_failed_setup_command_is_named_with_its_output_in_the_pr_and_by_verify() {
+    if !engine() {
+        return;
+    }
+    use support::model_server::{ModelServer, Reply};
+    let secret = "team-token-7f3a9c2e41";
+    let dir = tempfile::tempdir().unwrap();
+    let repo = commit_tree(
+        &dir.path().join("repo"),
+        &[
+            (
+                ".devcontainer.json",
+                &format!(
+                    "{{ \"image\": \"{BASE}\", \"postCreateCommand\": \"sh ./install-tools.sh\" }}"
+                ),
+            ),
+            ("install-tools.sh", FAILING_SETUP),
+            (
+                ".github/deckhand.yml",
+                "secrets: [TEAM_TOKEN]\ncommands:\n  test: 'true'\n",
+            ),
+        ],
+    );
+    let server = ModelServer::start(vec![
+        Reply::tool(
+            "update_spec",
+            serde_json::json!({"plan": ["Write NOTES.md"]}),
+        ),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            serde_json::json!({"path": "NOTES.md", "content": "notes\n"}),
+        ),
+        Reply::text("Wrote the notes."),
+    ]);
+    let repo_arg = repo.display().to_string();
+    let run = common::deckhand(
+        &server,
+        common::Wire::Anthropic,
+        &[
+            "run",
+            "--repo",
+            &repo_arg,
+            "--task",
+            "Write the notes",
+            "--dev-container",
+        ],
+        &[("TEAM_TOKEN", secret)],
+    );
+    let branch = common::task_branch(&repo);
+    let pr = std::fs::read_to_string(common::task_dir(&repo, &branch).join("pr.md")).unwrap();
+    let (_, section) = pr
+        .split_once("### ❌ Setup failed\n")
+        .unwrap_or_else(|| panic!("no setup section in the PR:\n{pr}\n{}", run.stderr));
+    let (section, _) = section.split_once("### Tests").unwrap();
+    let head = format!(
+        "\n> [!CAUTION]\n> The checks below ran without what these setup commands should have prepared.\n\n\
+         - `sh ./install-tools.sh` (from .devcontainer.json (image {BASE}) (dev container)): exit 3\n\n```text\n"
+    );
+    assert!(section.starts_with(&head), "{section}");
+    let tail = section[head.len()..].split("\n```").next().unwrap();
+    let lines: Vec<&str> = tail.lines().collect();
+    // Bounded: the first and last lines, not the middle.
+    assert!(lines.len() <= 22, "{tail}");
+    assert_eq!(lines.first(), Some(&"step 1"), "{tail}");
+    assert_eq!(
+        lines.last(),
+        Some(&"E: unable to fetch frobnicate"),
+        "{tail}"
+    );
+    assert!(!tail.contains("step 30\n"), "{tail}");
+    // Redacted: the task's secret never leaves.
+    assert!(tail.contains("token: "), "{tail}");
+    assert!(!pr.contains(secret), "{pr}");
+    server.assert_finished();
+
+    // `deckhand verify` says the same on stdout.
+    let mut cmd = deckhand_cmd(&[("TEAM_TOKEN", secret)]);
+    cmd.args(["verify", "--dev-container", "--repo"]).arg(&repo);
+    let out = output(cmd);
+    let said = format!(
+        "setup `sh ./install-tools.sh` (from .devcontainer.json (image {BASE}) (dev container)) ❌ exit 3\nstep 1\n"
+    );
+    assert!(out.stdout.starts_with(&said), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("E: unable to fetch frobnicate\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains(secret), "{}", out.stdout);
+}
+
+/// The `deckhand-dev:<hash>` tag a verify run printed it builds or reuses.
+fn dev_tag(stderr: &str, verb: &str) -> Option<String> {
+    stderr.lines().find_map(|l| {
+        let (_, rest) = l.split_once(&format!("🐳 dev container: {verb} "))?;
+        rest.split_whitespace()
+            .find(|w| w.starts_with("deckhand-dev:"))
+            .map(str::to_string)
+    })
+}
+
+/// Removes an image when dropped.
+struct Image(String);
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+    }
+}
+
+#[test]
+fn a_saved_and_loaded_dev_image_is_reused_without_a_build() {
+    if !engine() {
+        return;
+    }
+    // Content of this run only: no other test shares the tag.
+    let nonce = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let dockerfile = format!("{TOOL_DOCKERFILE}LABEL deckhand.test.run=\"{nonce}\"\n");
+    let files = [
+        (
+            ".devcontainer/devcontainer.json",
+            "{ \"build\": { \"dockerfile\": \"Dockerfile\" } }\n",
+        ),
+        (".devcontainer/Dockerfile", dockerfile.as_str()),
+        ("run-tests.sh", RUN_TESTS),
+        (
+            ".github/deckhand.yml",
+            "commands:\n  test: sh ./run-tests.sh\n",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let first = commit_tree(&dir.path().join("job-1/repo"), &files);
+    let (code, doc, stderr) = verify(&first, &["--dev-container"]);
+    assert_eq!(code, 0, "{doc:#}\n{stderr}");
+    let tag = dev_tag(&stderr, "building")
+        .unwrap_or_else(|| panic!("no tag printed for the build:\n{stderr}"));
+    let image = Image(tag.clone());
+
+    // The job's end: saved; a new runner: the engine has no such image.
+    let tar = dir.path().join("dev-images.tar");
+    let docker = |args: &[&str]| {
+        let out = Command::new("docker").args(args).output().unwrap();
+        assert!(out.status.success(), "docker {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    docker(&["save", "-o", tar.to_str().unwrap(), &image.0]);
+    docker(&["rmi", &image.0]);
+    let gone = Command::new("docker")
+        .args(["image", "inspect", &image.0])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "{} is still there", image.0);
+
+    // The next job loads it and checks out elsewhere: nothing is built.
+    docker(&["load", "-i", tar.to_str().unwrap()]);
+    let second = commit_tree(&dir.path().join("job-2/checkout"), &files);
+    let (code, doc, stderr) = verify(&second, &["--dev-container"]);
+    assert_eq!(code, 0, "{doc:#}\n{stderr}");
+    assert_eq!(dev_tag(&stderr, "reusing"), Some(tag), "{stderr}");
+    assert_eq!(dev_tag(&stderr, "building"), None, "{stderr}");
 }

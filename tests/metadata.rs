@@ -547,3 +547,64 @@ fn every_workflow_parses_and_uses_the_action_with_declared_inputs() {
     }
     assert!(seen >= 5, "only {seen} steps use the action");
 }
+
+/// The README's `actions/cache` recipe for dev images, as YAML steps.
+fn dev_image_recipe() -> Vec<Value> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let (_, section) = readme
+        .split_once("### Dev containers")
+        .expect("README has a Dev containers section");
+    let (_, block) = section
+        .split_once("```yaml\n")
+        .expect("the section has a YAML recipe");
+    let (block, _) = block.split_once("```").unwrap();
+    serde_yaml::from_str(block).unwrap_or_else(|e| panic!("README dev image recipe: {e}\n{block}"))
+}
+
+#[test]
+fn the_readmes_dev_image_recipe_loads_before_and_saves_after_with_deckhands_tags() {
+    let steps = dev_image_recipe();
+    let position = |what: &str, pick: &dyn Fn(&Value) -> bool| {
+        steps
+            .iter()
+            .position(pick)
+            .unwrap_or_else(|| panic!("no {what} step in {steps:?}"))
+    };
+    let uses = |prefix: &'static str| {
+        move |s: &Value| s["uses"].as_str().is_some_and(|u| u.starts_with(prefix))
+    };
+    let runs = |needle: &'static str| {
+        move |s: &Value| s["run"].as_str().is_some_and(|r| r.contains(needle))
+    };
+    let checkout = position("checkout", &uses("actions/checkout@"));
+    let cache = position("cache", &uses("actions/cache@"));
+    let load = position("load", &runs("docker load"));
+    let deckhand = position("deckhand", &uses("deckhand-agent/deckhand@"));
+    let save = position("save", &runs("docker save"));
+    assert!(checkout < cache && cache < load && load < deckhand && deckhand < save);
+    for s in &steps {
+        assert!(
+            s["uses"].is_string() != s["run"].is_string(),
+            "a step has `uses` or `run`: {s:?}"
+        );
+    }
+    let path = steps[cache]["with"]["path"].as_str().unwrap();
+    let key = steps[cache]["with"]["key"].as_str().unwrap();
+    assert!(key.contains("hashFiles("), "{key}");
+    let load_run = steps[load]["run"].as_str().unwrap();
+    assert!(
+        load_run.contains(&format!("docker load -i {path}")),
+        "{load_run}"
+    );
+    // Saved even when the job fails, by the repository Deckhand tags in.
+    assert_eq!(steps[save]["if"].as_str(), Some("always()"));
+    let save_run = steps[save]["run"].as_str().unwrap();
+    assert!(
+        save_run.contains(&format!("docker save -o {path}")),
+        "{save_run}"
+    );
+    assert!(
+        save_run.contains(&format!("' {})", deckhand::sandbox::devimage::REPOSITORY)),
+        "{save_run}"
+    );
+}

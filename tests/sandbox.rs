@@ -10,12 +10,9 @@
 mod common;
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use serde_json::json;
 
@@ -132,34 +129,12 @@ fn a_background_process_is_gone_before_verify_and_the_verified_tree_is_pushed() 
     assert!(!pr.contains("not verified"), "{pr}");
 }
 
-/// A one-reply HTTP server on 127.0.0.1 that counts its connections.
-fn http_server(body: &'static str) -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            counter.fetch_add(1, Ordering::SeqCst);
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
-            let reply = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = s.write_all(reply.as_bytes());
-        }
-    });
-    (port, hits)
-}
-
 #[test]
 fn network_level_integration_lets_github_through_and_refuses_the_rest() {
     let abi = landlock_abi();
     let dir = tempfile::tempdir().unwrap();
     let repo = repo(dir.path(), "true", "");
-    let (port, hits) = http_server("hello-from-github");
+    let (port, hits) = common::http_server("127.0.0.1", "hello-from-github");
     let allowed = format!("curl -sS http://github.test:{port}/ok");
     let refused = "curl -sS http://evil.example.com/x; echo; curl -sS -o /dev/null -w 'code=%{http_code}' http://evil.example.com/y";
     let direct = format!(

@@ -14,7 +14,7 @@ use crate::llm::Usage;
 use crate::report::Event;
 use crate::sandbox::scan::{Hit, Scanner};
 use crate::task::{TaskSpec, TaskStatus};
-use crate::workspace::checks::CheckResult;
+use crate::workspace::checks::{CheckResult, SetupResult};
 
 /// Which role the task is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +37,10 @@ pub struct TaskState {
     pub author: (String, String),
     /// Every check before any change.
     pub baseline: Vec<CheckResult>,
+    /// The setup commands that failed before any change (their output's
+    /// tail, redacted): the PR says so.
+    #[serde(default)]
+    pub setup_failed: Vec<SetupResult>,
     /// One per verified attempt.
     pub reports: Vec<VerifyReport>,
     /// Code's closing words on its last attempt.
@@ -100,6 +104,7 @@ impl TaskState {
             base_commit,
             author,
             baseline: Vec::new(),
+            setup_failed: Vec::new(),
             reports: Vec::new(),
             code_summary: String::new(),
             commits: Vec::new(),
@@ -188,7 +193,8 @@ impl TaskState {
     pub async fn take_baseline(&mut self, s: &mut Session) -> Result<(), AgentError> {
         s.ready().await?;
         if let Some(baseline) = s.baseline.take() {
-            self.baseline = baseline;
+            self.baseline = baseline.checks;
+            self.setup_failed = baseline.setup.into_iter().filter(|r| !r.passed).collect();
         }
         Ok(())
     }

@@ -17,11 +17,10 @@ use crate::git::{self, FileChange, GitError, LocalRepo};
 use crate::llm::{Provider, Usage};
 use crate::report::pr::{self, PrInput, PrStatus};
 use crate::report::{Event, Reporter};
-use crate::sandbox::container::{ContainerNetwork, DevContainer, Paths};
+use crate::sandbox::container::Paths;
 use crate::sandbox::containment::{self, Containment, ContainmentError};
 use crate::sandbox::env::command_env;
-use crate::sandbox::network::NetworkLevel;
-use crate::sandbox::{user, Redactor};
+use crate::sandbox::{devstart, user, Redactor};
 use crate::task::{checkpoint, TaskSpec, TaskStatus};
 use crate::workspace::detect;
 use crate::workspace::{CommandRunner, Workspace};
@@ -273,12 +272,12 @@ pub async fn execute(
                 share: &task_dir,
                 cwd: &worktree,
             };
-            dev_container(&cx, paths, user.as_ref(), &mut environment).await?
+            dev_container(&cx, paths, user.as_ref(), &containment, &mut environment).await?
         }
         false => None,
     };
     let (runner, setup_runner) = match dev {
-        Some(container) => (container.clone(), container),
+        Some(container) => (container.agent, container.setup),
         None => (containment.agent.clone(), containment.setup.clone()),
     };
     let preparation = prepare(Preparing {
@@ -547,86 +546,31 @@ async fn dev_container(
     cx: &RunContext<'_>,
     paths: Paths<'_>,
     user: Option<&user::CommandUser>,
+    containment: &Containment,
     environment: &mut crate::workspace::detect::Environment,
-) -> Result<Option<CommandRunner>, RunError> {
-    let configured = cx
-        .settings
-        .file
-        .dev_container
-        .as_ref()
-        .and_then(|d| d.dockerfile.as_deref());
-    let found = crate::workspace::devenv::detect(paths.build_root, configured);
-    for w in &found.warnings {
-        cx.reporter.progress(&format!("⚠️ {w}; falling back"));
-    }
-    for n in &found.env.notes {
-        cx.reporter.progress(&format!("ℹ️ {n}"));
-    }
-    let dev = found.env;
-    if dev.image.is_none() {
-        return Ok(None);
-    }
-    let path = cx.env.get("PATH").unwrap_or_default();
-    if !path
-        .split(':')
-        .any(|dir| Path::new(dir).join("docker").is_file())
-    {
-        cx.reporter.progress(&format!(
-            "⚠️ dev container: {} is declared, but there is no `docker` client here; commands run without it",
-            dev.describe()
-        ));
-        return Ok(None);
-    }
-    let source = format!("{} (dev container)", dev.describe());
-    environment.setup.splice(
-        0..0,
-        dev.setup
-            .iter()
-            .map(|c| crate::workspace::detect::Setup::new(c.clone(), source.clone())),
-    );
-    let network = if cx.settings.network.level == NetworkLevel::Open {
-        ContainerNetwork::Default
-    } else {
-        cx.reporter.progress(&format!(
-            "⚠️ dev container: no network (level {} cannot be enforced inside a dev container; `network: open` allows downloads)",
-            cx.settings.network.level
-        ));
-        ContainerNetwork::None
-    };
-    let process_env = cx.env.pairs();
-    let host_env: Vec<(String, String)> = process_env
-        .iter()
-        .filter(|(k, _)| {
-            matches!(
-                k.as_str(),
-                "PATH" | "HOME" | "DOCKER_HOST" | "DOCKER_CONFIG"
-            )
-        })
-        .cloned()
-        .collect();
-    let mut inside: Vec<(String, String)> = command_env(&process_env, &cx.settings.secret_names)
-        .into_iter()
-        .filter(|(k, _)| cx.settings.secret_names.contains(k))
-        .collect();
-    let venv = environment.venv.then(|| {
-        crate::workspace::detect::venv_dir(paths.cwd)
-            .display()
-            .to_string()
-    });
-    if let Some(v) = &venv {
-        inside.push(("VIRTUAL_ENV".into(), v.clone()));
-    }
+) -> Result<Option<devstart::Launchers>, RunError> {
     let reporter = cx.reporter.clone();
     let progress = move |line: &str| reporter.progress(line);
-    let mut container =
-        DevContainer::start(&dev, paths, network, host_env, &inside, &progress).await?;
-    if let (None, Some(u)) = (&dev.user, user) {
-        container = container.as_user(&format!("{}:{}", u.uid, u.gid));
-    }
-    if let Some(v) = venv {
-        container = container.with_path_prefix(&format!("{v}/bin"));
-    }
-    Ok(Some(std::sync::Arc::new(container)))
+    let started = devstart::start(
+        devstart::Request {
+            paths,
+            configured: cx
+                .settings
+                .file
+                .dev_container
+                .as_ref()
+                .and_then(|d| d.dockerfile.as_deref()),
+            process_env: &cx.env.pairs(),
+            secret_names: &cx.settings.secret_names,
+            user,
+            containment,
+            host_without_docker: true,
+            progress: &progress,
+        },
+        environment,
+    )
+    .await?;
+    Ok(started.launchers)
 }
 
 /// What the background preparation needs.
@@ -742,6 +686,7 @@ async fn finish(
         summary: &state.code_summary,
         changes: &changes,
         baseline: &state.baseline,
+        setup_failed: &state.setup_failed,
         reports: &state.reports,
         usage: session.usage,
         cost: session.cost(),

@@ -12,7 +12,6 @@ use crate::config::Budgets;
 use crate::llm::{PriceTable, Provider, Usage};
 use crate::report::Reporter;
 use crate::sandbox::Redactor;
-use crate::workspace::checks::CheckResult;
 use crate::workspace::detect::Environment;
 use crate::workspace::{CommandRunner, Workspace};
 
@@ -48,7 +47,8 @@ impl Limit {
 /// checkout, handing it to the command user, setup, and the baseline tests
 /// (their runs are its result; `None` when no baseline was run, as on a
 /// resume). It runs while the first model turns go out.
-pub type Preparation = tokio::task::JoinHandle<Result<Option<Vec<CheckResult>>, String>>;
+pub type Preparation =
+    tokio::task::JoinHandle<Result<Option<crate::agent::verify::Baseline>, String>>;
 
 pub struct Session {
     /// Shared, so steps after the task loop (learning, replies) can call the model.
@@ -77,7 +77,7 @@ pub struct Session {
     elapsed_before: Duration,
     preparing: Option<Preparation>,
     /// The baseline runs, once preparation finished (taken by the task).
-    pub baseline: Option<Vec<CheckResult>>,
+    pub baseline: Option<crate::agent::verify::Baseline>,
 }
 
 pub struct SessionParts {

@@ -14,7 +14,7 @@ use crate::agent::{prompts, AgentRole};
 use crate::report::events::{human_duration, CheckSummary};
 use crate::report::{Event, Reporter};
 use crate::task::TaskSpec;
-use crate::workspace::checks::{self, CheckResult, Options, Status, TreeWatch};
+use crate::workspace::checks::{self, CheckResult, Options, SetupResult, Status, TreeWatch};
 use crate::workspace::command::cap_head_tail;
 use crate::workspace::detect::Environment;
 use crate::workspace::findings::Finding;
@@ -41,6 +41,13 @@ impl Written {
     }
 }
 
+/// What ran before the task changed anything.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Baseline {
+    pub setup: Vec<SetupResult>,
+    pub checks: Vec<CheckResult>,
+}
+
 /// Runs setup (with `setup_runner`) and every check before the task
 /// changes anything: the baseline.
 pub async fn baseline(
@@ -50,7 +57,7 @@ pub async fn baseline(
     env: &Environment,
     reporter: &Reporter,
     timeout: Duration,
-) -> Vec<CheckResult> {
+) -> Baseline {
     let redactor = reporter.redactor().clone();
     let redact = |t: &str| redactor.redact(t).into_owned();
     let progress = |line: &str| reporter.progress(line);
@@ -61,10 +68,10 @@ pub async fn baseline(
         progress: &progress,
     };
     let mut watch = TreeWatch::start(workspace.root());
-    checks::setup(setup_runner, env, &opts, &mut watch).await;
-    let runs = checks::run_checks(workspace.root(), runner, env, &opts, &mut watch).await;
-    emit(reporter, "baseline", &runs);
-    runs
+    let setup = checks::setup(setup_runner, env, &opts, &mut watch).await;
+    let checks = checks::run_checks(workspace.root(), runner, env, &opts, &mut watch).await;
+    emit(reporter, "baseline", &checks);
+    Baseline { setup, checks }
 }
 
 /// Every check, as `purpose` (one progress line and one event each).

@@ -11,10 +11,11 @@ use clap::Args;
 use super::{contained, exit, GlobalArgs};
 use crate::config::{EnvSnapshot, Settings};
 use crate::report::Reporter;
-use crate::sandbox::container::{ContainerNetwork, DevContainer, Paths};
+use crate::sandbox::container::Paths;
+use crate::sandbox::devstart;
 use crate::sandbox::env::command_env;
 use crate::workspace::checks::{self, Options, Report};
-use crate::workspace::{detect, devenv};
+use crate::workspace::detect;
 use crate::workspace::{CommandRunner, Workspace};
 
 #[derive(Debug, Args)]
@@ -77,61 +78,36 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
     let mut dev_env = None;
     let mut setup_runner: CommandRunner = containment.setup.clone();
     let runner: CommandRunner = if args.dev_container {
-        let configured = settings
-            .file
-            .dev_container
-            .as_ref()
-            .and_then(|d| d.dockerfile.as_deref());
-        let found = devenv::detect(workspace.root(), configured);
-        for w in &found.warnings {
-            reporter.progress(&format!("⚠️ {w}; falling back"));
-        }
-        for n in &found.env.notes {
-            reporter.progress(&format!("ℹ️ {n}"));
-        }
-        let dev = found.env;
-        let runner: CommandRunner = if dev.image.is_some() {
-            environment.setup.splice(
-                0..0,
-                dev.setup.iter().map(|c| {
-                    detect::Setup::new(c.clone(), format!("{} (dev container)", dev.describe()))
-                }),
-            );
-            let secrets: Vec<(String, String)> = host_env
-                .iter()
-                .filter(|(k, _)| settings.secret_names.contains(k))
-                .cloned()
-                .collect();
-            let venv = environment
-                .venv
-                .then(|| detect::venv_dir(workspace.root()).display().to_string());
-            let mut inside = secrets;
-            if let Some(v) = &venv {
-                inside.push(("VIRTUAL_ENV".into(), v.clone()));
+        let progress = |line: &str| reporter.progress(line);
+        let started = devstart::start(
+            devstart::Request {
+                paths: Paths::single(workspace.root()),
+                configured: settings
+                    .file
+                    .dev_container
+                    .as_ref()
+                    .and_then(|d| d.dockerfile.as_deref()),
+                process_env: &env.pairs(),
+                secret_names: &settings.secret_names,
+                user: None,
+                containment: &containment,
+                host_without_docker: false,
+                progress: &progress,
+            },
+            &mut environment,
+        )
+        .await?;
+        dev_env = Some(started.env);
+        match started.launchers {
+            Some(launchers) => {
+                setup_runner = launchers.setup;
+                launchers.agent
             }
-            let progress = |line: &str| reporter.progress(line);
-            let container = DevContainer::start(
-                &dev,
-                Paths::single(workspace.root()),
-                ContainerNetwork::Default,
-                host_env.clone(),
-                &inside,
-                &progress,
-            )
-            .await?;
-            let container = match venv {
-                Some(v) => container.with_path_prefix(&format!("{v}/bin")),
-                None => container,
-            };
-            let container: CommandRunner = std::sync::Arc::new(container);
-            setup_runner = container.clone();
-            container
-        } else {
-            reporter.progress("🐳 dev container: none declared; commands run here");
-            containment.agent.clone()
-        };
-        dev_env = Some(dev);
-        runner
+            None => {
+                reporter.progress("🐳 dev container: none declared; commands run here");
+                containment.agent.clone()
+            }
+        }
     } else {
         containment.agent.clone()
     };
@@ -187,11 +163,15 @@ fn human(report: &Report) -> String {
     let mut out = String::new();
     for s in report.setup.iter().filter(|s| !s.passed) {
         out.push_str(&format!(
-            "setup `{}` (from {}) ❌ exit {}\n",
+            "setup `{}` (from {}) ❌ {}\n",
             s.command,
             s.source,
-            s.exit_code.map_or("?".into(), |c| c.to_string())
+            crate::report::pr::setup_status(s)
         ));
+        if let Some(tail) = s.output.as_deref().filter(|o| !o.trim().is_empty()) {
+            out.push_str(tail.trim_end());
+            out.push('\n');
+        }
     }
     for r in &report.checks {
         out.push_str(&format!(

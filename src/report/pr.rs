@@ -10,7 +10,7 @@ use crate::git::FileChange;
 use crate::llm::Usage;
 use crate::memory::recall::Applied;
 use crate::task::TaskSpec;
-use crate::workspace::checks::{CheckResult, Status};
+use crate::workspace::checks::{CheckResult, SetupResult, Status};
 
 /// How the task ended, as the PR states it.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +26,8 @@ pub struct PrInput<'a> {
     pub summary: &'a str,
     pub changes: &'a [FileChange],
     pub baseline: &'a [CheckResult],
+    /// Setup commands that failed before the task changed anything.
+    pub setup_failed: &'a [SetupResult],
     pub reports: &'a [VerifyReport],
     pub usage: Usage,
     pub cost: Option<f64>,
@@ -128,6 +130,7 @@ pub fn render(input: &PrInput<'_>) -> String {
         out.push('\n');
     }
 
+    setup_section(&mut out, input.setup_failed);
     let _ = writeln!(out, "### Tests");
     let after = input
         .reports
@@ -267,6 +270,47 @@ pub fn render(input: &PrInput<'_>) -> String {
         u.cache_write_tokens
     );
     out
+}
+
+/// Each failed setup command with its output's tail: the checks ran
+/// without what it should have installed.
+fn setup_section(out: &mut String, failed: &[SetupResult]) {
+    if failed.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "### ❌ Setup failed\n");
+    let _ = writeln!(
+        out,
+        "> [!CAUTION]\n> The checks below ran without what these setup commands should have prepared.\n"
+    );
+    for s in failed {
+        let _ = writeln!(
+            out,
+            "- `{}` (from {}): {}",
+            s.command,
+            s.source,
+            setup_status(s)
+        );
+        if let Some(output) = s.output.as_deref().filter(|o| !o.trim().is_empty()) {
+            let _ = writeln!(out, "\n{}", fenced(output.trim_end()));
+        }
+    }
+    out.push('\n');
+}
+
+/// `exit 1`, or `timed out or killed` when the command never exited.
+pub fn setup_status(s: &SetupResult) -> String {
+    match s.exit_code {
+        Some(code) => format!("exit {code}"),
+        None => "timed out or killed".to_string(),
+    }
+}
+
+/// `text` in a code block whose fence no line of it can close.
+fn fenced(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}text\n{text}\n{fence}")
 }
 
 fn short(commit: &str) -> &str {
@@ -503,6 +547,7 @@ mod tests {
             summary: "Added a limiter.\n\nMigration notes: clients must handle 429.",
             changes: &changes,
             baseline: &[run(2, 0)],
+            setup_failed: &[],
             reports: &reports,
             usage: Usage {
                 input_tokens: 10,
@@ -571,5 +616,11 @@ mod tests {
             line.contains("except `npm run lint` which fail(s) exactly as before"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn output_with_fences_stays_in_its_code_block() {
+        assert_eq!(fenced("a ```` b"), "`````text\na ```` b\n`````");
+        assert_eq!(fenced("plain"), "```text\nplain\n```");
     }
 }

@@ -6,8 +6,11 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::devimage;
+pub use super::devnet::DevNetwork;
 use super::host::HostLauncher;
 use super::launcher::{CommandOutput, Launcher};
 use crate::workspace::devenv::{DevEnv, ImageSpec};
@@ -15,7 +18,7 @@ use crate::workspace::devenv::{DevEnv, ImageSpec};
 /// How long image builds and pulls may take.
 const IMAGE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// How long container bookkeeping commands (run, exec kill, rm) may take.
-const CONTROL_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const CONTROL_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
@@ -27,34 +30,53 @@ pub enum ContainerError {
     },
     #[error("dev container: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    ImageHash(#[from] super::devimage::ImageHashError),
+    #[error("dev container network: {0}")]
+    Proxy(#[from] super::proxy::ProxyError),
     #[error("dev container: {0} declares no image (it is the action image itself)")]
     NoImage(String),
 }
 
-/// A running dev container and the launcher for commands in it. The
-/// container is removed when this is dropped.
+/// A launcher for commands in a running dev container. The container (and
+/// its network) is removed when the last launcher into it is dropped.
 #[derive(Debug)]
 pub struct DevContainer {
-    name: String,
-    /// Runs the `docker` client on the host.
-    host: HostLauncher,
+    running: Arc<Running>,
     cwd: PathBuf,
     user: Option<String>,
+    /// What commands see inside, on top of the image's own.
+    env: Vec<(String, String)>,
+    /// `env`, in a file only Deckhand can read (for `docker exec`).
     env_file: tempfile::NamedTempFile,
     /// Put first on the container's PATH (a virtual environment's `bin`).
     path_prefix: Option<String>,
 }
 
-fn quote(arg: &str) -> String {
+/// The container itself.
+#[derive(Debug)]
+struct Running {
+    name: String,
+    /// Runs the `docker` client on the host.
+    host: HostLauncher,
+    /// Removed after the container (field order: dropped after `Drop`).
+    _network: Option<DevNetwork>,
+}
+
+pub(super) fn quote(arg: &str) -> String {
     format!("'{}'", arg.replace('\'', "'\\''"))
 }
 
-fn unique_name() -> String {
+/// `deckhand-<kind>-<pid>-<n>-<random>`: unique among this engine's
+/// containers and networks, also when several Deckhand containers (each
+/// with small pids of its own) share one engine.
+pub(super) fn unique_name(kind: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     format!(
-        "deckhand-dev-{}-{}",
+        "deckhand-{kind}-{}-{}-{:08x}",
         std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
     )
 }
 
@@ -80,7 +102,7 @@ fn docker_memory(limit: &str) -> String {
 /// holds its hostname, hosts and resolv.conf files); the caller checks that
 /// the engine knows it. The hostname is not used: with `--network host` it
 /// is the host's.
-fn own_container() -> Option<String> {
+pub(super) fn own_container() -> Option<String> {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     container_id_in(&mounts)
 }
@@ -116,12 +138,15 @@ impl<'a> Paths<'a> {
 }
 
 /// The network a dev container gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum ContainerNetwork {
     /// Docker's default bridge: the network level is `open`.
     Default,
-    /// No network at all: the only way to honour a narrower level.
+    /// No network at all.
     None,
+    /// Its own internal network, whose only way out is the egress proxy
+    /// listening on it; removed with the container.
+    Internal(DevNetwork),
 }
 
 impl DevContainer {
@@ -139,68 +164,25 @@ impl DevContainer {
     ) -> Result<DevContainer, ContainerError> {
         let worktree = paths.build_root;
         let host = HostLauncher::new(paths.share, host_env);
-        let image = match &dev.image {
-            None => return Err(ContainerError::NoImage(dev.describe())),
-            Some(ImageSpec::Image { image }) => {
-                let present = docker(
-                    &host,
-                    &format!("docker image inspect {}", quote(image)),
-                    CONTROL_TIMEOUT,
-                )
-                .await;
-                if present.is_err() {
-                    progress(&format!("🐳 dev container: pulling {image}"));
-                    docker(
-                        &host,
-                        &format!("docker pull -q {}", quote(image)),
-                        IMAGE_TIMEOUT,
-                    )
-                    .await?;
-                }
-                image.clone()
-            }
-            Some(ImageSpec::Build {
-                dockerfile,
-                context,
-                args,
-            }) => {
-                let tag = format!("deckhand-dev:{}", tag_for(worktree, dockerfile));
-                progress(&format!("🐳 dev container: building {dockerfile}"));
-                let mut cmd = format!(
-                    "docker build -q -t {} -f {}",
-                    quote(&tag),
-                    quote(&worktree.join(dockerfile).display().to_string())
-                );
-                for (k, v) in args {
-                    cmd.push_str(&format!(" --build-arg {}", quote(&format!("{k}={v}"))));
-                }
-                cmd.push(' ');
-                cmd.push_str(&quote(&worktree.join(context).display().to_string()));
-                docker(&host, &cmd, IMAGE_TIMEOUT).await?;
-                tag
-            }
-        };
-        let name = unique_name();
+        let image = image_of(dev, worktree, &host, progress).await?;
+        let name = unique_name("dev");
         let mut run = format!(
             "docker run -d --rm --name {} --entrypoint sleep --workdir {}",
             quote(&name),
             quote(&paths.share.display().to_string())
         );
-        if network == ContainerNetwork::None {
-            run.push_str(" --network none");
-        }
-        let own = match own_container() {
-            Some(id) => docker(
-                &host,
-                &format!("docker container inspect {}", quote(&id)),
-                CONTROL_TIMEOUT,
-            )
-            .await
-            .is_ok()
-            .then_some(id),
-            None => None,
+        let network = match network {
+            ContainerNetwork::Default => None,
+            ContainerNetwork::None => {
+                run.push_str(" --network none");
+                None
+            }
+            ContainerNetwork::Internal(net) => {
+                run.push_str(&format!(" --network {}", quote(net.name())));
+                Some(net)
+            }
         };
-        match own {
+        match checked_own_container(&host).await {
             // Inside the action's container: the worktree lives on one of
             // its mounts; the dev container gets the same mounts.
             Some(id) => run.push_str(&format!(" --volumes-from {}", quote(&id))),
@@ -218,23 +200,38 @@ impl DevContainer {
         run.push_str(&format!(" {} infinity", quote(&image)));
         progress(&format!("🐳 dev container: {}", dev.describe()));
         docker(&host, &run, CONTROL_TIMEOUT).await?;
-
-        // Variables for `docker exec`, in a file only Deckhand can read.
-        let mut env_file = tempfile::NamedTempFile::new()?;
-        for (k, v) in env {
-            if v.contains('\n') {
-                continue;
-            }
-            writeln!(env_file, "{k}={v}")?;
-        }
-        env_file.flush()?;
-        Ok(DevContainer {
+        let running = Arc::new(Running {
             name,
             host,
+            _network: network,
+        });
+        Ok(DevContainer {
+            running,
             cwd: paths.cwd.to_path_buf(),
             user: dev.user.clone(),
-            env_file,
+            env_file: env_file(env)?,
+            env: env.to_vec(),
             path_prefix: None,
+        })
+    }
+
+    /// Another launcher into the same container, whose commands see `vars`
+    /// instead of this one's variables of the same names.
+    pub fn with_vars(&self, vars: &[(String, String)]) -> std::io::Result<DevContainer> {
+        let mut env: Vec<(String, String)> = self
+            .env
+            .iter()
+            .filter(|(k, _)| !vars.iter().any(|(n, _)| n == k))
+            .cloned()
+            .collect();
+        env.extend(vars.iter().cloned());
+        Ok(DevContainer {
+            running: self.running.clone(),
+            cwd: self.cwd.clone(),
+            user: self.user.clone(),
+            env_file: env_file(&env)?,
+            env,
+            path_prefix: self.path_prefix.clone(),
         })
     }
 
@@ -252,7 +249,7 @@ impl DevContainer {
 
     /// The container's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.running.name
     }
 
     /// Kills every process in the container but its init (`sleep`, which
@@ -260,35 +257,112 @@ impl DevContainer {
     async fn kill_inside(&self) -> usize {
         let script = "n=0; for p in /proc/[0-9]*; do pid=${p#/proc/}; \
                       [ \"$pid\" = 1 ] || [ \"$pid\" = $$ ] || { kill -9 \"$pid\" 2>/dev/null && n=$((n+1)); }; done; echo $n";
-        let cmd = format!(
-            "docker exec -u 0 {} sh -c {}",
-            quote(&self.name),
-            quote(script)
-        );
-        match self.host.run(&cmd, CONTROL_TIMEOUT).await {
+        let name = self.name();
+        let cmd = format!("docker exec -u 0 {} sh -c {}", quote(name), quote(script));
+        match self.running.host.run(&cmd, CONTROL_TIMEOUT).await {
             Ok(out) if out.success() => out.output.trim().parse().unwrap_or(0),
             Ok(out) => {
-                tracing::warn!("could not stop processes in {}: {}", self.name, out.output);
+                tracing::warn!("could not stop processes in {name}: {}", out.output);
                 0
             }
             Err(e) => {
-                tracing::warn!("could not stop processes in {}: {e}", self.name);
+                tracing::warn!("could not stop processes in {name}: {e}");
                 0
             }
         }
     }
 }
 
-/// A stable image tag for one repository's dev Dockerfile.
-fn tag_for(worktree: &Path, dockerfile: &str) -> String {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(format!("{}\0{dockerfile}", worktree.display()));
-    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+/// The image of `dev`: pulled when the engine lacks it; built from the
+/// checkout at `root` unless an image of the same content is there (built
+/// or loaded by an earlier job).
+async fn image_of(
+    dev: &DevEnv,
+    root: &Path,
+    host: &HostLauncher,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<String, ContainerError> {
+    match &dev.image {
+        None => Err(ContainerError::NoImage(dev.describe())),
+        Some(ImageSpec::Image { image }) => {
+            if !image_present(host, image).await {
+                progress(&format!("🐳 dev container: pulling {image}"));
+                docker(
+                    host,
+                    &format!("docker pull -q {}", quote(image)),
+                    IMAGE_TIMEOUT,
+                )
+                .await?;
+            }
+            Ok(image.clone())
+        }
+        Some(ImageSpec::Build {
+            dockerfile,
+            context,
+            args,
+        }) => {
+            let tag = devimage::content_tag(root, dockerfile, context, args)?;
+            if image_present(host, &tag).await {
+                progress(&format!(
+                    "🐳 dev container: reusing {tag} (the image of {dockerfile})"
+                ));
+                return Ok(tag);
+            }
+            progress(&format!("🐳 dev container: building {dockerfile} as {tag}"));
+            let mut cmd = format!(
+                "docker build -q -t {} -f {}",
+                quote(&tag),
+                quote(&root.join(dockerfile).display().to_string())
+            );
+            for (k, v) in args {
+                cmd.push_str(&format!(" --build-arg {}", quote(&format!("{k}={v}"))));
+            }
+            cmd.push(' ');
+            cmd.push_str(&quote(&root.join(context).display().to_string()));
+            docker(host, &cmd, IMAGE_TIMEOUT).await?;
+            Ok(tag)
+        }
+    }
+}
+
+/// Whether the engine has `image` (built, pulled or loaded before).
+async fn image_present(host: &HostLauncher, image: &str) -> bool {
+    docker(
+        host,
+        &format!("docker image inspect {}", quote(image)),
+        CONTROL_TIMEOUT,
+    )
+    .await
+    .is_ok()
+}
+
+/// Variables for `docker exec`, in a file only Deckhand can read (values
+/// with line breaks cannot be written there and are left out).
+fn env_file(env: &[(String, String)]) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut file = tempfile::NamedTempFile::new()?;
+    for (k, v) in env.iter().filter(|(_, v)| !v.contains('\n')) {
+        writeln!(file, "{k}={v}")?;
+    }
+    file.flush()?;
+    Ok(file)
+}
+
+/// The container Deckhand runs in, when the engine knows it.
+pub(super) async fn checked_own_container(host: &HostLauncher) -> Option<String> {
+    let id = own_container()?;
+    docker(
+        host,
+        &format!("docker container inspect {}", quote(&id)),
+        CONTROL_TIMEOUT,
+    )
+    .await
+    .is_ok()
+    .then_some(id)
 }
 
 /// Runs a `docker` command on the host; a failure names it with its
 /// output's tail.
-async fn docker(
+pub(super) async fn docker(
     host: &HostLauncher,
     command: &str,
     timeout: Duration,
@@ -328,8 +402,8 @@ impl Launcher for DevContainer {
         if let Some(user) = &self.user {
             exec.push_str(&format!(" -u {}", quote(user)));
         }
-        exec.push_str(&format!(" {} sh -c {}", quote(&self.name), quote(&inner)));
-        let mut out = self.host.run(&exec, timeout).await?;
+        exec.push_str(&format!(" {} sh -c {}", quote(self.name()), quote(&inner)));
+        let mut out = self.running.host.run(&exec, timeout).await?;
         if out.timed_out {
             // Killing the client leaves the command running inside.
             self.kill_inside().await;
@@ -339,11 +413,11 @@ impl Launcher for DevContainer {
     }
 
     async fn stop_all(&self) -> usize {
-        self.kill_inside().await + self.host.stop_all().await
+        self.kill_inside().await + self.running.host.stop_all().await
     }
 }
 
-impl Drop for DevContainer {
+impl Drop for Running {
     fn drop(&mut self) {
         let removed = std::process::Command::new("docker")
             .args(["rm", "-f", &self.name])

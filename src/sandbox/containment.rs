@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::confine::{Confinement, Support};
 use super::host::HostLauncher;
@@ -103,9 +103,36 @@ pub struct Containment {
     pub agent: CommandRunner,
     /// Setup commands (level `network_setup`).
     pub setup: CommandRunner,
-    proxies: Vec<EgressProxy>,
+    /// The network levels of agent and setup commands.
+    pub level: NetworkLevel,
+    pub setup_level: NetworkLevel,
+    /// Its own and those started for a dev container's network.
+    proxies: Mutex<Vec<EgressProxy>>,
+    /// What every proxy is built from, but the level.
+    proxy_base: ProxyBase,
     /// What this kernel or setup leaves advisory, one line each.
     pub advisories: Vec<String>,
+}
+
+/// The parts of a [`ProxyConfig`] all levels share.
+#[derive(Clone)]
+struct ProxyBase {
+    github_hosts: Vec<String>,
+    allowed_domains: Vec<String>,
+    resolve: HashMap<String, IpAddr>,
+    upstream: Option<String>,
+    log: BlockLog,
+}
+
+impl ProxyBase {
+    fn config(&self, level: NetworkLevel) -> ProxyConfig {
+        ProxyConfig {
+            policy: HostPolicy::new(level, &self.github_hosts, &self.allowed_domains),
+            resolve: self.resolve.clone(),
+            upstream: self.upstream.clone(),
+            on_block: self.log.clone(),
+        }
+    }
 }
 
 impl Containment {
@@ -232,6 +259,13 @@ impl Containment {
             ..Limits::default()
         };
 
+        let proxy_base = ProxyBase {
+            github_hosts,
+            allowed_domains: p.allowed_domains.to_vec(),
+            resolve,
+            upstream,
+            log: p.log.clone(),
+        };
         let mut proxies: Vec<(NetworkLevel, EgressProxy)> = Vec::new();
         let mut launchers: Vec<CommandRunner> = Vec::new();
         for level in [p.level, p.setup_level] {
@@ -240,13 +274,7 @@ impl Containment {
             } else if let Some((_, existing)) = proxies.iter().find(|(l, _)| *l == level) {
                 Some(existing.port())
             } else {
-                let started = EgressProxy::start(ProxyConfig {
-                    policy: HostPolicy::new(level, &github_hosts, p.allowed_domains),
-                    resolve: resolve.clone(),
-                    upstream: upstream.clone(),
-                    on_block: p.log.clone(),
-                })
-                .await?;
+                let started = EgressProxy::start(proxy_base.config(level)).await?;
                 let port = started.port();
                 proxies.push((level, started));
                 Some(port)
@@ -276,14 +304,33 @@ impl Containment {
         Ok(Containment {
             agent,
             setup,
-            proxies: proxies.into_iter().map(|(_, p)| p).collect(),
+            level: p.level,
+            setup_level: p.setup_level,
+            proxies: Mutex::new(proxies.into_iter().map(|(_, p)| p).collect()),
+            proxy_base,
             advisories,
         })
     }
 
+    /// Starts one more egress proxy at `level`, listening on `ip` (a dev
+    /// container's network); it stops with the containment, and what it
+    /// refuses is reported with the rest. Returns its port.
+    pub async fn proxy_on(&self, ip: IpAddr, level: NetworkLevel) -> Result<u16, ProxyError> {
+        let proxy = EgressProxy::start_on(ip, self.proxy_base.config(level)).await?;
+        let port = proxy.port();
+        if let Ok(mut all) = self.proxies.lock() {
+            all.push(proxy);
+        }
+        Ok(port)
+    }
+
     /// `host:port` of every connection the proxies refused, sorted.
     pub fn blocked(&self) -> Vec<String> {
-        let mut all: Vec<String> = self.proxies.iter().flat_map(|p| p.blocked()).collect();
+        let mut all: Vec<String> = self
+            .proxies
+            .lock()
+            .map(|ps| ps.iter().flat_map(|p| p.blocked()).collect())
+            .unwrap_or_default();
         all.sort();
         all.dedup();
         all

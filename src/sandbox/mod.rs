@@ -7,6 +7,9 @@
 pub mod confine;
 pub mod container;
 pub mod containment;
+pub mod devimage;
+pub mod devnet;
+pub mod devstart;
 pub mod env;
 pub mod host;
 pub mod launcher;

@@ -1,5 +1,5 @@
 //! The egress proxy: an HTTP proxy (CONNECT and plain HTTP) on 127.0.0.1
-//! that lets each connection through or refuses it (403) by host name,
+//! (or a dev container's network) that lets each connection through or refuses it (403) by host name,
 //! according to the task's network level. Refusals are logged once each
 //! and kept for the report.
 
@@ -31,8 +31,12 @@ pub struct ProxyConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
-    #[error("cannot start the egress proxy on 127.0.0.1: {0}")]
-    Bind(#[source] std::io::Error),
+    #[error("cannot start the egress proxy on {ip}: {source}")]
+    Bind {
+        ip: IpAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A running proxy; stops when dropped.
@@ -43,11 +47,17 @@ pub struct EgressProxy {
 }
 
 impl EgressProxy {
+    /// A proxy on 127.0.0.1, for commands on this host.
     pub async fn start(config: ProxyConfig) -> Result<EgressProxy, ProxyError> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .map_err(ProxyError::Bind)?;
-        let port = listener.local_addr().map_err(ProxyError::Bind)?.port();
+        Self::start_on(IpAddr::from([127, 0, 0, 1]), config).await
+    }
+
+    /// A proxy listening on `ip` (a dev container's network), on a port
+    /// the system picks.
+    pub async fn start_on(ip: IpAddr, config: ProxyConfig) -> Result<EgressProxy, ProxyError> {
+        let bind = |source| ProxyError::Bind { ip, source };
+        let listener = TcpListener::bind((ip, 0)).await.map_err(bind)?;
+        let port = listener.local_addr().map_err(bind)?.port();
         let blocked = Arc::new(Mutex::new(BTreeSet::new()));
         let shared = Arc::new(Shared {
             config,
@@ -93,9 +103,14 @@ impl Drop for EgressProxy {
 }
 
 /// The variables that send commands (and npm, pip, cargo, git, Maven)
-/// through the proxy on `port`.
+/// through the proxy on `port` of 127.0.0.1.
 pub fn proxy_env(port: u16, maven_opts: Option<&str>) -> Vec<(String, String)> {
-    let url = format!("http://127.0.0.1:{port}");
+    proxy_env_at("127.0.0.1", port, maven_opts)
+}
+
+/// The same for a proxy at `host` (a dev container's network).
+pub fn proxy_env_at(host: &str, port: u16, maven_opts: Option<&str>) -> Vec<(String, String)> {
+    let url = format!("http://{host}:{port}");
     let mut env: Vec<(String, String)> = [
         "HTTP_PROXY",
         "HTTPS_PROXY",
@@ -120,7 +135,7 @@ pub fn proxy_env(port: u16, maven_opts: Option<&str>) -> Vec<(String, String)> {
     env.push(("GIT_CONFIG_KEY_0".into(), "http.proxy".into()));
     env.push(("GIT_CONFIG_VALUE_0".into(), url));
     let java = format!(
-        "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort={port} -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort={port} -Dhttp.nonProxyHosts="
+        "-Dhttp.proxyHost={host} -Dhttp.proxyPort={port} -Dhttps.proxyHost={host} -Dhttps.proxyPort={port} -Dhttp.nonProxyHosts="
     );
     let maven = match maven_opts {
         Some(existing) if !existing.trim().is_empty() => format!("{existing} {java}"),

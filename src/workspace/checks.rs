@@ -31,7 +31,7 @@ pub enum Status {
 }
 
 /// One setup command.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetupResult {
     pub command: String,
     pub source: String,

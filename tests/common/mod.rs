@@ -128,3 +128,31 @@ pub fn task_dir(repo: &Path, branch: &str) -> PathBuf {
 pub fn show(repo: &Path, branch: &str, path: &str) -> String {
     crate::support::repos::git(repo, &["show", &format!("{branch}:{path}")])
 }
+
+/// A one-reply HTTP server on `ip` (127.0.0.x) that counts its
+/// connections: a host the egress proxy lets through or refuses.
+pub fn http_server(
+    ip: &str,
+    body: &'static str,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read as _, Write as _};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(reply.as_bytes());
+        }
+    });
+    (port, hits)
+}
