@@ -83,16 +83,8 @@ impl MemoryArgs {
         let remote = if Path::new(&repo).exists() {
             let path =
                 std::fs::canonicalize(&repo).with_context(|| format!("--memory-repo {repo}"))?;
-            // git2's listing of a remote without any reference is unsound
-            // (a null slice): refuse an empty repository up front.
-            let empty = git2::Repository::open(&path)
-                .with_context(|| format!("--memory-repo {repo} is not a git repository"))?
-                .references()
-                .map(|mut refs| refs.next().is_none())
-                .unwrap_or(true);
-            if empty {
-                bail!("--memory-repo {repo} has no commits yet: make it a bare repository with one commit (git init --bare, then push a branch)");
-            }
+            git2::Repository::open(&path)
+                .with_context(|| format!("--memory-repo {repo} is not a git repository"))?;
             Remote {
                 url: path.display().to_string(),
                 token: String::new(),

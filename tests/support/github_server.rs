@@ -8,6 +8,7 @@
 //!
 //! setup:   set_permission(owner, repo, user, "admin"|"maintain"|"write"|"triage"|"read"|"none")
 //!          add_repo(owner, name, source_dir)           bare repo with every branch of source_dir (HEAD main)
+//!          add_empty_repo(owner, name)                  bare repo with no commits and no refs
 //!          add_issue(owner, repo, title, body, user, &[labels]) -> number
 //!          add_comment(owner, repo, issue, user, body) -> comment id
 //!          add_pull(owner, repo, title, body, user, head, base) -> number (shared with issues)
@@ -225,6 +226,14 @@ impl GithubServer {
         let mut st = self.state();
         let bare = git_http::create_bare(&st.git_root, owner, name, source_dir)
             .unwrap_or_else(|e| panic!("add_repo {owner}/{name}: {e}"));
+        st.repo_entry(owner, name).git = Some(bare);
+    }
+
+    /// Creates an empty bare repository `{owner}/{name}.git`: no commits, no refs.
+    pub fn add_empty_repo(&self, owner: &str, name: &str) {
+        let mut st = self.state();
+        let bare = git_http::create_empty_bare(&st.git_root, owner, name)
+            .unwrap_or_else(|e| panic!("add_empty_repo {owner}/{name}: {e}"));
         st.repo_entry(owner, name).git = Some(bare);
     }
 
