@@ -456,11 +456,12 @@ fn a_300_repository_plan_yields_two_batches_within_githubs_limits() {
     assert!(std::fs::metadata(&out_file).unwrap().len() < 1024 * 1024);
 }
 
-/// A memory repository on the test GitHub (`acme/config`) and a plan of 6 repositories in it.
-fn campaign_on_github(gh: &GithubServer, dir: &Path) -> String {
+/// A memory repository on the test GitHub (`acme/config`) and a plan of
+/// `n` repositories (`acme/svc-<i>`) in it, in waves of `wave_size`.
+fn campaign_on_github(gh: &GithubServer, dir: &Path, n: usize, wave_size: usize) -> String {
     let config = commit_tree(&dir.join("config"), &[("README.md", "config\n")]);
     gh.add_repo("acme", "config", &config);
-    for i in 0..6 {
+    for i in 0..n {
         let name = format!("svc-{i}");
         let text = package_json(&name, &[("lodash", "^4.17.21")], true);
         gh.add_files("acme", &name, &[("package.json", &text)]);
@@ -479,7 +480,7 @@ fn campaign_on_github(gh: &GithubServer, dir: &Path) -> String {
             "--memory-repo",
             "acme/config",
             "--wave-size",
-            "3",
+            &wave_size.to_string(),
         ],
         &[],
     );
@@ -492,7 +493,7 @@ fn campaign_on_github(gh: &GithubServer, dir: &Path) -> String {
 fn records_from_parallel_jobs_all_reach_the_dashboard_and_a_tick_during_a_render_survives() {
     let gh = GithubServer::start(TOKEN);
     let dir = tempfile::tempdir().unwrap();
-    let id = campaign_on_github(&gh, dir.path());
+    let id = campaign_on_github(&gh, dir.path(), 6, 3);
     let states = [
         "pr_open",
         "checks_failing",
@@ -632,6 +633,129 @@ fn records_from_parallel_jobs_all_reach_the_dashboard_and_a_tick_during_a_render
         body.contains(ticked) && body.contains("⏭️ skipped"),
         "{body}"
     );
+}
+
+/// `deckhand campaign record ID --repository R ARGS…` against the test GitHub, started (not awaited).
+fn spawn_record(gh: &GithubServer, id: &str, repository: &str, args: &[&str]) -> std::process::Child {
+    let (api, server) = (gh.api_url(), gh.server_url());
+    let mut cmd = deckhand_cmd(&[
+        ("GITHUB_TOKEN", TOKEN),
+        ("GITHUB_API_URL", api.as_str()),
+        ("GITHUB_SERVER_URL", server.as_str()),
+    ]);
+    cmd.args(["campaign", "record", id, "--repository", repository])
+        .args(args)
+        .args(["--memory-repo", "acme/config"]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd.spawn().unwrap()
+}
+
+fn wait_all(children: Vec<std::process::Child>) {
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `campaign status --json`'s records.
+fn records_of(gh: &GithubServer, id: &str) -> Vec<Value> {
+    let status = plan_cmd(
+        gh,
+        &[
+            "--json",
+            "campaign",
+            "status",
+            id,
+            "--memory-repo",
+            "acme/config",
+        ],
+        &[],
+    );
+    status.assert_code(0);
+    let doc: Value = serde_json::from_str(&status.stdout).unwrap();
+    doc["records"].as_array().unwrap().clone()
+}
+
+/// 17 processes push their record at the same moment (the server holds
+/// every push until all have arrived, so each round has one winner and the
+/// rest re-run their change on the new tip): all 16 records land, the two
+/// writers of one record both keep their field, and history is one linear
+/// commit per write.
+#[test]
+fn seventeen_processes_writing_records_at_once_lose_nothing() {
+    let gh = GithubServer::start(TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let id = campaign_on_github(&gh, dir.path(), 16, 5);
+    let before = gh.commits("acme", "config", "deckhand/memory");
+    gh.hold_together("POST", "/acme/config.git/git-receive-pack", 17);
+    let server = gh.server_url();
+    let mut children = Vec::new();
+    for i in 1..16 {
+        let url = format!("{server}/acme/svc-{i}/pull/{i}");
+        let tokens = (100 * i).to_string();
+        children.push(spawn_record(
+            &gh,
+            &id,
+            &format!("acme/svc-{i}"),
+            &["--state", "pr_open", "--pr-url", &url, "--tokens", &tokens],
+        ));
+    }
+    // Two writers of the same record, each with its own field.
+    children.push(spawn_record(
+        &gh,
+        &id,
+        "acme/svc-0",
+        &["--state", "running", "--branch", "deckhand/lodash"],
+    ));
+    children.push(spawn_record(
+        &gh,
+        &id,
+        "acme/svc-0",
+        &["--state", "running", "--tokens", "7"],
+    ));
+    wait_all(children);
+    let got: Vec<(String, String, Value, Value, u64)> = records_of(&gh, &id)
+        .iter()
+        .map(|r| {
+            (
+                r["repository"].as_str().unwrap().to_string(),
+                r["state"].as_str().unwrap().to_string(),
+                r["pr_number"].clone(),
+                r["branch"].clone(),
+                r["tokens"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut want = vec![(
+        "acme/svc-0".to_string(),
+        "running".to_string(),
+        Value::Null,
+        json!("deckhand/lodash"),
+        7,
+    )];
+    want.extend((1..16).map(|i| {
+        (
+            format!("acme/svc-{i}"),
+            "pr_open".to_string(),
+            json!(i),
+            Value::Null,
+            100 * i as u64,
+        )
+    }));
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, want);
+    let after = gh.commits("acme", "config", "deckhand/memory");
+    assert_eq!(after.len(), before.len() + 17, "{after:?}");
+    let merges = git(
+        &gh.repo_path("acme", "config"),
+        &["rev-list", "--merges", "refs/heads/deckhand/memory"],
+    );
+    assert_eq!(merges, "");
 }
 
 #[test]

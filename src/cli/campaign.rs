@@ -128,20 +128,6 @@ async fn open(
     Ok((store, plan, cache))
 }
 
-/// Runs a store operation off the async workers.
-async fn blocking<T: Send + 'static>(
-    store: CampaignStore,
-    f: impl FnOnce(&mut CampaignStore) -> Result<T, crate::campaign::CampaignError> + Send + 'static,
-) -> anyhow::Result<(CampaignStore, T)> {
-    tokio::task::spawn_blocking(move || {
-        let mut store = store;
-        f(&mut store).map(|t| (store, t))
-    })
-    .await
-    .context("memory branch I/O")?
-    .map_err(Into::into)
-}
-
 async fn status(global: &GlobalArgs, a: IdArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
     let (store, plan, _cache) = open(&a, env).await?;
     let records = store.records(&a.id)?;
@@ -238,9 +224,18 @@ async fn sync_cmd(a: IdArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
                 record.state.as_str(),
                 next.state.as_str()
             );
-            store = blocking(store, move |s| s.write_record(&id, &next))
-                .await?
-                .0;
+            // GitHub's view of the PR on the record as it now is (a job or
+            // a tick may have changed it since it was read).
+            store
+                .update_record(&id, &next.repository.clone(), move |current| {
+                    let mut merged = current.unwrap_or_else(|| next.clone());
+                    merged.state = next.state;
+                    merged.pr_url.clone_from(&next.pr_url);
+                    merged.merged_at = next.merged_at;
+                    merged.updated_at = next.updated_at;
+                    Some(merged)
+                })
+                .await?;
             changed += 1;
         }
     }
@@ -308,27 +303,37 @@ async fn record(a: RecordArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
         (None, Some(s)) => action_state(s).unwrap_or(State::Failed),
         (None, None) => bail!("give --state or --action-status"),
     };
-    let (store, plan, _cache) = open(&a.campaign, env).await?;
+    let (mut store, plan, _cache) = open(&a.campaign, env).await?;
     let Some(planned) = plan.repo(&a.repository) else {
         bail!("{} is not in campaign {}", a.repository, plan.campaign_id);
     };
-    let mut record = store
-        .record(&plan.campaign_id, &a.repository)?
-        .unwrap_or_else(|| Record::new(&a.repository, state, planned.wave));
-    record.state = state;
-    record.updated_at = chrono::Utc::now();
-    if let Some(url) = a.pr_url.filter(|u| !u.is_empty()) {
-        record.pr_number = url.rsplit('/').next().and_then(|n| n.parse().ok());
-        record.pr_url = Some(url);
-    }
-    if let Some(b) = a.branch.filter(|b| !b.is_empty()) {
-        record.branch = Some(b);
-    }
-    record.tokens = a.tokens.unwrap_or(record.tokens);
-    record.cost_usd = a.cost.unwrap_or(record.cost_usd);
-    let id = plan.campaign_id.clone();
-    let shown = format!("{} {}", record.repository, record.state.as_str());
-    blocking(store, move |s| s.write_record(&id, &record)).await?;
+    let wave = planned.wave;
+    let repository = a.repository.clone();
+    let pr_url = a.pr_url.filter(|u| !u.is_empty());
+    let branch = a.branch.filter(|b| !b.is_empty());
+    let (tokens, cost) = (a.tokens, a.cost);
+    // Applied to the record as it is at each attempt: what others wrote
+    // into it meanwhile (a tick acted on, a sync) stays.
+    let written = store
+        .update_record(&plan.campaign_id, &a.repository, move |current| {
+            let mut record = current.unwrap_or_else(|| Record::new(&repository, state, wave));
+            record.state = state;
+            record.updated_at = chrono::Utc::now();
+            if let Some(url) = &pr_url {
+                record.pr_number = url.rsplit('/').next().and_then(|n| n.parse().ok());
+                record.pr_url = Some(url.clone());
+            }
+            if let Some(b) = &branch {
+                record.branch = Some(b.clone());
+            }
+            record.tokens = tokens.unwrap_or(record.tokens);
+            record.cost_usd = cost.unwrap_or(record.cost_usd);
+            Some(record)
+        })
+        .await?;
+    let shown = written
+        .map(|r| format!("{} {}", r.repository, r.state.as_str()))
+        .unwrap_or_default();
     eprintln!("💾 {shown}");
     Ok(super::exit::DONE)
 }
@@ -367,10 +372,10 @@ async fn dashboard_cmd(a: DashboardArgs, env: &EnvSnapshot) -> anyhow::Result<i3
     let repo: RepoRef = issue_repo
         .parse()
         .with_context(|| format!("--issue-repo {issue_repo}"))?;
-    let (store, plan, _cache) = open(&a.campaign, env).await?;
+    let (mut store, plan, _cache) = open(&a.campaign, env).await?;
     let id = plan.campaign_id.clone();
-    let (mut store, number) = match store.issue(&id)? {
-        Some(n) => (store, n),
+    let number = match store.issue(&id)? {
+        Some(n) => n,
         None => {
             let title = format!(
                 "Campaign {id}: {}",
@@ -379,19 +384,24 @@ async fn dashboard_cmd(a: DashboardArgs, env: &EnvSnapshot) -> anyhow::Result<i3
             let issue = gh
                 .create_issue(&repo, &title, &dashboard::marker(&id))
                 .await?;
-            let n = issue.number;
-            let id2 = id.clone();
-            (blocking(store, move |s| s.save_issue(&id2, n)).await?.0, n)
+            store.save_issue(&id, issue.number).await?;
+            issue.number
         }
     };
     // Ticks act on the records first (each once), then the view is written.
     let (_, ticks) = tracking::read_ticks(&gh, &repo, number).await?;
     let records = store.records(&id)?;
     for changed in dashboard::apply(&plan, &records, &ticks) {
-        let id2 = id.clone();
-        store = blocking(store, move |s| s.write_record(&id2, &changed))
-            .await?
-            .0;
+        // The tick applied to the record as it is at the write, not as read.
+        let (plan, ticks, repo) = (plan.clone(), ticks.clone(), changed.repository.clone());
+        store
+            .update_record(&id, &changed.repository, move |current| {
+                let current: Vec<Record> = current.into_iter().collect();
+                dashboard::apply(&plan, &current, &ticks)
+                    .into_iter()
+                    .find(|r| r.repository == repo)
+            })
+            .await?;
     }
     store.refresh()?;
     let records = store.records(&id)?;

@@ -183,10 +183,7 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs, env: &EnvSnapshot) -> anyh
         plan.api_calls
     );
     if let Some((mut store, _cache)) = args.memory.open(env).await? {
-        let p = plan.clone();
-        tokio::task::spawn_blocking(move || store.save_plan(&p))
-            .await
-            .context("store the plan")??;
+        store.save_plan(&plan).await.context("store the plan")?;
         eprintln!(
             "💾 stored {} on {}",
             store::plan_path(&plan.campaign_id),
