@@ -252,6 +252,7 @@ mod tests {
             api_calls: 0,
             wave_size: 5,
             halt_failure_rate: 0.3,
+            per_hour: None,
             repositories: ["o/a", "o/b"]
                 .iter()
                 .enumerate()

@@ -7,6 +7,7 @@ pub mod local;
 pub mod lockfiles;
 pub mod matcher;
 pub mod matrix;
+pub mod pacing;
 pub mod plan;
 pub mod planner;
 pub mod risk;

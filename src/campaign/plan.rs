@@ -62,6 +62,9 @@ pub struct Plan {
     pub api_calls: u64,
     pub wave_size: usize,
     pub halt_failure_rate: f64,
+    /// Pull requests the campaign opens per hour at most (`rollout.per_hour`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_hour: Option<u32>,
     pub repositories: Vec<PlannedRepo>,
 }
 
@@ -89,6 +92,7 @@ pub(crate) fn test_plan(n: usize, wave_size: usize) -> Plan {
         api_calls: 0,
         wave_size,
         halt_failure_rate: 0.3,
+        per_hour: None,
         repositories: (0..n)
             .map(|i| PlannedRepo {
                 repository: format!("o/r{i}"),

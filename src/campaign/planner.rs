@@ -50,6 +50,7 @@ pub struct Request {
     pub search: bool,
     pub wave_size: usize,
     pub halt_failure_rate: f64,
+    pub per_hour: Option<u32>,
 }
 
 impl Request {
@@ -168,6 +169,7 @@ pub async fn plan(req: &Request, gh: Option<&GitHub>) -> Result<Plan, CampaignEr
         api_calls: gh.map_or(0, GitHub::calls) - calls_before,
         wave_size: req.wave_size,
         halt_failure_rate: req.halt_failure_rate,
+        per_hour: req.per_hour,
         repositories,
     })
 }

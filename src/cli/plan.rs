@@ -172,6 +172,7 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs, env: &EnvSnapshot) -> anyh
         search: !args.no_search,
         wave_size: args.wave_size.unwrap_or_else(|| rollout.wave_size()).max(1),
         halt_failure_rate: rollout.halt_failure_rate(),
+        per_hour: rollout.per_hour.filter(|n| *n > 0),
     };
     let gh = github(env)?;
     let plan = planner::plan(&request, gh.as_ref()).await?;
