@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use common::{deckhand_cmd, output, RunResult};
+use common::{action_world, deckhand_cmd, output, RunResult};
 use support::github_server::{Fault, GithubServer};
 use support::model_server::{ModelServer, Reply};
 use support::repos::{commit_tree, git};
@@ -280,6 +280,7 @@ async fn rate_limits_are_waited_out_and_the_plan_completes() {
         search: true,
         wave_size: 5,
         halt_failure_rate: 0.3,
+        per_hour: None,
     };
     let plan = planner::plan(&request, Some(&client)).await.unwrap();
     let got: BTreeSet<String> = plan
@@ -345,6 +346,7 @@ async fn incomplete_search_results_are_split_by_size_and_searches_are_paced() {
         search: true,
         wave_size: 5,
         halt_failure_rate: 0.3,
+        per_hour: None,
     };
     let plan = planner::plan(&request, Some(&client)).await.unwrap();
     let got: BTreeSet<String> = plan
@@ -889,4 +891,153 @@ fn campaign_run_runs_six_local_repositories_four_at_a_time() {
         .max()
         .unwrap();
     assert!((2..=4).contains(&most_at_once), "{spans:?}");
+}
+
+/// A campaign over the action world's repository (`Codertocat/Hello-World`,
+/// also the memory repository), with its tracking issue opened.
+fn campaign_over_the_world(w: &action_world::World) -> String {
+    let list = w.dir.path().join("repos.txt");
+    std::fs::write(&list, format!("{}\n", action_world::FULL)).unwrap();
+    let (api, server) = (w.gh.api_url(), w.gh.server_url());
+    let env = [
+        ("GITHUB_TOKEN", action_world::TOKEN),
+        ("GITHUB_API_URL", api.as_str()),
+        ("GITHUB_SERVER_URL", server.as_str()),
+    ];
+    let run = |args: &[&str]| {
+        let mut cmd = deckhand_cmd(&env);
+        cmd.args(args);
+        output(cmd)
+    };
+    let plan = run(&[
+        "--json",
+        "plan",
+        "--task",
+        "Add a limit module",
+        "--repos",
+        list.to_str().unwrap(),
+        "--match",
+        r#"package.json:"user-service""#,
+        "--memory-repo",
+        action_world::FULL,
+    ]);
+    plan.assert_code(0);
+    let id = serde_json::from_str::<Value>(&plan.stdout).unwrap()["campaign_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    run(&["campaign", "dashboard", &id, "--memory-repo", action_world::FULL]).assert_code(0);
+    id
+}
+
+/// The memory branch of the world's repository, opened in `cache`.
+fn world_memory(w: &action_world::World, cache: &Path) -> deckhand::memory::MemoryStore {
+    deckhand::memory::MemoryStore::open(
+        deckhand::git::remote::Remote {
+            url: w
+                .gh
+                .clone_url(action_world::OWNER, action_world::REPO),
+            token: action_world::TOKEN.into(),
+        },
+        "deckhand/memory",
+        cache,
+    )
+    .unwrap()
+}
+
+/// A matrix job of a campaign (input `campaign`): its PR names the campaign
+/// and links the tracking issue; and with 80 pull requests already opened
+/// in the last minute (the ledger other jobs share), it waits, saying so,
+/// until the oldest has left the minute, then takes its own place.
+#[test]
+fn a_campaign_pull_request_links_the_dashboard_and_waits_for_githubs_limit() {
+    use action_world::{action, event, simple_script, world};
+    use deckhand::campaign::pacing::{Entry, Ledger, LEDGER_PATH};
+    let w = world(simple_script("src/limit.js"));
+    w.gh.set_permission(action_world::OWNER, action_world::REPO, "octocat", "write");
+    let id = campaign_over_the_world(&w);
+    let issue = w
+        .gh
+        .issues()
+        .into_iter()
+        .find(|i| i.title.starts_with(&format!("Campaign {id}")))
+        .expect("tracking issue");
+    // 80 pull requests of another campaign: the oldest 35 s ago, the rest now.
+    let now = chrono::Utc::now();
+    let mut ledger = Ledger::default();
+    for i in 0..80 {
+        ledger.created.push(Entry {
+            at: now - chrono::Duration::seconds(if i == 0 { 35 } else { 0 }),
+            campaign: "cp-other".into(),
+            repository: format!("acme/svc-{i}"),
+        });
+    }
+    let oldest = ledger.created[0].at;
+    let mut memory = world_memory(&w, &w.dir.path().join("seed"));
+    memory
+        .write(
+            &[(
+                LEDGER_PATH.to_string(),
+                Some(serde_json::to_string(&ledger).unwrap()),
+            )],
+            "seed the ledger",
+            ("Test", "test@example.com"),
+        )
+        .unwrap();
+
+    let ev = event(&w, "workflow_dispatch/00-event.json", &[]);
+    let run = action(
+        &w,
+        "workflow_dispatch",
+        &ev,
+        4242,
+        &[
+            ("INPUT_TASK", "Add a limit module"),
+            ("INPUT_REPOSITORY", action_world::FULL),
+            ("INPUT_CAMPAIGN", &id),
+        ],
+    );
+    run.result.assert_code(0);
+    run.assert_status("done");
+    let pulls = w.gh.pulls(action_world::OWNER, action_world::REPO);
+    assert_eq!(pulls.len(), 1);
+    let dashboard = format!(
+        "{}/{}/issues/{}",
+        w.gh.server_url(),
+        action_world::FULL,
+        issue.number
+    );
+    let body = pulls[0].body.clone().unwrap();
+    assert!(
+        body.contains(&format!(
+            "Part of campaign `{id}` · [dashboard]({dashboard})\n<!-- deckhand:campaign-pr id={id} -->"
+        )),
+        "{body}"
+    );
+    // It waited for the minute, and said why.
+    let waits: Vec<&str> = run
+        .result
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("Deckhand: waiting "))
+        .collect();
+    assert_eq!(waits.len(), 1, "{}", run.result.stdout);
+    assert!(
+        waits[0].ends_with(
+            "before opening the pull request: 80 pull requests in the last minute (GitHub allows 80)."
+        ),
+        "{}",
+        waits[0]
+    );
+    // Its creation is in the ledger, after the oldest left the minute.
+    memory.refresh().unwrap();
+    let after: Ledger = serde_json::from_str(&memory.read(LEDGER_PATH).unwrap().unwrap()).unwrap();
+    assert_eq!(after.created.len(), 81);
+    let mine = after.created.last().unwrap();
+    assert_eq!(
+        (mine.campaign.as_str(), mine.repository.as_str()),
+        (id.as_str(), action_world::FULL)
+    );
+    assert!(mine.at >= oldest + chrono::Duration::seconds(60), "{mine:?}");
+    w.model.assert_finished();
 }

@@ -2,6 +2,7 @@
 //! passes, routes the event, gates on permission, and runs the task loop
 //! with GitHub side effects (branch, PR, progress comment, outputs).
 
+pub mod campaign;
 pub mod claim;
 pub mod feedback;
 pub mod gate;
