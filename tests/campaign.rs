@@ -638,7 +638,12 @@ fn records_from_parallel_jobs_all_reach_the_dashboard_and_a_tick_during_a_render
 }
 
 /// `deckhand campaign record ID --repository R ARGS…` against the test GitHub, started (not awaited).
-fn spawn_record(gh: &GithubServer, id: &str, repository: &str, args: &[&str]) -> std::process::Child {
+fn spawn_record(
+    gh: &GithubServer,
+    id: &str,
+    repository: &str,
+    args: &[&str],
+) -> std::process::Child {
     let (api, server) = (gh.api_url(), gh.server_url());
     let mut cmd = deckhand_cmd(&[
         ("GITHUB_TOKEN", TOKEN),
@@ -926,7 +931,14 @@ fn campaign_over_the_world(w: &action_world::World) -> String {
         .as_str()
         .unwrap()
         .to_string();
-    run(&["campaign", "dashboard", &id, "--memory-repo", action_world::FULL]).assert_code(0);
+    run(&[
+        "campaign",
+        "dashboard",
+        &id,
+        "--memory-repo",
+        action_world::FULL,
+    ])
+    .assert_code(0);
     id
 }
 
@@ -934,9 +946,7 @@ fn campaign_over_the_world(w: &action_world::World) -> String {
 fn world_memory(w: &action_world::World, cache: &Path) -> deckhand::memory::MemoryStore {
     deckhand::memory::MemoryStore::open(
         deckhand::git::remote::Remote {
-            url: w
-                .gh
-                .clone_url(action_world::OWNER, action_world::REPO),
+            url: w.gh.clone_url(action_world::OWNER, action_world::REPO),
             token: action_world::TOKEN.into(),
         },
         "deckhand/memory",
@@ -956,12 +966,11 @@ fn a_campaign_pull_request_links_the_dashboard_and_waits_for_githubs_limit() {
     let w = world(simple_script("src/limit.js"));
     w.gh.set_permission(action_world::OWNER, action_world::REPO, "octocat", "write");
     let id = campaign_over_the_world(&w);
-    let issue = w
-        .gh
-        .issues()
-        .into_iter()
-        .find(|i| i.title.starts_with(&format!("Campaign {id}")))
-        .expect("tracking issue");
+    let issue =
+        w.gh.issues()
+            .into_iter()
+            .find(|i| i.title.starts_with(&format!("Campaign {id}")))
+            .expect("tracking issue");
     // 80 pull requests of another campaign: the oldest 35 s ago, the rest now.
     let now = chrono::Utc::now();
     let mut ledger = Ledger::default();
@@ -1038,6 +1047,290 @@ fn a_campaign_pull_request_links_the_dashboard_and_waits_for_githubs_limit() {
         (mine.campaign.as_str(), mine.repository.as_str()),
         (id.as_str(), action_world::FULL)
     );
-    assert!(mine.at >= oldest + chrono::Duration::seconds(60), "{mine:?}");
+    assert!(
+        mine.at >= oldest + chrono::Duration::seconds(60),
+        "{mine:?}"
+    );
     w.model.assert_finished();
+}
+
+/// `deckhand ARGS…` against the action world's server with its token.
+fn world_cmd(
+    w: &action_world::World,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Command {
+    let (api, server) = (w.gh.api_url(), w.gh.server_url());
+    let mut all = vec![
+        ("GITHUB_TOKEN", action_world::TOKEN),
+        ("GITHUB_API_URL", api.as_str()),
+        ("GITHUB_SERVER_URL", server.as_str()),
+    ];
+    all.extend_from_slice(env);
+    let mut cmd = deckhand_cmd(&all);
+    cmd.args(args);
+    cmd
+}
+
+/// `/deckhand COMMAND` commented by Codertocat on issue `issue`, and its event.
+fn command_on(w: &action_world::World, issue: u64, body: &str) -> std::path::PathBuf {
+    let id = w.gh.add_comment(
+        action_world::OWNER,
+        action_world::REPO,
+        issue,
+        "Codertocat",
+        body,
+    );
+    action_world::event(
+        w,
+        "issue_comment/00-created.json",
+        &[
+            (
+                "\"You are totally right! I'll get this fixed right away.\"",
+                &serde_json::to_string(body).unwrap(),
+            ),
+            ("\"id\": 492700400", &format!("\"id\": {id}")),
+            (
+                "\"number\": 1,\n    \"title\": \"Spelling",
+                &format!("\"number\": {issue},\n    \"title\": \"Spelling"),
+            ),
+        ],
+    )
+}
+
+/// Issue test 6: wave 2's job waits until wave 1 is decided, then finds the
+/// failure rate over the threshold and stays closed; the dashboard says
+/// halted; `/deckhand resume` on the tracking issue lifts it (the gate
+/// opens, the workflow is dispatched); `/deckhand cancel` then cancels the
+/// queued repositories and the run working on the running one.
+#[test]
+fn waves_halt_in_order_and_the_tracking_issue_resumes_and_cancels_them() {
+    use std::io::BufRead as _;
+    let w = action_world::world(vec![]);
+    let mut lines = format!("{}\n", action_world::FULL);
+    for i in 1..6 {
+        w.gh.add_files(
+            "acme",
+            &format!("svc-{i}"),
+            &[("package.json", "{\"name\": \"user-service\"}\n")],
+        );
+        lines.push_str(&format!("acme/svc-{i}\n"));
+    }
+    let list = w.dir.path().join("repos.txt");
+    std::fs::write(&list, lines).unwrap();
+    let mem = ["--memory-repo", action_world::FULL];
+    let run =
+        |args: &[&str], env: &[(&str, &str)]| output(world_cmd(&w, &[args, &mem].concat(), env));
+    let plan = run(
+        &[
+            "--json",
+            "plan",
+            "--task",
+            "Add a limit module",
+            "--repos",
+            list.to_str().unwrap(),
+            "--match",
+            r#"package.json:"user-service""#,
+            "--wave-size",
+            "3",
+        ],
+        &[],
+    );
+    plan.assert_code(0);
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+    let id = plan["campaign_id"].as_str().unwrap().to_string();
+    let wave = |n: u64| -> Vec<String> {
+        plan["repositories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["wave"] == n)
+            .map(|r| r["repository"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (first, second) = (wave(1), wave(2));
+    assert_eq!((first.len(), second.len()), (3, 3));
+    run(&["campaign", "dashboard", &id], &[]).assert_code(0);
+    let issue =
+        w.gh.issues()
+            .into_iter()
+            .find(|i| i.title.starts_with(&format!("Campaign {id}")))
+            .expect("tracking issue")
+            .number;
+    let record = |repo: &str, state: &str, env: &[(&str, &str)]| {
+        run(
+            &[
+                "campaign",
+                "record",
+                &id,
+                "--repository",
+                repo,
+                "--state",
+                state,
+            ],
+            env,
+        )
+        .assert_code(0);
+    };
+    for repo in &first {
+        record(repo, "running", &[]);
+    }
+    // Wave 2's job starts while wave 1 runs: it waits, saying so.
+    let out = w.dir.path().join("gate-output");
+    std::fs::write(&out, "").unwrap();
+    let mut gate = world_cmd(
+        &w,
+        &[
+            &[
+                "campaign",
+                "gate",
+                &id,
+                "--wave",
+                "2",
+                "--wait",
+                "--poll-seconds",
+                "1",
+            ],
+            &["--repository", second[0].as_str()][..],
+            &mem,
+        ]
+        .concat(),
+        &[("GITHUB_OUTPUT", out.to_str().unwrap())],
+    );
+    gate.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut gate = gate.spawn().unwrap();
+    let mut stderr = std::io::BufReader::new(gate.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert_eq!(
+        line.trim_end(),
+        "⏳ wave 2 waits for wave 1: 3 repositories not decided yet"
+    );
+    // Wave 1 ends with 2 of 3 failed (the threshold is 30%).
+    record(&first[0], "failed", &[]);
+    record(&first[1], "needs_review", &[]);
+    record(&first[2], "pr_open", &[]);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let done = gate.wait_with_output().unwrap();
+    assert!(done.status.success(), "{rest}");
+    assert_eq!(String::from_utf8_lossy(&done.stdout), "halted\n");
+    assert!(
+        rest.contains("⛔ halted before wave 2: 2 of 3 finished repositories failed (67% ≥ 30%)"),
+        "{rest}"
+    );
+    assert_eq!(read_outputs(&out)["open"], "false");
+    run(&["campaign", "dashboard", &id], &[]).assert_code(0);
+    let body =
+        w.gh.issue_body(action_world::OWNER, action_world::REPO, issue)
+            .unwrap();
+    assert!(
+        body.contains("**⛔ Halted** — halted before wave 2"),
+        "{body}"
+    );
+
+    // `/deckhand resume` on the tracking issue.
+    let ev = command_on(&w, issue, "/deckhand resume");
+    let resumed = action_world::action(&w, "issue_comment", &ev, 9001, &[]);
+    resumed.assert_status("done");
+    let dispatches = w.gh.dispatches();
+    assert_eq!(dispatches.len(), 1);
+    assert_eq!(
+        (
+            dispatches[0].workflow.as_deref(),
+            dispatches[0].body["ref"].as_str(),
+            dispatches[0].body["inputs"]["task"].as_str(),
+            dispatches[0].body["inputs"]["repos"].as_str(),
+        ),
+        (
+            Some("deckhand-campaign.yml"),
+            Some("main"),
+            Some("Add a limit module"),
+            Some(list.to_str().unwrap())
+        )
+    );
+    let gate_now = run(
+        &[
+            "campaign",
+            "gate",
+            &id,
+            "--wave",
+            "2",
+            "--wait",
+            "--repository",
+            &second[0],
+        ],
+        &[],
+    );
+    assert_eq!(gate_now.stdout, "open\n", "{}", gate_now.stderr);
+    let body =
+        w.gh.issue_body(action_world::OWNER, action_world::REPO, issue)
+            .unwrap();
+    assert!(
+        body.contains(
+            "**Rolling out** in waves of 3 (halts at a failure rate of 30%); resumed at wave 2."
+        ),
+        "{body}"
+    );
+    let replies: Vec<String> =
+        w.gh.comments(action_world::OWNER, action_world::REPO, issue)
+            .into_iter()
+            .map(|c| c.body)
+            .filter(|b| b.contains("Deckhand resumed"))
+            .collect();
+    assert_eq!(
+        replies,
+        [format!("▶️ Deckhand resumed campaign `{id}`: wave 2 starts despite 2 of 3 failed; dispatched `deckhand-campaign.yml`.")]
+    );
+
+    // Wave 2 starts: one job runs (run 777); `/deckhand cancel` stops it all.
+    w.gh.add_run(action_world::OWNER, action_world::REPO, 777, "in_progress");
+    record(&second[0], "running", &[("GITHUB_RUN_ID", "777")]);
+    let ev = command_on(&w, issue, "/deckhand cancel");
+    let cancelled = action_world::action(&w, "issue_comment", &ev, 9002, &[]);
+    cancelled.assert_status("cancelled");
+    assert_eq!(w.gh.cancelled_runs(), vec![777]);
+    let status = run(&["--json", "campaign", "status", &id], &[]);
+    let doc: Value = serde_json::from_str(&status.stdout).unwrap();
+    let states: BTreeMap<String, String> = doc["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["repository"].as_str().unwrap().to_string(),
+                r["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut want: BTreeMap<String, String> = BTreeMap::new();
+    for (repo, state) in first.iter().zip(["failed", "needs_review", "pr_open"]) {
+        want.insert(repo.clone(), state.into());
+    }
+    for repo in &second {
+        want.insert(repo.clone(), "cancelled".into());
+    }
+    assert_eq!(states, want);
+    assert_eq!(doc["control"]["cancelled"]["by"], "Codertocat");
+    let body =
+        w.gh.issue_body(action_world::OWNER, action_world::REPO, issue)
+            .unwrap();
+    assert!(body.contains("**🛑 Cancelled** by @Codertocat"), "{body}");
+    assert!(body.contains("🛑 cancelled"), "{body}");
+    // A wave-2 job that starts now stays closed.
+    let late = run(
+        &[
+            "campaign",
+            "gate",
+            &id,
+            "--wave",
+            "2",
+            "--repository",
+            &second[1],
+        ],
+        &[],
+    );
+    assert_eq!(late.stdout, "halted\n", "{}", late.stderr);
+    w.gh.check_requests_against_openapi().unwrap();
 }

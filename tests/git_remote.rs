@@ -350,7 +350,10 @@ fn an_empty_repository_has_no_branch_and_takes_the_first_write() {
         token: TOKEN.into(),
     };
     let local_bare = tmp.path().join("local.git");
-    git(tmp.path(), &["init", "-q", "--bare", local_bare.to_str().unwrap()]);
+    git(
+        tmp.path(),
+        &["init", "-q", "--bare", local_bare.to_str().unwrap()],
+    );
     let local = Remote {
         url: local_bare.display().to_string(),
         token: String::new(),

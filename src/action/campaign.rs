@@ -19,10 +19,7 @@ pub struct CampaignJob {
 /// Opens the memory branch off the async workers.
 async fn store(ctx: &Ctx) -> anyhow::Result<MemoryStore> {
     let at = memory_at(ctx)?;
-    super::offload::blocking(move || {
-        Ok(MemoryStore::open(at.remote, &at.branch, &at.cache)?)
-    })
-    .await
+    super::offload::blocking(move || Ok(MemoryStore::open(at.remote, &at.branch, &at.cache)?)).await
 }
 
 impl CampaignJob {

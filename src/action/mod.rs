@@ -13,6 +13,7 @@ pub mod job;
 pub mod offload;
 pub mod progress;
 pub mod route;
+pub mod tracking;
 pub mod trusted;
 
 use anyhow::Context as _;
@@ -336,8 +337,11 @@ async fn handle(
             comment_id,
             text,
             control,
-            ..
-        } => issue_comment(&ctx, issue, comment_id, &text, control).await,
+            actor,
+        } => match tracking::handle(&ctx, issue, control, &actor).await? {
+            Some(outputs) => Ok(outputs),
+            None => issue_comment(&ctx, issue, comment_id, &text, control).await,
+        },
         Route::Dispatch { task, resume, .. } => dispatch(&ctx, task, resume).await,
         Route::Schedule { cron } => schedule(&ctx, cron.as_deref()).await,
         Route::Feedback {

@@ -187,7 +187,12 @@ pub async fn run(
     let mut ran = 0;
     for wave in 1..=plan.waves() {
         let records = store.records(&plan.campaign_id)?;
-        if let Err(halt) = waves::gate(plan, &records, wave) {
+        let control = store.control(&plan.campaign_id)?;
+        if control.cancelled.is_some() {
+            tracing::warn!("campaign {} was cancelled", plan.campaign_id);
+            break;
+        }
+        if let Err(halt) = waves::gate(plan, &records, &control, wave) {
             tracing::warn!("{halt}");
             return Ok((
                 Summary {

@@ -1,6 +1,7 @@
 //! Campaigns: one task across many repositories — discovery, analysis, risk-ordered waves, matrix output, per-repository status records, the tracking-issue view and local concurrent execution.
 
 pub mod analyze;
+pub mod control;
 pub mod dashboard;
 pub mod discover;
 pub mod local;

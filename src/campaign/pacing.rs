@@ -173,9 +173,7 @@ pub async fn reserve(
             return Ok(waited);
         };
         progress(&wait);
-        let left = (wait.until - Utc::now())
-            .to_std()
-            .unwrap_or(Duration::ZERO);
+        let left = (wait.until - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         // A little past the moment, so the window has really moved on.
         tokio::time::sleep(left + Duration::from_millis(50)).await;
         waited.push(wait);

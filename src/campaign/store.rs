@@ -1,5 +1,6 @@
 //! The campaign's files on the memory branch: `campaigns/<id>/plan.json`, one status record per repository, and the tracking issue's number.
 
+use super::control::{control_path, Control};
 use super::plan::Plan;
 use super::status::{record_path, Record};
 use super::CampaignError;
@@ -30,8 +31,7 @@ pub fn issue_path(campaign: &str) -> String {
 fn record_at(snap: &Snapshot<'_>, path: &str) -> Result<Option<Record>, MemoryError> {
     snap.read(path)?
         .map(|text| {
-            serde_json::from_str(&text)
-                .map_err(|e| MemoryError::Rejected(format!("{path}: {e}")))
+            serde_json::from_str(&text).map_err(|e| MemoryError::Rejected(format!("{path}: {e}")))
         })
         .transpose()
 }
@@ -141,9 +141,52 @@ impl CampaignStore {
             .transpose()
     }
 
+    /// What the tracking issue's commands decided (nothing yet: the default).
+    pub fn control(&self, campaign: &str) -> Result<Control, CampaignError> {
+        let path = control_path(campaign);
+        match self.store.read(&path)? {
+            Some(text) => serde_json::from_str(&text).map_err(|e| CampaignError::format(path, e)),
+            None => Ok(Control::default()),
+        }
+    }
+
+    /// Changes the control file, re-running `change` on the file as it is
+    /// at each attempt; returns what now stands.
+    pub async fn update_control<F>(
+        &mut self,
+        campaign: &str,
+        message: &str,
+        change: F,
+    ) -> Result<Control, CampaignError>
+    where
+        F: Fn(&mut Control) + Send + Sync + 'static,
+    {
+        let path = control_path(campaign);
+        let message = format!("campaign {campaign}: {message}");
+        self.store
+            .update(author(), move |snap| {
+                let mut control: Control = match snap.read(&path)? {
+                    Some(text) => serde_json::from_str(&text)
+                        .map_err(|e| MemoryError::Rejected(format!("{path}: {e}")))?,
+                    None => Control::default(),
+                };
+                change(&mut control);
+                Ok(Some(Change {
+                    files: vec![(path.clone(), Some(json("control", &control)?))],
+                    message: message.clone(),
+                }))
+            })
+            .await?;
+        self.control(campaign)
+    }
+
     /// Every status record of the campaign, by repository.
     pub fn records(&self, campaign: &str) -> Result<Vec<Record>, CampaignError> {
-        let skip = [plan_path(campaign), issue_path(campaign)];
+        let skip = [
+            plan_path(campaign),
+            issue_path(campaign),
+            control_path(campaign),
+        ];
         let mut out = Vec::new();
         for path in self.store.list(&format!("campaigns/{campaign}"))? {
             if skip.contains(&path) || !path.ends_with(".json") {

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 
 use super::plan::{github, MemoryArgs};
 use super::GlobalArgs;
+use crate::campaign::control::Control;
 use crate::campaign::dashboard;
 use crate::campaign::local::{self, Runner};
 use crate::campaign::plan::Plan;
@@ -84,6 +85,17 @@ pub struct GateArgs {
     pub campaign: IdArgs,
     #[arg(long)]
     pub wave: usize,
+    /// The job's repository: closed when its record is past `queued`
+    /// (a re-dispatched run does not redo it; a retry tick queues it again).
+    #[arg(long)]
+    pub repository: Option<String>,
+    /// Wait until every earlier wave is decided (no repository queued or
+    /// running), then decide: strict wave order across parallel jobs.
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds between looks at the records while waiting.
+    #[arg(long, default_value_t = 30)]
+    pub poll_seconds: u64,
 }
 
 #[derive(Debug, Args)]
@@ -131,23 +143,25 @@ async fn open(
 async fn status(global: &GlobalArgs, a: IdArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
     let (store, plan, _cache) = open(&a, env).await?;
     let records = store.records(&a.id)?;
+    let control = store.control(&a.id)?;
     if global.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "campaign_id": plan.campaign_id,
-                "halted": waves::halted(&plan, &records).map(|h| h.to_string()),
+                "halted": waves::halted(&plan, &records, &control).map(|h| h.to_string()),
+                "control": control,
                 "records": records,
             }))?
         );
     } else {
-        print!("{}", status_table(&plan, &records));
+        print!("{}", status_table(&plan, &records, &control));
     }
     Ok(super::exit::DONE)
 }
 
 /// The campaign as a plain-text table.
-pub fn status_table(plan: &Plan, records: &[Record]) -> String {
+pub fn status_table(plan: &Plan, records: &[Record], control: &Control) -> String {
     let mut out = format!(
         "campaign {} · {}\n",
         plan.campaign_id,
@@ -201,9 +215,10 @@ pub fn status_table(plan: &Plan, records: &[Record]) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    match waves::halted(plan, records) {
-        Some(h) => out.push_str(&format!("⛔ {h}\n")),
-        None => out.push_str("rolling out\n"),
+    match (&control.cancelled, waves::halted(plan, records, control)) {
+        (Some(c), _) => out.push_str(&format!("🛑 cancelled by {}\n", c.by)),
+        (None, Some(h)) => out.push_str(&format!("⛔ {h}\n")),
+        (None, None) => out.push_str("rolling out\n"),
     }
     out
 }
@@ -277,7 +292,8 @@ async fn run_local(global: &GlobalArgs, a: RunArgs, env: &EnvSnapshot) -> anyhow
     })
     .await?;
     let records = store.records(&plan.campaign_id)?;
-    print!("{}", status_table(&plan, &records));
+    let control = store.control(&plan.campaign_id)?;
+    print!("{}", status_table(&plan, &records, &control));
     eprintln!("✅ ran {} task(s)", summary.ran);
     Ok(match summary.halt {
         Some(_) => super::exit::NEEDS_REVIEW,
@@ -291,7 +307,8 @@ fn action_state(status: &str) -> Option<State> {
         "done" => State::PrOpen,
         "needs-review" | "waiting" | "paused" => State::NeedsReview,
         "continued" => State::Running,
-        "cancelled" | "skipped" => State::Skipped,
+        "cancelled" => State::Cancelled,
+        "skipped" => State::Skipped,
         "error" => State::Failed,
         _ => return None,
     })
@@ -312,6 +329,8 @@ async fn record(a: RecordArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
     let pr_url = a.pr_url.filter(|u| !u.is_empty());
     let branch = a.branch.filter(|b| !b.is_empty());
     let (tokens, cost) = (a.tokens, a.cost);
+    // The run working on it: what `/deckhand cancel` cancels.
+    let run_id: Option<u64> = env.get("GITHUB_RUN_ID").and_then(|r| r.trim().parse().ok());
     // Applied to the record as it is at each attempt: what others wrote
     // into it meanwhile (a tick acted on, a sync) stays.
     let written = store
@@ -326,6 +345,7 @@ async fn record(a: RecordArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
             if let Some(b) = &branch {
                 record.branch = Some(b.clone());
             }
+            record.run_id = run_id.or(record.run_id);
             record.tokens = tokens.unwrap_or(record.tokens);
             record.cost_usd = cost.unwrap_or(record.cost_usd);
             Some(record)
@@ -339,12 +359,49 @@ async fn record(a: RecordArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
 }
 
 async fn gate(a: GateArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
-    let (store, plan, _cache) = open(&a.campaign, env).await?;
-    let records = store.records(&plan.campaign_id)?;
-    let open = match waves::gate(&plan, &records, a.wave) {
+    let (mut store, plan, _cache) = open(&a.campaign, env).await?;
+    let mut last_wait = None;
+    let decision = loop {
+        let records = store.records(&plan.campaign_id)?;
+        let control = store.control(&plan.campaign_id)?;
+        let mine = a
+            .repository
+            .as_deref()
+            .and_then(|r| records.iter().find(|x| x.repository == r));
+        let decision = match (&control.cancelled, mine) {
+            (Some(c), _) => Err(format!("🛑 campaign cancelled by {}", c.by)),
+            (None, Some(r)) if r.state != State::Queued => Err(format!(
+                "⏭️ {} is already {}",
+                r.repository,
+                r.state.as_str()
+            )),
+            _ if !a.wait => {
+                waves::gate(&plan, &records, &control, a.wave).map_err(|h| format!("⛔ {h}"))
+            }
+            _ => match waves::decide(&plan, &records, &control, a.wave) {
+                waves::Decision::Open => Ok(()),
+                waves::Decision::Halted(h) => Err(format!("⛔ {h}")),
+                waves::Decision::Waiting { wave, pending } => {
+                    let line = format!(
+                        "⏳ wave {} waits for wave {wave}: {pending} repositories not decided yet",
+                        a.wave
+                    );
+                    if last_wait.as_ref() != Some(&line) {
+                        eprintln!("{line}");
+                        last_wait = Some(line);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(a.poll_seconds.max(1))).await;
+                    store.refresh()?;
+                    continue;
+                }
+            },
+        };
+        break decision;
+    };
+    let open = match decision {
         Ok(()) => true,
-        Err(h) => {
-            eprintln!("⛔ {h}");
+        Err(why) => {
+            eprintln!("{why}");
             false
         }
     };
@@ -405,7 +462,8 @@ async fn dashboard_cmd(a: DashboardArgs, env: &EnvSnapshot) -> anyhow::Result<i3
     }
     store.refresh()?;
     let records = store.records(&id)?;
-    tracking::render_issue(&gh, &repo, number, &plan, &records, &ticks).await?;
+    let control = store.control(&id)?;
+    tracking::render_issue(&gh, &repo, number, &plan, &records, &control, &ticks).await?;
     eprintln!(
         "📋 dashboard: {repo}#{number} · {} GitHub API call(s)",
         gh.calls()
