@@ -1334,3 +1334,73 @@ fn waves_halt_in_order_and_the_tracking_issue_resumes_and_cancels_them() {
     assert_eq!(late.stdout, "halted\n", "{}", late.stderr);
     w.gh.check_requests_against_openapi().unwrap();
 }
+
+/// `campaign sync` reads each record's PR back from GitHub: merged (with
+/// its time), closed without merging, failing checks; a PR with nothing
+/// new leaves its record as it was.
+#[test]
+fn campaign_sync_refreshes_merged_closed_and_failing_checks() {
+    let gh = GithubServer::start(TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let id = campaign_on_github(&gh, dir.path(), 4, 5);
+    let server = gh.server_url();
+    let mut children = Vec::new();
+    for i in 0..4 {
+        let n = gh.add_pull(
+            "acme",
+            &format!("svc-{i}"),
+            "Upgrade lodash",
+            "body",
+            support::github_server::TOKEN_LOGIN,
+            "deckhand/lodash",
+            "main",
+        );
+        let url = format!("{server}/acme/svc-{i}/pull/{n}");
+        children.push(spawn_record(
+            &gh,
+            &id,
+            &format!("acme/svc-{i}"),
+            &["--state", "pr_open", "--pr-url", &url],
+        ));
+    }
+    wait_all(children);
+    gh.finish_pull("acme", "svc-0", 1, true);
+    gh.finish_pull("acme", "svc-1", 1, false);
+    let head = "0".repeat(40);
+    gh.set_commit_status("acme", "svc-2", &head, "success");
+    gh.set_commit_status("acme", "svc-2", &head, "failure");
+    gh.set_commit_status("acme", "svc-3", &head, "success");
+    let sync = plan_cmd(
+        &gh,
+        &["campaign", "sync", &id, "--memory-repo", "acme/config"],
+        &[],
+    );
+    sync.assert_code(0);
+    assert!(
+        sync.stderr.contains("✅ synced 4 record(s), 3 changed"),
+        "{}",
+        sync.stderr
+    );
+    let got: Vec<(String, String, bool)> = records_of(&gh, &id)
+        .iter()
+        .map(|r| {
+            (
+                r["repository"].as_str().unwrap().to_string(),
+                r["state"].as_str().unwrap().to_string(),
+                r["merged_at"].is_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, bool)> = [
+        ("acme/svc-0", "merged", true),
+        ("acme/svc-1", "closed", false),
+        ("acme/svc-2", "checks_failing", false),
+        ("acme/svc-3", "pr_open", false),
+    ]
+    .iter()
+    .map(|(r, s, m)| (r.to_string(), s.to_string(), *m))
+    .collect();
+    assert_eq!(got, want);
+    gh.check_requests_against_openapi().unwrap();
+    gh.check_responses_against_openapi().unwrap();
+}
