@@ -1404,3 +1404,189 @@ fn campaign_sync_refreshes_merged_closed_and_failing_checks() {
     gh.check_requests_against_openapi().unwrap();
     gh.check_responses_against_openapi().unwrap();
 }
+
+/// Issue test 3: twelve matrix jobs run at once, each as the workflow runs
+/// it — `deckhand action` with `task`, `repository` and `campaign`, then
+/// `campaign record` with the action's outputs — against one test GitHub
+/// (each with its own scripted model). Twelve PRs open, each naming the
+/// campaign; the dashboard rendered after the concurrent writes has twelve
+/// rows, each `pr_open` with its PR.
+#[test]
+fn twelve_parallel_matrix_jobs_open_twelve_prs_and_the_dashboard_shows_them_all() {
+    const N: usize = 12;
+    let gh = GithubServer::start(TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let config = commit_tree(&dir.path().join("config"), &[("README.md", "config\n")]);
+    gh.add_repo("acme", "config", &config);
+    let mut models = Vec::new();
+    for i in 0..N {
+        let name = format!("svc-{i}");
+        let manifest = package_json(&name, &[("lodash", "^4.17.21")], true);
+        let src = commit_tree(
+            &dir.path().join(&name),
+            &[("package.json", &manifest), ("README.md", "# svc\n")],
+        );
+        gh.add_repo("acme", &name, &src);
+        gh.add_files("acme", &name, &[("package.json", &manifest)]);
+        gh.set_permission("acme", &name, "octocat", "write");
+        models.push(ModelServer::start(action_world::simple_script(
+            "src/limit.js",
+        )));
+    }
+    let plan = plan_cmd(
+        &gh,
+        &[
+            "--json",
+            "plan",
+            "--task",
+            "Add a limit module",
+            "--org",
+            "acme",
+            "--match",
+            MATCH,
+            "--memory-repo",
+            "acme/config",
+        ],
+        &[],
+    );
+    plan.assert_code(0);
+    let id = serde_json::from_str::<Value>(&plan.stdout).unwrap()["campaign_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    plan_cmd(
+        &gh,
+        &["campaign", "dashboard", &id, "--memory-repo", "acme/config"],
+        &[],
+    )
+    .assert_code(0);
+    let event = dir.path().join("dispatch.json");
+    std::fs::write(
+        &event,
+        action_world::fixture("workflow_dispatch/00-event.json"),
+    )
+    .unwrap();
+    let (api, server) = (gh.api_url(), gh.server_url());
+    let jobs: Vec<_> = models
+        .iter()
+        .enumerate()
+        .map(|(i, model)| {
+            let run = dir.path().join(format!("job-{i}"));
+            for d in ["workspace", "temp"] {
+                std::fs::create_dir_all(run.join(d)).unwrap();
+            }
+            let output = run.join("output");
+            std::fs::write(&output, "").unwrap();
+            let repo = format!("acme/svc-{i}");
+            let run_id = (5000 + i).to_string();
+            let mut cmd = deckhand_cmd(&[]);
+            cmd.arg("action")
+                .env("GITHUB_ACTIONS", "true")
+                .env("GITHUB_EVENT_NAME", "workflow_dispatch")
+                .env("GITHUB_EVENT_PATH", &event)
+                .env("GITHUB_REPOSITORY", "acme/config")
+                .env("GITHUB_SERVER_URL", &server)
+                .env("GITHUB_API_URL", &api)
+                .env("GITHUB_RUN_ID", &run_id)
+                .env("GITHUB_WORKSPACE", run.join("workspace"))
+                .env("GITHUB_OUTPUT", &output)
+                .env("RUNNER_TEMP", run.join("temp"))
+                .env("ANTHROPIC_BASE_URL", model.anthropic_base_url())
+                .env("INPUT_GITHUB_TOKEN", TOKEN)
+                .env("INPUT_ANTHROPIC_API_KEY", common::API_KEY)
+                .env("INPUT_MEMORY_BRANCH", "deckhand/memory")
+                .env("INPUT_TASK", "Add a limit module")
+                .env("INPUT_REPOSITORY", &repo)
+                .env("INPUT_CAMPAIGN", &id)
+                .env("INPUT_CONFIG_REPO", "acme/config");
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            (repo, run_id, output, cmd.spawn().unwrap())
+        })
+        .collect();
+    // Each job's last step records its outcome, as soon as its action ends.
+    let mut recorders = Vec::new();
+    for (repo, run_id, output, child) in jobs {
+        let out = child.wait_with_output().unwrap();
+        let outputs = action_world::parse_outputs(&std::fs::read_to_string(&output).unwrap());
+        assert_eq!(
+            outputs.get("status").map(String::as_str),
+            Some("done"),
+            "{repo}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut cmd = deckhand_cmd(&[
+            ("GITHUB_TOKEN", TOKEN),
+            ("GITHUB_API_URL", api.as_str()),
+            ("GITHUB_SERVER_URL", server.as_str()),
+            ("GITHUB_RUN_ID", run_id.as_str()),
+        ]);
+        cmd.args([
+            "campaign",
+            "record",
+            &id,
+            "--repository",
+            &repo,
+            "--action-status",
+            &outputs["status"],
+            "--pr-url",
+            &outputs["pr_url"],
+            "--branch",
+            &outputs["branch"],
+            "--tokens",
+            &outputs["tokens_used"],
+            "--memory-repo",
+            "acme/config",
+        ]);
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        recorders.push(cmd.spawn().unwrap());
+    }
+    wait_all(recorders);
+    for (i, model) in models.iter().enumerate() {
+        let pulls = gh.pulls("acme", &format!("svc-{i}"));
+        assert_eq!(pulls.len(), 1, "svc-{i}");
+        assert!(
+            pulls[0]
+                .body
+                .as_deref()
+                .unwrap_or_default()
+                .contains(&format!("Part of campaign `{id}`")),
+            "{:?}",
+            pulls[0].body
+        );
+        model.assert_finished();
+    }
+    plan_cmd(
+        &gh,
+        &["campaign", "dashboard", &id, "--memory-repo", "acme/config"],
+        &[],
+    )
+    .assert_code(0);
+    let issue = gh
+        .issues()
+        .into_iter()
+        .find(|i| i.title.starts_with(&format!("Campaign {id}")))
+        .expect("tracking issue");
+    let body = gh.issue_body("acme", "config", issue.number).unwrap();
+    let rows: Vec<&str> = body.lines().filter(|l| l.contains("| acme/svc-")).collect();
+    assert_eq!(rows.len(), N, "{body}");
+    for i in 0..N {
+        let row = rows
+            .iter()
+            .find(|r| r.contains(&format!("| acme/svc-{i} |")))
+            .unwrap_or_else(|| panic!("no row for svc-{i}: {body}"));
+        assert!(
+            row.contains("🟢 pr_open")
+                && row.contains(&format!("[#1]({server}/acme/svc-{i}/pull/1)")),
+            "{row}"
+        );
+    }
+    let records = records_of(&gh, &id);
+    let runs: BTreeSet<u64> = records
+        .iter()
+        .map(|r| r["run_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(runs, (5000..5000 + N as u64).collect());
+}
