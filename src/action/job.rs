@@ -763,6 +763,10 @@ async fn open_pull(
     if let Some(issue) = job.issue {
         body.push_str(&format!("\nCloses #{issue}\n"));
     }
+    let campaign = super::campaign::CampaignJob::open(ctx).await?;
+    if let Some(c) = &campaign {
+        body.push_str(&c.footer());
+    }
     body.push_str(&format!("\n{}\n", task_marker(&job.id)));
     let body = ctx
         .redactor
@@ -780,6 +784,9 @@ async fn open_pull(
                 .await?
         }
         None => {
+            if let Some(c) = &campaign {
+                c.pace(ctx).await?;
+            }
             ctx.github
                 .create_pull(
                     &ctx.repo,

@@ -3,6 +3,7 @@
 //! with GitHub side effects (branch, PR, progress comment, outputs).
 
 pub mod approve;
+pub mod campaign;
 pub mod claim;
 pub mod feedback;
 pub mod gate;
@@ -15,6 +16,7 @@ pub mod offload;
 pub mod progress;
 pub mod route;
 pub mod team;
+pub mod tracking;
 pub mod trusted;
 
 use anyhow::Context as _;
@@ -340,8 +342,11 @@ async fn handle(
             comment_id,
             text,
             control,
-            ..
-        } => issue_comment(&ctx, issue, comment_id, &text, control).await,
+            actor,
+        } => match tracking::handle(&ctx, issue, control, &actor).await? {
+            Some(outputs) => Ok(outputs),
+            None => issue_comment(&ctx, issue, comment_id, &text, control).await,
+        },
         Route::Dispatch { task, resume, .. } => dispatch(&ctx, task, resume).await,
         Route::Schedule { cron } => schedule(&ctx, cron.as_deref()).await,
         Route::Feedback {
