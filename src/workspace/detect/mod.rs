@@ -476,9 +476,13 @@ fn missing_python_tools(
         if !PY_TOOLS.contains(&name.as_str()) || deps.contains(&name) {
             continue;
         }
+        // Installed already, pinned or not (`ruff==0.4.4`, `'mypy>=1'`).
+        let installs = |w: &str| {
+            python::requirement_name(w.trim_matches(['\'', '"'])).as_deref() == Some(name.as_str())
+        };
         if setup
             .iter()
-            .any(|s| s.command.split_whitespace().any(|w| w == name))
+            .any(|s| s.command.split_whitespace().any(installs))
         {
             continue;
         }
@@ -907,6 +911,54 @@ commands:
                     format!("tox.ini [testenv:lint] deps, run by {by}")
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn legacy_tox_ini_in_pyproject_is_read_like_tox_ini() {
+        let ini = "[tox]\nenvlist = py311, lint\n[testenv]\ndeps = pytest\ncommands = pytest -q {posargs}\n[testenv:lint]\nskip_install = true\ndeps = ruff==0.4.4\ncommands = ruff check src\n";
+        let dir = repo(&[
+            (
+                ".github/workflows/ci.yml",
+                "on: [pull_request]\njobs:\n  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - run: tox -e lint\n",
+            ),
+            (
+                "pyproject.toml",
+                &format!("[project]\nname = \"x\"\n\n[tool.tox]\nlegacy_tox_ini = \"\"\"\n{ini}\"\"\"\n"),
+            ),
+        ]);
+        let env = detect(dir.path());
+        let by = ".github/workflows/ci.yml job lint";
+        let file = "pyproject.toml [tool.tox] legacy_tox_ini";
+        assert_eq!(
+            env.checks,
+            vec![Check {
+                kind: CheckKind::Lint,
+                command: "ruff check --no-fix src".into(),
+                source: format!("{file} [testenv:lint], run by {by} as `tox -e lint`"),
+                runs: Vec::new(),
+            }]
+        );
+        assert_eq!(
+            env.setup,
+            vec![
+                Setup::new(VENV_SETUP, VENV_SOURCE),
+                Setup::new("python3 -m pip install -e .", "pyproject.toml"),
+                Setup::new(
+                    "python3 -m pip install ruff==0.4.4",
+                    format!("{file} [testenv:lint] deps, run by {by}")
+                ),
+            ]
+        );
+        // A tox.ini wins over pyproject.toml, as in tox.
+        std::fs::write(
+            dir.path().join("tox.ini"),
+            ini.replace("ruff check src", "ruff check lib"),
+        )
+        .unwrap();
+        assert_eq!(
+            commands(&detect(dir.path()), CheckKind::Lint),
+            vec!["ruff check --no-fix lib"]
         );
     }
 
