@@ -46,6 +46,7 @@ pub struct SetupResult {
 
 /// One check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "CheckRecord")]
 pub struct CheckResult {
     pub kind: CheckKind,
     pub command: String,
@@ -64,6 +65,57 @@ pub struct CheckResult {
     /// Files in the tree it changed (a check should change none).
     #[serde(default)]
     pub wrote: Vec<String>,
+}
+
+/// A check as any Deckhand saved it in a checkpoint: older ones kept no
+/// `status`, only `timed_out` and the exit code (their `CheckRun`).
+#[derive(Deserialize)]
+struct CheckRecord {
+    kind: CheckKind,
+    command: String,
+    #[serde(default)]
+    source: String,
+    status: Option<Status>,
+    timed_out: Option<bool>,
+    #[serde(default)]
+    missing: Option<String>,
+    exit_code: Option<i32>,
+    duration_ms: u64,
+    counts: Option<TestCounts>,
+    findings: Vec<Finding>,
+    output: String,
+    #[serde(default)]
+    wrote: Vec<String>,
+}
+
+impl TryFrom<CheckRecord> for CheckResult {
+    type Error = String;
+
+    fn try_from(r: CheckRecord) -> Result<Self, String> {
+        let status = match (r.status, r.timed_out) {
+            (Some(status), _) => status,
+            (None, Some(true)) => Status::TimedOut,
+            (None, Some(false)) if r.exit_code == Some(0) => Status::Passed,
+            (None, Some(false)) => Status::Failed,
+            (None, None) => return Err(format!(
+                "check `{}`: missing field `status` (or `timed_out`, as older checkpoints have it)",
+                r.command
+            )),
+        };
+        Ok(CheckResult {
+            kind: r.kind,
+            command: r.command,
+            source: r.source,
+            status,
+            missing: r.missing,
+            exit_code: r.exit_code,
+            duration_ms: r.duration_ms,
+            counts: r.counts,
+            findings: r.findings,
+            output: r.output,
+            wrote: r.wrote,
+        })
+    }
 }
 
 impl CheckResult {
