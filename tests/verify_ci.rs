@@ -92,7 +92,7 @@ fn healthy_tree_passes_with_the_ci_commands_and_stays_untouched() {
     );
     assert_eq!(
         doc["tree"],
-        json!({"compared": true, "changed": [], "note": null})
+        json!({"compared": true, "changed": [], "restored": [], "not_restored": [], "note": null})
     );
     assert_eq!(doc["event"], "verify_finished");
     assert_eq!(snapshot(&repo), before);
@@ -158,7 +158,7 @@ fn injected_bug_and_lint_error_fail_with_file_and_line() {
 }
 
 #[test]
-fn a_command_that_rewrites_the_tree_is_named_and_nothing_is_restored() {
+fn a_command_that_rewrites_the_tree_is_named_and_put_back() {
     let dir = tempfile::tempdir().unwrap();
     let repo = node_ci_library(dir.path());
     std::fs::write(
@@ -172,6 +172,7 @@ fn a_command_that_rewrites_the_tree_is_named_and_nothing_is_restored() {
         .unwrap()
         .replace("  let sum = 0;", "  var sum = 0;");
     std::fs::write(repo.join("src/total.js"), &broken).unwrap();
+    let before = snapshot(&repo);
     let (_, doc) = verify_json(&repo);
     let lint = doc["checks"]
         .as_array()
@@ -181,12 +182,23 @@ fn a_command_that_rewrites_the_tree_is_named_and_nothing_is_restored() {
         .unwrap();
     assert_eq!(lint["source"], ".github/deckhand.yml commands.lint");
     assert_eq!(lint["wrote"], json!(["src/total.js"]));
-    assert_eq!(doc["tree"]["changed"], json!(["src/total.js"]));
-    // Reported, not silently restored.
     assert_eq!(
-        std::fs::read_to_string(repo.join("src/total.js")).unwrap(),
-        broken.replace("var sum", "let sum")
+        doc["tree"],
+        json!({"compared": true, "changed": [], "restored": ["src/total.js"], "not_restored": [], "note": null})
     );
+    // Put back as it was before verify: the user's uncommitted edit.
+    assert_eq!(snapshot(&repo), before);
+
+    let mut cmd = deckhand_cmd(&[]);
+    cmd.args(["verify", "--repo"]).arg(&repo);
+    let r = output(cmd);
+    assert!(
+        r.stdout
+            .contains("⚠️ `npm run fix` changed the tree (a check: put back): src/total.js\ntree: unchanged\n"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(snapshot(&repo), before);
 }
 
 /// `(command, status)` of every check.

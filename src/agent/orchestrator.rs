@@ -240,7 +240,7 @@ async fn verify_settled(
     attempt: u32,
 ) -> Result<Result<VerifyReport, Interrupt>, AgentError> {
     let mut tries = 0;
-    // Files checks wrote on an earlier try: committed, never restored.
+    // Files checks wrote on an earlier try (put back, never committed).
     let mut written = Vec::new();
     loop {
         stop_task_processes(s, "before verify").await;
