@@ -10,9 +10,11 @@ mod support;
 
 use std::path::Path;
 
-use common::{deckhand_cmd, output};
+use common::{deckhand_cmd, have_tool, output};
 use serde_json::{json, Value};
-use support::ci_repos::{c_make_library, jest_project, node_ci_library, python_src_layout};
+use support::ci_repos::{
+    c_make_library, go_module, jest_project, node_ci_library, python_src_layout, ruff_fix_project,
+};
 use support::repos::{git, snapshot};
 
 fn verify_json(repo: &Path) -> (i32, Value) {
@@ -422,4 +424,173 @@ fn a_src_layout_package_with_dependency_groups_and_mypy_files() {
     );
     assert_eq!(doc["tree"]["changed"], json!([]));
     assert!(tracked(&repo) == before, "the tree changed");
+}
+
+/// Needs PyPI (setuptools and a pinned ruff into a fresh virtual
+/// environment): about a minute on a 2-core machine.
+#[test]
+fn a_ruff_config_that_fixes_on_its_own_is_checked_without_fixing() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = ruff_fix_project(dir.path());
+    let ci = ".github/workflows/ci.yml job check";
+    let before = tracked(&repo);
+    let (code, doc) = verify_json(&repo);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(
+        doc["environment"]["setup"],
+        json!([
+            {"command": "python3 -m venv \"$VIRTUAL_ENV\"", "source": "Deckhand (a virtual environment for the checks)"},
+            {"command": "pip install -e . -r requirements-dev.txt", "source": ci},
+        ])
+    );
+    assert_eq!(
+        doc["environment"]["checks"],
+        json!([
+            {"kind": "test", "command": "python -m unittest discover -s tests -v", "source": ci},
+            {"kind": "lint", "command": "ruff check --no-fix .", "source": ci},
+            {"kind": "lint", "command": "ruff format --check .", "source": ci},
+        ])
+    );
+    assert_eq!(
+        statuses(&doc),
+        vec![
+            pair("python -m unittest discover -s tests -v", "passed"),
+            pair("ruff check --no-fix .", "passed"),
+            pair("ruff format --check .", "passed"),
+        ]
+    );
+    assert_eq!(
+        doc["checks"][0]["counts"],
+        json!({"passed": 2, "failed": 0, "skipped": 0})
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(&repo) == before, "the tree changed");
+
+    // A bug, and an unused import ruff would remove by itself.
+    let source = std::fs::read_to_string(repo.join("src/units/convert.py"))
+        .unwrap()
+        .replace("KM_PER_MILE = ", "import os\n\nKM_PER_MILE = ")
+        .replace(", 3)", ", 2)");
+    std::fs::write(repo.join("src/units/convert.py"), &source).unwrap();
+    let before = tracked(&repo);
+    let (code, doc) = verify_json(&repo);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(
+        statuses(&doc),
+        vec![
+            pair("python -m unittest discover -s tests -v", "failed"),
+            pair("ruff check --no-fix .", "failed"),
+            pair("ruff format --check .", "passed"),
+        ]
+    );
+    assert_eq!(
+        doc["checks"][0]["findings"],
+        json!([{
+            "file": "tests/test_convert.py",
+            "line": 8,
+            "column": null,
+            "message": "AssertionError: 1.61 != 1.609",
+        }])
+    );
+    assert_eq!(
+        doc["checks"][1]["findings"],
+        json!([{
+            "file": "src/units/convert.py",
+            "line": 1,
+            "column": 8,
+            "message": "F401 [*] `os` imported but unused",
+        }])
+    );
+    assert_eq!(doc["checks"][1]["wrote"], json!([]));
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(&repo) == before, "the tree changed");
+    assert!(std::fs::read_to_string(repo.join("src/units/convert.py"))
+        .unwrap()
+        .contains("import os"));
+}
+
+/// Needs Go (CI installs Debian's `golang-go`); the module uses only the
+/// standard library, so nothing is downloaded.
+#[test]
+fn a_go_module_whose_ci_runs_go_test_without_v() {
+    if !have_tool("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = go_module(dir.path());
+    let ci = ".github/workflows/ci.yml job test";
+    let before = snapshot(&repo);
+    let (code, doc) = verify_json(&repo);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(
+        doc["environment"],
+        json!({
+            "setup": [],
+            "checks": [
+                {"kind": "test", "command": "go test -v ./...", "source": ci},
+                {"kind": "lint", "command": "go vet ./...", "source": ci},
+            ],
+            "detected": ["Go (go.mod)"],
+            "notes": [],
+            "venv": false,
+        })
+    );
+    assert_eq!(
+        statuses(&doc),
+        vec![
+            pair("go test -v ./...", "passed"),
+            pair("go vet ./...", "passed")
+        ]
+    );
+    assert_eq!(
+        doc["checks"][0]["counts"],
+        json!({"passed": 2, "failed": 0, "skipped": 0})
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert_eq!(snapshot(&repo), before);
+
+    // A bug, and a self-assignment only `go vet` reports (`go test` runs
+    // a smaller set of vet checks).
+    let source = std::fs::read_to_string(repo.join("ledger.go"))
+        .unwrap()
+        .replace("\t\tsum += e", "\t\tsum = e")
+        .replace(
+            "\tvar sum int64\n",
+            "\tvar sum int64\n\tentries = entries\n",
+        );
+    std::fs::write(repo.join("ledger.go"), &source).unwrap();
+    let before = snapshot(&repo);
+    let (code, doc) = verify_json(&repo);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(
+        statuses(&doc),
+        vec![
+            pair("go test -v ./...", "failed"),
+            pair("go vet ./...", "failed")
+        ]
+    );
+    assert_eq!(
+        doc["checks"][0]["counts"],
+        json!({"passed": 1, "failed": 1, "skipped": 0})
+    );
+    assert_eq!(
+        doc["checks"][0]["findings"],
+        json!([{
+            "file": "ledger_test.go",
+            "line": 7,
+            "column": null,
+            "message": "Balance = 25, want 125",
+        }])
+    );
+    assert_eq!(
+        doc["checks"][1]["findings"],
+        json!([{
+            "file": "ledger.go",
+            "line": 9,
+            "column": 2,
+            "message": "self-assignment of entries to entries",
+        }])
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert_eq!(snapshot(&repo), before);
 }

@@ -128,3 +128,23 @@ pub fn task_dir(repo: &Path, branch: &str) -> PathBuf {
 pub fn show(repo: &Path, branch: &str, path: &str) -> String {
     crate::support::repos::git(repo, &["show", &format!("{branch}:{path}")])
 }
+
+/// Whether `tool` is on PATH. A test that needs it and finds it missing
+/// prints `SKIPPED` and returns; with `DECKHAND_REQUIRE_TOOLS=1` (CI) it
+/// fails instead, so it never skips there.
+pub fn have_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("DECKHAND_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "DECKHAND_REQUIRE_TOOLS=1 but `{tool}` is not installed"
+        );
+        eprintln!(
+            "SKIPPED: `{tool}` is not installed (CI installs it and sets DECKHAND_REQUIRE_TOOLS=1)"
+        );
+    }
+    found
+}
