@@ -13,12 +13,18 @@ use std::path::Path;
 use common::{deckhand_cmd, have_tool, output};
 use serde_json::{json, Value};
 use support::ci_repos::{
-    c_make_library, go_module, jest_project, node_ci_library, python_src_layout, ruff_fix_project,
+    c_make_library, go_module, jest_project, node_ci_library, pnpm_vitest_library,
+    python_src_layout, ruff_fix_project,
 };
 use support::repos::{git, snapshot};
 
 fn verify_json(repo: &Path) -> (i32, Value) {
-    let mut cmd = deckhand_cmd(&[]);
+    verify_json_with(repo, &[])
+}
+
+/// [`verify_json`] with `env` set for Deckhand (and so for its commands).
+fn verify_json_with(repo: &Path, env: &[(&str, &str)]) -> (i32, Value) {
+    let mut cmd = deckhand_cmd(env);
     cmd.args(["verify", "--json", "--repo"]).arg(repo);
     let r = output(cmd);
     let doc = serde_json::from_str(&r.stdout)
@@ -593,4 +599,115 @@ fn a_go_module_whose_ci_runs_go_test_without_v() {
     );
     assert_eq!(doc["tree"]["changed"], json!([]));
     assert_eq!(snapshot(&repo), before);
+}
+
+/// pnpm 9.12.0 from the npm registry, installed once under the target
+/// directory, as a directory to put first on PATH. (The action image has
+/// pnpm through corepack; here npm installs the same release.) The
+/// directory holds the whole install, so the command sandbox, which reads
+/// the PATH directories, reaches all of it.
+fn pnpm_on_path() -> String {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pnpm-9.12.0");
+    let wrapper = dir.join("pnpm");
+    if !wrapper.exists() {
+        let ok = std::process::Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg("pnpm@9.12.0")
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "npm could not install pnpm@9.12.0 into {}",
+            dir.display()
+        );
+        let script =
+            "#!/bin/sh\nexec node \"$(dirname \"$0\")/node_modules/pnpm/bin/pnpm.cjs\" \"$@\"\n";
+        let tmp = dir.join("pnpm.tmp");
+        std::fs::write(&tmp, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&tmp, &wrapper).unwrap();
+    }
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Needs the npm registry (pnpm itself, and vitest with its dependencies
+/// from the fixture's lockfile): about a minute on a 2-core machine.
+#[test]
+fn a_pnpm_vitest_library_installs_from_its_lockfile_and_reports_vitest_locations() {
+    let path = pnpm_on_path();
+    let env = [("PATH", path.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let repo = pnpm_vitest_library(dir.path());
+    let ci = ".github/workflows/ci.yml job test";
+    let before = tracked(&repo);
+    let (code, doc) = verify_json_with(&repo, &env);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(
+        doc["environment"],
+        json!({
+            "setup": [{"command": "pnpm install --frozen-lockfile", "source": ci}],
+            "checks": [
+                {"kind": "test", "command": "pnpm test", "source": ci},
+                {"kind": "lint", "command": "pnpm run lint", "source": ci},
+            ],
+            "detected": ["Node.js (pnpm, pnpm-lock.yaml)"],
+            "notes": [],
+            "venv": false,
+        })
+    );
+    assert_eq!(doc["setup"][0]["passed"], true, "{:#}", doc["setup"]);
+    assert_eq!(
+        statuses(&doc),
+        vec![pair("pnpm test", "passed"), pair("pnpm run lint", "passed")]
+    );
+    assert_eq!(
+        doc["checks"][0]["counts"],
+        json!({"passed": 2, "failed": 0, "skipped": 0})
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(&repo) == before, "the tree changed");
+
+    let source = std::fs::read_to_string(repo.join("src/total.js"))
+        .unwrap()
+        .replace("  let sum = 0;", "  var sum = 0;")
+        .replace("sum += item.price", "sum = item.price");
+    std::fs::write(repo.join("src/total.js"), source).unwrap();
+    let before = tracked(&repo);
+    let (code, doc) = verify_json_with(&repo, &env);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(
+        statuses(&doc),
+        vec![pair("pnpm test", "failed"), pair("pnpm run lint", "failed")]
+    );
+    assert_eq!(
+        doc["checks"][0]["counts"],
+        json!({"passed": 1, "failed": 1, "skipped": 0})
+    );
+    // vitest's `❯ file:line:col` under the failure.
+    assert_eq!(
+        doc["checks"][0]["findings"],
+        json!([{
+            "file": "test/total.test.js",
+            "line": 6,
+            "column": 65,
+            "message": "total > sums price times quantity: AssertionError: expected 1 to be 7 // Object.is equality",
+        }])
+    );
+    assert_eq!(
+        doc["checks"][1]["findings"],
+        json!([{
+            "file": "src/total.js",
+            "line": 2,
+            "column": 3,
+            "message": "error no-var: Unexpected var, use let or const",
+        }])
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(&repo) == before, "the tree changed");
 }

@@ -293,3 +293,33 @@ pub fn go_module(parent: &Path) -> PathBuf {
         ],
     )
 }
+
+/// `prices`: an ES-module library tested with vitest and installed with
+/// pnpm from its lockfile (`tests/data/pnpm-vitest-lock.yaml`); its CI runs
+/// `pnpm install --frozen-lockfile`, `pnpm run lint` and `pnpm test`.
+pub fn pnpm_vitest_library(parent: &Path) -> PathBuf {
+    commit_tree(
+        &parent.join("prices"),
+        &[
+            (
+                "package.json",
+                "{\n  \"name\": \"prices\",\n  \"private\": true,\n  \"type\": \"module\",\n  \"packageManager\": \"pnpm@9.12.0\",\n  \"scripts\": {\n    \"test\": \"vitest run\",\n    \"lint\": \"node tools/lint.cjs\"\n  },\n  \"devDependencies\": {\n    \"vitest\": \"2\"\n  }\n}\n",
+            ),
+            ("pnpm-lock.yaml", include_str!("../data/pnpm-vitest-lock.yaml")),
+            (
+                "src/total.js",
+                "export function total(items) {\n  let sum = 0;\n  for (const item of items) {\n    sum += item.price * item.qty;\n  }\n  return sum;\n}\n",
+            ),
+            (
+                "test/total.test.js",
+                "import { describe, expect, it } from 'vitest';\nimport { total } from '../src/total.js';\n\ndescribe('total', () => {\n  it('sums price times quantity', () => {\n    expect(total([{ price: 2, qty: 3 }, { price: 1, qty: 1 }])).toBe(7);\n  });\n\n  it('costs nothing when empty', () => {\n    expect(total([])).toBe(0);\n  });\n});\n",
+            ),
+            ("tools/lint.cjs", LINT_JS),
+            (
+                ".github/workflows/ci.yml",
+                "name: CI\non:\n  push:\n    branches: [main]\n  pull_request:\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - uses: pnpm/action-setup@v4\n      - uses: actions/setup-node@v4\n        with:\n          node-version: 20\n          cache: pnpm\n      - run: pnpm install --frozen-lockfile\n      - run: pnpm run lint\n      - run: pnpm test\n",
+            ),
+            (".gitignore", "node_modules/\n"),
+        ],
+    )
+}
