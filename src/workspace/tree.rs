@@ -126,7 +126,7 @@ pub fn save(root: &Path) -> Result<Saved, TreeError> {
         let mut content = Vec::new();
         let mode = file.metadata().map(|m| m.mode() & 0o7777).unwrap_or(0o644);
         if std::io::Read::read_to_end(&mut file, &mut content).is_ok() {
-            budget -= content.len() as u64;
+            budget = budget.saturating_sub(content.len() as u64);
             kept.insert(path.clone(), Kept { content, mode });
         }
     }
