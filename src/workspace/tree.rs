@@ -117,16 +117,19 @@ pub fn save(root: &Path) -> Result<Saved, TreeError> {
         if hash.is_none() {
             continue;
         }
-        let Ok((mut file, len)) = confined::open_read(&workdir, Path::new(path), path) else {
+        let Ok((file, len)) = confined::open_read(&workdir, Path::new(path), path) else {
             continue;
         };
         if len > budget {
             continue;
         }
-        let mut content = Vec::new();
         let mode = file.metadata().map(|m| m.mode() & 0o7777).unwrap_or(0o644);
-        if std::io::Read::read_to_end(&mut file, &mut content).is_ok() {
-            budget = budget.saturating_sub(content.len() as u64);
+        let mut content = Vec::new();
+        // Never past the budget, even when the file grows meanwhile.
+        let read =
+            std::io::Read::read_to_end(&mut std::io::Read::take(file, budget + 1), &mut content);
+        if read.is_ok() && content.len() as u64 <= budget {
+            budget -= content.len() as u64;
             kept.insert(path.clone(), Kept { content, mode });
         }
     }
