@@ -246,7 +246,7 @@ async fn verify_settled(
     attempt: u32,
 ) -> Result<Result<VerifyReport, Interrupt>, AgentError> {
     let mut tries = 0;
-    // Files checks wrote on an earlier try: committed, never restored.
+    // Files checks wrote on an earlier try (put back, never committed).
     let mut written = Vec::new();
     loop {
         stop_task_processes(s, "before verify").await;
@@ -483,4 +483,123 @@ pub fn commit_message(spec: &TaskSpec, summary: &str, note: &str) -> String {
     }
     body.push_str(&format!("Deckhand task {} ({note})", spec.id));
     format!("{subject}\n\n{body}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::tools::CriterionVerdict;
+    use crate::task::checkpoint::{self, CheckpointError};
+    use crate::workspace::checks::Status;
+    use crate::workspace::detect::CheckKind;
+    use crate::workspace::findings::{Finding, TestCounts};
+
+    /// A finished task saved before checks had a status (their records
+    /// kept `timed_out` and the exit code).
+    const OLD: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/checkpoint-check-runs.json"
+    );
+
+    fn check(command: &str, status: Status, exit_code: Option<i32>) -> CheckResult {
+        CheckResult {
+            kind: CheckKind::Test,
+            command: command.into(),
+            source: String::new(),
+            status,
+            missing: None,
+            exit_code,
+            duration_ms: 0,
+            counts: None,
+            findings: Vec::new(),
+            output: String::new(),
+            wrote: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_with_older_check_records_loads() {
+        let state: TaskState = checkpoint::load(std::path::Path::new(OLD)).unwrap();
+        assert_eq!(
+            state.baseline,
+            vec![
+                CheckResult {
+                    duration_ms: 1840,
+                    counts: Some(TestCounts {
+                        passed: 11,
+                        failed: 1,
+                        skipped: 0
+                    }),
+                    findings: vec![Finding {
+                        file: "test/tax.test.js".into(),
+                        line: 14,
+                        column: Some(3),
+                        message: "AssertionError: 1.1 !== 1.10".into(),
+                    }],
+                    output: "not ok 12 - tax rounds half up\n# fail 1".into(),
+                    ..check("npm test", Status::Failed, Some(1))
+                },
+                CheckResult {
+                    kind: CheckKind::Lint,
+                    duration_ms: 600_000,
+                    ..check("npm run lint", Status::TimedOut, None)
+                },
+            ]
+        );
+        assert_eq!(
+            state.reports,
+            vec![VerifyReport {
+                attempt: 1,
+                checks: vec![CheckResult {
+                    duration_ms: 1795,
+                    counts: Some(TestCounts {
+                        passed: 12,
+                        failed: 0,
+                        skipped: 0
+                    }),
+                    output: "# pass 12".into(),
+                    ..check("npm test", Status::Passed, Some(0))
+                }],
+                verdict: Some(vec![CriterionVerdict {
+                    criterion: "`npm test` passes".into(),
+                    met: true,
+                    evidence: "12 passed".into(),
+                }]),
+                review_problem: None,
+                preexisting: Vec::new(),
+                fixed: Vec::new(),
+                written: Vec::new(),
+            }]
+        );
+        assert_eq!(state.spec.status, TaskStatus::Done);
+        assert_eq!(state.containment, ContainmentRecord::default());
+        assert_eq!(state.team_rules, Default::default());
+        // What loads also saves in today's shape and reads back the same.
+        let again: TaskState =
+            serde_json::from_value(serde_json::to_value(&state).unwrap()).unwrap();
+        assert_eq!(again, state);
+    }
+
+    #[test]
+    fn a_check_record_with_neither_status_nor_timed_out_names_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let text = std::fs::read_to_string(OLD).unwrap();
+        let broken = text.replacen("\"timed_out\": true,", "", 1);
+        assert_ne!(broken, text);
+        std::fs::write(&path, broken).unwrap();
+        let err = checkpoint::load::<TaskState>(&path).unwrap_err();
+        let CheckpointError::Corrupt {
+            path: named,
+            message,
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(named, &path.display().to_string());
+        assert_eq!(
+            message,
+            "check `npm run lint`: missing field `status` (or `timed_out`, as older checkpoints have it) at line 65 column 3"
+        );
+    }
 }

@@ -193,18 +193,21 @@ fn human(report: &Report) -> String {
     let wrote: Vec<String> = report
         .setup
         .iter()
-        .map(|s| (&s.command, &s.wrote))
-        .chain(report.checks.iter().map(|c| (&c.command, &c.wrote)))
-        .filter(|(_, w)| !w.is_empty())
-        .map(|(c, w)| {
-            format!(
-                "⚠️ `{c}` changed the tree (nothing was restored): {}\n",
-                w.join(", ")
-            )
-        })
+        .map(|s| (&s.command, &s.wrote, "setup"))
+        .chain(
+            report
+                .checks
+                .iter()
+                .map(|c| (&c.command, &c.wrote, "a check: put back")),
+        )
+        .filter(|(_, w, _)| !w.is_empty())
+        .map(|(c, w, what)| format!("⚠️ `{c}` changed the tree ({what}): {}\n", w.join(", ")))
         .collect();
     for line in &wrote {
         out.push_str(line);
+    }
+    for why in &report.tree.not_restored {
+        out.push_str(&format!("⚠️ not put back: {why}\n"));
     }
     match (&report.tree.note, report.tree.changed.is_empty()) {
         (Some(note), _) => out.push_str(&format!("tree: {note}\n")),
