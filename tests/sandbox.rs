@@ -101,28 +101,36 @@ fn landlock_abi() -> i64 {
 #[test]
 fn a_background_process_is_gone_before_verify_and_the_verified_tree_is_pushed() {
     let dir = tempfile::tempdir().unwrap();
-    // The check starts the tamperer (once code's change is there) and
-    // gives it time to write; it passes either way.
-    let test = "if [ -e feature.txt ]; then touch \"$TMPDIR/verify-started\"; fi; \
-                i=0; while [ $i -lt 40 ] && [ ! -e late.txt ]; do sleep 0.05; i=$((i+1)); done; exit 0";
-    let repo = repo(dir.path(), test, "");
+    // The check fails while anything holds the lock the background process
+    // took: a task process still running when verify starts.
+    let test = "if flock -n \"$TMPDIR/held\" true; then exit 0; fi; \
+                echo 'a task process is still running during verify'; exit 1";
+    let repo = repo(dir.path(), test, "max_attempts: 1\n");
+    // It leaves the command's session and drops the run's marker, so the
+    // end of run_command does not stop it; it says when it holds the lock.
     let server = ModelServer::start(script(
         vec![Reply::tool(
             "write_file",
             json!({"path": "feature.txt", "content": "the change\n"}),
         )],
-        &["setsid sh -c 'while [ ! -e \"$TMPDIR/verify-started\" ]; do sleep 0.05; done; echo x >> late.txt' > /dev/null 2>&1 & echo started"],
+        &[
+            "mkfifo \"$TMPDIR/ready\"; env -u DECKHAND_RUN setsid flock \"$TMPDIR/held\" \
+           sh -c 'echo up > \"$TMPDIR/ready\"; exec sleep 600' > /dev/null 2>&1 < /dev/null & \
+           read up < \"$TMPDIR/ready\"; echo \"held: $up\"",
+        ],
     ));
     let out = run(&server, &repo, &[]);
+    assert!(sent(&server).contains("held: up"), "{}", sent(&server));
     out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("process(es) left running (before verify)"),
+        "{}",
+        out.stderr
+    );
     let branch = task_branch(&repo);
     let files = git(&repo, &["ls-tree", "-r", "--name-only", &branch]);
     assert!(files.contains("feature.txt"), "{files}");
-    assert!(
-        !files.contains("late.txt"),
-        "a process left running by run_command changed the tree after verify:\n{files}\n{}",
-        out.stderr
-    );
     let head = git(&repo, &["rev-parse", &branch]).trim().to_string();
     let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
     assert!(

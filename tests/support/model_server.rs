@@ -255,6 +255,8 @@ struct Inner {
     /// For each request, its place among the requests of every model server
     /// of the process (whose requests overlapped in time).
     arrivals: Vec<u64>,
+    /// Requests (by their index) answered only once their gate opens.
+    holds: Vec<(usize, std::sync::mpsc::Receiver<()>)>,
 }
 
 /// Requests received by all model servers of this process, in arrival order.
@@ -336,6 +338,13 @@ impl ModelServer {
             shutdown: Some(tx),
             thread: Some(thread),
         }
+    }
+
+    /// Answers request number `index` (0-based) only once `gate` receives
+    /// (or its sender is dropped): the event a test waits on before Deckhand
+    /// may go on. A gate that never opens fails the request after a minute.
+    pub fn hold(&self, index: usize, gate: std::sync::mpsc::Receiver<()>) {
+        self.shared.lock().holds.push((index, gate));
     }
 
     /// Appends a reply to the script.
@@ -552,6 +561,31 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         );
     };
     let req = recorded.json.clone().unwrap_or(Value::Null);
+    let gate = {
+        let mut inner = shared.lock();
+        let index = inner.requests.len();
+        let at = inner.holds.iter().position(|(i, _)| *i == index);
+        at.map(|at| inner.holds.remove(at).1)
+    };
+    if let Some(gate) = gate {
+        let opened = tokio::task::spawn_blocking(move || {
+            gate.recv_timeout(std::time::Duration::from_secs(60))
+        })
+        .await;
+        if !matches!(
+            opened,
+            Ok(Ok(())) | Ok(Err(std::sync::mpsc::RecvTimeoutError::Disconnected))
+        ) {
+            return error_reply(
+                api,
+                400,
+                None,
+                None,
+                None,
+                "model server: the gate never opened",
+            );
+        }
+    }
     let mut inner = shared.lock();
     let stream = inner
         .streamed
