@@ -13,6 +13,7 @@ use crate::config::{EnvSnapshot, Settings};
 use crate::report::Reporter;
 use crate::sandbox::container::{ContainerNetwork, DevContainer, Paths};
 use crate::sandbox::env::command_env;
+use crate::sandbox::gitdir::KeptGitDir;
 use crate::workspace::checks::{self, Options, Report};
 use crate::workspace::{detect, devenv};
 use crate::workspace::{CommandRunner, Workspace};
@@ -123,7 +124,12 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
                 Some(v) => container.with_path_prefix(&format!("{v}/bin")),
                 None => container,
             };
-            let container: CommandRunner = std::sync::Arc::new(container);
+            let mut container: CommandRunner = std::sync::Arc::new(container);
+            // The container sees the checkout's .git as well.
+            if let Ok(repo) = crate::git::LocalRepo::open(workspace.root()) {
+                let kept = KeptGitDir::record(repo.common_dir())?;
+                container = KeptGitDir::wrap(container, kept);
+            }
             setup_runner = container.clone();
             container
         } else {

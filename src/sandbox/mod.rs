@@ -8,6 +8,7 @@ pub mod confine;
 pub mod container;
 pub mod containment;
 pub mod env;
+pub mod gitdir;
 pub mod host;
 pub mod launcher;
 pub mod limits;
