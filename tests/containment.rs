@@ -478,7 +478,7 @@ fn a_background_process_cannot_slip_a_workflow_into_the_commit() {
     let w = world(script(&late));
     // "Created the file." (request 4) is answered once the workflow is
     // written: after run_command's own check, before the role's commit.
-    w.model.hold(4, gate);
+    let _arrived = w.model.hold(4, gate);
     let probe = tempfile::tempdir().unwrap();
     let home = probe.path().join("home");
     std::fs::create_dir_all(&home).unwrap();

@@ -255,8 +255,16 @@ struct Inner {
     /// For each request, its place among the requests of every model server
     /// of the process (whose requests overlapped in time).
     arrivals: Vec<u64>,
-    /// Requests (by their index) answered only once their gate opens.
-    holds: Vec<(usize, std::sync::mpsc::Receiver<()>)>,
+    /// Requests (by their index) answered only once their gate opens; each
+    /// tells its arrival first.
+    holds: Vec<Hold>,
+}
+
+/// One held request: told when it arrives, answered when the gate opens.
+struct Hold {
+    index: usize,
+    arrived: std::sync::mpsc::Sender<()>,
+    gate: std::sync::mpsc::Receiver<()>,
 }
 
 /// Requests received by all model servers of this process, in arrival order.
@@ -343,8 +351,19 @@ impl ModelServer {
     /// Answers request number `index` (0-based) only once `gate` receives
     /// (or its sender is dropped): the event a test waits on before Deckhand
     /// may go on. A gate that never opens fails the request after a minute.
-    pub fn hold(&self, index: usize, gate: std::sync::mpsc::Receiver<()>) {
-        self.shared.lock().holds.push((index, gate));
+    /// The returned receiver hears when the request has arrived (and waits).
+    pub fn hold(
+        &self,
+        index: usize,
+        gate: std::sync::mpsc::Receiver<()>,
+    ) -> std::sync::mpsc::Receiver<()> {
+        let (arrived, heard) = std::sync::mpsc::channel();
+        self.shared.lock().holds.push(Hold {
+            index,
+            arrived,
+            gate,
+        });
+        heard
     }
 
     /// Appends a reply to the script.
@@ -564,12 +583,13 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let gate = {
         let mut inner = shared.lock();
         let index = inner.requests.len();
-        let at = inner.holds.iter().position(|(i, _)| *i == index);
-        at.map(|at| inner.holds.remove(at).1)
+        let at = inner.holds.iter().position(|h| h.index == index);
+        at.map(|at| inner.holds.remove(at))
     };
-    if let Some(gate) = gate {
+    if let Some(hold) = gate {
+        let _ = hold.arrived.send(());
         let opened = tokio::task::spawn_blocking(move || {
-            gate.recv_timeout(std::time::Duration::from_secs(60))
+            hold.gate.recv_timeout(std::time::Duration::from_secs(60))
         })
         .await;
         if !matches!(
