@@ -503,10 +503,13 @@ fn with_bot_login_feedback_on_the_apps_own_pr_is_deckhands() {
 }
 
 #[test]
-fn progress_updates_keep_flowing_while_the_push_waits_on_one_async_worker() {
+fn progress_updates_keep_flowing_while_the_push_waits_on_the_only_async_thread() {
     let w = world(simple_script("src/limit.js"));
     // The push is answered only after the progress comment says it is
     // pushing: an update the job can only send while the push is under way.
+    // With one async thread (a current-thread runtime: the job, the
+    // progress updater and every pipe share it), a push run on that thread
+    // instead of the blocking pool holds the update back, and this fails.
     let timed_out = w.gh.hold_until(
         "POST",
         &format!("/{FULL}.git/git-receive-pack"),
@@ -522,7 +525,7 @@ fn progress_updates_keep_flowing_while_the_push_waits_on_one_async_worker() {
         "issues",
         &labeled(&w),
         4201,
-        &[("TOKIO_WORKER_THREADS", "1")],
+        &[("DECKHAND_ASYNC_THREADS", "1")],
     );
     run.assert_status("done");
     assert!(
