@@ -469,11 +469,15 @@ fn a_background_process_cannot_slip_a_workflow_into_the_commit() {
             let _ = opened.send(());
         }
     });
+    // It waits for code's next change (its own loop: the hostile process,
+    // not the test's synchronisation), plants a workflow, then opens the
+    // gate; the command returns once it is running (a FIFO, no polling).
     let late = format!(
-        "env -u DECKHAND_RUN setsid sh -c 'touch \"$TMPDIR/up\"; while [ ! -e src/limit.js ]; do sleep 0.02; done; \
+        "mkfifo \"$TMPDIR/up\"; env -u DECKHAND_RUN setsid sh -c 'echo up > \"$TMPDIR/up\"; \
+         while [ ! -e src/limit.js ]; do sleep 0.02; done; \
          mkdir -p .github/workflows && echo \"on: push # planted-late-0043\" > .github/workflows/late.yml \
-         && curl -s -m 5 http://127.0.0.1:{port}/' > \"$TMPDIR/late.log\" 2>&1 < /dev/null & \
-         while [ ! -e \"$TMPDIR/up\" ]; do sleep 0.01; done; echo started"
+         && curl -s -m 5 http://127.0.0.1:{port}/' > /dev/null 2>&1 < /dev/null & \
+         read up < \"$TMPDIR/up\"; echo \"started: $up\""
     );
     let w = world(script(&late));
     // "Created the file." (request 4) is answered once the workflow is
