@@ -3,7 +3,8 @@
 //! level holds (egress proxy, and Landlock for commands that skip it);
 //! commands cannot write outside the worktree or read Deckhand's home or
 //! the workspace checkout's credentials; a fork burst hits the process
-//! limit; a root command user is refused.
+//! limit; a root command user is refused; with `allow_workflow_changes`
+//! workflow edits are committed (the commit path reverts them otherwise).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -347,4 +348,36 @@ fn udp_does_not_leave_on_a_closed_network() {
         "a datagram arrived: {got:?}\n{sent}"
     );
     assert!(!sent.contains("udp-exit=0"), "{sent}");
+}
+
+#[test]
+fn with_allow_workflow_changes_a_workflow_edit_is_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(dir.path(), "true", "allow_workflow_changes: true\n");
+    let server = ModelServer::start(script(
+        vec![Reply::tool(
+            "write_file",
+            json!({"path": ".github/workflows/ci.yml", "content": "on: push # allowed-0044\n"}),
+        )],
+        &["printf 'on: pull_request\\n' > .github/workflows/lint.yml && echo wrote"],
+    ));
+    let out = run(&server, &repo, &[]);
+    out.assert_code(0);
+    server.assert_finished();
+    assert!(!out.stderr.contains("reverted"), "{}", out.stderr);
+    let branch = task_branch(&repo);
+    assert_eq!(
+        git(
+            &repo,
+            &["show", &format!("{branch}:.github/workflows/ci.yml")]
+        ),
+        "on: push # allowed-0044"
+    );
+    assert_eq!(
+        git(
+            &repo,
+            &["show", &format!("{branch}:.github/workflows/lint.yml")]
+        ),
+        "on: pull_request"
+    );
 }
