@@ -14,6 +14,7 @@ pub mod job;
 pub mod learning;
 pub mod offload;
 pub mod progress;
+pub mod remembered;
 pub mod route;
 pub mod team;
 pub mod tracking;
@@ -279,7 +280,7 @@ async fn handle(
     };
     let github = GitHub::new(&runner.api_url, &token)?.with_redactor(redactor.clone());
     let identity = identity::Identity::resolve(&github, inputs.bot_login.as_deref()).await?;
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         identity,
         github,
         env: env.with(overlay),
@@ -298,6 +299,15 @@ async fn handle(
             _ => None,
         },
     };
+
+    // A GitHub App's bot, learned by an earlier job, is trusted from the
+    // start: this job knows its own markers before it writes a comment.
+    if !ctx.identity.is_known() {
+        if let Some(login) = remembered::recall(&ctx).await {
+            ctx.identity = identity::Identity::assumed(&login);
+        }
+    }
+    let ctx = ctx;
 
     // Deckhand's own comments and replies (its marker, from its account)
     // never trigger it, whatever the token.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::conversation::{self, AgentError, RoleEnd, RoleState, Shared};
 use crate::agent::session::{Limit, Session};
+use crate::agent::tools::workflows;
 use crate::agent::verify::{self, Interrupt, VerifyReport};
 use crate::agent::{held, prompts, AgentRole};
 use crate::git;
@@ -124,47 +125,47 @@ impl TaskState {
     }
 
     /// Commits the worktree's changes, if any, with a message that says
-    /// what and why; files the secret scan flags are held back.
+    /// what and why; files the secret scan flags are held back, and
+    /// workflow changes the task may not make are reverted first (a process
+    /// left running may have written them after its command's own check).
     pub fn commit(&mut self, s: &Session, note: &str) -> Result<(), AgentError> {
-        let message = s
-            .redactor
-            .redact(&commit_message(&self.spec, &self.code_summary, note))
-            .into_owned();
-        let author = (self.author.0.as_str(), self.author.1.as_str());
-        let scanner = Scanner::new(&s.redactor);
-        let (committed, hits) =
-            held::commit_scanned(s.workspace.root(), &self.branch, author, &message, &scanner)?;
-        self.held(s, hits);
-        self.committed(s, committed, &message);
+        let work = self.commit_work(s, note);
+        let done = work.run()?;
+        self.record(s, done);
         Ok(())
     }
 
     /// [`TaskState::commit`] off the async workers (git walks the tree).
     pub async fn commit_async(&mut self, s: &Session, note: &str) -> Result<(), AgentError> {
-        let message = s
-            .redactor
-            .redact(&commit_message(&self.spec, &self.code_summary, note))
-            .into_owned();
-        let (root, branch, author, text) = (
-            s.workspace.root().to_path_buf(),
-            self.branch.clone(),
-            self.author.clone(),
-            message.clone(),
-        );
-        let scanner = Scanner::new(&s.redactor);
-        let (committed, hits) = blocking(move || {
-            held::commit_scanned(
-                &root,
-                &branch,
-                (author.0.as_str(), author.1.as_str()),
-                &text,
-                &scanner,
-            )
-        })
-        .await?;
-        self.held(s, hits);
-        self.committed(s, committed, &message);
+        let work = self.commit_work(s, note);
+        let done = blocking(move || work.run()).await?;
+        self.record(s, done);
         Ok(())
+    }
+
+    fn commit_work(&self, s: &Session, note: &str) -> CommitWork {
+        CommitWork {
+            root: s.workspace.root().to_path_buf(),
+            owner: s.workspace.owner(),
+            guard_workflows: !s.limits.allow_workflow_changes,
+            branch: self.branch.clone(),
+            author: self.author.clone(),
+            message: s
+                .redactor
+                .redact(&commit_message(&self.spec, &self.code_summary, note))
+                .into_owned(),
+            scanner: Scanner::new(&s.redactor),
+        }
+    }
+
+    fn record(&mut self, s: &Session, done: CommitDone) {
+        for path in &done.reverted {
+            s.progress(&format!(
+                "↩️ reverted {path} before committing: changes to .github/workflows/ are not allowed for this task"
+            ));
+        }
+        self.held(s, done.hits);
+        self.committed(s, done.commit, &done.message);
     }
 
     /// Keeps what the scan held back for verify and the report.
@@ -204,6 +205,53 @@ impl TaskState {
             .iter()
             .map(|r| r.failure_report(&self.baseline))
             .collect()
+    }
+}
+
+/// One commit of the worktree, ready to run on any thread.
+struct CommitWork {
+    root: std::path::PathBuf,
+    owner: Option<(u32, u32)>,
+    /// Put `.github/workflows/` back as HEAD has it before committing.
+    guard_workflows: bool,
+    branch: String,
+    author: (String, String),
+    message: String,
+    scanner: Scanner,
+}
+
+/// What a [`CommitWork`] did.
+struct CommitDone {
+    commit: Option<String>,
+    hits: Vec<Hit>,
+    reverted: Vec<String>,
+    message: String,
+}
+
+impl CommitWork {
+    fn run(self) -> Result<CommitDone, git::GitError> {
+        let reverted = if self.guard_workflows {
+            workflows::revert(&self.root, self.owner).map_err(|e| git::GitError::Io {
+                context: format!("revert {}", workflows::WORKFLOWS),
+                source: std::io::Error::other(e),
+            })?
+        } else {
+            Vec::new()
+        };
+        let author = (self.author.0.as_str(), self.author.1.as_str());
+        let (commit, hits) = held::commit_scanned(
+            &self.root,
+            &self.branch,
+            author,
+            &self.message,
+            &self.scanner,
+        )?;
+        Ok(CommitDone {
+            commit,
+            hits,
+            reverted,
+            message: self.message,
+        })
     }
 }
 

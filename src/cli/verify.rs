@@ -14,6 +14,7 @@ use crate::report::Reporter;
 use crate::sandbox::container::Paths;
 use crate::sandbox::devstart;
 use crate::sandbox::env::command_env;
+use crate::sandbox::gitdir::KeptGitDir;
 use crate::workspace::checks::{self, Options, Report};
 use crate::workspace::detect;
 use crate::workspace::{CommandRunner, Workspace};
@@ -100,8 +101,18 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
         dev_env = Some(started.env);
         match started.launchers {
             Some(launchers) => {
-                setup_runner = launchers.setup;
-                launchers.agent
+                // The container sees the checkout's .git as well.
+                match crate::git::LocalRepo::open(workspace.root()) {
+                    Ok(repo) => {
+                        let kept = KeptGitDir::record(repo.common_dir())?;
+                        setup_runner = KeptGitDir::wrap(launchers.setup, kept.clone());
+                        KeptGitDir::wrap(launchers.agent, kept)
+                    }
+                    Err(_) => {
+                        setup_runner = launchers.setup;
+                        launchers.agent
+                    }
+                }
             }
             None => {
                 reporter.progress("🐳 dev container: none declared; commands run here");
