@@ -11,11 +11,10 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use common::memory::{plain, plant, rule_file, MEMORY_BRANCH as BRANCH};
 use common::{deckhand_cmd, output, RunResult};
 use serde::Deserialize;
 use support::repos::{commit_tree, git};
-
-const BRANCH: &str = "deckhand/memory";
 
 /// A checkout of `acme/user-service` with files in several languages, and
 /// a bare repository holding its memory branch.
@@ -88,31 +87,7 @@ impl World {
 
     /// Commits `files` onto the memory branch by hand, as a person editing it would.
     fn plant(&self, files: &[(String, String)]) {
-        let work = self._dir.path().join("plant");
-        let _ = std::fs::remove_dir_all(&work);
-        git(
-            self._dir.path(),
-            &[
-                "clone",
-                "-q",
-                self.bare.to_str().unwrap(),
-                work.to_str().unwrap(),
-            ],
-        );
-        let has_branch = !git(&work, &["ls-remote", "origin", BRANCH]).is_empty();
-        if has_branch {
-            git(&work, &["checkout", "-q", BRANCH]);
-        } else {
-            git(&work, &["checkout", "-q", "--orphan", BRANCH]);
-        }
-        for (path, content) in files {
-            let full = work.join(path);
-            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-            std::fs::write(full, content).unwrap();
-        }
-        git(&work, &["add", "-A"]);
-        git(&work, &["commit", "-qm", "Edit rules by hand"]);
-        git(&work, &["push", "-q", "origin", BRANCH]);
+        plant(&self.bare, &self._dir.path().join("plant"), files);
     }
 
     /// `(parents, subject)` of each memory commit, newest first.
@@ -125,16 +100,6 @@ impl World {
             })
             .collect()
     }
-}
-
-fn rule_file(id: &str, scope: &str, status: &str, extra: &str, text: &str) -> (String, String) {
-    (
-        format!("rules/{id}.md"),
-        format!(
-            "---\nid: {id}\nscope: {scope}\nstatus: {status}\nsource: local:fixture\n\
-author: fixture (owner)\ncreated: 2026-01-01T00:00:00Z\n{extra}---\n{text}\n"
-        ),
-    )
 }
 
 /// Starts every command, then waits for all.
@@ -157,24 +122,6 @@ fn all_at_once(cmds: Vec<Command>) -> Vec<RunResult> {
             }
         })
         .collect()
-}
-
-/// `text` without terminal colour codes.
-fn plain(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn ids(v: &serde_json::Value) -> Vec<String> {
