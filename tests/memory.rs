@@ -498,3 +498,48 @@ fn recall_puts_the_right_rule_in_the_top_three_for_18_of_20_queries() {
         misses.len()
     );
 }
+
+#[test]
+fn a_corrupt_rule_cache_is_ignored_with_a_warning_naming_it() {
+    let w = World::new();
+    w.plant(&[rule_file(
+        "r-0000000a",
+        "org",
+        "active",
+        "",
+        "Return API errors as JSON with an error code.",
+    )]);
+    let recall = || w.run(&["recall", "--task", "API error codes", "--json"]);
+    let first = recall();
+    first.assert_code(0);
+    let cold: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+    assert_eq!(cold["warm"], false);
+    let caches: Vec<PathBuf> = std::fs::read_dir(w.repo.join(".git/deckhand/memory-cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("rules-cache.json"))
+        .collect();
+    assert_eq!(caches.len(), 1, "{caches:?}");
+    let warm: serde_json::Value = serde_json::from_str(&recall().stdout).unwrap();
+    assert_eq!(warm["warm"], true);
+
+    std::fs::write(&caches[0], "{\"version\": 2, \"tree\": ").unwrap();
+    let r = recall();
+    r.assert_code(0);
+    let read: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(read["warm"], false);
+    assert_eq!(ids(&read["rules"]), vec!["r-0000000a"]);
+    let stderr = plain(&r.stderr);
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("rule cache is corrupt"))
+        .unwrap_or_else(|| panic!("no warning: {stderr}"));
+    assert!(
+        warning.contains(&format!("file={}", caches[0].display())),
+        "{warning}"
+    );
+    // Rewritten: the next recall is warm again, and quiet.
+    let again = recall();
+    assert!(!again.stderr.contains("rule cache"), "{}", again.stderr);
+    let again: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(again["warm"], true);
+}

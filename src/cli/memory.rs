@@ -400,7 +400,7 @@ fn recall_for(
         top_k: top,
         token_budget: budget,
     };
-    let result = recall::recall(&catalog.rules, &q);
+    let result = catalog.recall(&q);
     for s in &result.stale {
         tracing::warn!(rule = %s.id, evidence = %s.evidence, "rule is stale: its evidence file is gone; not used");
     }
