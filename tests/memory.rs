@@ -255,7 +255,7 @@ fn planted_injection_and_malformed_rule_files_are_skipped_with_a_warning() {
     assert_eq!(
         v["skipped"],
         serde_json::json!({
-            "rules/r-0000000b.md": "rule r-0000000b refused by the injection check: tells the model to ignore or override its instructions (\"Ignore previous instructions\")",
+            "rules/r-0000000b.md": "rules/r-0000000b.md: field `text`: rule r-0000000b refused by the injection check: tells the model to ignore or override its instructions (\"Ignore previous instructions\")",
             "rules/r-0000000c.md": "rules/r-0000000c.md: field `status`: `maybe` is not active or proposed",
         })
     );

@@ -485,7 +485,7 @@ fn scenario_5_injected_feedback_makes_no_rule_and_a_planted_one_is_skipped_on_re
     assert_eq!(skipped.len(), 2, "{stderr}");
     assert!(
         skipped[0].contains("file=rules/r-0000000b.md")
-            && skipped[0].contains("refused by the injection check"),
+            && skipped[0].contains("field `text`: rule r-0000000b refused by the injection check"),
         "{stderr}"
     );
     assert!(

@@ -67,6 +67,7 @@ pub fn load(
     redactor: &Redactor,
     cache_dir: Option<&Path>,
 ) -> Result<Catalog, MemoryError> {
+    let started = std::time::Instant::now();
     let Some(tree) = store.dir_tree(RULES_DIR)? else {
         return Ok(Catalog::default());
     };
@@ -101,6 +102,12 @@ pub fn load(
             *terms = recall::terms(rule);
         }
     }
+    tracing::debug!(
+        rules = cache.rules.len(),
+        warm,
+        ms = started.elapsed().as_millis(),
+        "rules read"
+    );
     Ok(Catalog {
         rules: cache.rules,
         terms: cache.terms,
@@ -143,10 +150,12 @@ fn read_tree(
             }
         };
         if let Err(refusal) = guard::check(&rule.text) {
-            skipped.push(skip(format!(
-                "rule {} refused by the injection check: {refusal}",
-                rule.id
-            )));
+            let e = super::rules::RuleError {
+                file: file.clone(),
+                field: "text".into(),
+                problem: format!("rule {} refused by the injection check: {refusal}", rule.id),
+            };
+            skipped.push(skip(e.to_string()));
             continue;
         }
         files.push(rule);
