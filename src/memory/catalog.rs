@@ -252,9 +252,11 @@ author: me (owner)\ncreated: 2026-01-01T00:00:00Z\n---\n{text}\n"
         c.rules.iter().map(|r| r.id.as_str()).collect()
     }
 
+    type Ranked = Vec<(String, f64)>;
+
     /// What `task` recalls, as (id, score) pairs: from the catalog's
     /// cached terms, and from terms computed on the spot.
-    fn recalled(c: &Catalog, task: &str) -> (Vec<(String, f64)>, Vec<(String, f64)>) {
+    fn recalled(c: &Catalog, task: &str) -> (Ranked, Ranked) {
         let languages = BTreeSet::new();
         let exists = |_: &str| true;
         let q = Query {
@@ -266,9 +268,8 @@ author: me (owner)\ncreated: 2026-01-01T00:00:00Z\n---\n{text}\n"
             top_k: 5,
             token_budget: 1000,
         };
-        let pairs = |r: Recall| -> Vec<(String, f64)> {
-            r.rules.into_iter().map(|r| (r.rule.id, r.score)).collect()
-        };
+        let pairs =
+            |r: Recall| -> Ranked { r.rules.into_iter().map(|r| (r.rule.id, r.score)).collect() };
         (pairs(c.recall(&q)), pairs(recall::recall(&c.rules, &q)))
     }
 
