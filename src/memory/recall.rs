@@ -186,8 +186,9 @@ fn rank(rules: &[Rule], terms: Option<&[String]>, q: &Query<'_>) -> Recall {
         .iter()
         .map(|(_, _, _, doc)| doc.split(' ').filter(|t| !t.is_empty()));
     let scores = bm25::scores(docs, &query);
-    let mut ranked: Vec<Recalled> = candidates
-        .into_iter()
+    // Ranked by index: only the rules chosen are cloned.
+    let mut ranked: Vec<(&Rule, &String, f64)> = candidates
+        .iter()
         .zip(scores)
         .filter_map(|((rule, matched, weight, _), score)| {
             // A path rule matched a touched file: relevant even without shared words.
@@ -198,28 +199,24 @@ fn rank(rules: &[Rule], terms: Option<&[String]>, q: &Query<'_>) -> Recall {
             } else {
                 return None;
             };
-            Some(Recalled {
-                rule: rule.clone(),
-                score: (score * 1000.0).round() / 1000.0,
-                matched,
-            })
+            Some((*rule, matched, (score * 1000.0).round() / 1000.0))
         })
         .collect();
-    ranked.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| a.rule.id.cmp(&b.rule.id))
-    });
+    ranked.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.id.cmp(&b.0.id)));
     let mut budget = q.token_budget;
     let mut chosen = Vec::new();
-    for r in ranked {
+    for (rule, matched, score) in ranked {
         if chosen.len() == q.top_k {
             break;
         }
-        let cost = token_cost(&r.rule);
+        let cost = token_cost(rule);
         if cost <= budget {
             budget -= cost;
-            chosen.push(r);
+            chosen.push(Recalled {
+                rule: rule.clone(),
+                score,
+                matched: matched.clone(),
+            });
         }
     }
     stale.sort_by(|a, b| a.id.cmp(&b.id));
