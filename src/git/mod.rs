@@ -5,6 +5,7 @@
 pub mod guard;
 pub mod protect;
 pub mod remote;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 
@@ -270,8 +271,10 @@ pub struct FileChange {
 /// Makes git2 read no configuration of the user's or the machine's
 /// (global, XDG, system): Deckhand's git is its own, whatever a command
 /// writes into `$HOME/.gitconfig`. Call once, before any repository is
-/// opened.
+/// opened: it also initialises libgit2 with the CA bundle deferred to the
+/// first network operation (`tls`).
 pub fn isolate_config() -> Result<(), GitError> {
+    tls::init_lazily();
     for level in [
         git2::ConfigLevel::System,
         git2::ConfigLevel::XDG,

@@ -59,6 +59,7 @@ impl Remote {
     /// The token goes only to this remote's own URL: never to one that
     /// configuration (`insteadOf`, a changed remote) led git to instead.
     fn callbacks(&self) -> RemoteCallbacks<'_> {
+        super::tls::load_certs();
         let mut callbacks = RemoteCallbacks::new();
         let mut offered = false;
         callbacks.credentials(move |url, _user, allowed| {

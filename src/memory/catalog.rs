@@ -2,25 +2,21 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
+use super::cache::{self, Header, RuleCache};
 use super::recall::{self, Query, Recall};
 use super::rules::{Rule, RULES_DIR};
 use super::{guard, MemoryError, MemoryStore};
 use crate::sandbox::Redactor;
 
-/// Bump when parsing, the injection check or the BM25 terms change, so old
-/// caches are not trusted.
-const CACHE_VERSION: u32 = 2;
-/// The cache's file name in the cache directory.
-pub const CACHE_FILE: &str = "rules-cache.json";
+pub use super::cache::Skipped;
 
-/// A rule file that was not used, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Skipped {
-    pub file: String,
-    pub reason: String,
-}
+/// Bump when parsing, the injection check, the BM25 terms or the cache's
+/// layout change, so old caches are not trusted.
+const CACHE_VERSION: u32 = 3;
+/// The cache's file name in the cache directory.
+pub const CACHE_FILE: &str = "rules-cache.bin";
+/// The JSON cache of earlier versions, removed when a new cache is written.
+const OLD_CACHE_FILE: &str = "rules-cache.json";
 
 /// The rules of one snapshot.
 #[derive(Debug, Clone, Default)]
@@ -48,17 +44,6 @@ impl Catalog {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct CacheFile {
-    version: u32,
-    tree: String,
-    /// The rules as parsed (they passed the check).
-    rules: Vec<Rule>,
-    /// `recall::terms` of each rule, in the same order.
-    terms: Vec<String>,
-    skipped: Vec<Skipped>,
-}
-
 /// Reads `rules/*.md` from the store's snapshot. With `cache_dir`, parsed
 /// rules are kept there keyed by the `rules/` tree's id, so a second read of
 /// an unchanged branch skips git and YAML.
@@ -80,7 +65,7 @@ pub fn load(
         None => {
             let (mut rules, skipped) = read_tree(store, &tree)?;
             rules.sort_by(|a, b| a.id.cmp(&b.id));
-            let cache = CacheFile {
+            let cache = RuleCache {
                 version: CACHE_VERSION,
                 tree: tree_id,
                 terms: rules.iter().map(recall::terms).collect(),
@@ -165,8 +150,8 @@ fn read_tree(
 
 /// The cache for `tree`, if there is one. A cache of another tree or
 /// version is outdated (silently replaced); one that cannot be read or
-/// parsed is ignored with a warning naming it, never an error.
-fn read_cache(path: &Path, tree: &str) -> Option<CacheFile> {
+/// decoded is ignored with a warning naming it, never an error.
+fn read_cache(path: &Path, tree: &str) -> Option<RuleCache> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
@@ -175,35 +160,35 @@ fn read_cache(path: &Path, tree: &str) -> Option<CacheFile> {
             return None;
         }
     };
-    let cache: CacheFile = match serde_json::from_slice(&bytes) {
-        Ok(cache) => cache,
+    let corrupt = |e: cache::CacheError| {
+        tracing::warn!(file = %path.display(), error = %e, "rule cache is corrupt; ignored, reading the rules from git");
+    };
+    match cache::header(&bytes, CACHE_VERSION, tree) {
+        Ok(Header::Current) => {}
+        Ok(Header::Outdated) => return None,
         Err(e) => {
-            tracing::warn!(file = %path.display(), error = %e, "rule cache is corrupt; ignored, reading the rules from git");
+            corrupt(e);
             return None;
         }
-    };
-    if cache.version != CACHE_VERSION || cache.tree != tree {
-        return None;
     }
-    if cache.terms.len() != cache.rules.len() {
-        tracing::warn!(file = %path.display(), "rule cache is corrupt (terms do not match the rules); ignored, reading the rules from git");
-        return None;
+    match cache::decode(&bytes) {
+        Ok(cache) => Some(cache),
+        Err(e) => {
+            corrupt(e);
+            None
+        }
     }
-    Some(cache)
 }
 
 /// Best effort: a cache that cannot be written only costs time.
-fn write_cache(path: &PathBuf, cache: &CacheFile) {
+fn write_cache(path: &PathBuf, cache: &RuleCache) {
     let write = || -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = tempfile::NamedTempFile::new_in(path.parent().unwrap_or(Path::new(".")))?;
-        let mut out = std::io::BufWriter::new(tmp.as_file());
-        serde_json::to_writer(&mut out, cache).map_err(std::io::Error::other)?;
-        std::io::Write::flush(&mut out)?;
-        drop(out);
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, &cache::encode(cache))?;
         tmp.persist(path).map_err(|e| e.error)?;
+        let _ = std::fs::remove_file(dir.join(OLD_CACHE_FILE));
         Ok(())
     };
     if let Err(e) = write() {

@@ -1,6 +1,7 @@
 //! The memory branch: learned rules and task checkpoints, one file per item, on a branch of a config repo, written concurrently-safe.
 
 pub mod bm25;
+mod cache;
 pub mod catalog;
 pub mod edits;
 pub mod guard;
