@@ -516,13 +516,15 @@ fn a_corrupt_rule_cache_is_ignored_with_a_warning_naming_it() {
     assert_eq!(cold["warm"], false);
     let caches: Vec<PathBuf> = std::fs::read_dir(w.repo.join(".git/deckhand/memory-cache"))
         .unwrap()
-        .map(|e| e.unwrap().path().join("rules-cache.json"))
+        .map(|e| e.unwrap().path().join("rules-cache.bin"))
         .collect();
     assert_eq!(caches.len(), 1, "{caches:?}");
     let warm: serde_json::Value = serde_json::from_str(&recall().stdout).unwrap();
     assert_eq!(warm["warm"], true);
 
-    std::fs::write(&caches[0], "{\"version\": 2, \"tree\": ").unwrap();
+    // Cut in the middle of a rule: the file still starts like a cache.
+    let bytes = std::fs::read(&caches[0]).unwrap();
+    std::fs::write(&caches[0], &bytes[..bytes.len() - 10]).unwrap();
     let r = recall();
     r.assert_code(0);
     let read: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();

@@ -53,16 +53,21 @@ pub fn load(
     cache_dir: Option<&Path>,
 ) -> Result<Catalog, MemoryError> {
     let started = std::time::Instant::now();
-    let Some(tree) = store.dir_tree(RULES_DIR)? else {
+    // The tree's id is enough to find its cache; the tree itself (10,000
+    // entries) is read only when the rules are.
+    let Some(tree_oid) = store.dir_tree_id(RULES_DIR)? else {
         return Ok(Catalog::default());
     };
-    let tree_id = tree.id().to_string();
+    let tree_id = tree_oid.to_string();
     let cache_path = cache_dir.map(|d| d.join(CACHE_FILE));
     let cached = cache_path.as_deref().and_then(|p| read_cache(p, &tree_id));
     let warm = cached.is_some();
     let mut cache = match cached {
         Some(c) => c,
         None => {
+            let Some(tree) = store.dir_tree(RULES_DIR)? else {
+                return Ok(Catalog::default());
+            };
             let (mut rules, skipped) = read_tree(store, &tree)?;
             rules.sort_by(|a, b| a.id.cmp(&b.id));
             let cache = RuleCache {

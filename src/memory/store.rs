@@ -241,6 +241,20 @@ impl MemoryStore {
             .and_then(|entry| self.repo.raw().find_tree(entry.id()).ok()))
     }
 
+    /// The id of the tree at `dir` of the last fetched tip, when it is a
+    /// directory, without reading that tree.
+    pub fn dir_tree_id(&self, dir: &str) -> Result<Option<Oid>, MemoryError> {
+        validate_path(dir)?;
+        let Some(root) = self.tip_tree()? else {
+            return Ok(None);
+        };
+        Ok(root
+            .get_path(Path::new(dir))
+            .ok()
+            .filter(|entry| entry.kind() == Some(git2::ObjectType::Tree))
+            .map(|entry| entry.id()))
+    }
+
     /// Paths of all files under `dir` (recursively; `""` for the whole
     /// branch), sorted.
     pub fn list(&self, dir: &str) -> Result<Vec<String>, MemoryError> {

@@ -24,6 +24,9 @@ pub struct TaskContext {
     stable_docs: Vec<String>,
     /// Every rule of the memory branch that passed the checks on read.
     rules: Vec<Rule>,
+    /// Each rule's BM25 terms (`recall::terms`), tokenised once per task
+    /// rather than at each role's start.
+    terms: Vec<String>,
     /// Languages of the repository's files.
     languages: BTreeSet<String>,
     /// Every rule the task got so far, and the stale ones set aside.
@@ -58,6 +61,7 @@ impl TaskContext {
             repo: p.repo,
             base_commit: p.base_commit,
             stable_docs: p.stable_docs,
+            terms: p.rules.iter().map(recall::terms).collect(),
             rules: p.rules,
             languages: p.languages,
             applied: p.applied,
@@ -136,8 +140,9 @@ impl TaskContext {
             }
         }
         let exists = |p: &str| is_plain(p) && root.join(p).exists();
-        let found = recall::recall(
+        let found = recall::recall_indexed(
             &self.rules,
+            &self.terms,
             &Query {
                 task: &spec.task,
                 repo: Some(&self.repo),
