@@ -11,6 +11,9 @@
 #   RUNS=5                           timed runs of each
 #   RULES=10000                      rules on the branch
 #   DECKHAND=target/release/deckhand the binary; set it to skip the build
+#   BENCH_DIR=                       build the repositories there and keep
+#                                    them (to time other builds against the
+#                                    same ones, e.g. with farm-bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-5}"
@@ -20,8 +23,14 @@ if [ -z "${DECKHAND:-}" ]; then
   DECKHAND="$PWD/target/release/deckhand"
 fi
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+if [ -n "${BENCH_DIR:-}" ]; then
+  work="$BENCH_DIR"
+  rm -rf "$work/service" "$work/no-rules"
+  mkdir -p "$work"
+else
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
 repo="$work/service"
 mkdir -p "$repo/src"
 echo 'print(1)' > "$repo/src/app.py"

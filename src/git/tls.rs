@@ -43,7 +43,10 @@ pub fn init_lazily() {
     // SAFETY: called at start-up, before any other thread uses libgit2, and
     // the value read changes nothing.
     let init = unsafe { git2::opts::get_mwindow_size() };
-    restore(CERT_FILE, probe.cert_file.as_ref().map(Into::into).or(before));
+    restore(
+        CERT_FILE,
+        probe.cert_file.as_ref().map(Into::into).or(before),
+    );
     if let Some(dir) = &probe.cert_dir {
         std::env::set_var(CERT_DIR, dir);
     }

@@ -43,6 +43,7 @@ pub struct CacheError {
 }
 
 /// What a cache file's header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Header {
     /// Another version or tree: outdated, not corrupt.
     Outdated,
@@ -75,7 +76,11 @@ pub fn encode(cache: &RuleCache) -> Vec<u8> {
         out.extend_from_slice(&rule.created.timestamp_subsec_nanos().to_le_bytes());
         put_str(
             &mut out,
-            &rule.evidence.as_ref().map(Evidence::to_string).unwrap_or_default(),
+            &rule
+                .evidence
+                .as_ref()
+                .map(Evidence::to_string)
+                .unwrap_or_default(),
         );
         put_str(&mut out, rule.replaces.as_deref().unwrap_or_default());
         put_str(&mut out, &rule.text);
@@ -308,17 +313,13 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
-        let e = header(b"{\"version\": 2}", 3, "abc123").err().unwrap();
+        let e = header(b"{\"version\": 2}", 3, "abc123").unwrap_err();
         assert_eq!(e.field, "magic");
         let mut extra = bytes.clone();
         extra.push(0);
         assert_eq!(decode(&extra).unwrap_err().field, "end");
         // The first rule's status byte comes right after its id.
-        let at = bytes
-            .windows(10)
-            .position(|w| w == b"r-0000000a")
-            .unwrap()
-            + 10;
+        let at = bytes.windows(10).position(|w| w == b"r-0000000a").unwrap() + 10;
         let mut bad = bytes.clone();
         bad[at] = 7;
         let e = decode(&bad).unwrap_err();
