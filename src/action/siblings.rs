@@ -1,0 +1,224 @@
+//! Feedback shared by a campaign's siblings: an active rule learned on one
+//! campaign PR is dispatched to every open sibling PR, and a sibling's job
+//! applies it to its PR and replies naming the rule and where it came from.
+
+use anyhow::Context as _;
+
+use super::job::{self, Job, JobKind, Outputs};
+use super::route::Feedback;
+use super::{feedback, team, Ctx};
+use crate::agent::learn::Learned;
+use crate::campaign::status::State;
+use crate::campaign::store::CampaignStore;
+use crate::github::client::RepoRef;
+use crate::memory::rules::Status;
+use crate::report::workflow;
+use crate::task::id::new_task_id;
+
+/// The workflow, in the config repository, that applies a rule to a
+/// sibling (inputs `repository`, `pull_request`, `deckhand_rule`).
+pub const WORKFLOW: &str = "deckhand-dispatch.yml";
+
+/// The marker a campaign's pull request carries in its body.
+pub const CAMPAIGN_MARKER: &str = "<!-- deckhand:campaign-pr id=";
+
+/// The campaign a PR body names.
+pub fn campaign_of(body: &str) -> Option<&str> {
+    let rest = &body[body.find(CAMPAIGN_MARKER)? + CAMPAIGN_MARKER.len()..];
+    let id = rest[..rest.find(" -->")?].trim();
+    crate::campaign::is_valid_campaign_id(id).then_some(id)
+}
+
+/// A sibling pull request a rule was sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub repository: String,
+    pub pr: u64,
+    pub rule: String,
+}
+
+/// Whether a record's pull request is still open for changes.
+fn open(state: State) -> bool {
+    matches!(
+        state,
+        State::PrOpen | State::ChecksFailing | State::NeedsReview
+    )
+}
+
+/// Dispatches [`WORKFLOW`] in the config repository once for every open
+/// sibling of `campaign` (every repository but this one) and every active
+/// rule of `learned`. Proposed rules wait for their approval.
+pub async fn spread(ctx: &Ctx, campaign: &str, learned: &[Learned]) -> anyhow::Result<Vec<Sent>> {
+    let active: Vec<&Learned> = learned
+        .iter()
+        .filter(|r| r.status == Status::Active)
+        .collect();
+    if active.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = job::memory_at(ctx)?;
+    let records = CampaignStore::new(at.open().await?)
+        .records(campaign)
+        .with_context(|| format!("the status records of campaign {campaign}"))?;
+    let home: RepoRef = at
+        .repo
+        .parse()
+        .with_context(|| format!("config repository `{}`", at.repo))?;
+    let git_ref = ctx.github.repository(&home).await?.default_branch;
+    let this = ctx.repo.to_string();
+    let mut sent = Vec::new();
+    for record in records {
+        let Some(pr) = record.pr_number else { continue };
+        if record.repository == this || !open(record.state) {
+            continue;
+        }
+        for rule in &active {
+            let mut inputs = serde_json::Map::new();
+            for (k, v) in [
+                ("repository", record.repository.clone()),
+                ("pull_request", pr.to_string()),
+                ("deckhand_rule", rule.id.clone()),
+            ] {
+                inputs.insert(k.into(), serde_json::Value::String(v));
+            }
+            ctx.github
+                .dispatch_workflow(&home, WORKFLOW, &git_ref, &inputs)
+                .await
+                .with_context(|| {
+                    format!(
+                        "dispatching {WORKFLOW} in {home} for {}#{pr}",
+                        record.repository
+                    )
+                })?;
+            println!(
+                "Deckhand: sent rule {} to sibling {}#{pr} of campaign {campaign}.",
+                rule.id, record.repository
+            );
+            sent.push(Sent {
+                repository: record.repository.clone(),
+                pr,
+                rule: rule.id.clone(),
+            });
+        }
+    }
+    Ok(sent)
+}
+
+/// The reply lines that say where the rules went.
+pub fn reply_section(sent: &[Sent]) -> String {
+    if sent.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\n**Sent to the campaign's open sibling pull requests**\n");
+    for x in sent {
+        s.push_str(&format!("- `{}` → {}#{}\n", x.rule, x.repository, x.pr));
+    }
+    s
+}
+
+/// Applies team rule `rule_id` to PR `pr` of this repository (a sibling's
+/// dispatch): a fix on the PR's branch, verified, and a reply naming the
+/// rule and its source. Nothing is learned: the rule is already stored.
+pub async fn apply(ctx: &Ctx, pr: u64, rule_id: &str) -> anyhow::Result<Outputs> {
+    let pull = ctx.github.pull(&ctx.repo, pr).await?;
+    if let Some(why) = feedback::not_deckhands(&pull, &ctx.repo, &ctx.identity) {
+        println!("Deckhand: nothing to do: {why}.");
+        return Ok(Outputs::skipped(&why));
+    }
+    let at = job::memory_at(ctx)?;
+    let rules = team::read(&at, &ctx.redactor).await;
+    let rule = rules
+        .into_iter()
+        .find(|r| r.id == rule_id)
+        .with_context(|| {
+            format!(
+                "team rule `{rule_id}` is not on {}:{} (or was refused when read)",
+                at.repo, at.branch
+            )
+        })?;
+    if rule.status != Status::Active {
+        anyhow::bail!(
+            "team rule `{rule_id}` is {}, not active: it reaches siblings once approved",
+            rule.status.as_str()
+        );
+    }
+    let body = pull.body.clone().unwrap_or_default();
+    let branch = pull.head_ref.clone();
+    let id = job::task_of_pr(&body)
+        .unwrap_or_else(|| new_task_id(&format!("{}\n{branch}", ctx.repo), |_| false));
+    let task = format!(
+        "Apply a team rule to pull request #{pr} (\"{}\") on branch `{branch}`.\n\n\
+         The rule was learned from a review of a sibling pull request of the same campaign ({}):\n> {}\n\n\
+         Change this pull request's work only where the rule asks for it, keep the tests passing, and say what you changed.",
+        pull.title,
+        rule.source,
+        rule.text.trim().replace('\n', "\n> ")
+    );
+    let outputs = job::run(
+        ctx,
+        Job {
+            id,
+            branch,
+            title: pull.title.clone(),
+            task,
+            issue: None,
+            resume: None,
+            unread: 0,
+            continuations: 0,
+            kind: JobKind::Feedback {
+                pr,
+                base: pull.base_ref.clone(),
+                feedback: Feedback::Rule {
+                    id: rule.id.clone(),
+                    text: rule.text.clone(),
+                    source: rule.source.clone(),
+                },
+                source: None,
+            },
+        },
+    )
+    .await?;
+    if let Some(campaign) = campaign_of(&body) {
+        if let Err(e) = record_applied(ctx, campaign, &rule.id).await {
+            println!(
+                "::warning title=Deckhand campaign::rule {} was applied, but the status record of {} could not say so: {}",
+                rule.id,
+                ctx.repo,
+                workflow::escape_data(&ctx.redactor.redact(&format!("{e:#}")))
+            );
+        }
+    }
+    Ok(outputs)
+}
+
+/// Adds `rule` to this repository's status record of `campaign` (what the
+/// dashboard shows as the rules applied from siblings).
+async fn record_applied(ctx: &Ctx, campaign: &str, rule: &str) -> anyhow::Result<()> {
+    let at = job::memory_at(ctx)?;
+    let mut campaigns = CampaignStore::new(at.open().await?);
+    let rule = rule.to_string();
+    campaigns
+        .update_record(campaign, &ctx.repo.to_string(), move |record| {
+            if !record.rules.contains(&rule) {
+                record.rules.push(rule.clone());
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_campaign_is_read_from_the_pr_marker() {
+        let body = "Did it.\n---\nPart of campaign `cp-1a2b3c4d`\n<!-- deckhand:campaign-pr id=cp-1a2b3c4d -->\n";
+        assert_eq!(campaign_of(body), Some("cp-1a2b3c4d"));
+        assert_eq!(campaign_of("no marker"), None);
+        assert_eq!(
+            campaign_of("<!-- deckhand:campaign-pr id=../../etc -->"),
+            None
+        );
+    }
+}
