@@ -8,8 +8,17 @@
 # `npm run test:ci` (40 test files with `node --test`) and
 # `npm run check:lint`; the commands timed by hand are the ones
 # `deckhand verify --json` reports, setup included.
+#
+# `bash bench/verify.sh --fixture DIR` only builds the fixture in DIR/billing
+# and DIR/by-hand.sh (the same commands), to time them with another tool
+# (hyperfine, /usr/bin/time -v): `deckhand verify --repo DIR/billing` against
+# `env -i bash DIR/by-hand.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+fixture_only=""
+if [ "${1:-}" = "--fixture" ]; then
+  fixture_only="${2:?--fixture DIR}"
+fi
 # DECKHAND_BIN: time an already built binary instead of a release build.
 if [ -n "${DECKHAND_BIN:-}" ]; then
   bin="$DECKHAND_BIN"
@@ -19,8 +28,13 @@ else
 fi
 runs="${RUNS:-7}"
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+if [ -n "$fixture_only" ]; then
+  mkdir -p "$fixture_only"
+  work=$(cd "$fixture_only" && pwd)
+else
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
 repo="$work/billing"
 mkdir -p "$repo/src" "$repo/test" "$repo/tools" "$repo/.github/workflows"
 cat > "$repo/package.json" <<'JSON'
@@ -64,27 +78,49 @@ git -C "$repo" init -q -b main
 git -C "$repo" add -A
 git -C "$repo" -c user.name=b -c user.email=b@e commit -qm fixture
 
-# The commands verify runs, in its order, from its own report.
+# The commands verify runs, in its order, from its own report, in the
+# environment verify gives its commands: Deckhand's allowlist, read from a
+# command run through the same containment (`deckhand tool run_command`).
+# Its egress proxy, private home and temp dir exist only while Deckhand
+# runs, so by hand gets no proxy and a fresh home and temp dir. (By hand in
+# the caller's full environment is not the same work: NODE_EXTRA_CA_CERTS
+# alone doubles what each `node` process costs here.)
 "$bin" verify --json --repo "$repo" > "$work/report.json" 2>/dev/null || true
-python3 - "$work/report.json" > "$work/by-hand.sh" <<'PY'
-import json, sys
+"$bin" tool run_command --repo "$repo" '{"command":"env"}' > "$work/env.txt" 2>/dev/null
+mkdir -p "$work/home" "$work/tmp"
+python3 - "$work/report.json" "$work/env.txt" "$repo" "$work" > "$work/by-hand.sh" <<'PY'
+import json, shlex, sys
 doc = json.load(open(sys.argv[1]))
+repo, work = sys.argv[3], sys.argv[4]
+private = {"HOME", "TMPDIR", "PWD", "OLDPWD", "SHLVL", "_", "DECKHAND_RUN", "MAVEN_OPTS"}
+lines = [l.partition("=") for l in open(sys.argv[2]).read().splitlines()[1:]]
+home = next((v for k, _, v in lines if k == "HOME"), None)
 print("set +e")
+for key, sep, value in lines:
+    proxied = "proxy" in key.lower() or key.startswith("GIT_CONFIG_")
+    in_home = home is not None and value.startswith(home)
+    if sep and key.isidentifier() and key not in private and not proxied and not in_home:
+        print(f"export {key}={shlex.quote(value)}")
+print(f"export HOME={shlex.quote(work + '/home')} TMPDIR={shlex.quote(work + '/tmp')} CI=true")
+print(f"cd {shlex.quote(repo)}")
 for s in doc["setup"]:
     print(s["command"])
 for c in doc["checks"]:
     print(c["command"])
 PY
-echo "commands verify runs (timed by hand too):"
-sed -n '2,$p' "$work/by-hand.sh" | sed 's/^/  /'
+echo "by hand (env -i bash $work/by-hand.sh):"
+grep -v '^export ' "$work/by-hand.sh" | sed 's/^/  /'
+if [ -n "$fixture_only" ]; then
+  echo "fixture: $repo"
+  exit 0
+fi
 
 now() { date +%s%N; }
 verify_ns=()
 hand_ns=()
 for _ in $(seq 0 "$runs"); do
   t0=$(now); "$bin" verify --repo "$repo" >/dev/null 2>&1 || true; t1=$(now)
-  # As verify runs them: with CI=true (npm's update check off, as on a runner).
-  (cd "$repo" && CI=true bash "$work/by-hand.sh" >/dev/null 2>&1) || true; t2=$(now)
+  env -i bash "$work/by-hand.sh" >/dev/null 2>&1 || true; t2=$(now)
   verify_ns+=($((t1 - t0)))
   hand_ns+=($((t2 - t1)))
 done

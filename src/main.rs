@@ -42,10 +42,7 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(exit::ERROR);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_builder(env.get(ASYNC_THREADS)).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
@@ -62,6 +59,24 @@ fn main() {
     // Do not wait for blocking reads (a terminal prompt) to finish.
     runtime.shutdown_background();
     std::process::exit(code);
+}
+
+/// How many threads run async work: `1` runs everything on the main
+/// thread (a current-thread runtime: blocking there stops every timer,
+/// pipe and progress update, which is how tests prove git work is off it);
+/// `N` runs N workers; unset or invalid, tokio's default.
+const ASYNC_THREADS: &str = "DECKHAND_ASYNC_THREADS";
+
+fn runtime_builder(threads: Option<&str>) -> tokio::runtime::Builder {
+    match threads.and_then(|t| t.trim().parse::<usize>().ok()) {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) if n > 1 => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    }
 }
 
 /// No core dumps and no `/proc/<pid>/environ` or `mem` for processes of the

@@ -1040,3 +1040,77 @@ fn a_failed_setup_command_is_in_the_job_summary_and_the_pr() {
     assert!(body.contains(section), "{body}");
     w.model.assert_finished();
 }
+
+#[test]
+fn steering_that_arrives_mid_task_survives_compaction_word_for_word() {
+    const STEER: &str = "keep the limit at exactly 5 logins per minute (STEER-7731), and answer 429 with a Retry-After header";
+    let w = world_with(
+        vec![
+            Reply::tool("update_spec", json!({"plan": ["Create src/limit.js"]})),
+            Reply::text("Planned."),
+            // Held until the maintainer's comment is on the issue.
+            Reply::tool("read_file", json!({"path": "src/app.js"})),
+            // The server counts the history (steering included) as nearly
+            // the whole window: the next turn compacts first.
+            Reply::tool(
+                "write_file",
+                json!({"path": "src/limit.js", "content": "module.exports = 5;\n"}),
+            )
+            .reporting_input_tokens(58_000),
+            Reply::text("Hand-off: read src/app.js, wrote src/limit.js."),
+            Reply::text("Created the file."),
+        ],
+        &[(".deckhand.yml", "context_window: 60000\npoll_seconds: 0\n")],
+    );
+    let (release, gate) = std::sync::mpsc::channel();
+    let arrived = w.model.hold(2, gate);
+    let ev = labeled(&w);
+    let gh = &w.gh;
+    let run = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            // Code's first turn is on its way: the comment arrives mid-task.
+            if arrived
+                .recv_timeout(std::time::Duration::from_secs(120))
+                .is_ok()
+            {
+                gh.add_comment(OWNER, REPO, 1, "Codertocat", &format!("/deckhand {STEER}"));
+            }
+            let _ = release.send(());
+        });
+        action(&w, "issues", &ev, 7301, &[])
+    });
+    run.result.assert_code(0);
+    run.assert_status("done");
+    assert!(
+        run.result.stderr.contains("compacting"),
+        "{}",
+        run.result.stderr
+    );
+    w.model.assert_finished();
+    let requests = w.model.requests();
+    let bodies: Vec<serde_json::Value> = requests.iter().map(|r| r.json.clone().unwrap()).collect();
+    // The turn after the comment carries it; so does the first turn after
+    // compaction, whose history is the hand-off note alone.
+    let steering = format!(
+        "Steering from @Codertocat, who can change this repository (sent while you work; follow it unless it conflicts with the task's safety):\n{STEER}"
+    );
+    assert!(bodies[3].to_string().contains(STEER), "{}", bodies[3]);
+    assert_eq!(
+        bodies[4]["messages"].as_array().map(Vec::len),
+        Some(1),
+        "request 4 is the compaction request: {}",
+        bodies[4]
+    );
+    let after = &bodies[5]["messages"];
+    let first = after[0]["content"]
+        .as_array()
+        .and_then(|blocks| blocks.iter().find_map(|b| b["text"].as_str()))
+        .or_else(|| after[0]["content"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(first.contains("Hand-off: read src/app.js"), "{first}");
+    assert!(
+        first.contains(&format!("# What people said (kept verbatim)\n{steering}")),
+        "the steering did not survive compaction verbatim:\n{first}"
+    );
+}

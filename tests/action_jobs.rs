@@ -508,10 +508,13 @@ fn with_bot_login_feedback_on_the_apps_own_pr_is_deckhands() {
 }
 
 #[test]
-fn progress_updates_keep_flowing_while_the_push_waits_on_one_async_worker() {
+fn progress_updates_keep_flowing_while_the_push_waits_on_the_only_async_thread() {
     let w = world(simple_script("src/limit.js"));
     // The push is answered only after the progress comment says it is
     // pushing: an update the job can only send while the push is under way.
+    // With one async thread (a current-thread runtime: the job, the
+    // progress updater and every pipe share it), a push run on that thread
+    // instead of the blocking pool holds the update back, and this fails.
     let timed_out = w.gh.hold_until(
         "POST",
         &format!("/{FULL}.git/git-receive-pack"),
@@ -527,7 +530,7 @@ fn progress_updates_keep_flowing_while_the_push_waits_on_one_async_worker() {
         "issues",
         &labeled(&w),
         4201,
-        &[("TOKIO_WORKER_THREADS", "1")],
+        &[("DECKHAND_ASYNC_THREADS", "1")],
     );
     run.assert_status("done");
     assert!(
@@ -535,5 +538,57 @@ fn progress_updates_keep_flowing_while_the_push_waits_on_one_async_worker() {
         "the progress update waited for the push"
     );
     assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
+    w.model.assert_finished();
+}
+
+#[test]
+fn a_github_app_bot_learned_once_is_known_to_later_jobs_before_they_comment() {
+    let w = world(simple_script("src/limit.js"));
+    w.gh.set_app_bot(APP_BOT);
+    let ev = labeled(&w);
+    let first = action(&w, "issues", &ev, 4301, &[]);
+    first.assert_status("done");
+    let learned = format!("::warning title=Deckhand::the token writes as @{APP_BOT}");
+    assert!(
+        first.result.stdout.contains(&learned),
+        "{}",
+        first.result.stdout
+    );
+    // Kept on the memory branch.
+    let kept = git(
+        &w.gh.repo_path(OWNER, REPO),
+        &[
+            "show",
+            &format!("deckhand/memory:identity/{OWNER}/{REPO}.json"),
+        ],
+    );
+    let kept: serde_json::Value = serde_json::from_str(&kept).unwrap();
+    assert_eq!(
+        kept,
+        serde_json::json!({"login": APP_BOT, "learned_in_run": 4301})
+    );
+    // The re-run knows its progress comment (the app's marker) before it
+    // writes anything: no second comment, no second task, nothing to learn.
+    let model_calls = w.model.requests().len();
+    let again = action(&w, "issues", &ev, 4301, &[]);
+    again.assert_status("done");
+    assert!(
+        !again.result.stdout.contains(&learned),
+        "{}",
+        again.result.stdout
+    );
+    let progress: Vec<String> =
+        w.gh.comments(OWNER, REPO, 1)
+            .into_iter()
+            .filter(|c| c.body.contains("<!-- deckhand:progress"))
+            .map(|c| c.user)
+            .collect();
+    assert_eq!(progress, [APP_BOT]);
+    assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
+    assert_eq!(
+        w.model.requests().len(),
+        model_calls,
+        "a finished task was run again"
+    );
     w.model.assert_finished();
 }

@@ -454,3 +454,54 @@ fn a_command_cannot_change_the_workflows() {
     assert!(!w.gh.history_contains(OWNER, REPO, "planted-step-0042"));
     assert!(w.gh.history_contains(OWNER, REPO, "module.exports = 1;"));
 }
+
+/// A process `run_command` left behind (it left the command's session and
+/// dropped the run's marker) writes a workflow after the command returned:
+/// it is stopped before verify, and its workflow reaches no commit.
+#[test]
+fn a_background_process_cannot_slip_a_workflow_into_the_commit() {
+    // The background writer says when its workflow is on disk.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (opened, gate) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if listener.accept().is_ok() {
+            let _ = opened.send(());
+        }
+    });
+    // It waits for code's next change (its own loop: the hostile process,
+    // not the test's synchronisation), plants a workflow, then opens the
+    // gate; the command returns once it is running (a FIFO, no polling).
+    let late = format!(
+        "mkfifo \"$TMPDIR/up\"; env -u DECKHAND_RUN setsid sh -c 'echo up > \"$TMPDIR/up\"; \
+         while [ ! -e src/limit.js ]; do sleep 0.02; done; \
+         mkdir -p .github/workflows && echo \"on: push # planted-late-0043\" > .github/workflows/late.yml \
+         && curl -s -m 5 http://127.0.0.1:{port}/' > /dev/null 2>&1 < /dev/null & \
+         read up < \"$TMPDIR/up\"; echo \"started: $up\""
+    );
+    let w = world(script(&late));
+    // "Created the file." (request 4) is answered once the workflow is
+    // written: after run_command's own check, before the role's commit.
+    let _arrived = w.model.hold(4, gate);
+    let probe = tempfile::tempdir().unwrap();
+    let home = probe.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let workspace = w.dir.path().join("workspace");
+    std::fs::create_dir_all(&workspace).unwrap();
+    let (run, outputs) = action_with(&w, &home, &workspace, &[("INPUT_NETWORK", "open")]);
+    eprintln!("--- stderr\n{}", run.stderr);
+    run.assert_code(0);
+    assert!(outputs.contains("status<<"), "{outputs}");
+    w.model.assert_finished();
+    assert!(
+        !w.gh.history_contains(OWNER, REPO, "planted-late-0043"),
+        "a workflow written after run_command returned was pushed"
+    );
+    assert!(w.gh.history_contains(OWNER, REPO, "module.exports = 1;"));
+    assert!(
+        run.stderr
+            .contains("reverted .github/workflows/late.yml before committing"),
+        "the late workflow was not caught in the commit path:\n{}",
+        run.stderr
+    );
+}

@@ -160,3 +160,78 @@ fn deckhand_tool_run_command_cannot_write_outside_the_repo() {
     assert!(!target.exists(), "the command wrote outside: {}", r.stdout);
     assert!(!r.stdout.contains("rc=0"), "{}", r.stdout);
 }
+
+/// A command that plants configuration and hooks in the checkout's own
+/// `.git` (the plain checkout `deckhand tool` and `deckhand verify` work
+/// in): what it planted, as `git config` and as plain writes.
+fn plant(marks: &Path) -> String {
+    format!(
+        "git config core.fsmonitor 'touch {m}/fsmonitor' \
+         && printf '[core]\\n\\thooksPath = /tmp\\n' > .git/config.worktree \
+         && printf '#!/bin/sh\\ntouch {m}/hook\\n' > .git/hooks/post-checkout \
+         && chmod +x .git/hooks/post-checkout && echo planted",
+        m = marks.display()
+    )
+}
+
+const REFUSED: &str = "refused: this command changed the repository's own git dir (.git/config, .git/config.worktree, .git/hooks/post-checkout); Deckhand put it back";
+
+#[test]
+fn deckhand_tool_cannot_change_the_checkouts_git_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    let marks = dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let before = git_dir_state(&repo);
+    let mut cmd = common::deckhand_cmd(&[]);
+    cmd.args(["tool", "run_command", "--repo"])
+        .arg(&repo)
+        .arg(json!({ "command": plant(&marks) }).to_string());
+    let r = common::output(cmd);
+    r.assert_code(0);
+    assert!(
+        r.stdout.contains("planted"),
+        "the command ran: {}",
+        r.stdout
+    );
+    assert!(r.stdout.contains(REFUSED), "{}", r.stdout);
+    assert_eq!(git_dir_state(&repo), before);
+    assert!(!repo.join(".git/config.worktree").exists());
+    git(&repo, &["status", "--porcelain"]);
+    git(&repo, &["checkout", "-q", "HEAD"]);
+    let left: Vec<_> = std::fs::read_dir(&marks).unwrap().collect();
+    assert!(left.is_empty(), "a planted program ran: {left:?}");
+}
+
+#[test]
+fn deckhand_verify_cannot_change_the_checkouts_git_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let marks = dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let yml = format!(
+        "commands:\n  test: {}\n",
+        serde_json::to_string(&plant(&marks)).unwrap()
+    );
+    let repo = support::repos::commit_tree(
+        &dir.path().join("svc"),
+        &[("README.md", "# svc\n"), (".github/deckhand.yml", &yml)],
+    );
+    let before = git_dir_state(&repo);
+    let mut cmd = common::deckhand_cmd(&[]);
+    cmd.args(["--json", "verify", "--repo"]).arg(&repo);
+    let r = common::output(cmd);
+    let report: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "verify --json printed no JSON ({e}):\n{}\n{}",
+            r.stdout, r.stderr
+        )
+    });
+    let output = report["checks"][0]["output"].as_str().unwrap_or_default();
+    assert!(output.contains("planted"), "the check ran: {report:#}");
+    assert!(output.contains(REFUSED), "{report:#}");
+    assert_eq!(git_dir_state(&repo), before);
+    assert!(!repo.join(".git/config.worktree").exists());
+    git(&repo, &["status", "--porcelain"]);
+    let left: Vec<_> = std::fs::read_dir(&marks).unwrap().collect();
+    assert!(left.is_empty(), "a planted program ran: {left:?}");
+}

@@ -337,6 +337,53 @@ fn memory_store_writes_reads_lists_and_deletes() {
     assert_token_hidden(&gh, &errors);
 }
 
+/// A repository with no refs at all (just created, never pushed to): the
+/// listing of its references is empty, which must read as "no branch", over
+/// HTTP and as a local path, and the first write creates the branch.
+#[test]
+fn an_empty_repository_has_no_branch_and_takes_the_first_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gh = GithubServer::start(TOKEN);
+    gh.add_empty_repo("acme", "config");
+    let http = Remote {
+        url: gh.clone_url("acme", "config"),
+        token: TOKEN.into(),
+    };
+    let local_bare = tmp.path().join("local.git");
+    git(
+        tmp.path(),
+        &["init", "-q", "--bare", local_bare.to_str().unwrap()],
+    );
+    let local = Remote {
+        url: local_bare.display().to_string(),
+        token: String::new(),
+    };
+    for (name, remote) in [("http", &http), ("local", &local)] {
+        let cache = tmp.path().join(format!("cache-{name}"));
+        let mut mem = MemoryStore::open(remote.clone(), "deckhand/memory", &cache)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((name, mem.tip()), (name, None));
+        assert_eq!(mem.list("").unwrap(), Vec::<String>::new());
+        mem.write(&[change("rules/a.md", Some("a\n"))], "first", AUTHOR)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let again = MemoryStore::open(remote.clone(), "deckhand/memory", &cache).unwrap();
+        assert_eq!(
+            (again.tip(), again.list("").unwrap()),
+            (
+                mem.tip(),
+                vec!["README.md".to_string(), "rules/a.md".to_string()]
+            ),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        gh.branch_head("acme", "config", "deckhand/memory"),
+        MemoryStore::open(http, "deckhand/memory", &tmp.path().join("c3"))
+            .unwrap()
+            .tip()
+    );
+}
+
 #[test]
 fn concurrent_memory_writers_both_land() {
     let tmp = tempfile::tempdir().unwrap();

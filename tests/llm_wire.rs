@@ -412,16 +412,15 @@ async fn retries_stop_at_the_attempt_limit_naming_the_last_error() {
         Reply::status(429).retry_after(60),
         Reply::text("late"),
     ]);
-    let started = Instant::now();
     let err = provider(ProviderKind::Openai, &server, true)
         .complete(&hi())
         .await
         .unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(2));
     assert!(
-        matches!(err, LlmError::RetriesExhausted { attempts: 1, .. }),
+        matches!(err, LlmError::RetriesExhausted { attempts: 1, waited_secs, .. } if waited_secs == 0.0),
         "{err}"
     );
+    assert_eq!(server.remaining(), 1);
     assert!(err.to_string().contains("HTTP 429"), "{err}");
 }
 
@@ -689,5 +688,103 @@ fn tool_pairing_check_finds_missing_and_duplicate_results() {
     assert!(
         stray.contains("`zz` without an earlier tool call"),
         "{stray}"
+    );
+}
+
+/// A provider whose every reply breaks after it started (a dropped stream):
+/// counts the attempts; its clock is tokio's, so a paused test sees every
+/// wait exactly.
+struct AlwaysDropped {
+    policy: RetryPolicy,
+    attempts: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl Provider for AlwaysDropped {
+    fn name(&self) -> &'static str {
+        "anthropic"
+    }
+    fn model(&self) -> &str {
+        "claude-sonnet-4-20250514"
+    }
+    async fn stream(&self, _request: &Request) -> Result<llm::EventStream, LlmError> {
+        self.attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(LlmError::Truncated {
+            provider: "anthropic",
+            detail: "the connection closed mid-reply".into(),
+        })
+    }
+    fn retry_policy(&self) -> RetryPolicy {
+        self.policy.clone()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_that_keeps_breaking_is_given_up_within_the_bounded_wait() {
+    // The total wait, not the attempt count, ends it: backoffs of
+    // 1, 2, 4, 8, 8, … seconds (each ×[0.5, 1.5)), at most 30 s in all.
+    let p = AlwaysDropped {
+        policy: RetryPolicy {
+            max_attempts: 1000,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(8),
+            max_total_wait: Duration::from_secs(30),
+        },
+        attempts: Default::default(),
+    };
+    let started = tokio::time::Instant::now();
+    let err = p.complete(&hi()).await.unwrap_err();
+    let waited = started.elapsed();
+    let attempts = p.attempts.load(std::sync::atomic::Ordering::SeqCst);
+    let LlmError::RetriesExhausted {
+        attempts: reported,
+        waited_secs,
+        ref last,
+        ..
+    } = err
+    else {
+        panic!("expected RetriesExhausted, got {err}");
+    };
+    assert_eq!(reported, attempts);
+    assert!(last.contains("the connection closed mid-reply"), "{last}");
+    // The timer rounds each wait up to the next millisecond.
+    let rounding = f64::from(attempts) * 0.001;
+    assert!(
+        waited.as_secs_f64() >= waited_secs && waited.as_secs_f64() - waited_secs <= rounding,
+        "{waited_secs} vs {waited:?}"
+    );
+    assert!(waited <= Duration::from_secs(30), "{waited:?}");
+    // At most 1.5 + 3 + 6 + 8 + 8 = 26.5 s for five retries: those always
+    // fit. At least 0.5 + 1 + 2 + 4 + 4·k s for 4 + k retries: at most 10 fit.
+    assert!(
+        (6..=11).contains(&attempts),
+        "{attempts} attempts in {waited:?}"
+    );
+    // Giving up costs no wait of its own: the last wait was before the last attempt.
+    assert!(waited >= Duration::from_millis(500 + 1000 + 2000 + 4000 + 4000));
+
+    // The attempt count ends it when the waits are short.
+    let p = AlwaysDropped {
+        policy: RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(60),
+            max_total_wait: Duration::from_secs(300),
+        },
+        attempts: Default::default(),
+    };
+    let started = tokio::time::Instant::now();
+    let err = p.complete(&hi()).await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        matches!(err, LlmError::RetriesExhausted { attempts: 3, .. }),
+        "{err}"
+    );
+    assert_eq!(p.attempts.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // Two waits: 2 s and 4 s, each ×[0.5, 1.5).
+    assert!(
+        waited >= Duration::from_secs(3) && waited < Duration::from_secs(9),
+        "{waited:?}"
     );
 }

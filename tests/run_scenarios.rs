@@ -772,6 +772,62 @@ fn a_new_lint_error_fails_the_attempt() {
     server.assert_finished();
 }
 
+/// A "lint" script that formats with fix on: it rewrites `var ` to
+/// `let ` in `src/` and always passes.
+const FIX_JS: &str = r#"'use strict';
+const fs = require('fs');
+for (const f of fs.readdirSync('src')) {
+  const text = fs.readFileSync('src/' + f, 'utf8');
+  if (text.includes('var ')) fs.writeFileSync('src/' + f, text.replace(/var /g, 'let '));
+}
+"#;
+
+#[test]
+fn a_check_that_writes_files_is_named_and_what_it_wrote_is_not_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = node_service(dir.path());
+    std::fs::write(repo.join("fix.js"), FIX_JS).unwrap();
+    commit_file(
+        &repo,
+        "package.json",
+        "{\n  \"name\": \"user-service\",\n  \"private\": true,\n  \"scripts\": {\n    \"test\": \"node --test\",\n    \"lint\": \"node fix.js\"\n  }\n}\n",
+        "lint with fix on",
+    );
+    let written = "var one = 1;\nmodule.exports = one;\n";
+    let script = vec![
+        Reply::tool("update_spec", json!({"plan": ["Create src/one.js"]})),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/one.js", "content": written}),
+        ),
+        Reply::text("Created the file."),
+    ];
+    let server = ModelServer::start(script);
+    let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
+    result.assert_code(0);
+    assert!(
+        result
+            .stderr
+            .contains("⚠️ `npm run lint` changed the tree (put back as it was): src/one.js"),
+        "{}",
+        result.stderr
+    );
+    // The branch has what code wrote, not what the check rewrote, and
+    // no commit says files changed while verifying.
+    let branch = task_branch(&repo);
+    assert_eq!(show(&repo, &branch, "src/one.js"), written.trim_end());
+    let subjects = git(&repo, &["log", "--format=%s", &format!("main..{branch}")]);
+    assert_eq!(subjects.lines().count(), 1, "{subjects}");
+    let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
+    assert!(
+        pr.contains("> - `npm run lint` (while verifying): `src/one.js`"),
+        "{pr}"
+    );
+    assert!(pr.contains("the changes are not in the branch"), "{pr}");
+    server.assert_finished();
+}
+
 #[test]
 fn when_no_check_runs_the_pr_does_not_say_checks_pass() {
     let dir = tempfile::tempdir().unwrap();

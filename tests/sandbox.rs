@@ -3,7 +3,8 @@
 //! level holds (egress proxy, and Landlock for commands that skip it);
 //! commands cannot write outside the worktree or read Deckhand's home or
 //! the workspace checkout's credentials; a fork burst hits the process
-//! limit; a root command user is refused.
+//! limit; a root command user is refused; with `allow_workflow_changes`
+//! workflow edits are committed (the commit path reverts them otherwise).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -98,28 +99,36 @@ fn landlock_abi() -> i64 {
 #[test]
 fn a_background_process_is_gone_before_verify_and_the_verified_tree_is_pushed() {
     let dir = tempfile::tempdir().unwrap();
-    // The check starts the tamperer (once code's change is there) and
-    // gives it time to write; it passes either way.
-    let test = "if [ -e feature.txt ]; then touch \"$TMPDIR/verify-started\"; fi; \
-                i=0; while [ $i -lt 40 ] && [ ! -e late.txt ]; do sleep 0.05; i=$((i+1)); done; exit 0";
-    let repo = repo(dir.path(), test, "");
+    // The check fails while anything holds the lock the background process
+    // took: a task process still running when verify starts.
+    let test = "if flock -n \"$TMPDIR/held\" true; then exit 0; fi; \
+                echo 'a task process is still running during verify'; exit 1";
+    let repo = repo(dir.path(), test, "max_attempts: 1\n");
+    // It leaves the command's session and drops the run's marker, so the
+    // end of run_command does not stop it; it says when it holds the lock.
     let server = ModelServer::start(script(
         vec![Reply::tool(
             "write_file",
             json!({"path": "feature.txt", "content": "the change\n"}),
         )],
-        &["setsid sh -c 'while [ ! -e \"$TMPDIR/verify-started\" ]; do sleep 0.05; done; echo x >> late.txt' > /dev/null 2>&1 & echo started"],
+        &[
+            "mkfifo \"$TMPDIR/ready\"; env -u DECKHAND_RUN setsid flock \"$TMPDIR/held\" \
+           sh -c 'echo up > \"$TMPDIR/ready\"; exec sleep 600' > /dev/null 2>&1 < /dev/null & \
+           read up < \"$TMPDIR/ready\"; echo \"held: $up\"",
+        ],
     ));
     let out = run(&server, &repo, &[]);
+    assert!(sent(&server).contains("held: up"), "{}", sent(&server));
     out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("process(es) left running (before verify)"),
+        "{}",
+        out.stderr
+    );
     let branch = task_branch(&repo);
     let files = git(&repo, &["ls-tree", "-r", "--name-only", &branch]);
     assert!(files.contains("feature.txt"), "{files}");
-    assert!(
-        !files.contains("late.txt"),
-        "a process left running by run_command changed the tree after verify:\n{files}\n{}",
-        out.stderr
-    );
     let head = git(&repo, &["rev-parse", &branch]).trim().to_string();
     let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
     assert!(
@@ -295,9 +304,9 @@ fn udp_does_not_leave_on_a_closed_network() {
     let dir = tempfile::tempdir().unwrap();
     let repo = repo(dir.path(), "true", "");
     let listener = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    listener
-        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
-        .unwrap();
+    // A datagram on loopback is queued when sendto returns, before the
+    // command ends: after the run, an empty queue means none was sent.
+    listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let send = format!(
         "python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b\"exfil\", (\"127.0.0.1\", {port}))'; echo \"udp-exit=$?\""
@@ -309,6 +318,41 @@ fn udp_does_not_leave_on_a_closed_network() {
     assert!(sent.contains("udp-exit="), "the command ran:\n{sent}");
     let mut buf = [0u8; 64];
     let got = listener.recv_from(&mut buf);
-    assert!(got.is_err(), "a datagram arrived: {got:?}\n{sent}");
+    assert!(
+        matches!(&got, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a datagram arrived: {got:?}\n{sent}"
+    );
     assert!(!sent.contains("udp-exit=0"), "{sent}");
+}
+
+#[test]
+fn with_allow_workflow_changes_a_workflow_edit_is_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(dir.path(), "true", "allow_workflow_changes: true\n");
+    let server = ModelServer::start(script(
+        vec![Reply::tool(
+            "write_file",
+            json!({"path": ".github/workflows/ci.yml", "content": "on: push # allowed-0044\n"}),
+        )],
+        &["printf 'on: pull_request\\n' > .github/workflows/lint.yml && echo wrote"],
+    ));
+    let out = run(&server, &repo, &[]);
+    out.assert_code(0);
+    server.assert_finished();
+    assert!(!out.stderr.contains("reverted"), "{}", out.stderr);
+    let branch = task_branch(&repo);
+    assert_eq!(
+        git(
+            &repo,
+            &["show", &format!("{branch}:.github/workflows/ci.yml")]
+        ),
+        "on: push # allowed-0044"
+    );
+    assert_eq!(
+        git(
+            &repo,
+            &["show", &format!("{branch}:.github/workflows/lint.yml")]
+        ),
+        "on: pull_request"
+    );
 }

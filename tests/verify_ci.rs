@@ -10,13 +10,21 @@ mod support;
 
 use std::path::Path;
 
-use common::{deckhand_cmd, output};
+use common::{deckhand_cmd, have_tool, output};
 use serde_json::{json, Value};
-use support::ci_repos::{c_make_library, jest_project, node_ci_library, python_src_layout};
+use support::ci_repos::{
+    c_make_library, go_module, jest_project, node_ci_library, pnpm_vitest_library,
+    python_src_layout, ruff_fix_project,
+};
 use support::repos::{git, snapshot};
 
 fn verify_json(repo: &Path) -> (i32, Value) {
-    let mut cmd = deckhand_cmd(&[]);
+    verify_json_with(repo, &[])
+}
+
+/// [`verify_json`] with `env` set for Deckhand (and so for its commands).
+fn verify_json_with(repo: &Path, env: &[(&str, &str)]) -> (i32, Value) {
+    let mut cmd = deckhand_cmd(env);
     cmd.args(["verify", "--json", "--repo"]).arg(repo);
     let r = output(cmd);
     let doc = serde_json::from_str(&r.stdout)
@@ -92,7 +100,7 @@ fn healthy_tree_passes_with_the_ci_commands_and_stays_untouched() {
     );
     assert_eq!(
         doc["tree"],
-        json!({"compared": true, "changed": [], "note": null})
+        json!({"compared": true, "changed": [], "restored": [], "not_restored": [], "note": null})
     );
     assert_eq!(doc["event"], "verify_finished");
     assert_eq!(snapshot(&repo), before);
@@ -158,7 +166,7 @@ fn injected_bug_and_lint_error_fail_with_file_and_line() {
 }
 
 #[test]
-fn a_command_that_rewrites_the_tree_is_named_and_nothing_is_restored() {
+fn a_command_that_rewrites_the_tree_is_named_and_put_back() {
     let dir = tempfile::tempdir().unwrap();
     let repo = node_ci_library(dir.path());
     std::fs::write(
@@ -172,6 +180,7 @@ fn a_command_that_rewrites_the_tree_is_named_and_nothing_is_restored() {
         .unwrap()
         .replace("  let sum = 0;", "  var sum = 0;");
     std::fs::write(repo.join("src/total.js"), &broken).unwrap();
+    let before = snapshot(&repo);
     let (_, doc) = verify_json(&repo);
     let lint = doc["checks"]
         .as_array()
@@ -181,12 +190,23 @@ fn a_command_that_rewrites_the_tree_is_named_and_nothing_is_restored() {
         .unwrap();
     assert_eq!(lint["source"], ".github/deckhand.yml commands.lint");
     assert_eq!(lint["wrote"], json!(["src/total.js"]));
-    assert_eq!(doc["tree"]["changed"], json!(["src/total.js"]));
-    // Reported, not silently restored.
     assert_eq!(
-        std::fs::read_to_string(repo.join("src/total.js")).unwrap(),
-        broken.replace("var sum", "let sum")
+        doc["tree"],
+        json!({"compared": true, "changed": [], "restored": ["src/total.js"], "not_restored": [], "note": null})
     );
+    // Put back as it was before verify: the user's uncommitted edit.
+    assert_eq!(snapshot(&repo), before);
+
+    let mut cmd = deckhand_cmd(&[]);
+    cmd.args(["verify", "--repo"]).arg(&repo);
+    let r = output(cmd);
+    assert!(
+        r.stdout
+            .contains("⚠️ `npm run fix` changed the tree (a check: put back): src/total.js\ntree: unchanged\n"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(snapshot(&repo), before);
 }
 
 /// `(command, status)` of every check.
@@ -407,6 +427,286 @@ fn a_src_layout_package_with_dependency_groups_and_mypy_files() {
     assert_eq!(
         (&mypy[0]["file"], &mypy[0]["line"]),
         (&json!("src/inventory/stock.py"), &json!(3))
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(&repo) == before, "the tree changed");
+}
+
+/// Needs PyPI (setuptools and a pinned ruff into a fresh virtual
+/// environment): about a minute on a 2-core machine.
+#[test]
+fn a_ruff_config_that_fixes_on_its_own_is_checked_without_fixing() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = ruff_fix_project(dir.path());
+    let ci = ".github/workflows/ci.yml job check";
+    let before = tracked(&repo);
+    let (code, doc) = verify_json(&repo);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(
+        doc["environment"]["setup"],
+        json!([
+            {"command": "python3 -m venv \"$VIRTUAL_ENV\"", "source": "Deckhand (a virtual environment for the checks)"},
+            {"command": "pip install -e . -r requirements-dev.txt", "source": ci},
+        ])
+    );
+    assert_eq!(
+        doc["environment"]["checks"],
+        json!([
+            {"kind": "test", "command": "python -m unittest discover -s tests -v", "source": ci},
+            {"kind": "lint", "command": "ruff check --no-fix .", "source": ci},
+            {"kind": "lint", "command": "ruff format --check .", "source": ci},
+        ])
+    );
+    assert_eq!(
+        statuses(&doc),
+        vec![
+            pair("python -m unittest discover -s tests -v", "passed"),
+            pair("ruff check --no-fix .", "passed"),
+            pair("ruff format --check .", "passed"),
+        ]
+    );
+    assert_eq!(
+        doc["checks"][0]["counts"],
+        json!({"passed": 2, "failed": 0, "skipped": 0})
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(&repo) == before, "the tree changed");
+
+    // A bug, and an unused import ruff would remove by itself.
+    let source = std::fs::read_to_string(repo.join("src/units/convert.py"))
+        .unwrap()
+        .replace("KM_PER_MILE = ", "import os\n\nKM_PER_MILE = ")
+        .replace(", 3)", ", 2)");
+    std::fs::write(repo.join("src/units/convert.py"), &source).unwrap();
+    let before = tracked(&repo);
+    let (code, doc) = verify_json(&repo);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(
+        statuses(&doc),
+        vec![
+            pair("python -m unittest discover -s tests -v", "failed"),
+            pair("ruff check --no-fix .", "failed"),
+            pair("ruff format --check .", "passed"),
+        ]
+    );
+    assert_eq!(
+        doc["checks"][0]["findings"],
+        json!([{
+            "file": "tests/test_convert.py",
+            "line": 8,
+            "column": null,
+            "message": "AssertionError: 1.61 != 1.609",
+        }])
+    );
+    assert_eq!(
+        doc["checks"][1]["findings"],
+        json!([{
+            "file": "src/units/convert.py",
+            "line": 1,
+            "column": 8,
+            "message": "F401 [*] `os` imported but unused",
+        }])
+    );
+    assert_eq!(doc["checks"][1]["wrote"], json!([]));
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(&repo) == before, "the tree changed");
+    assert!(std::fs::read_to_string(repo.join("src/units/convert.py"))
+        .unwrap()
+        .contains("import os"));
+}
+
+/// Needs Go (CI installs Debian's `golang-go`); the module uses only the
+/// standard library, so nothing is downloaded.
+#[test]
+fn a_go_module_whose_ci_runs_go_test_without_v() {
+    if !have_tool("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = go_module(dir.path());
+    let ci = ".github/workflows/ci.yml job test";
+    let before = snapshot(&repo);
+    let (code, doc) = verify_json(&repo);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(
+        doc["environment"],
+        json!({
+            "setup": [],
+            "checks": [
+                {"kind": "test", "command": "go test -v ./...", "source": ci},
+                {"kind": "lint", "command": "go vet ./...", "source": ci},
+            ],
+            "detected": ["Go (go.mod)"],
+            "notes": [],
+            "venv": false,
+        })
+    );
+    assert_eq!(
+        statuses(&doc),
+        vec![
+            pair("go test -v ./...", "passed"),
+            pair("go vet ./...", "passed")
+        ]
+    );
+    assert_eq!(
+        doc["checks"][0]["counts"],
+        json!({"passed": 2, "failed": 0, "skipped": 0})
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert_eq!(snapshot(&repo), before);
+
+    // A bug, and a self-assignment only `go vet` reports (`go test` runs
+    // a smaller set of vet checks).
+    let source = std::fs::read_to_string(repo.join("ledger.go"))
+        .unwrap()
+        .replace("\t\tsum += e", "\t\tsum = e")
+        .replace(
+            "\tvar sum int64\n",
+            "\tvar sum int64\n\tentries = entries\n",
+        );
+    std::fs::write(repo.join("ledger.go"), &source).unwrap();
+    let before = snapshot(&repo);
+    let (code, doc) = verify_json(&repo);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(
+        statuses(&doc),
+        vec![
+            pair("go test -v ./...", "failed"),
+            pair("go vet ./...", "failed")
+        ]
+    );
+    assert_eq!(
+        doc["checks"][0]["counts"],
+        json!({"passed": 1, "failed": 1, "skipped": 0})
+    );
+    assert_eq!(
+        doc["checks"][0]["findings"],
+        json!([{
+            "file": "ledger_test.go",
+            "line": 7,
+            "column": null,
+            "message": "Balance = 25, want 125",
+        }])
+    );
+    assert_eq!(
+        doc["checks"][1]["findings"],
+        json!([{
+            "file": "ledger.go",
+            "line": 9,
+            "column": 2,
+            "message": "self-assignment of entries to entries",
+        }])
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert_eq!(snapshot(&repo), before);
+}
+
+/// pnpm 9.12.0 from the npm registry, installed once under the target
+/// directory, as a directory to put first on PATH. (The action image has
+/// pnpm through corepack; here npm installs the same release.) The
+/// directory holds the whole install, so the command sandbox, which reads
+/// the PATH directories, reaches all of it.
+fn pnpm_on_path() -> String {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pnpm-9.12.0");
+    let wrapper = dir.join("pnpm");
+    if !wrapper.exists() {
+        let ok = std::process::Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg("pnpm@9.12.0")
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "npm could not install pnpm@9.12.0 into {}",
+            dir.display()
+        );
+        let script =
+            "#!/bin/sh\nexec node \"$(dirname \"$0\")/node_modules/pnpm/bin/pnpm.cjs\" \"$@\"\n";
+        let tmp = dir.join("pnpm.tmp");
+        std::fs::write(&tmp, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&tmp, &wrapper).unwrap();
+    }
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Needs the npm registry (pnpm itself, and vitest with its dependencies
+/// from the fixture's lockfile): about a minute on a 2-core machine.
+#[test]
+fn a_pnpm_vitest_library_installs_from_its_lockfile_and_reports_vitest_locations() {
+    let path = pnpm_on_path();
+    let env = [("PATH", path.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let repo = pnpm_vitest_library(dir.path());
+    let ci = ".github/workflows/ci.yml job test";
+    let before = tracked(&repo);
+    let (code, doc) = verify_json_with(&repo, &env);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(
+        doc["environment"],
+        json!({
+            "setup": [{"command": "pnpm install --frozen-lockfile", "source": ci}],
+            "checks": [
+                {"kind": "test", "command": "pnpm test", "source": ci},
+                {"kind": "lint", "command": "pnpm run lint", "source": ci},
+            ],
+            "detected": ["Node.js (pnpm, pnpm-lock.yaml)"],
+            "notes": [],
+            "venv": false,
+        })
+    );
+    assert_eq!(doc["setup"][0]["passed"], true, "{:#}", doc["setup"]);
+    assert_eq!(
+        statuses(&doc),
+        vec![pair("pnpm test", "passed"), pair("pnpm run lint", "passed")]
+    );
+    assert_eq!(
+        doc["checks"][0]["counts"],
+        json!({"passed": 2, "failed": 0, "skipped": 0})
+    );
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(&repo) == before, "the tree changed");
+
+    let source = std::fs::read_to_string(repo.join("src/total.js"))
+        .unwrap()
+        .replace("  let sum = 0;", "  var sum = 0;")
+        .replace("sum += item.price", "sum = item.price");
+    std::fs::write(repo.join("src/total.js"), source).unwrap();
+    let before = tracked(&repo);
+    let (code, doc) = verify_json_with(&repo, &env);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(
+        statuses(&doc),
+        vec![pair("pnpm test", "failed"), pair("pnpm run lint", "failed")]
+    );
+    assert_eq!(
+        doc["checks"][0]["counts"],
+        json!({"passed": 1, "failed": 1, "skipped": 0})
+    );
+    // vitest's `❯ file:line:col` under the failure.
+    assert_eq!(
+        doc["checks"][0]["findings"],
+        json!([{
+            "file": "test/total.test.js",
+            "line": 6,
+            "column": 65,
+            "message": "total > sums price times quantity: AssertionError: expected 1 to be 7 // Object.is equality",
+        }])
+    );
+    assert_eq!(
+        doc["checks"][1]["findings"],
+        json!([{
+            "file": "src/total.js",
+            "line": 2,
+            "column": 3,
+            "message": "error no-var: Unexpected var, use let or const",
+        }])
     );
     assert_eq!(doc["tree"]["changed"], json!([]));
     assert!(tracked(&repo) == before, "the tree changed");

@@ -15,6 +15,8 @@ pub const MARKER: &str = "<!-- deckhand:";
 pub struct Identity {
     /// The account, once known for sure (the `bot_login` input, `GET /user`,
     /// or the author of the first comment Deckhand wrote in this job).
+    /// Until then the guess: the account an earlier job learned, else the
+    /// Actions bot.
     known: OnceLock<String>,
     /// Until then: an installation token is assumed to be `GITHUB_TOKEN`'s.
     guess: String,
@@ -46,6 +48,20 @@ impl Identity {
         };
         tracing::debug!(login = identity.login(), "Deckhand acts as");
         Ok(identity)
+    }
+
+    /// An account an earlier job saw (kept on the memory branch): trusted
+    /// until this job's first comment shows otherwise.
+    pub fn assumed(login: &str) -> Identity {
+        Identity {
+            known: OnceLock::new(),
+            guess: login.to_string(),
+        }
+    }
+
+    /// Whether the account is known for sure (not assumed).
+    pub fn is_known(&self) -> bool {
+        self.known.get().is_some()
     }
 
     pub fn login(&self) -> &str {

@@ -32,6 +32,8 @@ pub struct ActionInputs {
     pub allowed_bots: Vec<String>,
     /// The account Deckhand's token writes as (a GitHub App's bot).
     pub bot_login: Option<String>,
+    /// The campaign a matrix job belongs to (`cp-…`).
+    pub campaign: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -48,7 +50,7 @@ pub enum InputError {
 /// The least `timeout_minutes` a job can do anything useful in.
 pub const MIN_TIMEOUT_MINUTES: u64 = 10;
 
-pub const NAMES: [&str; 21] = [
+pub const NAMES: [&str; 22] = [
     "task",
     "repository",
     "trigger_label",
@@ -70,6 +72,7 @@ pub const NAMES: [&str; 21] = [
     "draft",
     "allowed_bots",
     "bot_login",
+    "campaign",
 ];
 
 /// The variable name the runner uses for input `name`.
@@ -182,6 +185,15 @@ impl ActionInputs {
             draft,
             allowed_bots: list("allowed_bots"),
             bot_login: input("bot_login"),
+            campaign: match input("campaign") {
+                Some(id) if !crate::campaign::is_valid_campaign_id(&id) => {
+                    return Err(InputError::Invalid {
+                        name: "campaign",
+                        message: format!("`{id}` is not a campaign id (they look like cp-1a2b3c4d)"),
+                    })
+                }
+                other => other,
+            },
         })
     }
 
@@ -309,6 +321,7 @@ mod tests {
                 "draft" => "true",
                 "secrets" => "A=a",
                 "timeout_minutes" => "30",
+                "campaign" => "cp-1",
                 _ => "1",
             };
             (input_var(n), value)
@@ -320,6 +333,7 @@ mod tests {
                 "timeout_minutes" => "40",
                 "draft" => "false",
                 "secrets" => "A=b",
+                "campaign" => "cp-2",
                 _ => "other",
             };
             let parsed = ActionInputs::from_env(&all.with([(input_var(name).as_str(), value)]));
@@ -339,6 +353,12 @@ mod tests {
         let env = EnvSnapshot::from_pairs([("INPUT_SECRETS", "just-a-value")]);
         let err = ActionInputs::from_env(&env).unwrap_err().to_string();
         assert_eq!(err, "input `secrets`: line 1 is not NAME=value");
+        let env = EnvSnapshot::from_pairs([("INPUT_CAMPAIGN", "cp-../x")]);
+        let err = ActionInputs::from_env(&env).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "input `campaign`: `cp-../x` is not a campaign id (they look like cp-1a2b3c4d)"
+        );
     }
 
     #[test]

@@ -225,12 +225,22 @@ async fn clone_repo(ctx: &Ctx, id: &str) -> anyhow::Result<LocalRepo> {
 }
 
 /// The first comment Deckhand writes shows the account it writes as: the
-/// rest of the job knows it (a GitHub App's bot, not the Actions bot).
-fn learn_identity(ctx: &Ctx, author: &str) {
+/// rest of the job knows it (a GitHub App's bot, not the Actions bot), and
+/// so do later jobs (kept on the memory branch).
+async fn learn_identity(ctx: &Ctx, author: &str, settings: &Settings) {
     if let Some(login) = ctx.identity.learn(author) {
         println!(
             "::warning title=Deckhand::the token writes as @{login}; set the `bot_login` input to `{login}` so every job knows its own comments and pull requests from the start"
         );
+        let git = &settings.file.git;
+        if let Err(e) =
+            super::remembered::remember(ctx, login, (git.name.clone(), git.email.clone())).await
+        {
+            println!(
+                "::warning title=Deckhand::could not keep @{login} on the memory branch: {}",
+                workflow::escape_data(&ctx.redactor.redact(&format!("{e:#}")))
+            );
+        }
     }
 }
 
@@ -313,7 +323,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 }
                 None => {
                     let created = ctx.github.create_comment(&ctx.repo, issue, &body).await?;
-                    learn_identity(ctx, &created.user.login);
+                    learn_identity(ctx, &created.user.login, &settings).await;
                     created.id
                 }
             };
@@ -783,6 +793,10 @@ async fn open_pull(
     if let Some(issue) = job.issue {
         body.push_str(&format!("\nCloses #{issue}\n"));
     }
+    let campaign = super::campaign::CampaignJob::open(ctx).await?;
+    if let Some(c) = &campaign {
+        body.push_str(&c.footer());
+    }
     body.push_str(&format!("\n{}\n", task_marker(&job.id)));
     let body = ctx
         .redactor
@@ -800,6 +814,9 @@ async fn open_pull(
                 .await?
         }
         None => {
+            if let Some(c) = &campaign {
+                c.pace(ctx).await?;
+            }
             ctx.github
                 .create_pull(
                     &ctx.repo,

@@ -3,6 +3,7 @@
 //! with GitHub side effects (branch, PR, progress comment, outputs).
 
 pub mod approve;
+pub mod campaign;
 pub mod claim;
 pub mod feedback;
 pub mod gate;
@@ -13,9 +14,11 @@ pub mod job;
 pub mod learning;
 pub mod offload;
 pub mod progress;
+pub mod remembered;
 pub mod route;
 pub mod siblings;
 pub mod team;
+pub mod tracking;
 pub mod trusted;
 
 use anyhow::Context as _;
@@ -282,7 +285,7 @@ async fn handle(
     };
     let github = GitHub::new(&runner.api_url, &token)?.with_redactor(redactor.clone());
     let identity = identity::Identity::resolve(&github, inputs.bot_login.as_deref()).await?;
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         identity,
         github,
         env: env.with(overlay),
@@ -301,6 +304,15 @@ async fn handle(
             _ => None,
         },
     };
+
+    // A GitHub App's bot, learned by an earlier job, is trusted from the
+    // start: this job knows its own markers before it writes a comment.
+    if !ctx.identity.is_known() {
+        if let Some(login) = remembered::recall(&ctx).await {
+            ctx.identity = identity::Identity::assumed(&login);
+        }
+    }
+    let ctx = ctx;
 
     // Deckhand's own comments and replies (its marker, from its account)
     // never trigger it, whatever the token.
@@ -350,8 +362,11 @@ async fn handle(
             comment_id,
             text,
             control,
-            ..
-        } => issue_comment(&ctx, issue, comment_id, &text, control).await,
+            actor,
+        } => match tracking::handle(&ctx, issue, control, &actor).await? {
+            Some(outputs) => Ok(outputs),
+            None => issue_comment(&ctx, issue, comment_id, &text, control).await,
+        },
         Route::Dispatch { task, resume, .. } => dispatch(&ctx, task, resume).await,
         Route::Schedule { cron } => schedule(&ctx, cron.as_deref()).await,
         Route::Feedback {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::conversation::{self, AgentError, RoleEnd, RoleState, Shared};
 use crate::agent::session::{Limit, Session};
+use crate::agent::tools::workflows;
 use crate::agent::verify::{self, Interrupt, VerifyReport};
 use crate::agent::{held, prompts, AgentRole};
 use crate::git;
@@ -124,47 +125,47 @@ impl TaskState {
     }
 
     /// Commits the worktree's changes, if any, with a message that says
-    /// what and why; files the secret scan flags are held back.
+    /// what and why; files the secret scan flags are held back, and
+    /// workflow changes the task may not make are reverted first (a process
+    /// left running may have written them after its command's own check).
     pub fn commit(&mut self, s: &Session, note: &str) -> Result<(), AgentError> {
-        let message = s
-            .redactor
-            .redact(&commit_message(&self.spec, &self.code_summary, note))
-            .into_owned();
-        let author = (self.author.0.as_str(), self.author.1.as_str());
-        let scanner = Scanner::new(&s.redactor);
-        let (committed, hits) =
-            held::commit_scanned(s.workspace.root(), &self.branch, author, &message, &scanner)?;
-        self.held(s, hits);
-        self.committed(s, committed, &message);
+        let work = self.commit_work(s, note);
+        let done = work.run()?;
+        self.record(s, done);
         Ok(())
     }
 
     /// [`TaskState::commit`] off the async workers (git walks the tree).
     pub async fn commit_async(&mut self, s: &Session, note: &str) -> Result<(), AgentError> {
-        let message = s
-            .redactor
-            .redact(&commit_message(&self.spec, &self.code_summary, note))
-            .into_owned();
-        let (root, branch, author, text) = (
-            s.workspace.root().to_path_buf(),
-            self.branch.clone(),
-            self.author.clone(),
-            message.clone(),
-        );
-        let scanner = Scanner::new(&s.redactor);
-        let (committed, hits) = blocking(move || {
-            held::commit_scanned(
-                &root,
-                &branch,
-                (author.0.as_str(), author.1.as_str()),
-                &text,
-                &scanner,
-            )
-        })
-        .await?;
-        self.held(s, hits);
-        self.committed(s, committed, &message);
+        let work = self.commit_work(s, note);
+        let done = blocking(move || work.run()).await?;
+        self.record(s, done);
         Ok(())
+    }
+
+    fn commit_work(&self, s: &Session, note: &str) -> CommitWork {
+        CommitWork {
+            root: s.workspace.root().to_path_buf(),
+            owner: s.workspace.owner(),
+            guard_workflows: !s.limits.allow_workflow_changes,
+            branch: self.branch.clone(),
+            author: self.author.clone(),
+            message: s
+                .redactor
+                .redact(&commit_message(&self.spec, &self.code_summary, note))
+                .into_owned(),
+            scanner: Scanner::new(&s.redactor),
+        }
+    }
+
+    fn record(&mut self, s: &Session, done: CommitDone) {
+        for path in &done.reverted {
+            s.progress(&format!(
+                "↩️ reverted {path} before committing: changes to .github/workflows/ are not allowed for this task"
+            ));
+        }
+        self.held(s, done.hits);
+        self.committed(s, done.commit, &done.message);
     }
 
     /// Keeps what the scan held back for verify and the report.
@@ -207,6 +208,53 @@ impl TaskState {
     }
 }
 
+/// One commit of the worktree, ready to run on any thread.
+struct CommitWork {
+    root: std::path::PathBuf,
+    owner: Option<(u32, u32)>,
+    /// Put `.github/workflows/` back as HEAD has it before committing.
+    guard_workflows: bool,
+    branch: String,
+    author: (String, String),
+    message: String,
+    scanner: Scanner,
+}
+
+/// What a [`CommitWork`] did.
+struct CommitDone {
+    commit: Option<String>,
+    hits: Vec<Hit>,
+    reverted: Vec<String>,
+    message: String,
+}
+
+impl CommitWork {
+    fn run(self) -> Result<CommitDone, git::GitError> {
+        let reverted = if self.guard_workflows {
+            workflows::revert(&self.root, self.owner).map_err(|e| git::GitError::Io {
+                context: format!("revert {}", workflows::WORKFLOWS),
+                source: std::io::Error::other(e),
+            })?
+        } else {
+            Vec::new()
+        };
+        let author = (self.author.0.as_str(), self.author.1.as_str());
+        let (commit, hits) = held::commit_scanned(
+            &self.root,
+            &self.branch,
+            author,
+            &self.message,
+            &self.scanner,
+        )?;
+        Ok(CommitDone {
+            commit,
+            hits,
+            reverted,
+            message: self.message,
+        })
+    }
+}
+
 /// Runs blocking git work on the blocking pool.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, git::GitError> + Send + 'static,
@@ -246,7 +294,7 @@ async fn verify_settled(
     attempt: u32,
 ) -> Result<Result<VerifyReport, Interrupt>, AgentError> {
     let mut tries = 0;
-    // Files checks wrote on an earlier try: committed, never restored.
+    // Files checks wrote on an earlier try (put back, never committed).
     let mut written = Vec::new();
     loop {
         stop_task_processes(s, "before verify").await;
@@ -483,4 +531,123 @@ pub fn commit_message(spec: &TaskSpec, summary: &str, note: &str) -> String {
     }
     body.push_str(&format!("Deckhand task {} ({note})", spec.id));
     format!("{subject}\n\n{body}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::tools::CriterionVerdict;
+    use crate::task::checkpoint::{self, CheckpointError};
+    use crate::workspace::checks::Status;
+    use crate::workspace::detect::CheckKind;
+    use crate::workspace::findings::{Finding, TestCounts};
+
+    /// A finished task saved before checks had a status (their records
+    /// kept `timed_out` and the exit code).
+    const OLD: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/checkpoint-check-runs.json"
+    );
+
+    fn check(command: &str, status: Status, exit_code: Option<i32>) -> CheckResult {
+        CheckResult {
+            kind: CheckKind::Test,
+            command: command.into(),
+            source: String::new(),
+            status,
+            missing: None,
+            exit_code,
+            duration_ms: 0,
+            counts: None,
+            findings: Vec::new(),
+            output: String::new(),
+            wrote: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_with_older_check_records_loads() {
+        let state: TaskState = checkpoint::load(std::path::Path::new(OLD)).unwrap();
+        assert_eq!(
+            state.baseline,
+            vec![
+                CheckResult {
+                    duration_ms: 1840,
+                    counts: Some(TestCounts {
+                        passed: 11,
+                        failed: 1,
+                        skipped: 0
+                    }),
+                    findings: vec![Finding {
+                        file: "test/tax.test.js".into(),
+                        line: 14,
+                        column: Some(3),
+                        message: "AssertionError: 1.1 !== 1.10".into(),
+                    }],
+                    output: "not ok 12 - tax rounds half up\n# fail 1".into(),
+                    ..check("npm test", Status::Failed, Some(1))
+                },
+                CheckResult {
+                    kind: CheckKind::Lint,
+                    duration_ms: 600_000,
+                    ..check("npm run lint", Status::TimedOut, None)
+                },
+            ]
+        );
+        assert_eq!(
+            state.reports,
+            vec![VerifyReport {
+                attempt: 1,
+                checks: vec![CheckResult {
+                    duration_ms: 1795,
+                    counts: Some(TestCounts {
+                        passed: 12,
+                        failed: 0,
+                        skipped: 0
+                    }),
+                    output: "# pass 12".into(),
+                    ..check("npm test", Status::Passed, Some(0))
+                }],
+                verdict: Some(vec![CriterionVerdict {
+                    criterion: "`npm test` passes".into(),
+                    met: true,
+                    evidence: "12 passed".into(),
+                }]),
+                review_problem: None,
+                preexisting: Vec::new(),
+                fixed: Vec::new(),
+                written: Vec::new(),
+            }]
+        );
+        assert_eq!(state.spec.status, TaskStatus::Done);
+        assert_eq!(state.containment, ContainmentRecord::default());
+        assert_eq!(state.team_rules, Default::default());
+        // What loads also saves in today's shape and reads back the same.
+        let again: TaskState =
+            serde_json::from_value(serde_json::to_value(&state).unwrap()).unwrap();
+        assert_eq!(again, state);
+    }
+
+    #[test]
+    fn a_check_record_with_neither_status_nor_timed_out_names_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let text = std::fs::read_to_string(OLD).unwrap();
+        let broken = text.replacen("\"timed_out\": true,", "", 1);
+        assert_ne!(broken, text);
+        std::fs::write(&path, broken).unwrap();
+        let err = checkpoint::load::<TaskState>(&path).unwrap_err();
+        let CheckpointError::Corrupt {
+            path: named,
+            message,
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(named, &path.display().to_string());
+        assert_eq!(
+            message,
+            "check `npm run lint`: missing field `status` (or `timed_out`, as older checkpoints have it) at line 65 column 3"
+        );
+    }
 }

@@ -20,8 +20,8 @@ use crate::workspace::detect::Environment;
 use crate::workspace::findings::Finding;
 use crate::workspace::{CommandRunner, Workspace};
 
-/// Files a check wrote while it ran (checks should write none; nothing is
-/// restored).
+/// Files a check wrote while it ran (checks should write none; what they
+/// wrote is put back, never committed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Written {
     pub command: String,

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use regex::Regex;
 
+use super::control::Control;
 use super::plan::Plan;
 use super::status::{Record, State};
 use super::waves::Halt;
@@ -108,7 +109,13 @@ pub fn apply(plan: &Plan, records: &[Record], ticks: &Ticks) -> Vec<Record> {
 }
 
 /// The dashboard's Markdown.
-pub fn render(plan: &Plan, records: &[Record], ticks: &Ticks, halt: Option<&Halt>) -> String {
+pub fn render(
+    plan: &Plan,
+    records: &[Record],
+    ticks: &Ticks,
+    halt: Option<&Halt>,
+    control: &Control,
+) -> String {
     let by_repo: BTreeMap<&str, &Record> =
         records.iter().map(|r| (r.repository.as_str(), r)).collect();
     let state_of = |name: &str| by_repo.get(name).map_or(State::Queued, |r| r.state);
@@ -137,14 +144,30 @@ pub fn render(plan: &Plan, records: &[Record], ticks: &Ticks, halt: Option<&Halt
         count(State::Queued),
         tokens,
     ));
-    match halt {
-        Some(h) => out.push_str(&format!(
-            "**⛔ Halted** — {h}. Tick *retry* on the failed repositories or raise `rollout.halt_failure_rate` to continue.\n\n"
+    match (&control.cancelled, halt) {
+        (Some(c), _) => out.push_str(&format!(
+            "**🛑 Cancelled** by @{} at {} — queued repositories will not start and running jobs were cancelled.\n\n",
+            c.by,
+            c.at.format("%Y-%m-%d %H:%M UTC")
         )),
-        None => out.push_str(&format!(
-            "**Rolling out** in waves of {} (halts at a failure rate of {:.0}%).\n\n",
+        (None, Some(h)) => out.push_str(&format!(
+            "**⛔ Halted** — {h}. Comment `/deckhand resume` to start the next wave anyway, tick *retry* on the failed repositories, or raise `rollout.halt_failure_rate`.\n\n"
+        )),
+        (None, None) => out.push_str(&format!(
+            "**Rolling out** in waves of {} (halts at a failure rate of {:.0}%){}.\n\n",
             plan.wave_size,
-            plan.halt_failure_rate * 100.0
+            plan.halt_failure_rate * 100.0,
+            match control.resumed.as_slice() {
+                [] => String::new(),
+                waves => format!(
+                    "; resumed at wave {}",
+                    waves
+                        .iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
         )),
     }
     out.push_str("| # | repository | wave | risk | dependency | status | PR | tests before → after | tokens | cost |\n");
@@ -252,6 +275,8 @@ mod tests {
             api_calls: 0,
             wave_size: 5,
             halt_failure_rate: 0.3,
+            per_hour: None,
+            dispatch: Default::default(),
             repositories: ["o/a", "o/b"]
                 .iter()
                 .enumerate()
@@ -276,7 +301,7 @@ mod tests {
     #[test]
     fn ticks_survive_a_render_and_act_once() {
         let plan = plan();
-        let body = render(&plan, &[], &Ticks::new(), None);
+        let body = render(&plan, &[], &Ticks::new(), None, &Control::default());
         assert!(ticks(&body).is_empty());
         let ticked = body.replace(
             "- [ ] skip `o/b` <!-- deckhand:cmd skip o/b -->",
@@ -296,7 +321,7 @@ mod tests {
         );
         // Acted on once: a second render with the same tick changes nothing.
         assert!(apply(&plan, &changed, &t).is_empty());
-        let again = render(&plan, &changed, &t, None);
+        let again = render(&plan, &changed, &t, None, &Control::default());
         assert_eq!(ticks(&again), t);
         assert!(
             again.contains("| 2 | o/b | 1 | 0 | direct 4.17.21 | ⏭️ skipped |"),

@@ -143,20 +143,6 @@ pub async fn run_one(runner: &Runner, dir: &Path, task: &str) -> Result<Outcome,
     Ok(out)
 }
 
-/// Writes a record off the async workers (git I/O blocks).
-async fn write(
-    store: CampaignStore,
-    campaign: String,
-    record: Record,
-) -> Result<CampaignStore, CampaignError> {
-    tokio::task::spawn_blocking(move || {
-        let mut store = store;
-        store.write_record(&campaign, &record).map(|()| store)
-    })
-    .await
-    .map_err(|e| CampaignError::Invalid(format!("the memory writer stopped: {e}")))?
-}
-
 /// Whether a repository still needs its task run (no record, or queued again).
 fn pending(records: &[Record], p: &PlannedRepo) -> bool {
     records
@@ -201,7 +187,12 @@ pub async fn run(
     let mut ran = 0;
     for wave in 1..=plan.waves() {
         let records = store.records(&plan.campaign_id)?;
-        if let Err(halt) = waves::gate(plan, &records, wave) {
+        let control = store.control(&plan.campaign_id)?;
+        if control.cancelled.is_some() {
+            tracing::warn!("campaign {} was cancelled", plan.campaign_id);
+            break;
+        }
+        if let Err(halt) = waves::gate(plan, &records, &control, wave) {
             tracing::warn!("{halt}");
             return Ok((
                 Summary {
@@ -244,12 +235,12 @@ pub async fn run(
                 Some(p) = started_rx.recv() => {
                     let record = Record::new(&p.repository, State::Running, p.wave);
                     report(&record);
-                    store = write(store, plan.campaign_id.clone(), record).await?;
+                    store.write_record(&plan.campaign_id, &record).await?;
                 }
                 Some((p, outcome)) = running.next() => {
                     let record = finished(p, outcome);
                     report(&record);
-                    store = write(store, plan.campaign_id.clone(), record).await?;
+                    store.write_record(&plan.campaign_id, &record).await?;
                     ran += 1;
                 }
             }

@@ -1,12 +1,14 @@
 //! Campaigns: one task across many repositories — discovery, analysis, risk-ordered waves, matrix output, per-repository status records, the tracking-issue view and local concurrent execution.
 
 pub mod analyze;
+pub mod control;
 pub mod dashboard;
 pub mod discover;
 pub mod local;
 pub mod lockfiles;
 pub mod matcher;
 pub mod matrix;
+pub mod pacing;
 pub mod plan;
 pub mod planner;
 pub mod risk;

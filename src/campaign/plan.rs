@@ -48,6 +48,17 @@ pub struct PlannedRepo {
     pub wave: usize,
 }
 
+/// What `deckhand plan` was given besides the task and the org (the
+/// `--repos` file as named, `--topic`): a resumed campaign dispatches its
+/// workflow with them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Dispatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repos: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+}
+
 /// A campaign's plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -62,6 +73,12 @@ pub struct Plan {
     pub api_calls: u64,
     pub wave_size: usize,
     pub halt_failure_rate: f64,
+    /// Pull requests the campaign opens per hour at most (`rollout.per_hour`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_hour: Option<u32>,
+    /// The discovery options as given, for dispatching the campaign workflow again.
+    #[serde(default)]
+    pub dispatch: Dispatch,
     pub repositories: Vec<PlannedRepo>,
 }
 
@@ -89,6 +106,8 @@ pub(crate) fn test_plan(n: usize, wave_size: usize) -> Plan {
         api_calls: 0,
         wave_size,
         halt_failure_rate: 0.3,
+        per_hour: None,
+        dispatch: Dispatch::default(),
         repositories: (0..n)
             .map(|i| PlannedRepo {
                 repository: format!("o/r{i}"),

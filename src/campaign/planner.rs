@@ -7,7 +7,7 @@ use chrono::Utc;
 use super::analyze;
 use super::discover::{self, Api, Candidate, RepoLine, Wanted};
 use super::matcher::{self, Match};
-use super::plan::Plan;
+use super::plan::{Dispatch, Plan};
 use super::risk;
 use super::{campaign_id, CampaignError};
 use crate::github::{GitHub, RepoRef};
@@ -50,6 +50,7 @@ pub struct Request {
     pub search: bool,
     pub wave_size: usize,
     pub halt_failure_rate: f64,
+    pub per_hour: Option<u32>,
 }
 
 impl Request {
@@ -168,6 +169,14 @@ pub async fn plan(req: &Request, gh: Option<&GitHub>) -> Result<Plan, CampaignEr
         api_calls: gh.map_or(0, GitHub::calls) - calls_before,
         wave_size: req.wave_size,
         halt_failure_rate: req.halt_failure_rate,
+        per_hour: req.per_hour,
+        dispatch: Dispatch {
+            repos: match &req.target {
+                Target::Repos { file, .. } => Some(file.display().to_string()),
+                Target::Org(_) => None,
+            },
+            topic: req.topic.clone(),
+        },
         repositories,
     })
 }

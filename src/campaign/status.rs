@@ -16,6 +16,8 @@ pub enum State {
     Closed,
     Skipped,
     Failed,
+    /// Stopped by `/deckhand cancel` on the tracking issue.
+    Cancelled,
 }
 
 impl State {
@@ -30,6 +32,7 @@ impl State {
             State::Closed => "closed",
             State::Skipped => "skipped",
             State::Failed => "failed",
+            State::Cancelled => "cancelled",
         }
     }
 
@@ -44,6 +47,7 @@ impl State {
             State::Closed,
             State::Skipped,
             State::Failed,
+            State::Cancelled,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)
@@ -73,6 +77,7 @@ impl State {
             State::Closed => "⚫",
             State::Skipped => "⏭️",
             State::Failed => "❌",
+            State::Cancelled => "🛑",
         }
     }
 }
@@ -90,6 +95,9 @@ pub struct Record {
     pub pr_number: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
+    /// The workflow run working on it (what `/deckhand cancel` cancels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tests_before: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,6 +126,7 @@ impl Record {
             pr_url: None,
             pr_number: None,
             branch: None,
+            run_id: None,
             tests_before: None,
             tests_after: None,
             tokens: 0,

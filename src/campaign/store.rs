@@ -1,14 +1,18 @@
 //! The campaign's files on the memory branch: `campaigns/<id>/plan.json`, one status record per repository, and the tracking issue's number.
 
+use super::control::{control_path, Control};
 use super::plan::Plan;
 use super::status::{record_path, Record};
 use super::CampaignError;
-use crate::memory::{MemoryError, MemoryStore};
+use crate::memory::{Author, Change, MemoryError, MemoryStore, Snapshot};
 
-/// Extra rounds of the memory store's own attempts for a record write.
-const CONTENDED_ROUNDS: u32 = 6;
-
-const AUTHOR: (&str, &str) = ("deckhand", "deckhand@users.noreply.github.com");
+/// Who campaign changes are committed as.
+fn author() -> Author {
+    Author {
+        name: "deckhand".into(),
+        email: "deckhand@users.noreply.github.com".into(),
+    }
+}
 
 /// A memory store seen as campaigns.
 pub struct CampaignStore {
@@ -23,6 +27,21 @@ pub fn issue_path(campaign: &str) -> String {
     format!("campaigns/{campaign}/issue.json")
 }
 
+/// A record as one attempt of an update sees it (a bad file refuses the change, naming it).
+fn record_at(snap: &Snapshot<'_>, path: &str) -> Result<Option<Record>, MemoryError> {
+    snap.read(path)?
+        .map(|text| {
+            serde_json::from_str(&text).map_err(|e| MemoryError::Rejected(format!("{path}: {e}")))
+        })
+        .transpose()
+}
+
+fn json<T: serde::Serialize>(what: &str, value: &T) -> Result<String, MemoryError> {
+    serde_json::to_string_pretty(value)
+        .map(|t| t + "\n")
+        .map_err(|e| MemoryError::Rejected(format!("{what} JSON: {e}")))
+}
+
 impl CampaignStore {
     pub fn new(store: MemoryStore) -> CampaignStore {
         CampaignStore { store }
@@ -32,14 +51,23 @@ impl CampaignStore {
         Ok(self.store.refresh()?)
     }
 
-    pub fn save_plan(&mut self, plan: &Plan) -> Result<(), CampaignError> {
-        let text = serde_json::to_string_pretty(plan)
-            .map_err(|e| CampaignError::format("plan JSON", e))?;
-        self.store.write(
-            &[(plan_path(&plan.campaign_id), Some(text + "\n"))],
-            &format!("campaign {}: plan", plan.campaign_id),
-            AUTHOR,
-        )?;
+    /// The underlying memory store (for other files of the branch).
+    pub fn memory(&mut self) -> &mut MemoryStore {
+        &mut self.store
+    }
+
+    pub async fn save_plan(&mut self, plan: &Plan) -> Result<(), CampaignError> {
+        let path = plan_path(&plan.campaign_id);
+        let message = format!("campaign {}: plan", plan.campaign_id);
+        let text = json("plan", plan)?;
+        self.store
+            .update(author(), move |_| {
+                Ok(Some(Change {
+                    files: vec![(path.clone(), Some(text.clone()))],
+                    message: message.clone(),
+                }))
+            })
+            .await?;
         Ok(())
     }
 
@@ -52,36 +80,53 @@ impl CampaignStore {
         serde_json::from_str(&text).map_err(|e| CampaignError::format(path, e))
     }
 
-    /// Writes one repository's record (only its own file). Many jobs write
-    /// at once: a write that keeps losing the race waits a jittered while
-    /// and tries again (its file is its own, so nothing needs merging).
-    pub fn write_record(&mut self, campaign: &str, record: &Record) -> Result<(), CampaignError> {
-        let text = serde_json::to_string_pretty(record)
-            .map_err(|e| CampaignError::format("status JSON", e))?;
-        let change = [(record_path(campaign, &record.repository), Some(text + "\n"))];
-        let message = format!(
-            "campaign {campaign}: {} {}",
-            record.repository,
-            record.state.as_str()
-        );
-        let mut round = 0;
-        loop {
-            match self.store.write(&change, &message, AUTHOR) {
-                Err(MemoryError::Contended { .. }) if round < CONTENDED_ROUNDS => {
-                    round += 1;
-                    let ms =
-                        rand::Rng::gen_range(&mut rand::thread_rng(), 50..=250 * u64::from(round));
-                    tracing::info!(
-                        round,
-                        wait_ms = ms,
-                        "memory branch busy; writing the record again"
-                    );
-                    std::thread::sleep(std::time::Duration::from_millis(ms));
-                    self.store.refresh()?;
-                }
-                other => return Ok(other?),
-            }
-        }
+    /// Changes one repository's record (only its own file): `change` gets
+    /// the record as it is on the branch at each attempt and returns the
+    /// new one (`None`: leave it). Many jobs write at once; an attempt that
+    /// loses the race runs `change` again on what the winner wrote, so a
+    /// concurrent change of the same record (a dashboard tick, a sync) is
+    /// merged, never overwritten. Returns the record as it now stands.
+    pub async fn update_record<F>(
+        &mut self,
+        campaign: &str,
+        repository: &str,
+        change: F,
+    ) -> Result<Option<Record>, CampaignError>
+    where
+        F: Fn(Option<Record>) -> Option<Record> + Send + Sync + 'static,
+    {
+        let path = record_path(campaign, repository);
+        let campaign_id = campaign.to_string();
+        let file = path.clone();
+        self.store
+            .update(author(), move |snap| {
+                let Some(next) = change(record_at(snap, &file)?) else {
+                    return Ok(None);
+                };
+                Ok(Some(Change {
+                    files: vec![(file.clone(), Some(json("status", &next)?))],
+                    message: format!(
+                        "campaign {campaign_id}: {} {}",
+                        next.repository,
+                        next.state.as_str()
+                    ),
+                }))
+            })
+            .await?;
+        self.record(campaign, repository)
+    }
+
+    /// Writes one repository's record as given.
+    pub async fn write_record(
+        &mut self,
+        campaign: &str,
+        record: &Record,
+    ) -> Result<(), CampaignError> {
+        let record = record.clone();
+        let repository = record.repository.clone();
+        self.update_record(campaign, &repository, move |_| Some(record.clone()))
+            .await?;
+        Ok(())
     }
 
     pub fn record(
@@ -96,9 +141,52 @@ impl CampaignStore {
             .transpose()
     }
 
+    /// What the tracking issue's commands decided (nothing yet: the default).
+    pub fn control(&self, campaign: &str) -> Result<Control, CampaignError> {
+        let path = control_path(campaign);
+        match self.store.read(&path)? {
+            Some(text) => serde_json::from_str(&text).map_err(|e| CampaignError::format(path, e)),
+            None => Ok(Control::default()),
+        }
+    }
+
+    /// Changes the control file, re-running `change` on the file as it is
+    /// at each attempt; returns what now stands.
+    pub async fn update_control<F>(
+        &mut self,
+        campaign: &str,
+        message: &str,
+        change: F,
+    ) -> Result<Control, CampaignError>
+    where
+        F: Fn(&mut Control) + Send + Sync + 'static,
+    {
+        let path = control_path(campaign);
+        let message = format!("campaign {campaign}: {message}");
+        self.store
+            .update(author(), move |snap| {
+                let mut control: Control = match snap.read(&path)? {
+                    Some(text) => serde_json::from_str(&text)
+                        .map_err(|e| MemoryError::Rejected(format!("{path}: {e}")))?,
+                    None => Control::default(),
+                };
+                change(&mut control);
+                Ok(Some(Change {
+                    files: vec![(path.clone(), Some(json("control", &control)?))],
+                    message: message.clone(),
+                }))
+            })
+            .await?;
+        self.control(campaign)
+    }
+
     /// Every status record of the campaign, by repository.
     pub fn records(&self, campaign: &str) -> Result<Vec<Record>, CampaignError> {
-        let skip = [plan_path(campaign), issue_path(campaign)];
+        let skip = [
+            plan_path(campaign),
+            issue_path(campaign),
+            control_path(campaign),
+        ];
         let mut out = Vec::new();
         for path in self.store.list(&format!("campaigns/{campaign}"))? {
             if skip.contains(&path) || !path.ends_with(".json") {
@@ -124,15 +212,20 @@ impl CampaignStore {
         Ok(v.get("number").and_then(serde_json::Value::as_u64))
     }
 
-    pub fn save_issue(&mut self, campaign: &str, number: u64) -> Result<(), CampaignError> {
-        self.store.write(
-            &[(
-                issue_path(campaign),
-                Some(format!("{}\n", serde_json::json!({ "number": number }))),
-            )],
-            &format!("campaign {campaign}: tracking issue #{number}"),
-            AUTHOR,
-        )?;
+    pub async fn save_issue(&mut self, campaign: &str, number: u64) -> Result<(), CampaignError> {
+        let path = issue_path(campaign);
+        let message = format!("campaign {campaign}: tracking issue #{number}");
+        self.store
+            .update(author(), move |_| {
+                Ok(Some(Change {
+                    files: vec![(
+                        path.clone(),
+                        Some(format!("{}\n", serde_json::json!({ "number": number }))),
+                    )],
+                    message: message.clone(),
+                }))
+            })
+            .await?;
         Ok(())
     }
 }

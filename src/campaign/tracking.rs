@@ -1,5 +1,6 @@
 //! The tracking issue: a view rendered from all records. A render reads the issue, merges its ticks, writes, and re-reads, so a tick made meanwhile is kept.
 
+use super::control::Control;
 use super::dashboard::{self, Ticks};
 use super::plan::Plan;
 use super::status::Record;
@@ -31,14 +32,15 @@ pub async fn render_issue(
     number: u64,
     plan: &Plan,
     records: &[Record],
+    control: &Control,
     known: &Ticks,
 ) -> Result<Ticks, CampaignError> {
     let mut ticks = known.clone();
-    let halt = waves::halted(plan, records);
+    let halt = waves::halted(plan, records, control);
     for attempt in 1..=MAX_RENDERS {
         let (before, seen) = read_ticks(gh, repo, number).await?;
         ticks.extend(seen);
-        let body = dashboard::render(plan, records, &ticks, halt.as_ref());
+        let body = dashboard::render(plan, records, &ticks, halt.as_ref(), control);
         // Anything ticked since the first read?
         let (now, seen) = read_ticks(gh, repo, number).await?;
         if now != before {

@@ -1,5 +1,6 @@
 //! The wave gate: a wave starts only while the failure rate of the finished repositories stays under `rollout.halt_failure_rate`.
 
+use super::control::Control;
 use super::plan::Plan;
 use super::status::Record;
 
@@ -28,12 +29,18 @@ impl std::fmt::Display for Halt {
     }
 }
 
-/// Whether `wave` may start given the records so far (the first wave always may).
-pub fn gate(plan: &Plan, records: &[Record], wave: usize) -> Result<(), Halt> {
-    if wave <= 1 {
+/// Whether `wave` may start given the records so far (the first wave
+/// always may, and so does a wave `/deckhand resume` lifted). Failures are
+/// counted from the last resumed wave on.
+pub fn gate(plan: &Plan, records: &[Record], control: &Control, wave: usize) -> Result<(), Halt> {
+    let from = control.counted_from(wave);
+    if wave <= 1 || from == wave {
         return Ok(());
     }
-    let earlier = |r: &&Record| plan.repo(&r.repository).is_some_and(|p| p.wave < wave);
+    let earlier = |r: &&Record| {
+        plan.repo(&r.repository)
+            .is_some_and(|p| p.wave < wave && p.wave >= from)
+    };
     let failed = records
         .iter()
         .filter(earlier)
@@ -62,8 +69,52 @@ pub fn gate(plan: &Plan, records: &[Record], wave: usize) -> Result<(), Halt> {
     }
 }
 
+/// What a job of `wave` that waits for its turn finds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Open,
+    Halted(Halt),
+    /// Repositories of an earlier wave (the first with any) still queued or running.
+    Waiting {
+        wave: usize,
+        pending: usize,
+    },
+}
+
+/// Strict wave order: `wave` is decided only once every earlier wave is
+/// (each of its repositories past queued and running), each earlier wave's
+/// own gate having opened.
+pub fn decide(plan: &Plan, records: &[Record], control: &Control, wave: usize) -> Decision {
+    use super::status::State;
+    for w in 1..=wave {
+        if w > 1 {
+            if let Err(h) = gate(plan, records, control, w) {
+                return Decision::Halted(h);
+            }
+        }
+        if w == wave {
+            break;
+        }
+        let pending = plan
+            .repositories
+            .iter()
+            .filter(|p| p.wave == w)
+            .filter(|p| {
+                records
+                    .iter()
+                    .find(|r| r.repository == p.repository)
+                    .is_none_or(|r| matches!(r.state, State::Queued | State::Running))
+            })
+            .count();
+        if pending > 0 {
+            return Decision::Waiting { wave: w, pending };
+        }
+    }
+    Decision::Open
+}
+
 /// The first wave that may not start, if any (what the dashboard shows).
-pub fn halted(plan: &Plan, records: &[Record]) -> Option<Halt> {
+pub fn halted(plan: &Plan, records: &[Record], control: &Control) -> Option<Halt> {
     (2..=plan.waves()).find_map(|w| {
         // A wave that already has started work is past its gate.
         let started = records.iter().any(|r| {
@@ -73,7 +124,7 @@ pub fn halted(plan: &Plan, records: &[Record]) -> Option<Halt> {
         if started {
             return None;
         }
-        gate(plan, records, w).err()
+        gate(plan, records, control, w).err()
     })
 }
 
@@ -88,13 +139,14 @@ mod tests {
 
     #[test]
     fn a_wave_waits_while_failures_reach_the_threshold() {
-        let p = plan(4);
+        let p = plan(6);
+        let none = Control::default();
         let ok = [
             Record::new("o/r0", State::PrOpen, 1),
             Record::new("o/r1", State::Merged, 1),
         ];
-        assert_eq!(gate(&p, &ok, 2), Ok(()));
-        assert_eq!(halted(&p, &ok), None);
+        assert_eq!(gate(&p, &ok, &none, 2), Ok(()));
+        assert_eq!(halted(&p, &ok, &none), None);
         let bad = [
             Record::new("o/r0", State::PrOpen, 1),
             Record::new("o/r1", State::NeedsReview, 1),
@@ -106,8 +158,29 @@ mod tests {
             rate: 0.5,
             threshold: 0.3,
         };
-        assert_eq!(gate(&p, &bad, 2), Err(halt.clone()));
-        assert_eq!(halted(&p, &bad), Some(halt));
-        assert_eq!(gate(&p, &bad, 1), Ok(()));
+        assert_eq!(gate(&p, &bad, &none, 2), Err(halt.clone()));
+        assert_eq!(halted(&p, &bad, &none), Some(halt));
+        assert_eq!(gate(&p, &bad, &none, 1), Ok(()));
+        // Resumed at wave 2: it starts, and wave 3 counts from wave 2 on.
+        let resumed = Control {
+            resumed: vec![2],
+            cancelled: None,
+        };
+        assert_eq!(gate(&p, &bad, &resumed, 2), Ok(()));
+        assert_eq!(halted(&p, &bad, &resumed), None);
+        let mut later = bad.to_vec();
+        later.push(Record::new("o/r2", State::PrOpen, 2));
+        assert_eq!(gate(&p, &later, &resumed, 3), Ok(()));
+        later.push(Record::new("o/r3", State::Failed, 2));
+        assert_eq!(
+            gate(&p, &later, &resumed, 3),
+            Err(Halt {
+                wave: 3,
+                failed: 1,
+                finished: 2,
+                rate: 0.5,
+                threshold: 0.3
+            })
+        );
     }
 }

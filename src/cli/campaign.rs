@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 
 use super::plan::{github, MemoryArgs};
 use super::GlobalArgs;
+use crate::campaign::control::Control;
 use crate::campaign::dashboard;
 use crate::campaign::local::{self, Runner};
 use crate::campaign::plan::Plan;
@@ -84,6 +85,17 @@ pub struct GateArgs {
     pub campaign: IdArgs,
     #[arg(long)]
     pub wave: usize,
+    /// The job's repository: closed when its record is past `queued`
+    /// (a re-dispatched run does not redo it; a retry tick queues it again).
+    #[arg(long)]
+    pub repository: Option<String>,
+    /// Wait until every earlier wave is decided (no repository queued or
+    /// running), then decide: strict wave order across parallel jobs.
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds between looks at the records while waiting.
+    #[arg(long, default_value_t = 30)]
+    pub poll_seconds: u64,
 }
 
 #[derive(Debug, Args)]
@@ -128,40 +140,28 @@ async fn open(
     Ok((store, plan, cache))
 }
 
-/// Runs a store operation off the async workers.
-async fn blocking<T: Send + 'static>(
-    store: CampaignStore,
-    f: impl FnOnce(&mut CampaignStore) -> Result<T, crate::campaign::CampaignError> + Send + 'static,
-) -> anyhow::Result<(CampaignStore, T)> {
-    tokio::task::spawn_blocking(move || {
-        let mut store = store;
-        f(&mut store).map(|t| (store, t))
-    })
-    .await
-    .context("memory branch I/O")?
-    .map_err(Into::into)
-}
-
 async fn status(global: &GlobalArgs, a: IdArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
     let (store, plan, _cache) = open(&a, env).await?;
     let records = store.records(&a.id)?;
+    let control = store.control(&a.id)?;
     if global.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "campaign_id": plan.campaign_id,
-                "halted": waves::halted(&plan, &records).map(|h| h.to_string()),
+                "halted": waves::halted(&plan, &records, &control).map(|h| h.to_string()),
+                "control": control,
                 "records": records,
             }))?
         );
     } else {
-        print!("{}", status_table(&plan, &records));
+        print!("{}", status_table(&plan, &records, &control));
     }
     Ok(super::exit::DONE)
 }
 
 /// The campaign as a plain-text table.
-pub fn status_table(plan: &Plan, records: &[Record]) -> String {
+pub fn status_table(plan: &Plan, records: &[Record], control: &Control) -> String {
     let mut out = format!(
         "campaign {} · {}\n",
         plan.campaign_id,
@@ -215,9 +215,10 @@ pub fn status_table(plan: &Plan, records: &[Record]) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    match waves::halted(plan, records) {
-        Some(h) => out.push_str(&format!("⛔ {h}\n")),
-        None => out.push_str("rolling out\n"),
+    match (&control.cancelled, waves::halted(plan, records, control)) {
+        (Some(c), _) => out.push_str(&format!("🛑 cancelled by {}\n", c.by)),
+        (None, Some(h)) => out.push_str(&format!("⛔ {h}\n")),
+        (None, None) => out.push_str("rolling out\n"),
     }
     out
 }
@@ -238,9 +239,18 @@ async fn sync_cmd(a: IdArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
                 record.state.as_str(),
                 next.state.as_str()
             );
-            store = blocking(store, move |s| s.write_record(&id, &next))
-                .await?
-                .0;
+            // GitHub's view of the PR on the record as it now is (a job or
+            // a tick may have changed it since it was read).
+            store
+                .update_record(&id, &next.repository.clone(), move |current| {
+                    let mut merged = current.unwrap_or_else(|| next.clone());
+                    merged.state = next.state;
+                    merged.pr_url.clone_from(&next.pr_url);
+                    merged.merged_at = next.merged_at;
+                    merged.updated_at = next.updated_at;
+                    Some(merged)
+                })
+                .await?;
             changed += 1;
         }
     }
@@ -282,7 +292,8 @@ async fn run_local(global: &GlobalArgs, a: RunArgs, env: &EnvSnapshot) -> anyhow
     })
     .await?;
     let records = store.records(&plan.campaign_id)?;
-    print!("{}", status_table(&plan, &records));
+    let control = store.control(&plan.campaign_id)?;
+    print!("{}", status_table(&plan, &records, &control));
     eprintln!("✅ ran {} task(s)", summary.ran);
     Ok(match summary.halt {
         Some(_) => super::exit::NEEDS_REVIEW,
@@ -296,7 +307,8 @@ fn action_state(status: &str) -> Option<State> {
         "done" => State::PrOpen,
         "needs-review" | "waiting" | "paused" => State::NeedsReview,
         "continued" => State::Running,
-        "cancelled" | "skipped" => State::Skipped,
+        "cancelled" => State::Cancelled,
+        "skipped" => State::Skipped,
         "error" => State::Failed,
         _ => return None,
     })
@@ -308,38 +320,88 @@ async fn record(a: RecordArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
         (None, Some(s)) => action_state(s).unwrap_or(State::Failed),
         (None, None) => bail!("give --state or --action-status"),
     };
-    let (store, plan, _cache) = open(&a.campaign, env).await?;
+    let (mut store, plan, _cache) = open(&a.campaign, env).await?;
     let Some(planned) = plan.repo(&a.repository) else {
         bail!("{} is not in campaign {}", a.repository, plan.campaign_id);
     };
-    let mut record = store
-        .record(&plan.campaign_id, &a.repository)?
-        .unwrap_or_else(|| Record::new(&a.repository, state, planned.wave));
-    record.state = state;
-    record.updated_at = chrono::Utc::now();
-    if let Some(url) = a.pr_url.filter(|u| !u.is_empty()) {
-        record.pr_number = url.rsplit('/').next().and_then(|n| n.parse().ok());
-        record.pr_url = Some(url);
-    }
-    if let Some(b) = a.branch.filter(|b| !b.is_empty()) {
-        record.branch = Some(b);
-    }
-    record.tokens = a.tokens.unwrap_or(record.tokens);
-    record.cost_usd = a.cost.unwrap_or(record.cost_usd);
-    let id = plan.campaign_id.clone();
-    let shown = format!("{} {}", record.repository, record.state.as_str());
-    blocking(store, move |s| s.write_record(&id, &record)).await?;
+    let wave = planned.wave;
+    let repository = a.repository.clone();
+    let pr_url = a.pr_url.filter(|u| !u.is_empty());
+    let branch = a.branch.filter(|b| !b.is_empty());
+    let (tokens, cost) = (a.tokens, a.cost);
+    // The run working on it: what `/deckhand cancel` cancels.
+    let run_id: Option<u64> = env.get("GITHUB_RUN_ID").and_then(|r| r.trim().parse().ok());
+    // Applied to the record as it is at each attempt: what others wrote
+    // into it meanwhile (a tick acted on, a sync) stays.
+    let written = store
+        .update_record(&plan.campaign_id, &a.repository, move |current| {
+            let mut record = current.unwrap_or_else(|| Record::new(&repository, state, wave));
+            record.state = state;
+            record.updated_at = chrono::Utc::now();
+            if let Some(url) = &pr_url {
+                record.pr_number = url.rsplit('/').next().and_then(|n| n.parse().ok());
+                record.pr_url = Some(url.clone());
+            }
+            if let Some(b) = &branch {
+                record.branch = Some(b.clone());
+            }
+            record.run_id = run_id.or(record.run_id);
+            record.tokens = tokens.unwrap_or(record.tokens);
+            record.cost_usd = cost.unwrap_or(record.cost_usd);
+            Some(record)
+        })
+        .await?;
+    let shown = written
+        .map(|r| format!("{} {}", r.repository, r.state.as_str()))
+        .unwrap_or_default();
     eprintln!("💾 {shown}");
     Ok(super::exit::DONE)
 }
 
 async fn gate(a: GateArgs, env: &EnvSnapshot) -> anyhow::Result<i32> {
-    let (store, plan, _cache) = open(&a.campaign, env).await?;
-    let records = store.records(&plan.campaign_id)?;
-    let open = match waves::gate(&plan, &records, a.wave) {
+    let (mut store, plan, _cache) = open(&a.campaign, env).await?;
+    let mut last_wait = None;
+    let decision = loop {
+        let records = store.records(&plan.campaign_id)?;
+        let control = store.control(&plan.campaign_id)?;
+        let mine = a
+            .repository
+            .as_deref()
+            .and_then(|r| records.iter().find(|x| x.repository == r));
+        let decision = match (&control.cancelled, mine) {
+            (Some(c), _) => Err(format!("🛑 campaign cancelled by {}", c.by)),
+            (None, Some(r)) if r.state != State::Queued => Err(format!(
+                "⏭️ {} is already {}",
+                r.repository,
+                r.state.as_str()
+            )),
+            _ if !a.wait => {
+                waves::gate(&plan, &records, &control, a.wave).map_err(|h| format!("⛔ {h}"))
+            }
+            _ => match waves::decide(&plan, &records, &control, a.wave) {
+                waves::Decision::Open => Ok(()),
+                waves::Decision::Halted(h) => Err(format!("⛔ {h}")),
+                waves::Decision::Waiting { wave, pending } => {
+                    let line = format!(
+                        "⏳ wave {} waits for wave {wave}: {pending} repositories not decided yet",
+                        a.wave
+                    );
+                    if last_wait.as_ref() != Some(&line) {
+                        eprintln!("{line}");
+                        last_wait = Some(line);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(a.poll_seconds.max(1))).await;
+                    store.refresh()?;
+                    continue;
+                }
+            },
+        };
+        break decision;
+    };
+    let open = match decision {
         Ok(()) => true,
-        Err(h) => {
-            eprintln!("⛔ {h}");
+        Err(why) => {
+            eprintln!("{why}");
             false
         }
     };
@@ -367,10 +429,10 @@ async fn dashboard_cmd(a: DashboardArgs, env: &EnvSnapshot) -> anyhow::Result<i3
     let repo: RepoRef = issue_repo
         .parse()
         .with_context(|| format!("--issue-repo {issue_repo}"))?;
-    let (store, plan, _cache) = open(&a.campaign, env).await?;
+    let (mut store, plan, _cache) = open(&a.campaign, env).await?;
     let id = plan.campaign_id.clone();
-    let (mut store, number) = match store.issue(&id)? {
-        Some(n) => (store, n),
+    let number = match store.issue(&id)? {
+        Some(n) => n,
         None => {
             let title = format!(
                 "Campaign {id}: {}",
@@ -379,23 +441,29 @@ async fn dashboard_cmd(a: DashboardArgs, env: &EnvSnapshot) -> anyhow::Result<i3
             let issue = gh
                 .create_issue(&repo, &title, &dashboard::marker(&id))
                 .await?;
-            let n = issue.number;
-            let id2 = id.clone();
-            (blocking(store, move |s| s.save_issue(&id2, n)).await?.0, n)
+            store.save_issue(&id, issue.number).await?;
+            issue.number
         }
     };
     // Ticks act on the records first (each once), then the view is written.
     let (_, ticks) = tracking::read_ticks(&gh, &repo, number).await?;
     let records = store.records(&id)?;
     for changed in dashboard::apply(&plan, &records, &ticks) {
-        let id2 = id.clone();
-        store = blocking(store, move |s| s.write_record(&id2, &changed))
-            .await?
-            .0;
+        // The tick applied to the record as it is at the write, not as read.
+        let (plan, ticks, repo) = (plan.clone(), ticks.clone(), changed.repository.clone());
+        store
+            .update_record(&id, &changed.repository, move |current| {
+                let current: Vec<Record> = current.into_iter().collect();
+                dashboard::apply(&plan, &current, &ticks)
+                    .into_iter()
+                    .find(|r| r.repository == repo)
+            })
+            .await?;
     }
     store.refresh()?;
     let records = store.records(&id)?;
-    tracking::render_issue(&gh, &repo, number, &plan, &records, &ticks).await?;
+    let control = store.control(&id)?;
+    tracking::render_issue(&gh, &repo, number, &plan, &records, &control, &ticks).await?;
     eprintln!(
         "📋 dashboard: {repo}#{number} · {} GitHub API call(s)",
         gh.calls()

@@ -8,9 +8,12 @@ use crate::config::{EnvSnapshot, Settings};
 use crate::git::LocalRepo;
 use crate::report::Reporter;
 use crate::sandbox::containment::{Containment, Params};
+use crate::sandbox::gitdir::KeptGitDir;
 
 /// A containment around the checkout `root`; its private home and temp dir
-/// live in the returned directory, removed when it is dropped.
+/// live in the returned directory, removed when it is dropped. The
+/// repository's git dir is kept as it was around every command (in a plain
+/// checkout it lies inside the writable tree).
 pub async fn build(
     root: &Path,
     settings: &Settings,
@@ -28,9 +31,15 @@ pub async fn build(
         crate::sandbox::user::hand_over(private.path(), u)?;
     }
     // Git works (read-only) in a worktree whose git dir lies elsewhere.
-    let git_dir = LocalRepo::open(root)
+    let repo = LocalRepo::open(root).ok();
+    let git_dir = repo
+        .as_ref()
         .map(|r| r.common_dir().to_path_buf())
-        .unwrap_or_else(|_| root.to_path_buf());
+        .unwrap_or_else(|| root.to_path_buf());
+    let kept = match &repo {
+        Some(_) => Some(KeptGitDir::record(&git_dir)?),
+        None => None,
+    };
     let process_env = env.pairs();
     let reporter = reporter.clone();
     let network = &settings.network;
@@ -49,5 +58,10 @@ pub async fn build(
         log: std::sync::Arc::new(move |line: &str| reporter.progress(line)),
     })
     .await?;
+    let mut containment = containment;
+    if let Some(kept) = kept {
+        containment.agent = KeptGitDir::wrap(containment.agent, kept.clone());
+        containment.setup = KeptGitDir::wrap(containment.setup, kept);
+    }
     Ok((containment, private))
 }

@@ -83,16 +83,8 @@ impl MemoryArgs {
         let remote = if Path::new(&repo).exists() {
             let path =
                 std::fs::canonicalize(&repo).with_context(|| format!("--memory-repo {repo}"))?;
-            // git2's listing of a remote without any reference is unsound
-            // (a null slice): refuse an empty repository up front.
-            let empty = git2::Repository::open(&path)
-                .with_context(|| format!("--memory-repo {repo} is not a git repository"))?
-                .references()
-                .map(|mut refs| refs.next().is_none())
-                .unwrap_or(true);
-            if empty {
-                bail!("--memory-repo {repo} has no commits yet: make it a bare repository with one commit (git init --bare, then push a branch)");
-            }
+            git2::Repository::open(&path)
+                .with_context(|| format!("--memory-repo {repo} is not a git repository"))?;
             Remote {
                 url: path.display().to_string(),
                 token: String::new(),
@@ -180,6 +172,7 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs, env: &EnvSnapshot) -> anyh
         search: !args.no_search,
         wave_size: args.wave_size.unwrap_or_else(|| rollout.wave_size()).max(1),
         halt_failure_rate: rollout.halt_failure_rate(),
+        per_hour: rollout.per_hour.filter(|n| *n > 0),
     };
     let gh = github(env)?;
     let plan = planner::plan(&request, gh.as_ref()).await?;
@@ -191,10 +184,7 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs, env: &EnvSnapshot) -> anyh
         plan.api_calls
     );
     if let Some((mut store, _cache)) = args.memory.open(env).await? {
-        let p = plan.clone();
-        tokio::task::spawn_blocking(move || store.save_plan(&p))
-            .await
-            .context("store the plan")??;
+        store.save_plan(&plan).await.context("store the plan")?;
         eprintln!(
             "💾 stored {} on {}",
             store::plan_path(&plan.campaign_id),

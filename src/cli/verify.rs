@@ -14,6 +14,7 @@ use crate::report::Reporter;
 use crate::sandbox::container::Paths;
 use crate::sandbox::devstart;
 use crate::sandbox::env::command_env;
+use crate::sandbox::gitdir::KeptGitDir;
 use crate::workspace::checks::{self, Options, Report};
 use crate::workspace::detect;
 use crate::workspace::{CommandRunner, Workspace};
@@ -100,8 +101,18 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
         dev_env = Some(started.env);
         match started.launchers {
             Some(launchers) => {
-                setup_runner = launchers.setup;
-                launchers.agent
+                // The container sees the checkout's .git as well.
+                match crate::git::LocalRepo::open(workspace.root()) {
+                    Ok(repo) => {
+                        let kept = KeptGitDir::record(repo.common_dir())?;
+                        setup_runner = KeptGitDir::wrap(launchers.setup, kept.clone());
+                        KeptGitDir::wrap(launchers.agent, kept)
+                    }
+                    Err(_) => {
+                        setup_runner = launchers.setup;
+                        launchers.agent
+                    }
+                }
             }
             None => {
                 reporter.progress("🐳 dev container: none declared; commands run here");
@@ -193,18 +204,21 @@ fn human(report: &Report) -> String {
     let wrote: Vec<String> = report
         .setup
         .iter()
-        .map(|s| (&s.command, &s.wrote))
-        .chain(report.checks.iter().map(|c| (&c.command, &c.wrote)))
-        .filter(|(_, w)| !w.is_empty())
-        .map(|(c, w)| {
-            format!(
-                "⚠️ `{c}` changed the tree (nothing was restored): {}\n",
-                w.join(", ")
-            )
-        })
+        .map(|s| (&s.command, &s.wrote, "setup"))
+        .chain(
+            report
+                .checks
+                .iter()
+                .map(|c| (&c.command, &c.wrote, "a check: put back")),
+        )
+        .filter(|(_, w, _)| !w.is_empty())
+        .map(|(c, w, what)| format!("⚠️ `{c}` changed the tree ({what}): {}\n", w.join(", ")))
         .collect();
     for line in &wrote {
         out.push_str(line);
+    }
+    for why in &report.tree.not_restored {
+        out.push_str(&format!("⚠️ not put back: {why}\n"));
     }
     match (&report.tree.note, report.tree.changed.is_empty()) {
         (Some(note), _) => out.push_str(&format!("tree: {note}\n")),

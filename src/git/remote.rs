@@ -413,27 +413,24 @@ pub fn fetch_branch(
     let head = format!("refs/heads/{branch}");
     let tracking = format!("{TRACKING_PREFIX}{branch}");
     let spec = format!("+{head}:{tracking}");
+    // The tracking ref is what the fetch found: it is removed first, so a
+    // branch the remote no longer has (or a remote with no refs at all)
+    // leaves none. git2's listing of the remote's heads is not used: for a
+    // remote without any reference it builds a slice from a null pointer.
     let tip: Option<Oid> = remote.retrying(&format!("fetch {branch}"), || {
+        remove_ref(raw, &tracking).map_err(Failure::Final)?;
         let mut anonymous = raw.remote_anonymous(&remote.url)?;
         anonymous.fetch(&[&spec], Some(&mut remote.fetch_options()), None)?;
-        let tip = anonymous
-            .list()?
-            .iter()
-            .find(|h| h.name() == head)
-            .map(|h| h.oid());
-        Ok(tip)
+        match raw.find_reference(&tracking) {
+            Ok(r) => Ok(r.target()),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(Failure::Final(ctx(format!("read {tracking}"))(e))),
+        }
     })?;
     let Some(tip) = tip else {
-        if let Ok(mut stale) = raw.find_reference(&tracking) {
-            stale
-                .delete()
-                .map_err(ctx(format!("delete stale {tracking}")))?;
-        }
         tracing::debug!(branch, url = %remote.shown_url(), "the remote has no such branch");
         return Ok(None);
     };
-    raw.reference(&tracking, tip, true, "fetch")
-        .map_err(ctx(format!("update {tracking}")))?;
     let checked_out = !raw.is_bare()
         && raw
             .head()
@@ -451,6 +448,15 @@ pub fn fetch_branch(
         .map_err(ctx(format!("update branch {branch}")))?;
     tracing::debug!(branch, sha = %tip, "fetched");
     Ok(Some(tip.to_string()))
+}
+
+/// Deletes `name` when it exists.
+fn remove_ref(raw: &Repository, name: &str) -> Result<(), GitError> {
+    match raw.find_reference(name) {
+        Ok(mut r) => r.delete().map_err(ctx(format!("delete {name}"))),
+        Err(e) if e.code() == ErrorCode::NotFound => Ok(()),
+        Err(e) => Err(ctx(format!("read {name}"))(e)),
+    }
 }
 
 /// Pushes local `branch` to the remote branch of the same name,

@@ -378,7 +378,8 @@ fn comparison(out: &mut String, last: &VerifyReport) {
     }
 }
 
-/// Checks that wrote files: they should write none; nothing was restored.
+/// Checks that wrote files: they should write none; what they wrote was
+/// put back, so it is not in the branch.
 fn written_section(out: &mut String, input: &PrInput<'_>) {
     let before: Vec<(&str, &[String])> = input
         .baseline
@@ -401,7 +402,7 @@ fn written_section(out: &mut String, input: &PrInput<'_>) {
     }
     let _ = writeln!(
         out,
-        "> [!WARNING]\n> Checks changed files (a check should only read; nothing was restored, the changes are in the branch):"
+        "> [!WARNING]\n> Checks changed files (a check should only read; the files were put back as they were, so the changes are not in the branch):"
     );
     for (when, list) in [("before the task", before), ("while verifying", during)] {
         for (command, files) in list {

@@ -11,6 +11,7 @@ pub mod devimage;
 pub mod devnet;
 pub mod devstart;
 pub mod env;
+pub mod gitdir;
 pub mod host;
 pub mod launcher;
 pub mod limits;

@@ -66,7 +66,8 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, CheckpointError> {
     })?;
     serde_json::from_str(&text).map_err(|e| CheckpointError::Corrupt {
         path: path.display().to_string(),
-        message: format!("line {} column {}: {e}", e.line(), e.column()),
+        // serde_json's message ends with the line and column.
+        message: e.to_string(),
     })
 }
 

@@ -1,6 +1,7 @@
 //! One verification run without a model: setup, every check, a tool that
 //! is not installed told apart from a failing repository, and the tree
-//! compared before and after each command (reported, never restored).
+//! compared before and after each command (what a check wrote is reported
+//! and put back; what setup wrote is reported).
 
 use std::path::Path;
 use std::sync::LazyLock;
@@ -46,6 +47,7 @@ pub struct SetupResult {
 
 /// One check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "CheckRecord")]
 pub struct CheckResult {
     pub kind: CheckKind,
     pub command: String,
@@ -64,6 +66,59 @@ pub struct CheckResult {
     /// Files in the tree it changed (a check should change none).
     #[serde(default)]
     pub wrote: Vec<String>,
+}
+
+/// A check as any Deckhand saved it in a checkpoint: older ones kept no
+/// `status`, only `timed_out` and the exit code (their `CheckRun`).
+#[derive(Deserialize)]
+struct CheckRecord {
+    kind: CheckKind,
+    command: String,
+    #[serde(default)]
+    source: String,
+    status: Option<Status>,
+    timed_out: Option<bool>,
+    #[serde(default)]
+    missing: Option<String>,
+    exit_code: Option<i32>,
+    duration_ms: u64,
+    counts: Option<TestCounts>,
+    findings: Vec<Finding>,
+    output: String,
+    #[serde(default)]
+    wrote: Vec<String>,
+}
+
+impl TryFrom<CheckRecord> for CheckResult {
+    type Error = String;
+
+    fn try_from(r: CheckRecord) -> Result<Self, String> {
+        let status = match (r.status, r.timed_out) {
+            (Some(status), _) => status,
+            (None, Some(true)) => Status::TimedOut,
+            (None, Some(false)) if r.exit_code == Some(0) => Status::Passed,
+            (None, Some(false)) => Status::Failed,
+            (None, None) => {
+                return Err(format!(
+                "check `{}`: missing field `status` (or `timed_out`, as older checkpoints have it)",
+                r.command
+            ))
+            }
+        };
+        Ok(CheckResult {
+            kind: r.kind,
+            command: r.command,
+            source: r.source,
+            status,
+            missing: r.missing,
+            exit_code: r.exit_code,
+            duration_ms: r.duration_ms,
+            counts: r.counts,
+            findings: r.findings,
+            output: r.output,
+            wrote: r.wrote,
+        })
+    }
 }
 
 impl CheckResult {
@@ -117,8 +172,13 @@ impl CheckResult {
 pub struct TreeReport {
     /// `false` when the tree could not be compared (see `note`).
     pub compared: bool,
-    /// Every path a command changed (nothing is restored).
+    /// Every path that differs from before verify at its end (what setup
+    /// wrote, and what could not be put back).
     pub changed: Vec<String>,
+    /// Paths checks wrote that were put back as they were.
+    pub restored: Vec<String>,
+    /// Paths checks wrote that could not be put back, and why.
+    pub not_restored: Vec<String>,
     pub note: Option<String>,
 }
 
@@ -148,6 +208,10 @@ pub struct TreeWatch {
     root: std::path::PathBuf,
     first: Option<TreeState>,
     last: Option<TreeState>,
+    /// The tree the checks must leave as they found it.
+    kept: Option<tree::Saved>,
+    restored: Vec<String>,
+    not_restored: Vec<String>,
     note: Option<String>,
 }
 
@@ -162,8 +226,43 @@ impl TreeWatch {
             root: root.to_path_buf(),
             last: first.clone(),
             first,
+            kept: None,
+            restored: Vec::new(),
+            not_restored: Vec::new(),
             note,
         }
+    }
+
+    /// Keeps the tree as it is now, so what each later command writes can
+    /// be put back ([`TreeWatch::put_back`]).
+    pub fn keep(&mut self) {
+        if self.first.is_none() {
+            return;
+        }
+        match tree::save(&self.root) {
+            Ok(saved) => {
+                self.last = Some(saved.state.clone());
+                self.kept = Some(saved);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot keep the tree before the checks"),
+        }
+    }
+
+    /// Puts `wrote` back as [`TreeWatch::keep`] found it; returns why
+    /// some paths could not be.
+    fn put_back(&mut self, wrote: &[String]) -> Vec<String> {
+        let Some(kept) = &self.kept else {
+            return vec!["the tree before the checks was not kept".into()];
+        };
+        let done = tree::restore(kept, wrote);
+        let failed: Vec<String> = done.failed.iter().map(ToString::to_string).collect();
+        self.restored.extend(done.restored);
+        self.not_restored.extend(failed.iter().cloned());
+        match tree::snapshot(&self.root) {
+            Ok(now) => self.last = Some(now),
+            Err(e) => tracing::warn!(error = %e, "cannot read the tree after putting it back"),
+        }
+        failed
     }
 
     /// What changed since the last look, which becomes the new state.
@@ -190,9 +289,14 @@ impl TreeWatch {
             (Some(a), Some(b)) => tree::changed(a, b),
             _ => Vec::new(),
         };
+        let mut restored = self.restored.clone();
+        restored.sort();
+        restored.dedup();
         TreeReport {
             compared: self.first.is_some(),
             changed,
+            restored,
+            not_restored: self.not_restored.clone(),
             note: self.note.clone(),
         }
     }
@@ -273,9 +377,15 @@ pub async fn run_checks(
     watch: &mut TreeWatch,
 ) -> Vec<CheckResult> {
     let mut checks = Vec::new();
+    watch.keep();
     for check in &env.checks {
         let out = run(runner, &check.command, opts.timeout).await;
         let wrote = watch.wrote();
+        let unrestored = if wrote.is_empty() {
+            Vec::new()
+        } else {
+            watch.put_back(&wrote)
+        };
         let text = (opts.redact)(&out.output);
         let missing = missing_tool(&check.command, &out);
         let status = if out.timed_out {
@@ -313,8 +423,13 @@ pub async fn run_checks(
             seconds(out.duration)
         ));
         if !result.wrote.is_empty() {
+            let restored = if unrestored.is_empty() {
+                "put back as it was".to_string()
+            } else {
+                format!("not all put back: {}", unrestored.join("; "))
+            };
             (opts.progress)(&format!(
-                "⚠️ `{}` changed the tree (nothing was restored): {}",
+                "⚠️ `{}` changed the tree ({restored}): {}",
                 result.command,
                 result.wrote.join(", ")
             ));

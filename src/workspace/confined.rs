@@ -177,6 +177,29 @@ pub fn write(
     content: &[u8],
     owner: Option<(u32, u32)>,
 ) -> Result<Written, ConfinedError> {
+    write_file(root, rel, shown, content, None, owner)
+}
+
+/// [`write`], and the file's permission bits set to `mode`.
+pub fn write_mode(
+    root: &Path,
+    rel: &Path,
+    shown: &str,
+    content: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<Written, ConfinedError> {
+    write_file(root, rel, shown, content, Some(mode), owner)
+}
+
+fn write_file(
+    root: &Path,
+    rel: &Path,
+    shown: &str,
+    content: &[u8],
+    mode: Option<u32>,
+    owner: Option<(u32, u32)>,
+) -> Result<Written, ConfinedError> {
     plain(rel, shown)?;
     let io = |e| classify(shown, e);
     let mut dir = open_root(root).map_err(io)?;
@@ -215,6 +238,11 @@ pub fn write(
     file.set_len(0).map_err(io)?;
     file.write_all(content).map_err(io)?;
     give(&file, &meta, owner).map_err(io)?;
+    if let Some(mode) = mode.filter(|m| meta.mode() & 0o7777 != *m) {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(io)?;
+    }
     Ok(written)
 }
 

@@ -156,3 +156,23 @@ pub fn http_server(
     });
     (port, hits)
 }
+
+/// Whether `tool` is on PATH. A test that needs it and finds it missing
+/// prints `SKIPPED` and returns; with `DECKHAND_REQUIRE_TOOLS=1` (CI) it
+/// fails instead, so it never skips there.
+pub fn have_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("DECKHAND_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "DECKHAND_REQUIRE_TOOLS=1 but `{tool}` is not installed"
+        );
+        eprintln!(
+            "SKIPPED: `{tool}` is not installed (CI installs it and sets DECKHAND_REQUIRE_TOOLS=1)"
+        );
+    }
+    found
+}

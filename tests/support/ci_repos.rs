@@ -239,3 +239,87 @@ pub fn python_src_layout(parent: &Path) -> PathBuf {
         ],
     )
 }
+
+/// `units`: a src-layout package whose ruff config fixes on its own
+/// (`fix = true`), whose CI installs a pinned ruff from a requirements
+/// file and runs `ruff check .`, `ruff format --check .` and unittest.
+pub fn ruff_fix_project(parent: &Path) -> PathBuf {
+    commit_tree(
+        &parent.join("units"),
+        &[
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"units\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\n\n[tool.setuptools.packages.find]\nwhere = [\"src\"]\n\n[tool.ruff]\nfix = true\nline-length = 100\n\n[tool.ruff.lint]\nselect = [\"E\", \"F\", \"I\"]\n",
+            ),
+            ("requirements-dev.txt", "ruff==0.6.9\n"),
+            ("src/units/__init__.py", ""),
+            (
+                "src/units/convert.py",
+                "KM_PER_MILE = 1.609344\n\n\ndef miles_to_km(miles: float) -> float:\n    return round(miles * KM_PER_MILE, 3)\n",
+            ),
+            (
+                "tests/test_convert.py",
+                "import unittest\n\nfrom units.convert import miles_to_km\n\n\nclass MilesToKm(unittest.TestCase):\n    def test_one_mile(self) -> None:\n        self.assertEqual(miles_to_km(1), 1.609)\n\n    def test_zero(self) -> None:\n        self.assertEqual(miles_to_km(0), 0)\n\n\nif __name__ == \"__main__\":\n    unittest.main()\n",
+            ),
+            (
+                ".github/workflows/ci.yml",
+                "name: CI\non:\n  push:\n  pull_request:\njobs:\n  check:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - uses: actions/setup-python@v5\n        with:\n          python-version: \"3.12\"\n      - run: pip install -e . -r requirements-dev.txt\n      - run: ruff check .\n      - run: ruff format --check .\n      - run: python -m unittest discover -s tests -v\n",
+            ),
+            (".gitignore", "__pycache__/\n*.egg-info/\n.ruff_cache/\n"),
+        ],
+    )
+}
+
+/// `ledger`: a Go module (standard library only, so it builds with no
+/// module download) whose CI runs `go vet ./...` and `go test ./...`
+/// (without `-v`) and checks formatting with `gofmt`.
+pub fn go_module(parent: &Path) -> PathBuf {
+    commit_tree(
+        &parent.join("ledger"),
+        &[
+            ("go.mod", "module example.com/ledger\n\ngo 1.19\n"),
+            (
+                "ledger.go",
+                "// Package ledger keeps account balances in cents.\npackage ledger\n\nimport \"fmt\"\n\n// Balance sums the entries.\nfunc Balance(entries []int64) int64 {\n\tvar sum int64\n\tfor _, e := range entries {\n\t\tsum += e\n\t}\n\treturn sum\n}\n\n// Format shows cents as a currency amount.\nfunc Format(cents int64) string {\n\treturn fmt.Sprintf(\"%d.%02d\", cents/100, cents%100)\n}\n",
+            ),
+            (
+                "ledger_test.go",
+                "package ledger\n\nimport \"testing\"\n\nfunc TestBalance(t *testing.T) {\n\tif got := Balance([]int64{150, -50, 25}); got != 125 {\n\t\tt.Errorf(\"Balance = %d, want 125\", got)\n\t}\n}\n\nfunc TestFormat(t *testing.T) {\n\tif got := Format(1234); got != \"12.34\" {\n\t\tt.Errorf(\"Format = %q, want %q\", got, \"12.34\")\n\t}\n}\n",
+            ),
+            (
+                ".github/workflows/ci.yml",
+                "name: CI\non: [push, pull_request]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - uses: actions/setup-go@v5\n        with:\n          go-version-file: go.mod\n      - run: go vet ./...\n      - run: go test ./...\n",
+            ),
+        ],
+    )
+}
+
+/// `prices`: an ES-module library tested with vitest and installed with
+/// pnpm from its lockfile (`tests/data/pnpm-vitest-lock.yaml`); its CI runs
+/// `pnpm install --frozen-lockfile`, `pnpm run lint` and `pnpm test`.
+pub fn pnpm_vitest_library(parent: &Path) -> PathBuf {
+    commit_tree(
+        &parent.join("prices"),
+        &[
+            (
+                "package.json",
+                "{\n  \"name\": \"prices\",\n  \"private\": true,\n  \"type\": \"module\",\n  \"packageManager\": \"pnpm@9.12.0\",\n  \"scripts\": {\n    \"test\": \"vitest run\",\n    \"lint\": \"node tools/lint.cjs\"\n  },\n  \"devDependencies\": {\n    \"vitest\": \"2\"\n  }\n}\n",
+            ),
+            ("pnpm-lock.yaml", include_str!("../data/pnpm-vitest-lock.yaml")),
+            (
+                "src/total.js",
+                "export function total(items) {\n  let sum = 0;\n  for (const item of items) {\n    sum += item.price * item.qty;\n  }\n  return sum;\n}\n",
+            ),
+            (
+                "test/total.test.js",
+                "import { describe, expect, it } from 'vitest';\nimport { total } from '../src/total.js';\n\ndescribe('total', () => {\n  it('sums price times quantity', () => {\n    expect(total([{ price: 2, qty: 3 }, { price: 1, qty: 1 }])).toBe(7);\n  });\n\n  it('costs nothing when empty', () => {\n    expect(total([])).toBe(0);\n  });\n});\n",
+            ),
+            ("tools/lint.cjs", LINT_JS),
+            (
+                ".github/workflows/ci.yml",
+                "name: CI\non:\n  push:\n    branches: [main]\n  pull_request:\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - uses: pnpm/action-setup@v4\n      - uses: actions/setup-node@v4\n        with:\n          node-version: 20\n          cache: pnpm\n      - run: pnpm install --frozen-lockfile\n      - run: pnpm run lint\n      - run: pnpm test\n",
+            ),
+            (".gitignore", "node_modules/\n"),
+        ],
+    )
+}

@@ -8,12 +8,14 @@
 //!
 //! setup:   set_permission(owner, repo, user, "admin"|"maintain"|"write"|"triage"|"read"|"none")
 //!          add_repo(owner, name, source_dir)           bare repo with every branch of source_dir (HEAD main)
+//!          add_empty_repo(owner, name)                  bare repo with no commits and no refs
 //!          add_issue(owner, repo, title, body, user, &[labels]) -> number
 //!          add_comment(owner, repo, issue, user, body) -> comment id
 //!          add_pull(owner, repo, title, body, user, head, base) -> number (shared with issues)
 //!          add_review(owner, repo, pull, user, state, body) -> review id
 //!          add_review_comment(owner, repo, pull, user, path, line, body) -> comment id
 //!          add_run(owner, repo, run_id, status), end_run(owner, repo, run_id, conclusion)
+//!          finish_pull(owner, repo, n, merged): merged or closed; set_commit_status(owner, repo, sha, state)
 //!          set_token_user(login): the token is that user's PAT (writes act as it; `GET /user` answers)
 //!          add_files(owner, name, &[(path, text)]): default-branch files of a repository without git
 //!          set_repo_meta(owner, name, archived, fork, size_kb, pushed_at)
@@ -228,6 +230,14 @@ impl GithubServer {
         st.repo_entry(owner, name).git = Some(bare);
     }
 
+    /// Creates an empty bare repository `{owner}/{name}.git`: no commits, no refs.
+    pub fn add_empty_repo(&self, owner: &str, name: &str) {
+        let mut st = self.state();
+        let bare = git_http::create_empty_bare(&st.git_root, owner, name)
+            .unwrap_or_else(|e| panic!("add_empty_repo {owner}/{name}: {e}"));
+        st.repo_entry(owner, name).git = Some(bare);
+    }
+
     /// Gives a repository without git these default-branch files (contents
     /// API and code search serve them).
     pub fn add_files(&self, owner: &str, name: &str, files: &[(&str, &str)]) {
@@ -338,6 +348,32 @@ impl GithubServer {
         };
         rest::open_pull(&mut st, owner, repo, &new, head, base, false)
             .unwrap_or_else(|e| panic!("add_pull {owner}/{repo} {head}->{base}: {:?}", e.body))
+    }
+
+    /// Merges (`merged`) or closes a pull request, as its author's
+    /// reviewers would on GitHub.
+    pub fn finish_pull(&self, owner: &str, repo: &str, number: u64, merged: bool) {
+        let mut st = self.state();
+        let issue = st
+            .repo_mut(owner, repo)
+            .and_then(|r| r.issues.get_mut(&number))
+            .unwrap_or_else(|| panic!("finish_pull: no #{number} in {owner}/{repo}"));
+        let now = chrono::Utc::now();
+        issue.state = "closed".into();
+        issue.closed_at = Some(now);
+        issue.updated_at = now;
+        if let Some(pull) = issue.pull.as_mut() {
+            pull.merged_at = merged.then_some(now);
+        }
+    }
+
+    /// Reports a commit status (`success`, `failure`, `error`, `pending`) on `sha`.
+    pub fn set_commit_status(&self, owner: &str, repo: &str, sha: &str, state: &str) {
+        self.state()
+            .statuses
+            .entry((owner.to_string(), repo.to_string(), sha.to_string()))
+            .or_default()
+            .push(state.to_string());
     }
 
     /// Adds a review (`APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`) on a pull request; returns its id.

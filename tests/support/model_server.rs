@@ -255,6 +255,16 @@ struct Inner {
     /// For each request, its place among the requests of every model server
     /// of the process (whose requests overlapped in time).
     arrivals: Vec<u64>,
+    /// Requests (by their index) answered only once their gate opens; each
+    /// tells its arrival first.
+    holds: Vec<Hold>,
+}
+
+/// One held request: told when it arrives, answered when the gate opens.
+struct Hold {
+    index: usize,
+    arrived: std::sync::mpsc::Sender<()>,
+    gate: std::sync::mpsc::Receiver<()>,
 }
 
 /// Requests received by all model servers of this process, in arrival order.
@@ -336,6 +346,24 @@ impl ModelServer {
             shutdown: Some(tx),
             thread: Some(thread),
         }
+    }
+
+    /// Answers request number `index` (0-based) only once `gate` receives
+    /// (or its sender is dropped): the event a test waits on before Deckhand
+    /// may go on. A gate that never opens fails the request after a minute.
+    /// The returned receiver hears when the request has arrived (and waits).
+    pub fn hold(
+        &self,
+        index: usize,
+        gate: std::sync::mpsc::Receiver<()>,
+    ) -> std::sync::mpsc::Receiver<()> {
+        let (arrived, heard) = std::sync::mpsc::channel();
+        self.shared.lock().holds.push(Hold {
+            index,
+            arrived,
+            gate,
+        });
+        heard
     }
 
     /// Appends a reply to the script.
@@ -552,6 +580,32 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         );
     };
     let req = recorded.json.clone().unwrap_or(Value::Null);
+    let gate = {
+        let mut inner = shared.lock();
+        let index = inner.requests.len();
+        let at = inner.holds.iter().position(|h| h.index == index);
+        at.map(|at| inner.holds.remove(at))
+    };
+    if let Some(hold) = gate {
+        let _ = hold.arrived.send(());
+        let opened = tokio::task::spawn_blocking(move || {
+            hold.gate.recv_timeout(std::time::Duration::from_secs(60))
+        })
+        .await;
+        if !matches!(
+            opened,
+            Ok(Ok(())) | Ok(Err(std::sync::mpsc::RecvTimeoutError::Disconnected))
+        ) {
+            return error_reply(
+                api,
+                400,
+                None,
+                None,
+                None,
+                "model server: the gate never opened",
+            );
+        }
+    }
     let mut inner = shared.lock();
     let stream = inner
         .streamed

@@ -230,8 +230,10 @@ struct Found {
     detected: Vec<String>,
     notes: Vec<String>,
     venv: bool,
-    /// Names of the Python packages the project installs.
-    python_deps: Vec<String>,
+    /// Names of the Python packages the project lists, each with where
+    /// it is listed: a requirement file, or [`python::PROJECT`] (its own
+    /// metadata, installed with the project).
+    python_deps: Vec<(String, String)>,
     /// mypy's `files` is configured (so `mypy` runs with no path).
     mypy_files: bool,
 }
@@ -331,8 +333,19 @@ pub fn detect(root: &Path) -> Environment {
         })
         .collect();
     let mut pins: Vec<String> = Vec::new();
+    // Versions the repository pins elsewhere, most specific first.
+    let mut versions: Vec<(String, String)> = Vec::new();
     let from_ci = !checks.is_empty() || ci.precommit.is_some();
     if let Some(hooks) = &hooks {
+        let hook_pins = hooks.hooks.iter().flat_map(|h| h.install.first());
+        if ci.precommit.is_none() && from_ci {
+            // Hooks nobody runs still say which version the team uses.
+            versions.extend(
+                hook_pins
+                    .filter(|p| p.contains("=="))
+                    .map(|p| (p.clone(), precommit::FILE.to_string())),
+            );
+        }
         if ci.precommit.is_some() || !from_ci {
             let run_by = ci
                 .precommit
@@ -408,7 +421,32 @@ pub fn detect(root: &Path) -> Environment {
     setup.extend(ci_setup);
     setup.extend(session_setup);
     if venv {
-        if let Some(tools) = missing_python_tools(&checks, &found.python_deps, &setup, &pins) {
+        let mut pinned = python::pinned(root);
+        pinned.append(&mut versions);
+        // What the setup installs: a requirement file it names, the
+        // project's own dependencies when it installs the project.
+        let installs = |from: &str| {
+            setup.iter().any(|s| {
+                let words: Vec<&str> = s.command.split_whitespace().collect();
+                words.contains(&"install")
+                    && if from == python::PROJECT {
+                        words.iter().any(|w| {
+                            let w = w.trim_matches(['\'', '"']);
+                            w == "." || w.starts_with(".[")
+                        })
+                    } else {
+                        words.contains(&from)
+                    }
+            })
+        };
+        let deps: Vec<String> = found
+            .python_deps
+            .iter()
+            .filter(|(_, from)| installs(from))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let tools = missing_python_tools(&checks, &deps, &setup, &pins, &pinned);
+        if let Some(tools) = tools {
             setup.push(tools);
         }
     }
@@ -461,14 +499,19 @@ fn session_install(session: &sessions::Session, by: Option<(&str, &str)>) -> Opt
 }
 
 /// One `pip install` for the Python tools the checks run that nothing
-/// else installs (pinned where pre-commit pins them).
+/// else installs, pinned where the repository pins them: `pins` are the
+/// hooks that are checks (with what they need besides), `pinned` the
+/// versions its lockfile, requirement files or other hooks give, with
+/// their file.
 fn missing_python_tools(
     checks: &[Check],
     deps: &[String],
     setup: &[Setup],
     pins: &[String],
+    pinned: &[(String, String)],
 ) -> Option<Setup> {
     let mut tools: Vec<String> = Vec::new();
+    let mut pinned_by: Vec<&str> = Vec::new();
     for c in checks {
         let Some(name) = program_name(&c.command) else {
             continue;
@@ -476,19 +519,31 @@ fn missing_python_tools(
         if !PY_TOOLS.contains(&name.as_str()) || deps.contains(&name) {
             continue;
         }
+        // Installed already, pinned or not (`ruff==0.4.4`, `'mypy>=1'`).
+        let installs = |w: &str| {
+            python::requirement_name(w.trim_matches(['\'', '"'])).as_deref() == Some(name.as_str())
+        };
         if setup
             .iter()
-            .any(|s| s.command.split_whitespace().any(|w| w == name))
+            .any(|s| s.command.split_whitespace().any(installs))
         {
             continue;
         }
-        let pinned = pins
-            .iter()
-            .find(|p| python::requirement_name(p).as_deref() == Some(name.as_str()))
-            .cloned()
-            .unwrap_or_else(|| name.clone());
-        if !tools.contains(&pinned) {
-            tools.push(pinned);
+        let named = |p: &str| python::requirement_name(p).as_deref() == Some(name.as_str());
+        let spec = match pins.iter().find(|p| named(p)) {
+            Some(p) => p.clone(),
+            None => match pinned.iter().find(|(p, _)| named(p)) {
+                Some((p, file)) => {
+                    if !pinned_by.contains(&file.as_str()) {
+                        pinned_by.push(file);
+                    }
+                    p.clone()
+                }
+                None => name.clone(),
+            },
+        };
+        if !tools.contains(&spec) {
+            tools.push(spec);
         }
     }
     // Extra packages a pinned hook needs (mypy's additional_dependencies).
@@ -510,8 +565,13 @@ fn missing_python_tools(
     Some(Setup::new(
         format!("python3 -m pip install {}", quoted.join(" ")),
         format!(
-            "Deckhand: checks need {} (not in the project's dependencies)",
-            names.join(", ")
+            "Deckhand: checks need {} (not in the project's dependencies){}",
+            names.join(", "),
+            if pinned_by.is_empty() {
+                String::new()
+            } else {
+                format!("; versions from {}", pinned_by.join(", "))
+            }
         ),
     ))
 }
@@ -907,6 +967,87 @@ commands:
                     format!("tox.ini [testenv:lint] deps, run by {by}")
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn tools_setup_installs_are_pinned_where_the_repository_pins_them() {
+        let dir = repo(&[
+            (
+                ".github/workflows/ci.yml",
+                "on: [pull_request]\njobs:\n  check:\n    runs-on: ubuntu-latest\n    steps:\n      - run: pip install -e .\n      - uses: astral-sh/ruff-action@v1\n      - run: ruff check .\n      - run: flake8 src\n      - run: mypy\n      - run: black --check .\n",
+            ),
+            ("pyproject.toml", "[project]\nname = \"x\"\n[tool.mypy]\nfiles = [\"src\"]\n"),
+            // Not run by the CI, but the version the team uses.
+            (
+                ".pre-commit-config.yaml",
+                "repos:\n  - repo: https://github.com/astral-sh/ruff-pre-commit\n    rev: v0.4.4\n    hooks:\n      - id: ruff\n",
+            ),
+            (
+                "uv.lock",
+                "version = 1\n\n[[package]]\nname = \"mypy\"\nversion = \"1.11.2\"\nsource = { registry = \"https://pypi.org/simple\" }\n\n[[package]]\nname = \"x\"\nversion = \"0.1.0\"\nsource = { editable = \".\" }\n",
+            ),
+            ("requirements/lint.txt", "# linters\nflake8==7.1.0 \\\n    --hash=sha256:abc\nblack\n"),
+        ]);
+        let env = detect(dir.path());
+        assert_eq!(
+            env.setup,
+            vec![
+                Setup::new(VENV_SETUP, VENV_SOURCE),
+                Setup::new("pip install -e .", ".github/workflows/ci.yml job check"),
+                Setup::new(
+                    "python3 -m pip install ruff==0.4.4 flake8==7.1.0 black mypy==1.11.2",
+                    "Deckhand: checks need ruff, flake8, black, mypy (not in the project's dependencies); versions from .pre-commit-config.yaml, requirements/lint.txt, uv.lock"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn legacy_tox_ini_in_pyproject_is_read_like_tox_ini() {
+        let ini = "[tox]\nenvlist = py311, lint\n[testenv]\ndeps = pytest\ncommands = pytest -q {posargs}\n[testenv:lint]\nskip_install = true\ndeps = ruff==0.4.4\ncommands = ruff check src\n";
+        let dir = repo(&[
+            (
+                ".github/workflows/ci.yml",
+                "on: [pull_request]\njobs:\n  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - run: tox -e lint\n",
+            ),
+            (
+                "pyproject.toml",
+                &format!("[project]\nname = \"x\"\n\n[tool.tox]\nlegacy_tox_ini = \"\"\"\n{ini}\"\"\"\n"),
+            ),
+        ]);
+        let env = detect(dir.path());
+        let by = ".github/workflows/ci.yml job lint";
+        let file = "pyproject.toml [tool.tox] legacy_tox_ini";
+        assert_eq!(
+            env.checks,
+            vec![Check {
+                kind: CheckKind::Lint,
+                command: "ruff check --no-fix src".into(),
+                source: format!("{file} [testenv:lint], run by {by} as `tox -e lint`"),
+                runs: Vec::new(),
+            }]
+        );
+        assert_eq!(
+            env.setup,
+            vec![
+                Setup::new(VENV_SETUP, VENV_SOURCE),
+                Setup::new("python3 -m pip install -e .", "pyproject.toml"),
+                Setup::new(
+                    "python3 -m pip install ruff==0.4.4",
+                    format!("{file} [testenv:lint] deps, run by {by}")
+                ),
+            ]
+        );
+        // A tox.ini wins over pyproject.toml, as in tox.
+        std::fs::write(
+            dir.path().join("tox.ini"),
+            ini.replace("ruff check src", "ruff check lib"),
+        )
+        .unwrap();
+        assert_eq!(
+            commands(&detect(dir.path()), CheckKind::Lint),
+            vec!["ruff check --no-fix lib"]
         );
     }
 

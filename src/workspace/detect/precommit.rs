@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::CheckKind;
 
-const FILE: &str = ".pre-commit-config.yaml";
+pub(super) const FILE: &str = ".pre-commit-config.yaml";
 
 /// One hook as a check.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -180,6 +180,52 @@ fn parse_pyproject(text: &str, notes: &mut Vec<String>) -> Pyproject {
     out
 }
 
+/// Where [`Found::python_deps`](super::Found) says a package comes from
+/// when the project's own metadata lists it.
+pub(super) const PROJECT: &str = ".";
+
+/// Lockfiles whose `[[package]]` tables give each package's version.
+const LOCKFILES: [&str; 3] = ["uv.lock", "poetry.lock", "pdm.lock"];
+
+/// Versions the repository pins, as pip specifiers with where each comes
+/// from: its lockfile's packages (`ruff==0.6.9`), then the entries of its
+/// requirement files that carry a version (`ruff==0.4.4`, `mypy>=1,<2`).
+pub(super) fn pinned(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for file in LOCKFILES {
+        let Some(text) = read(root, file) else {
+            continue;
+        };
+        let table: toml::Table = match text.parse() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(file, error = %e, "lockfile is not valid TOML; its versions are not used");
+                continue;
+            }
+        };
+        let packages = table.get("package").and_then(|p| p.as_array());
+        for package in packages.into_iter().flatten() {
+            let field = |k: &str| package.get(k).and_then(|v| v.as_str());
+            if let (Some(name), Some(version)) = (field("name"), field("version")) {
+                out.push((format!("{name}=={version}"), file.to_string()));
+            }
+        }
+    }
+    for file in requirement_files(root) {
+        let Some(text) = read(root, &file) else {
+            continue;
+        };
+        for line in requirement_lines(&text) {
+            let spec = line.split_whitespace().next().unwrap_or_default();
+            let versioned = spec.contains(['=', '<', '>', '~']) && !spec.starts_with('-');
+            if versioned && requirement_name(spec).is_some() {
+                out.push((spec.to_string(), file.clone()));
+            }
+        }
+    }
+    out
+}
+
 /// Requirement files, `requirements.txt` first: `requirements*.txt`,
 /// `*-requirements.txt`, `requirements/*.txt` (documentation ones left out).
 fn requirement_files(root: &Path) -> Vec<String> {
@@ -240,7 +286,11 @@ pub(super) fn detect(root: &Path, found: &mut Found) {
         if lines.is_empty() {
             continue;
         }
-        dep_names.extend(lines.iter().filter_map(|l| requirement_name(l)));
+        let names: Vec<String> = lines.iter().filter_map(|l| requirement_name(l)).collect();
+        found
+            .python_deps
+            .extend(names.iter().map(|n| (n.clone(), file.clone())));
+        dep_names.extend(names);
         found.setup(format!("python3 -m pip install -r {file}"), file.clone());
     }
     // setup.cfg's install_requires / extras_require and setup.py list
@@ -280,7 +330,12 @@ pub(super) fn detect(root: &Path, found: &mut Found) {
         }
         found.setup(command, source);
     }
-    found.python_deps.extend(dep_names.iter().cloned());
+    found.python_deps.extend(
+        pyproject
+            .dep_names
+            .iter()
+            .map(|n| (n.clone(), PROJECT.to_string())),
+    );
 
     let pytest_source = if has_tool("pytest.ini_options") {
         Some("pyproject.toml [tool.pytest.ini_options]")

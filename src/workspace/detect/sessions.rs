@@ -11,7 +11,8 @@ use super::{nox, tox, CheckKind};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Session {
     pub name: String,
-    /// `tox.ini [testenv:lint]`, `noxfile.py session lint`.
+    /// `tox.ini [testenv:lint]`, `noxfile.py session lint`,
+    /// `pyproject.toml [tool.tox] legacy_tox_ini [testenv:lint]`.
     pub source: String,
     /// pip arguments it installs (`pytest`, `-r requirements.txt`, `-e .[test]`).
     pub install: Vec<String>,
@@ -42,7 +43,12 @@ pub(super) struct Runners {
 
 pub(super) fn read(root: &Path) -> Runners {
     Runners {
-        tox: super::read(root, "tox.ini").map(|t| tox::parse(&t)),
+        tox: match super::read(root, "tox.ini") {
+            Some(text) => Some(tox::parse("tox.ini", &text)),
+            None => super::read(root, "pyproject.toml")
+                .and_then(|t| tox::legacy_ini(&t))
+                .map(|ini| tox::parse(tox::PYPROJECT_INI, &ini)),
+        },
         nox: super::read(root, "noxfile.py").map(|t| nox::parse(&t)),
     }
 }

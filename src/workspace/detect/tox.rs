@@ -1,6 +1,8 @@
-//! `tox.ini`: each env's `deps`, `extras` and `commands` (inherited from
-//! `[testenv]`), and the `envlist` that runs by default. Substitutions
-//! other than the common ones leave a command out, with a note.
+//! tox's ini configuration (`tox.ini`, or `[tool.tox] legacy_tox_ini` in
+//! `pyproject.toml`): each env's `deps`, `extras` and `commands`
+//! (inherited from `[testenv]`), and the `envlist` that runs by default.
+//! Substitutions other than the common ones leave a command out, with a
+//! note.
 
 use super::sessions::{Runner, Session};
 
@@ -151,6 +153,7 @@ fn substitute(line: &str) -> Result<String, String> {
 }
 
 fn session(
+    file: &str,
     name: &str,
     section_name: &str,
     own: &[(String, String)],
@@ -158,9 +161,9 @@ fn session(
 ) -> Session {
     let value = |key: &str| get(own, key).or_else(|| get(base, key));
     let source = if section_name == "testenv" && name != "testenv" {
-        format!("tox.ini [testenv] (env {name})")
+        format!("{file} [testenv] (env {name})")
     } else {
-        format!("tox.ini [{section_name}]")
+        format!("{file} [{section_name}]")
     };
     let mut notes = Vec::new();
     let mut install = Vec::new();
@@ -220,7 +223,19 @@ fn session(
     }
 }
 
-pub(super) fn parse(text: &str) -> Runner {
+/// Where tox reads its ini text from in `pyproject.toml`.
+pub(super) const PYPROJECT_INI: &str = "pyproject.toml [tool.tox] legacy_tox_ini";
+
+/// The ini text of `[tool.tox] legacy_tox_ini`, when `pyproject.toml`
+/// has one (tox reads it only where there is no `tox.ini`).
+pub(super) fn legacy_ini(pyproject: &str) -> Option<String> {
+    let table: toml::Table = pyproject.parse().ok()?;
+    let ini = table.get("tool")?.get("tox")?.get("legacy_tox_ini")?;
+    ini.as_str().map(str::to_string)
+}
+
+/// The envs of ini text read from `file` (named in each env's source).
+pub(super) fn parse(file: &str, text: &str) -> Runner {
     let base = section(text, "testenv").unwrap_or_default();
     let mut sessions = Vec::new();
     let names: Vec<String> = text
@@ -231,7 +246,7 @@ pub(super) fn parse(text: &str) -> Runner {
     for name in &names {
         let section_name = format!("testenv:{name}");
         let own = section(text, &section_name).unwrap_or_default();
-        sessions.push(session(name, &section_name, &own, &base));
+        sessions.push(session(file, name, &section_name, &own, &base));
     }
     let tox = section(text, "tox").unwrap_or_default();
     let default = get(&tox, "envlist")
@@ -240,7 +255,7 @@ pub(super) fn parse(text: &str) -> Runner {
         .unwrap_or_default();
     for name in &default {
         if !sessions.iter().any(|s| &s.name == name) {
-            sessions.push(session(name, "testenv", &[], &base));
+            sessions.push(session(file, name, "testenv", &[], &base));
         }
     }
     Runner { sessions, default }
@@ -280,7 +295,7 @@ commands = sphinx-build -W -b html . {envtmpdir}/html
 
     #[test]
     fn envs_inherit_from_testenv_and_substitute_conservatively() {
-        let runner = parse(TOX_INI);
+        let runner = parse("tox.ini", TOX_INI);
         let py = Session {
             name: "py310".into(),
             source: "tox.ini [testenv] (env py310)".into(),

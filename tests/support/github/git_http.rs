@@ -74,6 +74,19 @@ pub fn create_bare(root: &Path, owner: &str, name: &str, source: &Path) -> Resul
     Ok(bare)
 }
 
+/// A bare repository `{owner}/{name}.git` with no commits and no refs at
+/// all (what `POST /user/repos` without `auto_init` leaves).
+pub fn create_empty_bare(root: &Path, owner: &str, name: &str) -> Result<PathBuf, String> {
+    let bare = bare_path(root, owner, name);
+    std::fs::create_dir_all(&bare).map_err(|e| format!("mkdir {}: {e}", bare.display()))?;
+    git(
+        &bare,
+        &["init", "--quiet", "--bare", "--initial-branch=main"],
+    )?;
+    git(&bare, &["config", "http.receivepack", "true"])?;
+    Ok(bare)
+}
+
 /// The commit a revision names, if it exists.
 pub fn rev_parse(bare: &Path, rev: &str) -> Option<String> {
     git(

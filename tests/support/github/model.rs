@@ -87,6 +87,8 @@ pub struct PullRec {
     pub base_sha: String,
     pub draft: bool,
     pub maintainer_can_modify: bool,
+    /// When it was merged (closed without merging: `None`).
+    pub merged_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -292,6 +294,8 @@ pub struct State {
     pub requests: Vec<RecordedRequest>,
     pub dispatches: Vec<Dispatch>,
     pub cancelled_runs: Vec<u64>,
+    /// Commit statuses: (owner, repo, sha) → the states reported, in order.
+    pub statuses: BTreeMap<(String, String, String), Vec<String>>,
     pub replies: Vec<ReviewCommentReply>,
     /// Faults waiting for the next matching API request: (method, path, fault).
     pub faults: Vec<(String, String, Fault)>,
@@ -321,6 +325,7 @@ impl State {
             requests: Vec::new(),
             dispatches: Vec::new(),
             cancelled_runs: Vec::new(),
+            statuses: BTreeMap::new(),
             replies: Vec::new(),
             faults: Vec::new(),
             holds: Vec::new(),
@@ -574,7 +579,7 @@ impl State {
                 "html_url": html,
                 "diff_url": format!("{html}.diff"),
                 "patch_url": format!("{html}.patch"),
-                "merged_at": null,
+                "merged_at": pull.merged_at.as_ref().map(timestamp),
             });
         }
         v
@@ -701,7 +706,7 @@ impl State {
             "created_at": timestamp(&issue.created_at),
             "updated_at": timestamp(&issue.updated_at),
             "closed_at": issue.closed_at.as_ref().map(timestamp),
-            "merged_at": null,
+            "merged_at": pull.merged_at.as_ref().map(timestamp),
             "merge_commit_sha": null,
             "assignee": null,
             "assignees": [],
@@ -715,7 +720,7 @@ impl State {
             "author_association": self.association(owner, repo, &issue.user),
             "auto_merge": null,
             "draft": pull.draft,
-            "merged": false,
+            "merged": pull.merged_at.is_some(),
             "mergeable": true,
             "rebaseable": true,
             "mergeable_state": "clean",

@@ -1048,6 +1048,7 @@ pub fn open_pull(
         base_sha,
         draft,
         maintainer_can_modify: false,
+        merged_at: None,
     };
     Ok(insert_issue(st, owner, repo, new, Some(pull)))
 }
@@ -1370,13 +1371,45 @@ fn memory_file(
 fn combined_status(st: &State, owner: &str, repo: &str, sha: &str) -> Result<Reply, Reply> {
     known(st, owner, repo)?;
     let r = format!("{}/repos/{owner}/{repo}", st.api);
+    let reported = st
+        .statuses
+        .get(&(owner.to_string(), repo.to_string(), sha.to_string()))
+        .cloned()
+        .unwrap_or_default();
+    // As GitHub combines them: any failure or error fails; all success
+    // succeeds; otherwise (none at all too) pending.
+    let state = if reported.iter().any(|s| s == "failure" || s == "error") {
+        "failure"
+    } else if !reported.is_empty() && reported.iter().all(|s| s == "success") {
+        "success"
+    } else {
+        "pending"
+    };
+    let statuses: Vec<Value> = reported
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            json!({
+                "url": format!("{r}/statuses/{sha}"),
+                "avatar_url": null,
+                "id": i + 1,
+                "node_id": super::model::node_id("SC_", i as u64 + 1),
+                "state": s,
+                "description": null,
+                "target_url": null,
+                "context": format!("ci/{}", i + 1),
+                "created_at": "2026-01-01T00:00:00Z",
+                "updated_at": "2026-01-01T00:00:00Z",
+            })
+        })
+        .collect();
     Ok(reply(
         200,
         json!({
-            "state": "pending",
-            "statuses": [],
+            "state": state,
+            "statuses": statuses,
             "sha": sha,
-            "total_count": 0,
+            "total_count": reported.len(),
             "repository": st.repo_json(owner, repo),
             "commit_url": format!("{r}/commits/{sha}"),
             "url": format!("{r}/commits/{sha}/status"),

@@ -1,0 +1,92 @@
+//! A campaign's matrix job (input `campaign`): its pull request names the campaign and links the dashboard, and its creation is paced across the campaign's parallel jobs.
+
+use anyhow::Context as _;
+
+use super::job::memory_at;
+use super::Ctx;
+use crate::campaign::pacing::{self, Limits};
+use crate::campaign::store::CampaignStore;
+use crate::memory::MemoryStore;
+
+/// What a job knows of its campaign.
+pub struct CampaignJob {
+    pub id: String,
+    /// The tracking issue's URL, once the dashboard was first rendered.
+    pub dashboard: Option<String>,
+    per_hour: Option<u32>,
+}
+
+/// Opens the memory branch off the async workers.
+async fn store(ctx: &Ctx) -> anyhow::Result<MemoryStore> {
+    let at = memory_at(ctx)?;
+    super::offload::blocking(move || Ok(MemoryStore::open(at.remote, &at.branch, &at.cache)?)).await
+}
+
+impl CampaignJob {
+    /// The job's campaign, when it has one: its plan and tracking issue from
+    /// the memory branch (the issue lives in the memory repository).
+    pub async fn open(ctx: &Ctx) -> anyhow::Result<Option<CampaignJob>> {
+        let Some(id) = ctx.inputs.campaign.clone() else {
+            return Ok(None);
+        };
+        let campaigns = CampaignStore::new(store(ctx).await?);
+        let plan = campaigns
+            .plan(&id)
+            .with_context(|| format!("input `campaign`: {id}"))?;
+        let issue_repo = ctx
+            .inputs
+            .config_repo
+            .clone()
+            .unwrap_or_else(|| ctx.repo.to_string());
+        let dashboard = campaigns.issue(&id)?.map(|n| {
+            format!(
+                "{}/{issue_repo}/issues/{n}",
+                ctx.runner.server_url.trim_end_matches('/')
+            )
+        });
+        Ok(Some(CampaignJob {
+            id,
+            dashboard,
+            per_hour: plan.per_hour,
+        }))
+    }
+
+    /// The lines the pull request body ends with.
+    pub fn footer(&self) -> String {
+        let link = match &self.dashboard {
+            Some(url) => format!(" · [dashboard]({url})"),
+            None => String::new(),
+        };
+        format!(
+            "\n---\nPart of campaign `{}`{link}\n<!-- deckhand:campaign-pr id={} -->\n",
+            self.id, self.id
+        )
+    }
+
+    /// Waits for a slot in the shared ledger of pull-request creations
+    /// (GitHub's secondary limits, `rollout.per_hour`), saying so while it waits.
+    pub async fn pace(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        let mut memory = store(ctx).await?;
+        let waits = pacing::reserve(
+            &mut memory,
+            &self.id,
+            &ctx.repo.to_string(),
+            Limits::github(self.per_hour),
+            |w| {
+                let seconds = (w.until - chrono::Utc::now()).num_seconds().max(0);
+                println!(
+                    "Deckhand: waiting {seconds}s before opening the pull request: {}.",
+                    w.reason
+                );
+            },
+        )
+        .await?;
+        if !waits.is_empty() {
+            println!(
+                "Deckhand: opening the pull request after {} wait(s) for the campaign's pace.",
+                waits.len()
+            );
+        }
+        Ok(())
+    }
+}
