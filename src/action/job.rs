@@ -604,7 +604,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
             };
             // A rule learned on a campaign's PR goes to its open siblings.
             let pull = ctx.github.pull(&ctx.repo, *pr).await?;
-            let campaign = pull.body.as_deref().and_then(super::siblings::campaign_of);
+            let campaign = pull.body.as_deref().and_then(super::campaign::campaign_of);
             let sent = match (&learned, campaign) {
                 (Some(Learning::Stored { rules, .. }), Some(campaign)) => {
                     super::siblings::spread(ctx, campaign, rules)

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 
 use super::job::{self, Job, JobKind, Outputs};
 use super::route::Feedback;
+use super::campaign::campaign_of;
 use super::{feedback, team, Ctx};
 use crate::agent::learn::Learned;
 use crate::campaign::status::State;
@@ -18,16 +19,6 @@ use crate::task::id::new_task_id;
 /// The workflow, in the config repository, that applies a rule to a
 /// sibling (inputs `repository`, `pull_request`, `deckhand_rule`).
 pub const WORKFLOW: &str = "deckhand-dispatch.yml";
-
-/// The marker a campaign's pull request carries in its body.
-pub const CAMPAIGN_MARKER: &str = "<!-- deckhand:campaign-pr id=";
-
-/// The campaign a PR body names.
-pub fn campaign_of(body: &str) -> Option<&str> {
-    let rest = &body[body.find(CAMPAIGN_MARKER)? + CAMPAIGN_MARKER.len()..];
-    let id = rest[..rest.find(" -->")?].trim();
-    crate::campaign::is_valid_campaign_id(id).then_some(id)
-}
 
 /// A sibling pull request a rule was sent to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +130,7 @@ pub async fn apply(ctx: &Ctx, pr: u64, rule_id: &str) -> anyhow::Result<Outputs>
     if rule.status != Status::Active {
         anyhow::bail!(
             "team rule `{rule_id}` is {}, not active: it reaches siblings once approved",
-            rule.status.as_str()
+            rule.status
         );
     }
     let body = pull.body.clone().unwrap_or_default();
@@ -198,27 +189,15 @@ async fn record_applied(ctx: &Ctx, campaign: &str, rule: &str) -> anyhow::Result
     let mut campaigns = CampaignStore::new(at.open().await?);
     let rule = rule.to_string();
     campaigns
-        .update_record(campaign, &ctx.repo.to_string(), move |record| {
-            if !record.rules.contains(&rule) {
-                record.rules.push(rule.clone());
+        .update_record(campaign, &ctx.repo.to_string(), move |current| {
+            let mut record = current?;
+            if record.rules.contains(&rule) {
+                return None;
             }
+            record.rules.push(rule.clone());
+            record.updated_at = chrono::Utc::now();
+            Some(record)
         })
         .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_campaign_is_read_from_the_pr_marker() {
-        let body = "Did it.\n---\nPart of campaign `cp-1a2b3c4d`\n<!-- deckhand:campaign-pr id=cp-1a2b3c4d -->\n";
-        assert_eq!(campaign_of(body), Some("cp-1a2b3c4d"));
-        assert_eq!(campaign_of("no marker"), None);
-        assert_eq!(
-            campaign_of("<!-- deckhand:campaign-pr id=../../etc -->"),
-            None
-        );
-    }
 }
