@@ -4,7 +4,8 @@
 # and parsed) and warm (the cache keyed by the rules/ tree is present),
 # against reading the same files with `git ls-tree` + `git cat-file --batch`.
 # Goal: under 1 s cold, under 50 ms warm. Prints the median of RUNS runs of
-# each and the ratios to the git baseline.
+# each, the same command with no memory branch (the fixed cost of a run),
+# and the ratios to the git baseline.
 #
 # Environment:
 #   RUNS=5                           timed runs of each
@@ -63,6 +64,12 @@ now() { date +%s%N; }
 time_ms() { local s e; s=$(now); "$@" >/dev/null 2>&1; e=$(now); echo $(( (e - s) / 1000000 )); }
 
 recall() { "$DECKHAND" memory recall --repo "$repo" --task "validate the api request payload before the database query" --json; }
+# The same command on a repository with no memory branch: what every run
+# costs before any rule is read (start-up, git and TLS initialisation).
+bare_repo="$work/no-rules"
+git init -q -b main "$bare_repo"
+git -C "$bare_repo" -c user.name=b -c user.email=b@e commit -q --allow-empty -m init
+floor() { "$DECKHAND" memory recall --repo "$bare_repo" --task "validate the api request payload before the database query" --json; }
 cold() { rm -rf "$repo/.git/deckhand/memory-cache"; recall; }
 baseline() {
   git -C "$repo" ls-tree -r --format='%(objectname)' deckhand/memory rules/ \
@@ -74,8 +81,10 @@ c=$(for _ in $(seq "$RUNS"); do time_ms cold; done | median)
 recall >/dev/null 2>&1  # fill the cache
 w=$(for _ in $(seq "$RUNS"); do time_ms recall; done | median)
 g=$(for _ in $(seq "$RUNS"); do time_ms baseline; done | median)
+f=$(for _ in $(seq "$RUNS"); do time_ms floor; done | median)
 echo "memory recall, $RULES rules ($hits), median of $RUNS:"
 echo "  cold (from git):         ${c} ms   (goal < 1000 ms)"
 echo "  warm (cached rules):     ${w} ms   (goal < 50 ms)"
 echo "  git ls-tree + cat-file:  ${g} ms"
+echo "  no rules (fixed cost):   ${f} ms   (warm minus this: what the rules cost)"
 awk -v c="$c" -v w="$w" -v g="$g" 'BEGIN { g = (g < 1 ? 1 : g); printf "  ratio cold/git %.1f, warm/git %.1f\n", c/g, w/g }'

@@ -11,11 +11,10 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use common::memory::{plain, plant, rule_file, MEMORY_BRANCH as BRANCH};
 use common::{deckhand_cmd, output, RunResult};
 use serde::Deserialize;
 use support::repos::{commit_tree, git};
-
-const BRANCH: &str = "deckhand/memory";
 
 /// A checkout of `acme/user-service` with files in several languages, and
 /// a bare repository holding its memory branch.
@@ -88,31 +87,7 @@ impl World {
 
     /// Commits `files` onto the memory branch by hand, as a person editing it would.
     fn plant(&self, files: &[(String, String)]) {
-        let work = self._dir.path().join("plant");
-        let _ = std::fs::remove_dir_all(&work);
-        git(
-            self._dir.path(),
-            &[
-                "clone",
-                "-q",
-                self.bare.to_str().unwrap(),
-                work.to_str().unwrap(),
-            ],
-        );
-        let has_branch = !git(&work, &["ls-remote", "origin", BRANCH]).is_empty();
-        if has_branch {
-            git(&work, &["checkout", "-q", BRANCH]);
-        } else {
-            git(&work, &["checkout", "-q", "--orphan", BRANCH]);
-        }
-        for (path, content) in files {
-            let full = work.join(path);
-            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-            std::fs::write(full, content).unwrap();
-        }
-        git(&work, &["add", "-A"]);
-        git(&work, &["commit", "-qm", "Edit rules by hand"]);
-        git(&work, &["push", "-q", "origin", BRANCH]);
+        plant(&self.bare, &self._dir.path().join("plant"), files);
     }
 
     /// `(parents, subject)` of each memory commit, newest first.
@@ -125,16 +100,6 @@ impl World {
             })
             .collect()
     }
-}
-
-fn rule_file(id: &str, scope: &str, status: &str, extra: &str, text: &str) -> (String, String) {
-    (
-        format!("rules/{id}.md"),
-        format!(
-            "---\nid: {id}\nscope: {scope}\nstatus: {status}\nsource: local:fixture\n\
-author: fixture (owner)\ncreated: 2026-01-01T00:00:00Z\n{extra}---\n{text}\n"
-        ),
-    )
 }
 
 /// Starts every command, then waits for all.
@@ -157,24 +122,6 @@ fn all_at_once(cmds: Vec<Command>) -> Vec<RunResult> {
             }
         })
         .collect()
-}
-
-/// `text` without terminal colour codes.
-fn plain(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn ids(v: &serde_json::Value) -> Vec<String> {
@@ -308,7 +255,7 @@ fn planted_injection_and_malformed_rule_files_are_skipped_with_a_warning() {
     assert_eq!(
         v["skipped"],
         serde_json::json!({
-            "rules/r-0000000b.md": "rule r-0000000b refused by the injection check: tells the model to ignore or override its instructions (\"Ignore previous instructions\")",
+            "rules/r-0000000b.md": "rules/r-0000000b.md: field `text`: rule r-0000000b refused by the injection check: tells the model to ignore or override its instructions (\"Ignore previous instructions\")",
             "rules/r-0000000c.md": "rules/r-0000000c.md: field `status`: `maybe` is not active or proposed",
         })
     );
@@ -550,4 +497,49 @@ fn recall_puts_the_right_rule_in_the_top_three_for_18_of_20_queries() {
         "{} of 20 missed: {misses:#?}",
         misses.len()
     );
+}
+
+#[test]
+fn a_corrupt_rule_cache_is_ignored_with_a_warning_naming_it() {
+    let w = World::new();
+    w.plant(&[rule_file(
+        "r-0000000a",
+        "org",
+        "active",
+        "",
+        "Return API errors as JSON with an error code.",
+    )]);
+    let recall = || w.run(&["recall", "--task", "API error codes", "--json"]);
+    let first = recall();
+    first.assert_code(0);
+    let cold: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+    assert_eq!(cold["warm"], false);
+    let caches: Vec<PathBuf> = std::fs::read_dir(w.repo.join(".git/deckhand/memory-cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("rules-cache.json"))
+        .collect();
+    assert_eq!(caches.len(), 1, "{caches:?}");
+    let warm: serde_json::Value = serde_json::from_str(&recall().stdout).unwrap();
+    assert_eq!(warm["warm"], true);
+
+    std::fs::write(&caches[0], "{\"version\": 2, \"tree\": ").unwrap();
+    let r = recall();
+    r.assert_code(0);
+    let read: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(read["warm"], false);
+    assert_eq!(ids(&read["rules"]), vec!["r-0000000a"]);
+    let stderr = plain(&r.stderr);
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("rule cache is corrupt"))
+        .unwrap_or_else(|| panic!("no warning: {stderr}"));
+    assert!(
+        warning.contains(&format!("file={}", caches[0].display())),
+        "{warning}"
+    );
+    // Rewritten: the next recall is warm again, and quiet.
+    let again = recall();
+    assert!(!again.stderr.contains("rule cache"), "{}", again.stderr);
+    let again: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(again["warm"], true);
 }

@@ -101,6 +101,21 @@ pub async fn run(
     shared: &mut Shared<'_>,
     nested: bool,
 ) -> Result<RoleEnd, AgentError> {
+    // Built at the role's start from the paths the task touches; kept for
+    // the whole role so every request shares one prefix.
+    let varying = role_context(s, state.role, shared.spec).await;
+    run_with(s, state, shared, nested, varying).await
+}
+
+/// [`run`] with the role's second system block already built by
+/// [`role_context`] (verify looks at the rules it recalled first).
+pub async fn run_with(
+    s: &mut Session,
+    state: &mut RoleState,
+    shared: &mut Shared<'_>,
+    nested: bool,
+    varying: String,
+) -> Result<RoleEnd, AgentError> {
     let system = prompts::system(
         state.role,
         &prompts::RepoContext {
@@ -109,9 +124,6 @@ pub async fn run(
             environment: &s.environment,
         },
     );
-    // Built at the role's start from the paths the task touches; kept for
-    // the whole role so every request shares one prefix.
-    let varying = role_context(s, state.role, shared.spec).await;
     let registry = tools::for_role(state.role);
     // Finish a turn that stopped at a question (resume).
     if let Some(pending) = state.pending.take() {
@@ -225,7 +237,7 @@ pub async fn run(
 /// The second system block of `role`: path-scoped steering and recalled
 /// team rules (verify judges the diff against those rules). Learn builds
 /// its own context.
-async fn role_context(s: &mut Session, role: AgentRole, spec: &TaskSpec) -> String {
+pub async fn role_context(s: &mut Session, role: AgentRole, spec: &TaskSpec) -> String {
     if role == AgentRole::Learn {
         return String::new();
     }

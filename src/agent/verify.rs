@@ -179,11 +179,22 @@ impl VerifyReport {
             out.push_str(&format!("Review: {problem}\n"));
         }
         if let Some(verdict) = &self.verdict {
-            let unmet: Vec<_> = verdict.iter().filter(|c| !c.met).collect();
-            if !unmet.is_empty() {
-                out.push_str("Acceptance criteria not met:\n");
-                for c in unmet {
-                    out.push_str(&format!("- {} — {}\n", c.criterion, c.evidence));
+            let (rules, criteria): (Vec<_>, Vec<_>) = verdict
+                .iter()
+                .filter(|c| !c.met)
+                .partition(|c| is_rule_entry(&c.criterion));
+            for (heading, unmet) in [
+                ("Acceptance criteria not met", criteria),
+                (
+                    "Team rules broken (fix the change so it follows each)",
+                    rules,
+                ),
+            ] {
+                if !unmet.is_empty() {
+                    out.push_str(&format!("{heading}:\n"));
+                    for c in unmet {
+                        out.push_str(&format!("- {} — {}\n", c.criterion, c.evidence));
+                    }
                 }
             }
         }
@@ -210,6 +221,14 @@ impl VerifyReport {
                 .map(|v| (v.iter().filter(|c| c.met).count(), v.len())),
         }
     }
+}
+
+/// Whether a verdict entry judges a team rule (`rule <id>: <text>`).
+fn is_rule_entry(criterion: &str) -> bool {
+    criterion
+        .strip_prefix("rule ")
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(id, _)| crate::memory::rules::is_rule_id(id))
 }
 
 /// The same command in the baseline.
@@ -399,13 +418,21 @@ pub async fn verify(
         fixed,
         written,
     };
-    if report.checks_passed() && !spec.acceptance_criteria.is_empty() {
+    // The review judges the criteria and every team rule recalled for
+    // verify: rules are judged even when the spec has no criteria.
+    let varying = if report.checks_passed() {
+        conversation::role_context(s, AgentRole::Verify, spec).await
+    } else {
+        String::new()
+    };
+    if report.checks_passed() && !(spec.acceptance_criteria.is_empty() && s.team.judged.is_empty())
+    {
         let diff = cap_head_tail(diff, 1500, 60_000);
         let opening =
             prompts::verify_start(spec, &describe_checks(&report.checks, baseline), &diff);
         let mut state = RoleState::new(AgentRole::Verify, opening);
         let mut verdict = None;
-        let end = conversation::run(
+        let end = conversation::run_with(
             s,
             &mut state,
             &mut Shared {
@@ -413,6 +440,7 @@ pub async fn verify(
                 verdict: &mut verdict,
             },
             true,
+            varying,
         )
         .await?;
         match end {

@@ -400,7 +400,13 @@ fn recall_for(
         top_k: top,
         token_budget: budget,
     };
-    let result = recall::recall(&catalog.rules, &q);
+    let started = std::time::Instant::now();
+    let result = catalog.recall(&q);
+    tracing::debug!(
+        recalled = result.rules.len(),
+        ms = started.elapsed().as_millis(),
+        "recall ranked"
+    );
     for s in &result.stale {
         tracing::warn!(rule = %s.id, evidence = %s.evidence, "rule is stale: its evidence file is gone; not used");
     }

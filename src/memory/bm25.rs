@@ -5,7 +5,7 @@ use std::collections::HashMap;
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
 
-/// Words too common to say anything about relevance.
+/// Words too common to say anything about relevance (sorted: looked up by binary search).
 const STOPWORDS: &[&str] = &[
     "a", "about", "after", "all", "also", "always", "an", "and", "any", "are", "as", "at", "be",
     "because", "been", "being", "both", "but", "by", "can", "could", "did", "do", "does", "each",
@@ -23,7 +23,7 @@ pub fn tokens(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() > 1)
         .map(str::to_lowercase)
-        .filter(|w| !STOPWORDS.contains(&w.as_str()))
+        .filter(|w| STOPWORDS.binary_search(&w.as_str()).is_err())
         .map(|w| stem(&w))
         .filter(|w| !w.is_empty())
         .collect()
@@ -64,12 +64,14 @@ fn stem(word: &str) -> String {
     word.to_string()
 }
 
-/// BM25 score of every document (already tokenized) against `query`, in
-/// document order. Only the query's terms are counted, so nothing is
-/// allocated per document term.
-pub fn scores<I>(docs: I, query: &[String]) -> Vec<f64>
+/// BM25 score of every document (already tokenized: its terms, owned or
+/// borrowed) against `query`, in document order. Only the query's terms
+/// are counted, so nothing is allocated per document term.
+pub fn scores<I, D, T>(docs: I, query: &[String]) -> Vec<f64>
 where
-    I: IntoIterator<Item = Vec<String>>,
+    I: IntoIterator<Item = D>,
+    D: IntoIterator<Item = T>,
+    T: AsRef<str>,
 {
     let mut terms: Vec<&str> = query.iter().map(String::as_str).collect();
     terms.sort_unstable();
@@ -80,15 +82,17 @@ where
     let mut df = vec![0u32; terms.len()];
     for doc in docs {
         let mut tf = vec![0u32; terms.len()];
-        for t in &doc {
-            if let Some(&i) = slot.get(t.as_str()) {
+        let mut len = 0;
+        for t in doc {
+            len += 1;
+            if let Some(&i) = slot.get(t.as_ref()) {
                 tf[i] += 1;
             }
         }
         for (d, f) in df.iter_mut().zip(&tf) {
             *d += u32::from(*f > 0);
         }
-        counts.push((doc.len(), tf));
+        counts.push((len, tf));
     }
     let n = counts.len() as f64;
     let avg_len = if counts.is_empty() {
@@ -119,6 +123,11 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stopwords_are_sorted() {
+        assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
+    }
 
     #[test]
     fn stems_meet() {

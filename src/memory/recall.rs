@@ -1,5 +1,6 @@
 //! Which rules a task gets: active rules filtered by scope (org, this repository, its languages, the paths touched), stale ones set aside, the rest ranked by BM25 against the task and cut to top-k within a token budget.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use globset::{GlobBuilder, GlobMatcher};
@@ -124,13 +125,40 @@ fn token_cost(rule: &Rule) -> usize {
     rule.text.len().div_ceil(4) + 12
 }
 
+/// A rule's BM25 terms: its text's and its scope's (a language or a glob),
+/// joined by spaces (terms never contain one) so that a cache keeps one
+/// string per rule.
+pub fn terms(rule: &Rule) -> String {
+    let mut doc = bm25::tokens(&rule.text);
+    if let Scope::Lang(l) | Scope::Path(l) = &rule.scope {
+        doc.extend(bm25::tokens(l));
+    }
+    doc.join(" ")
+}
+
 /// The rules `q` gets, best first.
 pub fn recall(rules: &[Rule], q: &Query<'_>) -> Recall {
+    rank(rules, None, q)
+}
+
+/// [`recall`] with each rule's [`terms`] computed beforehand (`terms[i]`
+/// belongs to `rules[i]`), e.g. read from a cache.
+pub fn recall_indexed(rules: &[Rule], terms: &[String], q: &Query<'_>) -> Recall {
+    if terms.len() != rules.len() {
+        return rank(rules, None, q);
+    }
+    rank(rules, Some(terms), q)
+}
+
+fn rank(rules: &[Rule], terms: Option<&[String]>, q: &Query<'_>) -> Recall {
     let mut stale = Vec::new();
-    let mut candidates: Vec<(&Rule, String, f64)> = Vec::new();
+    let mut candidates: Vec<(&Rule, String, f64, Cow<'_, str>)> = Vec::new();
     let touched = languages(q.paths.iter().map(String::as_str));
     let mut globs = Globs::new();
-    for rule in rules.iter().filter(|r| r.status == Status::Active) {
+    for (i, rule) in rules.iter().enumerate() {
+        if rule.status != Status::Active {
+            continue;
+        }
         let Some((matched, weight)) = scope_match(rule, q, &touched, &mut globs) else {
             continue;
         };
@@ -144,24 +172,25 @@ pub fn recall(rules: &[Rule], q: &Query<'_>) -> Recall {
                 continue;
             }
         }
-        candidates.push((rule, matched, weight));
+        let doc = match terms {
+            Some(t) => Cow::Borrowed(t[i].as_str()),
+            None => Cow::Owned(self::terms(rule)),
+        };
+        candidates.push((rule, matched, weight, doc));
     }
     let mut query = bm25::tokens(q.task);
     for path in q.paths {
         query.extend(bm25::tokens(path));
     }
-    let docs = candidates.iter().map(|(rule, _, _)| {
-        let mut doc = bm25::tokens(&rule.text);
-        if let Scope::Lang(l) | Scope::Path(l) = &rule.scope {
-            doc.extend(bm25::tokens(l));
-        }
-        doc
-    });
+    let docs = candidates
+        .iter()
+        .map(|(_, _, _, doc)| doc.split(' ').filter(|t| !t.is_empty()));
     let scores = bm25::scores(docs, &query);
-    let mut ranked: Vec<Recalled> = candidates
-        .into_iter()
+    // Ranked by index: only the rules chosen are cloned.
+    let mut ranked: Vec<(&Rule, &String, f64)> = candidates
+        .iter()
         .zip(scores)
-        .filter_map(|((rule, matched, weight), score)| {
+        .filter_map(|((rule, matched, weight, _), score)| {
             // A path rule matched a touched file: relevant even without shared words.
             let score = if score > 0.0 {
                 score * weight
@@ -170,28 +199,24 @@ pub fn recall(rules: &[Rule], q: &Query<'_>) -> Recall {
             } else {
                 return None;
             };
-            Some(Recalled {
-                rule: rule.clone(),
-                score: (score * 1000.0).round() / 1000.0,
-                matched,
-            })
+            Some((*rule, matched, (score * 1000.0).round() / 1000.0))
         })
         .collect();
-    ranked.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| a.rule.id.cmp(&b.rule.id))
-    });
+    ranked.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.id.cmp(&b.0.id)));
     let mut budget = q.token_budget;
     let mut chosen = Vec::new();
-    for r in ranked {
+    for (rule, matched, score) in ranked {
         if chosen.len() == q.top_k {
             break;
         }
-        let cost = token_cost(&r.rule);
+        let cost = token_cost(rule);
         if cost <= budget {
             budget -= cost;
-            chosen.push(r);
+            chosen.push(Recalled {
+                rule: rule.clone(),
+                score,
+                matched: matched.clone(),
+            });
         }
     }
     stale.sort_by(|a, b| a.id.cmp(&b.id));

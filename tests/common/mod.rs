@@ -9,6 +9,7 @@ use crate::support::model_server::ModelServer;
 pub mod action_scenarios;
 pub mod action_world;
 pub mod container;
+pub mod memory;
 
 pub const API_KEY: &str = "sk-test-key-0123456789";
 

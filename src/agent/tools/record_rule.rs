@@ -7,7 +7,7 @@ use serde_json::json;
 use super::common::{for_model, redacted, resolve};
 use super::{parse_args, Tool, ToolContext, ToolError, ToolOutput};
 use crate::memory::guard;
-use crate::memory::rules::{Evidence, Rule, Scope};
+use crate::memory::rules::{rule_id, Evidence, Rule, Scope};
 
 /// Longest rule text accepted (one general sentence, or a short paragraph).
 const MAX_RULE_CHARS: usize = 400;
@@ -74,13 +74,14 @@ fn check(ctx: &mut ToolContext<'_>, args: Args) -> Result<ToolOutput, ToolError>
             "`rule` is longer than {MAX_RULE_CHARS} characters; write one general imperative sentence"
         )));
     }
+    let scope: Scope = args.scope.parse().map_err(for_model)?;
     if let Err(refusal) = guard::check(&text) {
-        tracing::warn!(reason = %refusal, "rule refused by the injection check");
+        let id = rule_id(&text, &scope, 8);
+        tracing::warn!(rule = %id, text = %text, reason = %refusal, "rule refused by the injection check; not recorded");
         return Err(for_model(format!(
             "refused: {refusal}. Rules are coding guidance only; record no rule for this"
         )));
     }
-    let scope: Scope = args.scope.parse().map_err(for_model)?;
     let evidence = match args.evidence.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(e) => {
