@@ -115,6 +115,9 @@ mod tests {
         let body = format!("Did it.\n{}", job.footer());
         assert_eq!(campaign_of(&body), Some("cp-1a2b3c4d"));
         assert_eq!(campaign_of("no marker"), None);
-        assert_eq!(campaign_of("<!-- deckhand:campaign-pr id=../../etc -->"), None);
+        assert_eq!(
+            campaign_of("<!-- deckhand:campaign-pr id=../../etc -->"),
+            None
+        );
     }
 }

@@ -602,25 +602,18 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 (Some(Err(why)), _) => Some(Learning::Failed(why)),
                 _ => None,
             };
-            // A rule learned on a campaign's PR goes to its open siblings.
-            let pull = ctx.github.pull(&ctx.repo, *pr).await?;
-            let campaign = pull.body.as_deref().and_then(super::campaign::campaign_of);
-            let sent = match (&learned, campaign) {
-                (Some(Learning::Stored { rules, .. }), Some(campaign)) => {
-                    super::siblings::spread(ctx, campaign, rules)
-                        .await
-                        .unwrap_or_else(|e| {
-                            println!(
-                                "::warning title=Deckhand campaign::the rules learned here could not be sent to the campaign's siblings: {}",
-                                workflow::escape_data(&ctx.redactor.redact(&format!("{e:#}")))
-                            );
-                            Vec::new()
-                        })
-                }
+            // An active rule learned on a campaign's PR goes to its open siblings.
+            let active: Vec<String> = match &learned {
+                Some(Learning::Stored { rules, .. }) => rules
+                    .iter()
+                    .filter(|r| r.status == crate::memory::rules::Status::Active)
+                    .map(|r| r.id.clone())
+                    .collect(),
                 _ => Vec::new(),
             };
+            let sent = super::siblings::spread_from(ctx, *pr, &active).await;
             reply_to_feedback(ctx, *pr, feedback, &result, learned.as_ref(), &sent).await?;
-            outputs.pr_url = pull.html_url;
+            outputs.pr_url = ctx.github.pull(&ctx.repo, *pr).await?.html_url;
             clear_checkpoint(ctx, &job.id, &settings).await;
             outputs.summary = result.pr_text.clone().unwrap_or_default();
             if let Some(section) = learned.and_then(|l| l.reply_section(&ctx.inputs.trigger_phrase))
@@ -868,7 +861,9 @@ async fn reply_to_feedback(
         })
         .unwrap_or_default();
     let applied = match feedback {
-        Feedback::Rule { id, source, .. } => format!("Deckhand applied rule `{id}` from {source}: "),
+        Feedback::Rule { id, source, .. } => {
+            format!("Deckhand applied rule `{id}` from {source}: ")
+        }
         _ => "Deckhand ".to_string(),
     };
     let mut body = format!(

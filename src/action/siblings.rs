@@ -4,11 +4,10 @@
 
 use anyhow::Context as _;
 
+use super::campaign::campaign_of;
 use super::job::{self, Job, JobKind, Outputs};
 use super::route::Feedback;
-use super::campaign::campaign_of;
 use super::{feedback, team, Ctx};
-use crate::agent::learn::Learned;
 use crate::campaign::status::State;
 use crate::campaign::store::CampaignStore;
 use crate::github::client::RepoRef;
@@ -37,14 +36,10 @@ fn open(state: State) -> bool {
 }
 
 /// Dispatches [`WORKFLOW`] in the config repository once for every open
-/// sibling of `campaign` (every repository but this one) and every active
-/// rule of `learned`. Proposed rules wait for their approval.
-pub async fn spread(ctx: &Ctx, campaign: &str, learned: &[Learned]) -> anyhow::Result<Vec<Sent>> {
-    let active: Vec<&Learned> = learned
-        .iter()
-        .filter(|r| r.status == Status::Active)
-        .collect();
-    if active.is_empty() {
+/// sibling of `campaign` (every repository but this one) and every rule of
+/// `rules` (ids of active rules: a proposed one waits for its approval).
+pub async fn spread(ctx: &Ctx, campaign: &str, rules: &[String]) -> anyhow::Result<Vec<Sent>> {
+    if rules.is_empty() {
         return Ok(Vec::new());
     }
     let at = job::memory_at(ctx)?;
@@ -63,12 +58,12 @@ pub async fn spread(ctx: &Ctx, campaign: &str, learned: &[Learned]) -> anyhow::R
         if record.repository == this || !open(record.state) {
             continue;
         }
-        for rule in &active {
+        for rule in rules {
             let mut inputs = serde_json::Map::new();
             for (k, v) in [
                 ("repository", record.repository.clone()),
                 ("pull_request", pr.to_string()),
-                ("deckhand_rule", rule.id.clone()),
+                ("deckhand_rule", rule.clone()),
             ] {
                 inputs.insert(k.into(), serde_json::Value::String(v));
             }
@@ -82,13 +77,13 @@ pub async fn spread(ctx: &Ctx, campaign: &str, learned: &[Learned]) -> anyhow::R
                     )
                 })?;
             println!(
-                "Deckhand: sent rule {} to sibling {}#{pr} of campaign {campaign}.",
-                rule.id, record.repository
+                "Deckhand: sent rule {rule} to sibling {}#{pr} of campaign {campaign}.",
+                record.repository
             );
             sent.push(Sent {
                 repository: record.repository.clone(),
                 pr,
-                rule: rule.id.clone(),
+                rule: rule.clone(),
             });
         }
     }
@@ -200,4 +195,26 @@ async fn record_applied(ctx: &Ctx, campaign: &str, rule: &str) -> anyhow::Result
         })
         .await?;
     Ok(())
+}
+
+/// Sends `rules` on to the open siblings when `pr` is a campaign's pull
+/// request; a failure is a warning (the work on this PR is done).
+pub async fn spread_from(ctx: &Ctx, pr: u64, rules: &[String]) -> Vec<Sent> {
+    if rules.is_empty() {
+        return Vec::new();
+    }
+    // An issue (not a pull request) has no campaign.
+    let Ok(pull) = ctx.github.pull(&ctx.repo, pr).await else {
+        return Vec::new();
+    };
+    let Some(campaign) = pull.body.as_deref().and_then(campaign_of) else {
+        return Vec::new();
+    };
+    spread(ctx, campaign, rules).await.unwrap_or_else(|e| {
+        println!(
+            "::warning title=Deckhand campaign::the rules could not be sent to the campaign's siblings: {}",
+            workflow::escape_data(&ctx.redactor.redact(&format!("{e:#}")))
+        );
+        Vec::new()
+    })
 }

@@ -207,7 +207,11 @@ pub fn render(
     let updated: Vec<(&str, &Record)> = plan
         .repositories
         .iter()
-        .filter_map(|p| by_repo.get(p.repository.as_str()).map(|r| (p.repository.as_str(), *r)))
+        .filter_map(|p| {
+            by_repo
+                .get(p.repository.as_str())
+                .map(|r| (p.repository.as_str(), *r))
+        })
         .filter(|(_, r)| !r.rules.is_empty())
         .collect();
     if !updated.is_empty() {
