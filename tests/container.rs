@@ -5,7 +5,8 @@
 //! workspace, `pip install` as the command user, git's ownership check, and
 //! the containment findings that need the image's users (the runner's
 //! `.gitconfig`, the worktree's git bookkeeping, the workspace credential,
-//! root writing through a symlink or a hard link).
+//! root writing through a symlink or a hard link, a background process's
+//! late workflow kept out of the pushed commit).
 //!
 //! Needs `DECKHAND_TEST_IMAGE` (CI builds it with `ci/images.sh`); without
 //! it each test says it is skipped.
@@ -317,4 +318,54 @@ fn container_commands_cannot_redirect_root_or_reach_the_workspace_credential() {
     };
     assert_eq!(git_any(&["rev-parse", "HEAD"]), other_head);
     assert_eq!(git_any(&["log", "--all", "--format=%H"]), other_head);
+}
+
+/// A process `run_command` left behind writes a workflow after the command
+/// returned, with Deckhand as root and commands as uid 1001: it is stopped
+/// before verify and its workflow reaches no pushed commit (the host's
+/// `a_background_process_cannot_slip_a_workflow_into_the_commit`).
+#[test]
+fn container_a_background_process_cannot_slip_a_workflow_into_the_commit() {
+    let Some(l) = launch() else { return };
+    // The background writer opens the gate once its workflow is on disk
+    // (the runner's network is the container's: `--network host`).
+    let (port, gate) = common::connection_gate();
+    let mut script = simple_script("src/limit.js");
+    script.insert(
+        2,
+        Reply::tool(
+            "run_command",
+            json!({ "command": common::late_workflow_writer(port) }),
+        ),
+    );
+    let w = world(script).launched(l);
+    // "Created the file." (request 4) is answered once the workflow is
+    // written: after run_command's own check, before the role's commit.
+    let _arrived = w.model.hold(4, gate);
+    let run = action(
+        &w,
+        "issues",
+        &labeled(&w),
+        912,
+        &[("INPUT_NETWORK", "open")],
+    );
+    eprintln!("--- stderr\n{}", run.result.stderr);
+    run.assert_status("done");
+    w.model.assert_finished();
+    assert!(
+        tool_output(&w, "started: ").contains("started: up"),
+        "the background writer did not start"
+    );
+    assert!(
+        !w.gh.history_contains(OWNER, REPO, "planted-late-0043"),
+        "a workflow written after run_command returned was pushed"
+    );
+    assert!(w.gh.history_contains(OWNER, REPO, "module.exports = 1;"));
+    assert!(
+        run.result
+            .stderr
+            .contains("reverted .github/workflows/late.yml before committing"),
+        "the late workflow was not caught in the commit path:\n{}",
+        run.result.stderr
+    );
 }
