@@ -356,16 +356,5 @@ fn container_a_background_process_cannot_slip_a_workflow_into_the_commit() {
         tool_output(&w, "started: ").contains("started: up"),
         "the background writer did not start"
     );
-    assert!(
-        !w.gh.history_contains(OWNER, REPO, "planted-late-0043"),
-        "a workflow written after run_command returned was pushed"
-    );
-    assert!(w.gh.history_contains(OWNER, REPO, "module.exports = 1;"));
-    assert!(
-        run.result
-            .stderr
-            .contains("reverted .github/workflows/late.yml before committing"),
-        "the late workflow was not caught in the commit path:\n{}",
-        run.result.stderr
-    );
+    common::assert_late_workflow_kept_out(&w.gh, (OWNER, REPO), &run.result.stderr);
 }

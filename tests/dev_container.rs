@@ -245,12 +245,30 @@ async fn a_command_that_never_exits_is_killed_at_its_timeout() {
     );
 }
 
+/// Research runs `command` and plans; code writes NOTES.md (`notes`).
+fn notes_script(command: &str, notes: &str) -> Vec<support::model_server::Reply> {
+    use support::model_server::Reply;
+    vec![
+        Reply::tool("run_command", serde_json::json!({ "command": command })),
+        Reply::tool(
+            "update_spec",
+            serde_json::json!({"plan": ["Write NOTES.md"]}),
+        ),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            serde_json::json!({"path": "NOTES.md", "content": notes}),
+        ),
+        Reply::text("Wrote the notes."),
+    ]
+}
+
 #[test]
 fn a_local_task_runs_its_commands_and_checks_in_the_dev_container() {
     if !engine() {
         return;
     }
-    use support::model_server::{ModelServer, Reply};
+    use support::model_server::ModelServer;
     let dir = tempfile::tempdir().unwrap();
     let repo = commit_tree(
         &dir.path().join("repo"),
@@ -267,19 +285,7 @@ fn a_local_task_runs_its_commands_and_checks_in_the_dev_container() {
             ),
         ],
     );
-    let server = ModelServer::start(vec![
-        Reply::tool("run_command", serde_json::json!({"command": "frobnicate"})),
-        Reply::tool(
-            "update_spec",
-            serde_json::json!({"plan": ["Write NOTES.md"]}),
-        ),
-        Reply::text("Planned."),
-        Reply::tool(
-            "write_file",
-            serde_json::json!({"path": "NOTES.md", "content": "the team tool\n"}),
-        ),
-        Reply::text("Wrote the notes."),
-    ]);
+    let server = ModelServer::start(notes_script("frobnicate", "the team tool\n"));
     let run = common::run_task(
         &server,
         common::Wire::Anthropic,
@@ -734,7 +740,7 @@ fn the_setup_proxy_of_a_dev_container_is_closed_once_setup_is_over() {
     if !engine() {
         return;
     }
-    use support::model_server::{ModelServer, Reply};
+    use support::model_server::ModelServer;
     let (port, hits) = common::http_server("127.0.0.3", "hello-from-the-registry\n");
     let dir = tempfile::tempdir().unwrap();
     let repo = commit_tree(
@@ -778,22 +784,10 @@ fn the_setup_proxy_of_a_dev_container_is_closed_once_setup_is_over() {
     );
 
     // `deckhand run`: the agent's command comes after the baseline.
-    let server = ModelServer::start(vec![
-        Reply::tool(
-            "run_command",
-            serde_json::json!({"command": format!("bash ./net-check.sh after {port}")}),
-        ),
-        Reply::tool(
-            "update_spec",
-            serde_json::json!({"plan": ["Write NOTES.md"]}),
-        ),
-        Reply::text("Planned."),
-        Reply::tool(
-            "write_file",
-            serde_json::json!({"path": "NOTES.md", "content": "notes\n"}),
-        ),
-        Reply::text("Wrote the notes."),
-    ]);
+    let server = ModelServer::start(notes_script(
+        &format!("bash ./net-check.sh after {port}"),
+        "notes\n",
+    ));
     let run = common::deckhand(
         &server,
         common::Wire::Anthropic,

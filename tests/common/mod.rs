@@ -93,6 +93,25 @@ pub fn late_workflow_writer(port: u16) -> String {
     )
 }
 
+/// What a run with the [`late_workflow_writer`] must show: the late
+/// workflow is in no commit of `branch` on the server, the task's own file
+/// is, and Deckhand's `stderr` says the commit path reverted it.
+pub fn assert_late_workflow_kept_out(
+    gh: &crate::support::github_server::GithubServer,
+    (owner, repo): (&str, &str),
+    stderr: &str,
+) {
+    assert!(
+        !gh.history_contains(owner, repo, "planted-late-0043"),
+        "a workflow written after run_command returned was pushed"
+    );
+    assert!(gh.history_contains(owner, repo, "module.exports = 1;"));
+    assert!(
+        stderr.contains("reverted .github/workflows/late.yml before committing"),
+        "the late workflow was not caught in the commit path:\n{stderr}"
+    );
+}
+
 /// `deckhand <args>` against the scripted model server.
 pub fn deckhand(
     server: &ModelServer,
