@@ -245,11 +245,12 @@ async fn a_command_that_never_exits_is_killed_at_its_timeout() {
     );
 }
 
-/// Research runs `command` and plans; code writes NOTES.md (`notes`).
-fn notes_script(command: &str, notes: &str) -> Vec<support::model_server::Reply> {
+/// Research runs `command` (when given) and plans; code writes NOTES.md
+/// (`notes`).
+fn notes_script(command: Option<&str>, notes: &str) -> Vec<support::model_server::Reply> {
     use support::model_server::Reply;
-    vec![
-        Reply::tool("run_command", serde_json::json!({ "command": command })),
+    let run = command.map(|c| Reply::tool("run_command", serde_json::json!({ "command": c })));
+    let plan = [
         Reply::tool(
             "update_spec",
             serde_json::json!({"plan": ["Write NOTES.md"]}),
@@ -260,7 +261,8 @@ fn notes_script(command: &str, notes: &str) -> Vec<support::model_server::Reply>
             serde_json::json!({"path": "NOTES.md", "content": notes}),
         ),
         Reply::text("Wrote the notes."),
-    ]
+    ];
+    run.into_iter().chain(plan).collect()
 }
 
 #[test]
@@ -285,7 +287,7 @@ fn a_local_task_runs_its_commands_and_checks_in_the_dev_container() {
             ),
         ],
     );
-    let server = ModelServer::start(notes_script("frobnicate", "the team tool\n"));
+    let server = ModelServer::start(notes_script(Some("frobnicate"), "the team tool\n"));
     let run = common::run_task(
         &server,
         common::Wire::Anthropic,
@@ -542,7 +544,7 @@ fn a_failed_setup_command_is_named_with_its_output_in_the_pr_and_by_verify() {
     if !engine() {
         return;
     }
-    use support::model_server::{ModelServer, Reply};
+    use support::model_server::ModelServer;
     let secret = "team-token-7f3a9c2e41";
     let dir = tempfile::tempdir().unwrap();
     let repo = commit_tree(
@@ -561,18 +563,7 @@ fn a_failed_setup_command_is_named_with_its_output_in_the_pr_and_by_verify() {
             ),
         ],
     );
-    let server = ModelServer::start(vec![
-        Reply::tool(
-            "update_spec",
-            serde_json::json!({"plan": ["Write NOTES.md"]}),
-        ),
-        Reply::text("Planned."),
-        Reply::tool(
-            "write_file",
-            serde_json::json!({"path": "NOTES.md", "content": "notes\n"}),
-        ),
-        Reply::text("Wrote the notes."),
-    ]);
+    let server = ModelServer::start(notes_script(None, "notes\n"));
     let repo_arg = repo.display().to_string();
     let run = common::deckhand(
         &server,
@@ -784,10 +775,8 @@ fn the_setup_proxy_of_a_dev_container_is_closed_once_setup_is_over() {
     );
 
     // `deckhand run`: the agent's command comes after the baseline.
-    let server = ModelServer::start(notes_script(
-        &format!("bash ./net-check.sh after {port}"),
-        "notes\n",
-    ));
+    let check = format!("bash ./net-check.sh after {port}");
+    let server = ModelServer::start(notes_script(Some(&check), "notes\n"));
     let run = common::deckhand(
         &server,
         common::Wire::Anthropic,
