@@ -1585,13 +1585,14 @@ fn git_bookkeeping_is_restored_with_a_warning_only_when_a_command_changed_it() {
     );
     let mut script = vec![Reply::tool(
         "run_command",
-        json!({"command": "sed -i 's|$|/|' .git && echo rewritten"}),
+        json!({"command": "sed -i 's|$|/|' .git && echo rewritten-$((40 + 2))"}),
     )];
     script.extend(minimal_script("a.js"));
     let server = ModelServer::start(script);
     let tampered = run_task(&server, Wire::Anthropic, &repo, "Create a.js", &[]);
     let saw: String = server.requests().iter().map(|r| r.body.clone()).collect();
-    assert!(saw.contains("rewritten"), "the command ran: {saw}");
+    // (The command's own text says `$((40 + 2))`: only its output says 42.)
+    assert!(saw.contains("rewritten-42"), "the command ran: {saw}");
     tampered.assert_code(0);
     assert!(
         tampered.stderr.contains(BOOKKEEPING_RESTORED),
