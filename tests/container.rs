@@ -358,3 +358,58 @@ fn container_a_background_process_cannot_slip_a_workflow_into_the_commit() {
     );
     common::assert_late_workflow_kept_out(&w.gh, (OWNER, REPO), &run.result.stderr);
 }
+
+/// The version a `ARG NAME=tool@VERSION+sha512.…` line of the Dockerfile
+/// pins.
+fn dockerfile_pin(arg: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile");
+    let text = std::fs::read_to_string(path).unwrap();
+    let prefix = format!("ARG {arg}=");
+    let spec = text
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("the Dockerfile has no `{prefix}`"));
+    let version = spec.split_once('@').unwrap().1;
+    version.split('+').next().unwrap().to_string()
+}
+
+#[test]
+fn container_pnpm_and_yarn_run_with_no_network_as_the_command_user() {
+    let Some(image) = container::image() else {
+        return;
+    };
+    let (pnpm, yarn) = (dockerfile_pin("PNPM_SPEC"), dockerfile_pin("YARN_SPEC"));
+    // A package.json that names no package manager: corepack's default,
+    // prepared in the image, and package.json left as it was (no auto-pin).
+    // First straight from a shell, then through Deckhand's own sandbox (its
+    // allowlisted environment and private home), as `deckhand tool` runs
+    // the agent's commands.
+    let script = r#"set -e
+        repo=$(mktemp -d) && cd "$repo"
+        printf '{"name":"x","version":"1.0.0","scripts":{"test":"node -e 0"}}\n' >package.json
+        git init -q && git add . && git -c user.name=t -c user.email=t@t commit -qm init
+        echo "SHELL pnpm=$(pnpm --version) yarn=$(yarn --version) uid=$(id -u)"
+        deckhand tool run_command --repo "$repo" \
+          '{"command":"echo TOOL pnpm=$(pnpm --version) yarn=$(yarn --version) uid=$(id -u)"}'
+        echo "TREE $(git status --porcelain | wc -l)""#;
+    let out = std::process::Command::new("docker")
+        .args(["run", "--rm", "--network", "none", "--user"])
+        .arg(RUNNER_UID.to_string())
+        .args(["--entrypoint", "bash", &image, "-c", script])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    for how in ["SHELL", "TOOL"] {
+        let want = format!("{how} pnpm={pnpm} yarn={yarn} uid={RUNNER_UID}");
+        assert!(text.contains(&want), "no `{want}`:\n{text}");
+    }
+    assert!(
+        text.contains("TREE 0"),
+        "pnpm or yarn changed the tree:\n{text}"
+    );
+}
