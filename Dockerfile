@@ -1,6 +1,7 @@
 # Deckhand's action image: a locked release build on a slim Debian runtime
 # with git, CA certificates and the toolchains environment detection most
-# often needs (Python 3, Node.js with npm, and pnpm/yarn through corepack).
+# often needs (Python 3, Node.js with npm, and pnpm/yarn through corepack,
+# both prepared at build time so they run with no network).
 #
 # Build:   docker build -t deckhand .
 # Behind a TLS-intercepting proxy, hand the build its CA bundle as a secret
@@ -36,6 +37,19 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ARG NPM_VERSION=10.9.9
 ARG NPM_INTEGRITY=sha512-1g+6jLQvaIuB4zwvHL7yrXuXcWZwDsCtBX8bbWDqbvJSSr9nPiDDWTHNgwXR27iIcTTW7v3A57hDW9RYv2W4Yg==
 ARG COREPACK_VERSION=0.33.0
+# The pnpm and yarn `pnpm`/`yarn` run when a repository names no version of
+# its own (`packageManager`): fetched by corepack at build time and checked
+# against these sha512 digests (npm's `dist.integrity`, as hex), kept in a
+# corepack home every user reads. A command never downloads them: the
+# sandbox's network may be closed, or open only to an egress proxy.
+ARG PNPM_SPEC=pnpm@9.15.9+sha512.68046141893c66fad01c079231128e9afb89ef87e2691d69e4d40eee228988295fd4682181bae55b58418c3a253bde65a505ec7c5f9403ece5cc3cd37dcf2531
+ARG YARN_SPEC=yarn@1.22.22+sha512.a6b2f7906b721bba3d67d4aff083df04dad64c399707841b7acf00f6b133b7ac24255f2652fa22ae3534329dc6180534e98d17432037ff6fd140556e2bb3137e
+# Deckhand passes these on to the commands it runs (`sandbox::env`); never
+# pin a repository's package.json for it (auto-pin), never ask.
+ENV COREPACK_HOME=/usr/local/share/corepack \
+    COREPACK_ENABLE_DOWNLOAD_PROMPT=0 \
+    COREPACK_ENABLE_AUTO_PIN=0 \
+    COREPACK_DEFAULT_TO_LATEST=0
 # Only the `docker` client of Debian's docker.io (no engine): dev containers
 # are started through the runner's Docker socket.
 # hadolint ignore=DL3003
@@ -71,8 +85,11 @@ RUN --mount=type=secret,id=ca_bundle \
     && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \
     && npm install --global --prefix /usr/local --no-audit --no-fund "corepack@${COREPACK_VERSION}" \
     && corepack enable --install-directory /usr/local/bin \
-    && rm -rf /tmp/npm.tgz /root/.npm \
-    && npm --version && corepack --version
+    && corepack install --global "${PNPM_SPEC}" "${YARN_SPEC}" \
+    && chmod -R a+rX "${COREPACK_HOME}" \
+    && rm -rf /tmp/npm.tgz /root/.npm /root/.cache \
+    && npm --version && corepack --version \
+    && pnpm --version && yarn --version
 COPY --from=binary /deckhand /usr/local/bin/deckhand
 ENTRYPOINT ["/usr/local/bin/deckhand"]
 CMD ["action"]

@@ -157,6 +157,20 @@ fn fix(old: &str, new: &str) -> Vec<Reply> {
     ]
 }
 
+/// Verify judges the change against the recalled team rule (every recalled
+/// rule is a criterion, by name) and finds it met.
+fn rule_met() -> Vec<Reply> {
+    use deckhand::memory::rules::{rule_id, Scope};
+    let id = rule_id(RULE, &Scope::Org, 8);
+    vec![
+        Reply::tool(
+            "report_verdict",
+            json!({"criteria": [{"criterion": format!("rule {id}: {RULE}"), "met": true, "evidence": "src/limit.js:1"}]}),
+        ),
+        Reply::text("The change follows the team rule."),
+    ]
+}
+
 /// Learn records `rule` (with `extra` arguments) and ends.
 fn learn(extra: Value) -> Vec<Reply> {
     // Evidence in a file every repository of the org has: the rule is not stale there.
@@ -253,6 +267,7 @@ fn issue_11_test_1_a_review_in_one_repo_teaches_a_rule_a_task_in_another_repo_ge
     script.extend(fix("module.exports = 1;", "module.exports = { limit: 1 };"));
     script.extend(learn(json!({})));
     script.extend(simple_script("src/limit.js"));
+    script.extend(rule_met());
     let w = acme(script);
     opened_pr(&w, "one", 4101);
     assert_eq!(rule_files(&w), vec![], "no rule before any feedback");
@@ -371,6 +386,7 @@ fn issue_11_test_2_the_same_feedback_twice_is_one_rule() {
         "const LIMIT = 1;\nmodule.exports = { LIMIT };",
     )
     .into_iter()
+    .chain(rule_met())
     .chain(learn(json!({ "replaces": id })))
     {
         w.model.push(reply);
@@ -580,7 +596,9 @@ fn issue_11_test_4_readers_teach_nothing_writers_propose_and_a_maintainer_approv
 
 #[test]
 fn a_matrix_job_reads_the_rules_of_the_workflows_repository_not_of_its_target() {
-    let w = acme(simple_script("src/limit.js"));
+    let mut script = simple_script("src/limit.js");
+    script.extend(rule_met());
+    let w = acme(script);
     // A rule taught in acme/one (the workflow's repository), added the way
     // `deckhand memory add` does it.
     let bare = w.gh.repo_path(ORG, "one").display().to_string();

@@ -5,7 +5,8 @@
 //! workspace, `pip install` as the command user, git's ownership check, and
 //! the containment findings that need the image's users (the runner's
 //! `.gitconfig`, the worktree's git bookkeeping, the workspace credential,
-//! root writing through a symlink or a hard link).
+//! root writing through a symlink or a hard link, a background process's
+//! late workflow kept out of the pushed commit).
 //!
 //! Needs `DECKHAND_TEST_IMAGE` (CI builds it with `ci/images.sh`); without
 //! it each test says it is skipped.
@@ -317,4 +318,98 @@ fn container_commands_cannot_redirect_root_or_reach_the_workspace_credential() {
     };
     assert_eq!(git_any(&["rev-parse", "HEAD"]), other_head);
     assert_eq!(git_any(&["log", "--all", "--format=%H"]), other_head);
+}
+
+/// A process `run_command` left behind writes a workflow after the command
+/// returned, with Deckhand as root and commands as uid 1001: it is stopped
+/// before verify and its workflow reaches no pushed commit (the host's
+/// `a_background_process_cannot_slip_a_workflow_into_the_commit`).
+#[test]
+fn container_a_background_process_cannot_slip_a_workflow_into_the_commit() {
+    let Some(l) = launch() else { return };
+    // The background writer opens the gate once its workflow is on disk
+    // (the runner's network is the container's: `--network host`).
+    let (port, gate) = common::connection_gate();
+    let mut script = simple_script("src/limit.js");
+    script.insert(
+        2,
+        Reply::tool(
+            "run_command",
+            json!({ "command": common::late_workflow_writer(port) }),
+        ),
+    );
+    let w = world(script).launched(l);
+    // "Created the file." (request 4) is answered once the workflow is
+    // written: after run_command's own check, before the role's commit.
+    let _arrived = w.model.hold(4, gate);
+    let run = action(
+        &w,
+        "issues",
+        &labeled(&w),
+        912,
+        &[("INPUT_NETWORK", "open")],
+    );
+    eprintln!("--- stderr\n{}", run.result.stderr);
+    run.assert_status("done");
+    w.model.assert_finished();
+    assert!(
+        tool_output(&w, "started: ").contains("started: up"),
+        "the background writer did not start"
+    );
+    common::assert_late_workflow_kept_out(&w.gh, (OWNER, REPO), &run.result.stderr);
+}
+
+/// The version a `ARG NAME=tool@VERSION+sha512.…` line of the Dockerfile
+/// pins.
+fn dockerfile_pin(arg: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile");
+    let text = std::fs::read_to_string(path).unwrap();
+    let prefix = format!("ARG {arg}=");
+    let spec = text
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("the Dockerfile has no `{prefix}`"));
+    let version = spec.split_once('@').unwrap().1;
+    version.split('+').next().unwrap().to_string()
+}
+
+#[test]
+fn container_pnpm_and_yarn_run_with_no_network_as_the_command_user() {
+    let Some(image) = container::image() else {
+        return;
+    };
+    let (pnpm, yarn) = (dockerfile_pin("PNPM_SPEC"), dockerfile_pin("YARN_SPEC"));
+    // A package.json that names no package manager: corepack's default,
+    // prepared in the image, and package.json left as it was (no auto-pin).
+    // First straight from a shell, then through Deckhand's own sandbox (its
+    // allowlisted environment and private home), as `deckhand tool` runs
+    // the agent's commands.
+    let script = r#"set -e
+        repo=$(mktemp -d) && cd "$repo"
+        printf '{"name":"x","version":"1.0.0","scripts":{"test":"node -e 0"}}\n' >package.json
+        git init -q && git add . && git -c user.name=t -c user.email=t@t commit -qm init
+        echo "SHELL pnpm=$(pnpm --version) yarn=$(yarn --version) uid=$(id -u)"
+        deckhand tool run_command --repo "$repo" \
+          '{"command":"echo TOOL pnpm=$(pnpm --version) yarn=$(yarn --version) uid=$(id -u)"}'
+        echo "TREE $(git status --porcelain | wc -l)""#;
+    let out = std::process::Command::new("docker")
+        .args(["run", "--rm", "--network", "none", "--user"])
+        .arg(RUNNER_UID.to_string())
+        .args(["--entrypoint", "bash", &image, "-c", script])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    for how in ["SHELL", "TOOL"] {
+        let want = format!("{how} pnpm={pnpm} yarn={yarn} uid={RUNNER_UID}");
+        assert!(text.contains(&want), "no `{want}`:\n{text}");
+    }
+    assert!(
+        text.contains("TREE 0"),
+        "pnpm or yarn changed the tree:\n{text}"
+    );
 }

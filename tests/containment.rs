@@ -461,24 +461,8 @@ fn a_command_cannot_change_the_workflows() {
 #[test]
 fn a_background_process_cannot_slip_a_workflow_into_the_commit() {
     // The background writer says when its workflow is on disk.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (opened, gate) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        if listener.accept().is_ok() {
-            let _ = opened.send(());
-        }
-    });
-    // It waits for code's next change (its own loop: the hostile process,
-    // not the test's synchronisation), plants a workflow, then opens the
-    // gate; the command returns once it is running (a FIFO, no polling).
-    let late = format!(
-        "mkfifo \"$TMPDIR/up\"; env -u DECKHAND_RUN setsid sh -c 'echo up > \"$TMPDIR/up\"; \
-         while [ ! -e src/limit.js ]; do sleep 0.02; done; \
-         mkdir -p .github/workflows && echo \"on: push # planted-late-0043\" > .github/workflows/late.yml \
-         && curl -s -m 5 http://127.0.0.1:{port}/' > /dev/null 2>&1 < /dev/null & \
-         read up < \"$TMPDIR/up\"; echo \"started: $up\""
-    );
+    let (port, gate) = common::connection_gate();
+    let late = common::late_workflow_writer(port);
     let w = world(script(&late));
     // "Created the file." (request 4) is answered once the workflow is
     // written: after run_command's own check, before the role's commit.
@@ -493,15 +477,5 @@ fn a_background_process_cannot_slip_a_workflow_into_the_commit() {
     run.assert_code(0);
     assert!(outputs.contains("status<<"), "{outputs}");
     w.model.assert_finished();
-    assert!(
-        !w.gh.history_contains(OWNER, REPO, "planted-late-0043"),
-        "a workflow written after run_command returned was pushed"
-    );
-    assert!(w.gh.history_contains(OWNER, REPO, "module.exports = 1;"));
-    assert!(
-        run.stderr
-            .contains("reverted .github/workflows/late.yml before committing"),
-        "the late workflow was not caught in the commit path:\n{}",
-        run.stderr
-    );
+    common::assert_late_workflow_kept_out(&w.gh, (OWNER, REPO), &run.stderr);
 }

@@ -245,12 +245,32 @@ async fn a_command_that_never_exits_is_killed_at_its_timeout() {
     );
 }
 
+/// Research runs `command` (when given) and plans; code writes NOTES.md
+/// (`notes`).
+fn notes_script(command: Option<&str>, notes: &str) -> Vec<support::model_server::Reply> {
+    use support::model_server::Reply;
+    let run = command.map(|c| Reply::tool("run_command", serde_json::json!({ "command": c })));
+    let plan = [
+        Reply::tool(
+            "update_spec",
+            serde_json::json!({"plan": ["Write NOTES.md"]}),
+        ),
+        Reply::text("Planned."),
+        Reply::tool(
+            "write_file",
+            serde_json::json!({"path": "NOTES.md", "content": notes}),
+        ),
+        Reply::text("Wrote the notes."),
+    ];
+    run.into_iter().chain(plan).collect()
+}
+
 #[test]
 fn a_local_task_runs_its_commands_and_checks_in_the_dev_container() {
     if !engine() {
         return;
     }
-    use support::model_server::{ModelServer, Reply};
+    use support::model_server::ModelServer;
     let dir = tempfile::tempdir().unwrap();
     let repo = commit_tree(
         &dir.path().join("repo"),
@@ -267,19 +287,7 @@ fn a_local_task_runs_its_commands_and_checks_in_the_dev_container() {
             ),
         ],
     );
-    let server = ModelServer::start(vec![
-        Reply::tool("run_command", serde_json::json!({"command": "frobnicate"})),
-        Reply::tool(
-            "update_spec",
-            serde_json::json!({"plan": ["Write NOTES.md"]}),
-        ),
-        Reply::text("Planned."),
-        Reply::tool(
-            "write_file",
-            serde_json::json!({"path": "NOTES.md", "content": "the team tool\n"}),
-        ),
-        Reply::text("Wrote the notes."),
-    ]);
+    let server = ModelServer::start(notes_script(Some("frobnicate"), "the team tool\n"));
     let run = common::run_task(
         &server,
         common::Wire::Anthropic,
@@ -536,7 +544,7 @@ fn a_failed_setup_command_is_named_with_its_output_in_the_pr_and_by_verify() {
     if !engine() {
         return;
     }
-    use support::model_server::{ModelServer, Reply};
+    use support::model_server::ModelServer;
     let secret = "team-token-7f3a9c2e41";
     let dir = tempfile::tempdir().unwrap();
     let repo = commit_tree(
@@ -555,18 +563,7 @@ fn a_failed_setup_command_is_named_with_its_output_in_the_pr_and_by_verify() {
             ),
         ],
     );
-    let server = ModelServer::start(vec![
-        Reply::tool(
-            "update_spec",
-            serde_json::json!({"plan": ["Write NOTES.md"]}),
-        ),
-        Reply::text("Planned."),
-        Reply::tool(
-            "write_file",
-            serde_json::json!({"path": "NOTES.md", "content": "notes\n"}),
-        ),
-        Reply::text("Wrote the notes."),
-    ]);
+    let server = ModelServer::start(notes_script(None, "notes\n"));
     let repo_arg = repo.display().to_string();
     let run = common::deckhand(
         &server,
@@ -700,4 +697,111 @@ fn a_saved_and_loaded_dev_image_is_reused_without_a_build() {
     assert_eq!(code, 0, "{doc:#}\n{stderr}");
     assert_eq!(dev_tag(&stderr, "reusing"), Some(tag), "{stderr}");
     assert_eq!(dev_tag(&stderr, "building"), None, "{stderr}");
+}
+
+/// Setup (`setup`) fetches from a registry through its own proxy, which
+/// it writes down; later (`after`) a command tries that proxy again, and
+/// its own. Bash only: the base image has no HTTP client.
+const SETUP_PROXY_CHECK: &str = r#"#!/bin/bash
+get() {
+  local proxy=${1#http://}
+  exec 3<>"/dev/tcp/${proxy%:*}/${proxy##*:}" 2>/dev/null || { echo "no proxy at $proxy"; return; }
+  printf 'GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' "$2" >&3
+  timeout 10 cat <&3 | tr -d '\r' | sed -n '1p;$p'
+  exec 3<&-
+}
+if [ "$1" = setup ]; then
+  echo "$http_proxy" > /tmp/setup-proxy
+  out=$(get "$http_proxy" "http://pypi.org:$2/setup")
+  echo "$out"
+  case "$out" in *"200 OK"*) exit 0 ;; *) exit 1 ;; esac
+fi
+[ -s /tmp/setup-proxy ] || { echo "setup left no proxy address"; exit 1; }
+get "$(cat /tmp/setup-proxy)" "http://pypi.org:$2/after" | sed 's/^/setup proxy: /'
+get "$http_proxy" "http://pypi.org:$2/after" | sed 's/^/own proxy: /'
+"#;
+
+/// Setup's wider network (`network_setup: dependencies`) ends with setup:
+/// a check of `deckhand verify --dev-container`, and an agent command of
+/// `deckhand run --dev-container`, that connect to the setup proxy's
+/// address and port for a registry get nothing; their own proxy refuses
+/// the registry (level `integration`).
+#[test]
+fn the_setup_proxy_of_a_dev_container_is_closed_once_setup_is_over() {
+    if !engine() {
+        return;
+    }
+    use support::model_server::ModelServer;
+    let (port, hits) = common::http_server("127.0.0.3", "hello-from-the-registry\n");
+    let dir = tempfile::tempdir().unwrap();
+    let repo = commit_tree(
+        &dir.path().join("repo"),
+        &[
+            (".devcontainer.json", &format!("{{ \"image\": \"{BASE}\" }}")),
+            ("net-check.sh", SETUP_PROXY_CHECK),
+            (
+                ".github/deckhand.yml",
+                &format!(
+                    "network: integration\nnetwork_setup: dependencies\ncommands:\n  setup: bash ./net-check.sh setup {port}\n  test: bash ./net-check.sh after {port}\n"
+                ),
+            ),
+        ],
+    );
+    let resolve = [("DECKHAND_PROXY_RESOLVE", "pypi.org=127.0.0.3")];
+    let after = |text: &str| {
+        assert!(
+            text.contains("setup proxy: no proxy at "),
+            "the setup proxy still answers after setup:\n{text}"
+        );
+        assert!(
+            text.contains("own proxy: HTTP/1.1 403 Forbidden"),
+            "the command's own proxy let the registry through:\n{text}"
+        );
+    };
+
+    // `deckhand verify`: the check runs after setup.
+    let mut cmd = deckhand_cmd(&resolve);
+    cmd.args(["verify", "--json", "--dev-container", "--repo"])
+        .arg(&repo);
+    let out = output(cmd);
+    let doc: Value = serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", out.stdout, out.stderr));
+    assert_eq!(doc["setup"][0]["passed"], true, "{doc:#}\n{}", out.stderr);
+    after(doc["checks"][0]["output"].as_str().unwrap());
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "only setup reached the registry"
+    );
+
+    // `deckhand run`: the agent's command comes after the baseline.
+    let check = format!("bash ./net-check.sh after {port}");
+    let server = ModelServer::start(notes_script(Some(&check), "notes\n"));
+    let run = common::deckhand(
+        &server,
+        common::Wire::Anthropic,
+        &[
+            "run",
+            "--repo",
+            &repo.display().to_string(),
+            "--task",
+            "Write notes",
+            "--dev-container",
+        ],
+        &resolve,
+    );
+    run.assert_code(0);
+    let saw: String = server
+        .requests()
+        .iter()
+        .map(|r| r.body.replace("\\n", "\n"))
+        .collect();
+    after(&saw);
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        2,
+        "only the two setups reached the registry:\n{}",
+        run.stderr
+    );
+    server.assert_finished();
 }

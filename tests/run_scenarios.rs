@@ -1553,3 +1553,51 @@ fn code_is_told_only_the_failure_its_change_caused() {
     );
     server.assert_finished();
 }
+
+/// What the git guard says when it finds the worktree's bookkeeping
+/// changed (`src/git/guard.rs`).
+const BOOKKEEPING_RESTORED: &str = "git bookkeeping was changed by a command; restored";
+
+#[test]
+fn git_bookkeeping_is_restored_with_a_warning_only_when_a_command_changed_it() {
+    let config = ".github/deckhand.yml";
+    // A clean task: nothing touches the worktree's `.git` file or its git dir.
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repos::commit_tree(
+        &dir.path().join("clean"),
+        &[(config, "commands:\n  test: 'true'\n")],
+    );
+    let server = ModelServer::start(minimal_script("a.js"));
+    let clean = run_task(&server, Wire::Anthropic, &repo, "Create a.js", &[]);
+    clean.assert_code(0);
+    assert!(
+        !clean.stderr.contains(BOOKKEEPING_RESTORED),
+        "a clean run warned:\n{}",
+        clean.stderr
+    );
+    server.assert_finished();
+
+    // A command rewrites the worktree's `.git` file (still a valid one:
+    // the same git dir, with a trailing slash).
+    let repo = repos::commit_tree(
+        &dir.path().join("tampered"),
+        &[(config, "commands:\n  test: 'true'\n")],
+    );
+    let mut script = vec![Reply::tool(
+        "run_command",
+        json!({"command": "sed -i 's|$|/|' .git && echo rewritten-$((40 + 2))"}),
+    )];
+    script.extend(minimal_script("a.js"));
+    let server = ModelServer::start(script);
+    let tampered = run_task(&server, Wire::Anthropic, &repo, "Create a.js", &[]);
+    let saw: String = server.requests().iter().map(|r| r.body.clone()).collect();
+    // (The command's own text says `$((40 + 2))`: only its output says 42.)
+    assert!(saw.contains("rewritten-42"), "the command ran: {saw}");
+    tampered.assert_code(0);
+    assert!(
+        tampered.stderr.contains(BOOKKEEPING_RESTORED),
+        "a changed .git file went unnoticed:\n{}",
+        tampered.stderr
+    );
+    server.assert_finished();
+}

@@ -50,7 +50,12 @@ pub async fn run(ctx: &Ctx, issue: u64, id: &str, actor: &User) -> anyhow::Resul
             }
         }
     };
-    let body = reply(
+    // Approved on a campaign's pull request: the rule goes to its siblings.
+    let sent = match &answer {
+        Answer::Approved(_) => super::siblings::spread_from(ctx, issue, &[id.to_string()]).await,
+        _ => Vec::new(),
+    };
+    let mut body = reply(
         &answer,
         id,
         &actor.login,
@@ -58,10 +63,11 @@ pub async fn run(ctx: &Ctx, issue: u64, id: &str, actor: &User) -> anyhow::Resul
         &at.repo,
         &at.branch,
     );
+    body.push_str(&super::siblings::reply_section(&sent));
     ctx.github
         .create_comment(&ctx.repo, issue, &ctx.redactor.redact(&body))
         .await?;
-    println!("Deckhand: {}", body.lines().last().unwrap_or_default());
+    println!("Deckhand: {}", body.lines().nth(1).unwrap_or_default());
     Ok(match answer {
         Answer::Approved(_) => Outputs {
             status: "done".into(),

@@ -8,6 +8,16 @@ use crate::campaign::pacing::{self, Limits};
 use crate::campaign::store::CampaignStore;
 use crate::memory::MemoryStore;
 
+/// The marker a campaign's pull request carries in its body.
+const PR_MARKER: &str = "<!-- deckhand:campaign-pr id=";
+
+/// The campaign a pull request's body names.
+pub fn campaign_of(body: &str) -> Option<&str> {
+    let rest = &body[body.find(PR_MARKER)? + PR_MARKER.len()..];
+    let id = rest[..rest.find(" -->")?].trim();
+    crate::campaign::is_valid_campaign_id(id).then_some(id)
+}
+
 /// What a job knows of its campaign.
 pub struct CampaignJob {
     pub id: String,
@@ -58,7 +68,7 @@ impl CampaignJob {
             None => String::new(),
         };
         format!(
-            "\n---\nPart of campaign `{}`{link}\n<!-- deckhand:campaign-pr id={} -->\n",
+            "\n---\nPart of campaign `{}`{link}\n{PR_MARKER}{} -->\n",
             self.id, self.id
         )
     }
@@ -88,5 +98,26 @@ impl CampaignJob {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_campaign_is_read_from_the_pr_marker() {
+        let job = CampaignJob {
+            id: "cp-1a2b3c4d".into(),
+            dashboard: Some("https://github.com/acme/config/issues/7".into()),
+            per_hour: None,
+        };
+        let body = format!("Did it.\n{}", job.footer());
+        assert_eq!(campaign_of(&body), Some("cp-1a2b3c4d"));
+        assert_eq!(campaign_of("no marker"), None);
+        assert_eq!(
+            campaign_of("<!-- deckhand:campaign-pr id=../../etc -->"),
+            None
+        );
     }
 }

@@ -76,6 +76,12 @@ pub async fn run(
                 body.replace('\n', "\n> ")
             ));
         }
+        Feedback::Rule { text, source, .. } => {
+            task.push_str(&format!(
+                "A team rule learned on a sibling pull request ({source}) applies:\n> {}\n",
+                text.replace('\n', "\n> ")
+            ));
+        }
         Feedback::Review { body, .. } | Feedback::PrComment { body, .. } => {
             task.push_str(&format!(
                 "A reviewer wrote:\n> {}\n",

@@ -602,14 +602,27 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 (Some(Err(why)), _) => Some(Learning::Failed(why)),
                 _ => None,
             };
-            outputs.pr_url =
-                reply_to_feedback(ctx, *pr, feedback, &result, learned.as_ref()).await?;
+            // An active rule learned on a campaign's PR goes to its open siblings.
+            let active: Vec<String> = match &learned {
+                Some(Learning::Stored { rules, .. }) => rules
+                    .iter()
+                    .filter(|r| r.status == crate::memory::rules::Status::Active)
+                    .map(|r| r.id.clone())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let sent = super::siblings::spread_from(ctx, *pr, &active).await;
+            reply_to_feedback(ctx, *pr, feedback, &result, learned.as_ref(), &sent).await?;
+            outputs.pr_url = ctx.github.pull(&ctx.repo, *pr).await?.html_url;
             clear_checkpoint(ctx, &job.id, &settings).await;
             outputs.summary = result.pr_text.clone().unwrap_or_default();
             if let Some(section) = learned.and_then(|l| l.reply_section(&ctx.inputs.trigger_phrase))
             {
                 outputs.summary.push_str(&section);
             }
+            outputs
+                .summary
+                .push_str(&super::siblings::reply_section(&sent));
         }
         (_, JobKind::Task) => {
             let pr_url = open_pull(ctx, &job, &result, &base_branch).await?;
@@ -821,14 +834,15 @@ async fn open_pull(
 }
 
 /// Answers the reviewer where they wrote: a reply on the review thread, or
-/// a comment on the PR. Returns the PR's URL.
+/// a comment on the PR (a sibling's rule: naming the rule and its source).
 async fn reply_to_feedback(
     ctx: &Ctx,
     pr: u64,
     feedback: &Feedback,
     result: &TaskResult,
     learned: Option<&Learning>,
-) -> anyhow::Result<String> {
+    sent: &[super::siblings::Sent],
+) -> anyhow::Result<()> {
     let commit = result
         .state
         .commits
@@ -846,8 +860,14 @@ async fn reply_to_feedback(
                 .collect::<String>()
         })
         .unwrap_or_default();
+    let applied = match feedback {
+        Feedback::Rule { id, source, .. } => {
+            format!("Deckhand applied rule `{id}` from {source}: ")
+        }
+        _ => "Deckhand ".to_string(),
+    };
     let mut body = format!(
-        "<!-- deckhand:reply -->\n🛠️ Deckhand pushed {commit} to `{}`.\n\n{}\n",
+        "<!-- deckhand:reply -->\n🛠️ {applied}pushed {commit} to `{}`.\n\n{}\n",
         result.state.branch,
         result.state.code_summary.trim()
     );
@@ -857,6 +877,7 @@ async fn reply_to_feedback(
     if let Some(section) = learned.and_then(|l| l.reply_section(&ctx.inputs.trigger_phrase)) {
         body.push_str(&section);
     }
+    body.push_str(&super::siblings::reply_section(sent));
     if let Ending::NeedsReview(reason) = &result.ending {
         body.push_str(&format!("\n⚠️ Needs a human look: {reason}\n"));
         ctx.github
@@ -873,11 +894,11 @@ async fn reply_to_feedback(
                 .reply_to_review_comment(&ctx.repo, pr, *id, &body)
                 .await?;
         }
-        Feedback::Review { .. } | Feedback::PrComment { .. } => {
+        Feedback::Review { .. } | Feedback::PrComment { .. } | Feedback::Rule { .. } => {
             ctx.github.create_comment(&ctx.repo, pr, &body).await?;
         }
     }
-    Ok(ctx.github.pull(&ctx.repo, pr).await?.html_url)
+    Ok(())
 }
 
 /// Who gave a feedback job's feedback, and their role (asked of GitHub

@@ -16,6 +16,7 @@ pub mod offload;
 pub mod progress;
 pub mod remembered;
 pub mod route;
+pub mod siblings;
 pub mod team;
 pub mod tracking;
 pub mod trusted;
@@ -242,6 +243,10 @@ async fn handle(
         Route::Dispatch {
             repository: Some(r),
             ..
+        }
+        | Route::ApplyRule {
+            repository: Some(r),
+            ..
         } => r.clone(),
         _ => inputs
             .repository
@@ -330,7 +335,12 @@ async fn handle(
         }
         *branch = Some(pull.head_ref);
     }
-    if let Some(actor) = actor_of(&route) {
+    // A dispatch Deckhand sent itself (a continuation, a sibling's rule)
+    // needs no other permission than its token's.
+    let dispatched_by_me = matches!(route, Route::Dispatch { .. } | Route::ApplyRule { .. });
+    if let Some(actor) =
+        actor_of(&route).filter(|a| !(dispatched_by_me && ctx.identity.is_me(&a.login)))
+    {
         if let Decision::Refused(why) =
             gate::check(&ctx.github, &ctx.repo, actor, &ctx.inputs.allowed_bots).await?
         {
@@ -375,6 +385,7 @@ async fn handle(
         Route::Approve {
             issue, rule, actor, ..
         } => approve::run(&ctx, issue, &rule, &actor).await,
+        Route::ApplyRule { pr, rule, .. } => siblings::apply(&ctx, pr, &rule).await,
     }
 }
 
@@ -382,7 +393,8 @@ fn actor_of(route: &Route) -> Option<&User> {
     match route {
         Route::IssueTask { actor, .. }
         | Route::IssueComment { actor, .. }
-        | Route::Feedback { actor, .. } => Some(actor),
+        | Route::Feedback { actor, .. }
+        | Route::ApplyRule { actor, .. } => Some(actor),
         Route::Dispatch { actor, .. } => actor.as_ref(),
         // Approving asks more than write access: checked when it runs,
         // with a reply saying why.
@@ -406,7 +418,7 @@ fn issue_of(route: &Route) -> Option<u64> {
         Route::IssueTask { issue, .. }
         | Route::IssueComment { issue, .. }
         | Route::Approve { issue, .. } => Some(*issue),
-        Route::Feedback { pr, .. } => Some(*pr),
+        Route::Feedback { pr, .. } | Route::ApplyRule { pr, .. } => Some(*pr),
         _ => None,
     }
 }

@@ -31,6 +31,13 @@ pub enum Feedback {
         id: u64,
         body: String,
     },
+    /// A team rule learned on a sibling pull request of the same campaign.
+    Rule {
+        id: String,
+        text: String,
+        /// Where it was learned (the review comment's page).
+        source: String,
+    },
 }
 
 impl Feedback {
@@ -39,6 +46,7 @@ impl Feedback {
             Feedback::Review { body, .. }
             | Feedback::ReviewComment { body, .. }
             | Feedback::PrComment { body, .. } => body,
+            Feedback::Rule { text, .. } => text,
         }
     }
 }
@@ -82,6 +90,14 @@ pub enum Route {
         issue: u64,
         comment_id: u64,
         rule: String,
+        actor: User,
+    },
+    /// A dispatch (`deckhand_rule`, `pull_request`) that applies a team rule
+    /// learned on a sibling of a campaign to this pull request.
+    ApplyRule {
+        pr: u64,
+        rule: String,
+        repository: Option<String>,
         actor: User,
     },
     /// Nothing to do, and why.
@@ -226,6 +242,21 @@ pub fn route(event: &Event, inputs: &ActionInputs) -> Route {
                     .filter(|s| !s.is_empty())
                     .map(str::to_string)
             };
+            if let Some(rule) = text("deckhand_rule") {
+                let pr = text("pull_request");
+                return match pr.as_deref().map(|p| p.trim_start_matches('#').parse::<u64>()) {
+                    Some(Ok(pr)) => Route::ApplyRule {
+                        pr,
+                        rule,
+                        repository: inputs.repository.clone().or_else(|| text("repository")),
+                        actor: sender.clone(),
+                    },
+                    _ => Route::Ignore(format!(
+                        "workflow_dispatch input `pull_request`: `{}` is not a pull request number (needed with `deckhand_rule`)",
+                        pr.unwrap_or_default()
+                    )),
+                };
+            }
             let resume = text("deckhand_task_id");
             let task = inputs.task.clone().or_else(|| text("task"));
             if task.is_none() && resume.is_none() {

@@ -18,7 +18,7 @@ use crate::llm::{Provider, Usage};
 use crate::report::pr::{self, PrInput, PrStatus};
 use crate::report::{Event, Reporter};
 use crate::sandbox::container::Paths;
-use crate::sandbox::containment::{self, Containment, ContainmentError};
+use crate::sandbox::containment::{self, Containment, ContainmentError, SetupNetwork};
 use crate::sandbox::env::command_env;
 use crate::sandbox::{devstart, user, Redactor};
 use crate::task::{checkpoint, TaskSpec, TaskStatus};
@@ -291,6 +291,7 @@ pub async fn execute(
         workspace: workspace.clone(),
         runner: runner.clone(),
         setup_runner,
+        setup_network: containment.setup_network(),
         environment: environment.clone(),
         reporter: cx.reporter.clone(),
         timeout: cx.settings.budgets.check_timeout,
@@ -589,6 +590,8 @@ struct Preparing {
     workspace: Workspace,
     runner: CommandRunner,
     setup_runner: CommandRunner,
+    /// Closed once setup is over (or at once, when no setup runs).
+    setup_network: SetupNetwork,
     environment: crate::workspace::detect::Environment,
     reporter: Reporter,
     timeout: Duration,
@@ -637,6 +640,8 @@ fn prepare(p: Preparing) -> crate::agent::session::Preparation {
             ));
         }
         if !p.baseline {
+            // No setup runs on a resume: its wider network is not needed.
+            p.setup_network.close().await;
             return Ok(None);
         }
         Ok(Some(
@@ -647,6 +652,7 @@ fn prepare(p: Preparing) -> crate::agent::session::Preparation {
                 &p.environment,
                 &p.reporter,
                 p.timeout,
+                &p.setup_network,
             )
             .await,
         ))

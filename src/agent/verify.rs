@@ -13,6 +13,7 @@ use crate::agent::tools::CriterionVerdict;
 use crate::agent::{prompts, AgentRole};
 use crate::report::events::{human_duration, CheckSummary};
 use crate::report::{Event, Reporter};
+use crate::sandbox::containment::SetupNetwork;
 use crate::task::TaskSpec;
 use crate::workspace::checks::{self, CheckResult, Options, SetupResult, Status, TreeWatch};
 use crate::workspace::command::cap_head_tail;
@@ -49,7 +50,8 @@ pub struct Baseline {
 }
 
 /// Runs setup (with `setup_runner`) and every check before the task
-/// changes anything: the baseline.
+/// changes anything: the baseline. Setup's wider network is closed once
+/// setup is over, before the checks.
 pub async fn baseline(
     workspace: &Workspace,
     setup_runner: &CommandRunner,
@@ -57,6 +59,7 @@ pub async fn baseline(
     env: &Environment,
     reporter: &Reporter,
     timeout: Duration,
+    setup_network: &SetupNetwork,
 ) -> Baseline {
     let redactor = reporter.redactor().clone();
     let redact = |t: &str| redactor.redact(t).into_owned();
@@ -69,6 +72,7 @@ pub async fn baseline(
     };
     let mut watch = TreeWatch::start(workspace.root());
     let setup = checks::setup(setup_runner, env, &opts, &mut watch).await;
+    setup_network.close().await;
     let checks = checks::run_checks(workspace.root(), runner, env, &opts, &mut watch).await;
     emit(reporter, "baseline", &checks);
     Baseline { setup, checks }

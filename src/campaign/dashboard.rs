@@ -204,6 +204,23 @@ pub fn render(
             r.map_or(String::new(), |r| format!("${:.2}", r.cost_usd)),
         ));
     }
+    let updated: Vec<(&str, &Record)> = plan
+        .repositories
+        .iter()
+        .filter_map(|p| {
+            by_repo
+                .get(p.repository.as_str())
+                .map(|r| (p.repository.as_str(), *r))
+        })
+        .filter(|(_, r)| !r.rules.is_empty())
+        .collect();
+    if !updated.is_empty() {
+        out.push_str("\n### Updated from sibling feedback\n\nTeam rules learned on one pull request and applied to the others:\n\n");
+        for (repo, r) in updated {
+            let rules: Vec<String> = r.rules.iter().map(|id| format!("`{id}`")).collect();
+            out.push_str(&format!("- {}: {}\n", cell(repo), rules.join(", ")));
+        }
+    }
     out.push_str("\n### Merged over time\n\n");
     out.push_str(&burndown(plan.repositories.len(), records));
     out.push_str(

@@ -113,6 +113,9 @@ pub struct Record {
     /// that stays ticked acts once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applied: Vec<String>,
+    /// Team rules learned on a sibling PR and applied to this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -134,6 +137,7 @@ impl Record {
             merged_at: None,
             updated_at: Utc::now(),
             applied: Vec::new(),
+            rules: Vec::new(),
             note: None,
         }
     }

@@ -45,6 +45,8 @@ pub async fn run(global: &GlobalArgs, args: ToolArgs, env: &EnvSnapshot) -> anyh
         &reporter,
     )
     .await?;
+    // A tool call runs no setup: setup's wider network is not needed.
+    containment.setup_network().close().await;
     let runner: CommandRunner = containment.agent.clone();
     let mut spec = TaskSpec::new("tool", workspace.root().display().to_string(), "");
     let mut verdict = None;

@@ -135,6 +135,7 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, env: &EnvSnapshot) -> an
             redact: &redact,
             progress: &progress,
         },
+        Some(&containment.setup_network()),
     )
     .await;
     runner.stop_all().await;

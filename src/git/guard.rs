@@ -1,7 +1,8 @@
 //! Opens a task's worktree without trusting the bookkeeping the command
 //! user can write: the worktree's `.git` file and the `gitdir`, `commondir`
 //! and `HEAD` of `.git/worktrees/<id>/` are checked against where Deckhand
-//! put the worktree, and restored when they were changed.
+//! put the worktree, and restored (with a warning) when a command changed
+//! them; `settle` writes them in that form when the worktree is made.
 
 use std::path::{Path, PathBuf};
 
@@ -46,13 +47,47 @@ fn layout(worktree: &Path) -> Result<Layout, GitError> {
     })
 }
 
-/// Makes `path` a regular file holding exactly `content` (not following a
-/// symlink put in its place). Whether it had to be restored.
-fn restore(path: &Path, content: &str) -> Result<bool, GitError> {
-    let intact = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
-        && std::fs::read_to_string(path).is_ok_and(|c| c == content);
-    if intact {
-        return Ok(false);
+/// Writes the worktree's bookkeeping as [`open_worktree`] expects it, right
+/// after Deckhand made the worktree and before any command runs: libgit2
+/// writes its own forms (`gitdir: <admin>/` with a trailing slash, an
+/// absolute `commondir`), which would otherwise count as changed at the
+/// first check. Not a worktree in Deckhand's layout: left alone.
+pub(super) fn settle(worktree: &Path) -> Result<(), GitError> {
+    let Ok(l) = layout(worktree) else {
+        return Ok(());
+    };
+    for (path, content) in expected(&l) {
+        write_fresh(&path, &content)?;
+    }
+    Ok(())
+}
+
+/// The bookkeeping files (HEAD aside) and what each must hold.
+fn expected(l: &Layout) -> [(PathBuf, String); 3] {
+    [
+        (
+            l.worktree.join(".git"),
+            format!("gitdir: {}\n", l.admin.display()),
+        ),
+        (
+            l.admin.join("gitdir"),
+            format!("{}\n", l.worktree.join(".git").display()),
+        ),
+        (l.admin.join("commondir"), "../..\n".to_string()),
+    ]
+}
+
+/// Whether `path` is a regular file holding exactly `content`.
+fn intact(path: &Path, content: &str) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+        && std::fs::read_to_string(path).is_ok_and(|c| c == content)
+}
+
+/// Replaces whatever is at `path` (a symlink is removed, not followed) with
+/// a regular file holding `content`.
+fn write_fresh(path: &Path, content: &str) -> Result<(), GitError> {
+    if intact(path, content) {
+        return Ok(());
     }
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
@@ -60,7 +95,16 @@ fn restore(path: &Path, content: &str) -> Result<bool, GitError> {
         Err(_) => Ok(()),
     }
     .map_err(io(format!("remove {}", path.display())))?;
-    std::fs::write(path, content).map_err(io(format!("restore {}", path.display())))?;
+    std::fs::write(path, content).map_err(io(format!("restore {}", path.display())))
+}
+
+/// Makes `path` a regular file holding exactly `content` (not following a
+/// symlink put in its place). Whether it had to be restored.
+fn restore(path: &Path, content: &str) -> Result<bool, GitError> {
+    if intact(path, content) {
+        return Ok(false);
+    }
+    write_fresh(path, content)?;
     tracing::warn!(path = %path.display(), "git bookkeeping was changed by a command; restored");
     Ok(true)
 }
@@ -76,15 +120,9 @@ pub fn open_worktree(worktree: &Path, branch: Option<&str>) -> Result<Repository
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         });
     }
-    restore(
-        &l.worktree.join(".git"),
-        &format!("gitdir: {}\n", l.admin.display()),
-    )?;
-    restore(
-        &l.admin.join("gitdir"),
-        &format!("{}\n", l.worktree.join(".git").display()),
-    )?;
-    restore(&l.admin.join("commondir"), "../..\n")?;
+    for (path, content) in expected(&l) {
+        restore(&path, &content)?;
+    }
     if let Some(branch) = branch {
         restore(
             &l.admin.join("HEAD"),

@@ -239,7 +239,8 @@ impl LocalRepo {
         self.repo
             .worktree(name, path, Some(&opts))
             .map_err(ctx(format!("add worktree {}", path.display())))?;
-        Ok(())
+        // In the form the guard checks, so only a command's change warns.
+        guard::settle(path)
     }
 
     /// Drops the administrative entry of worktree `name` (and its files),

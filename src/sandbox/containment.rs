@@ -107,11 +107,55 @@ pub struct Containment {
     pub level: NetworkLevel,
     pub setup_level: NetworkLevel,
     /// Its own and those started for a dev container's network.
-    proxies: Mutex<Vec<EgressProxy>>,
+    proxies: Proxies,
     /// What every proxy is built from, but the level.
     proxy_base: ProxyBase,
     /// What this kernel or setup leaves advisory, one line each.
     pub advisories: Vec<String>,
+}
+
+/// A task's egress proxies; those only setup commands use are marked.
+type Proxies = Arc<Mutex<Vec<(Use, Arc<EgressProxy>)>>>;
+
+/// Who a proxy serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// Agent commands and verification (maybe setup too).
+    Commands,
+    /// Setup commands only (`network_setup` wider than the task's level).
+    SetupOnly,
+}
+
+/// Ends setup's wider network: once setup is over, the proxies only setup
+/// used stop, so a later command that finds their port gets nothing.
+#[derive(Clone)]
+pub struct SetupNetwork {
+    proxies: Proxies,
+}
+
+impl SetupNetwork {
+    /// Stops every setup-only proxy (their refusals stay in the report).
+    pub async fn close(&self) {
+        let setup: Vec<Arc<EgressProxy>> = self
+            .proxies
+            .lock()
+            .map(|ps| {
+                ps.iter()
+                    .filter(|(u, _)| *u == Use::SetupOnly)
+                    .map(|(_, p)| p.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for proxy in &setup {
+            proxy.stop().await;
+        }
+        if !setup.is_empty() {
+            tracing::info!(
+                "setup is over: {} setup-only egress proxy(ies) closed",
+                setup.len()
+            );
+        }
+    }
 }
 
 /// The parts of a [`ProxyConfig`] all levels share.
@@ -266,17 +310,17 @@ impl Containment {
             upstream,
             log: p.log.clone(),
         };
-        let mut proxies: Vec<(NetworkLevel, EgressProxy)> = Vec::new();
+        let mut proxies: Vec<(NetworkLevel, Use, Arc<EgressProxy>)> = Vec::new();
         let mut launchers: Vec<CommandRunner> = Vec::new();
-        for level in [p.level, p.setup_level] {
+        for (level, serves) in [(p.level, Use::Commands), (p.setup_level, Use::SetupOnly)] {
             let port = if level == NetworkLevel::Open {
                 None
-            } else if let Some((_, existing)) = proxies.iter().find(|(l, _)| *l == level) {
+            } else if let Some((_, _, existing)) = proxies.iter().find(|(l, _, _)| *l == level) {
                 Some(existing.port())
             } else {
                 let started = EgressProxy::start(proxy_base.config(level)).await?;
                 let port = started.port();
-                proxies.push((level, started));
+                proxies.push((level, serves, Arc::new(started)));
                 Some(port)
             };
             let mut vars = vars.clone();
@@ -306,22 +350,46 @@ impl Containment {
             setup,
             level: p.level,
             setup_level: p.setup_level,
-            proxies: Mutex::new(proxies.into_iter().map(|(_, p)| p).collect()),
+            proxies: Arc::new(Mutex::new(
+                proxies.into_iter().map(|(_, u, p)| (u, p)).collect(),
+            )),
             proxy_base,
             advisories,
         })
     }
 
-    /// Starts one more egress proxy at `level`, listening on `ip` (a dev
-    /// container's network); it stops with the containment, and what it
-    /// refuses is reported with the rest. Returns its port.
-    pub async fn proxy_on(&self, ip: IpAddr, level: NetworkLevel) -> Result<u16, ProxyError> {
+    /// Starts one more egress proxy at the task's level, listening on `ip`
+    /// (a dev container's network); it stops with the containment, and
+    /// what it refuses is reported with the rest. Returns its port.
+    pub async fn proxy_on(&self, ip: IpAddr) -> Result<u16, ProxyError> {
+        self.add_proxy(ip, self.level, Use::Commands).await
+    }
+
+    /// The same at the setup level (`network_setup`), for setup commands
+    /// only: it stops when [`SetupNetwork::close`] says setup is over.
+    pub async fn setup_proxy_on(&self, ip: IpAddr) -> Result<u16, ProxyError> {
+        self.add_proxy(ip, self.setup_level, Use::SetupOnly).await
+    }
+
+    async fn add_proxy(
+        &self,
+        ip: IpAddr,
+        level: NetworkLevel,
+        serves: Use,
+    ) -> Result<u16, ProxyError> {
         let proxy = EgressProxy::start_on(ip, self.proxy_base.config(level)).await?;
         let port = proxy.port();
         if let Ok(mut all) = self.proxies.lock() {
-            all.push(proxy);
+            all.push((serves, Arc::new(proxy)));
         }
         Ok(port)
+    }
+
+    /// What ends setup's wider network once setup is over.
+    pub fn setup_network(&self) -> SetupNetwork {
+        SetupNetwork {
+            proxies: self.proxies.clone(),
+        }
     }
 
     /// `host:port` of every connection the proxies refused, sorted.
@@ -329,7 +397,7 @@ impl Containment {
         let mut all: Vec<String> = self
             .proxies
             .lock()
-            .map(|ps| ps.iter().flat_map(|p| p.blocked()).collect())
+            .map(|ps| ps.iter().flat_map(|(_, p)| p.blocked()).collect())
             .unwrap_or_default();
         all.sort();
         all.dedup();

@@ -123,12 +123,13 @@ pub async fn start(
         let own = super::container::checked_own_container(&client).await;
         let net = DevNetwork::create(&client, own.as_deref()).await?;
         let ip = net.listen();
-        let port = req.containment.proxy_on(ip, level).await?;
+        let port = req.containment.proxy_on(ip).await?;
         inside.extend(proxy_env_at(&ip.to_string(), port, None));
         let setup_vars = if setup_level == level {
             None
         } else {
-            let port = req.containment.proxy_on(ip, setup_level).await?;
+            // Closed once setup is over (`Containment::setup_network`).
+            let port = req.containment.setup_proxy_on(ip).await?;
             Some(proxy_env_at(&ip.to_string(), port, None))
         };
         (req.progress)(&format!(

@@ -38,6 +38,15 @@ const ALLOWED: &[&str] = &[
     "PYENV_ROOT",
     "PIP_INDEX_URL",
     "NPM_CONFIG_REGISTRY",
+    // Where the image keeps the pnpm and yarn it prepared, and how corepack
+    // behaves (never prompt, never pin package.json); not its credentials
+    // (`COREPACK_NPM_TOKEN`, `COREPACK_NPM_PASSWORD`).
+    "COREPACK_HOME",
+    "COREPACK_ENABLE_DOWNLOAD_PROMPT",
+    "COREPACK_ENABLE_AUTO_PIN",
+    "COREPACK_DEFAULT_TO_LATEST",
+    "COREPACK_ENABLE_NETWORK",
+    "COREPACK_ENABLE_STRICT",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
     "HTTP_PROXY",
@@ -103,6 +112,29 @@ mod tests {
         assert_eq!(
             names,
             ["PATH", "LC_ALL", "NPM_TOKEN", "PYTHONDONTWRITEBYTECODE"]
+        );
+    }
+
+    #[test]
+    fn corepack_settings_pass_and_its_credentials_do_not() {
+        let env: Vec<(String, String)> = [
+            ("COREPACK_HOME", "/usr/local/share/corepack"),
+            ("COREPACK_ENABLE_AUTO_PIN", "0"),
+            ("COREPACK_NPM_TOKEN", "secret"),
+            ("COREPACK_NPM_PASSWORD", "secret"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        let got = command_env(&env, &[]);
+        let names: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "COREPACK_HOME",
+                "COREPACK_ENABLE_AUTO_PIN",
+                "PYTHONDONTWRITEBYTECODE"
+            ]
         );
     }
 }

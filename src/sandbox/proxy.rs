@@ -39,11 +39,12 @@ pub enum ProxyError {
     },
 }
 
-/// A running proxy; stops when dropped.
+/// A running proxy; stops when dropped or [`EgressProxy::stop`]ped.
 pub struct EgressProxy {
     port: u16,
     blocked: Arc<Mutex<BTreeSet<String>>>,
-    task: tokio::task::JoinHandle<()>,
+    /// The accept loop, which owns every connection; `None` once stopped.
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl EgressProxy {
@@ -64,27 +65,47 @@ impl EgressProxy {
             blocked: blocked.clone(),
         });
         let task = tokio::spawn(async move {
+            // Connections live in the loop's set: stopping the loop closes
+            // them too, tunnels already open included.
+            let mut connections = tokio::task::JoinSet::new();
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = shared.serve(stream).await {
-                        tracing::debug!("egress proxy connection: {e}");
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((stream, _)) = accepted else {
+                            continue;
+                        };
+                        let shared = shared.clone();
+                        connections.spawn(async move {
+                            if let Err(e) = shared.serve(stream).await {
+                                tracing::debug!("egress proxy connection: {e}");
+                            }
+                        });
                     }
-                });
+                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                }
             }
         });
         Ok(EgressProxy {
             port,
             blocked,
-            task,
+            task: Mutex::new(Some(task)),
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Stops listening and closes every connection it holds: from then on
+    /// a connection to its port is refused. What it refused before stays
+    /// for the report.
+    pub async fn stop(&self) {
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            task.abort();
+            // Returns once the loop, its listener and connections are gone.
+            let _ = task.await;
+        }
     }
 
     /// `host:port` of every refused connection, sorted.
@@ -98,7 +119,9 @@ impl EgressProxy {
 
 impl Drop for EgressProxy {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = self.task.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
     }
 }
 
@@ -401,6 +424,43 @@ mod tests {
             Some("proxy.corp.example:3128")
         );
         assert_eq!(upstream_from(None), None);
+    }
+
+    #[tokio::test]
+    async fn a_stopped_proxy_refuses_connections_and_closes_its_tunnels() {
+        let target = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let target_port = target.local_addr().unwrap().port();
+        let proxy = EgressProxy::start(ProxyConfig {
+            policy: HostPolicy::new(NetworkLevel::Open, &[], &[]),
+            resolve: HashMap::new(),
+            upstream: None,
+            on_block: Arc::new(|_: &str| {}),
+        })
+        .await
+        .unwrap();
+        let mut tunnel = TcpStream::connect(("127.0.0.1", proxy.port()))
+            .await
+            .unwrap();
+        tunnel
+            .write_all(format!("CONNECT 127.0.0.1:{target_port} HTTP/1.1\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let (_far, _) = target.accept().await.unwrap();
+        let (head, _) = read_head(&mut tunnel).await.unwrap();
+        assert!(head.starts_with(b"HTTP/1.1 200"));
+        proxy.stop().await;
+        let mut rest = Vec::new();
+        // A bound, not a wait: the close comes at once or never.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            tunnel.read_to_end(&mut rest),
+        )
+        .await
+        .expect("the tunnel stays open")
+        .unwrap();
+        assert!(rest.is_empty(), "the tunnel stays open");
+        let again = TcpStream::connect(("127.0.0.1", proxy.port())).await;
+        assert!(again.is_err(), "the stopped proxy still accepts");
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ use super::detect::{CheckKind, Environment};
 use super::findings::{parse_findings, parse_test_counts, Finding, TestCounts};
 use super::tree::{self, TreeState};
 use super::{CommandOutput, CommandRunner};
+use crate::sandbox::containment::SetupNetwork;
 
 /// Lines and bytes of a failing command's output kept in the report.
 const TAIL_LINES: usize = 80;
@@ -309,20 +310,25 @@ pub async fn verify(
     env: &Environment,
     opts: &Options<'_>,
 ) -> Report {
-    verify_with_setup(root, runner, runner, env, opts).await
+    verify_with_setup(root, runner, runner, env, opts, None).await
 }
 
 /// [`verify`] with setup started by its own launcher (setup may reach
-/// the package registries where checks may not).
+/// the package registries where checks may not); `setup_network`, when
+/// given, is closed once setup is over, before any check runs.
 pub async fn verify_with_setup(
     root: &Path,
     setup_runner: &CommandRunner,
     runner: &CommandRunner,
     env: &Environment,
     opts: &Options<'_>,
+    setup_network: Option<&SetupNetwork>,
 ) -> Report {
     let mut watch = TreeWatch::start(root);
     let setup = setup(setup_runner, env, opts, &mut watch).await;
+    if let Some(net) = setup_network {
+        net.close().await;
+    }
     let checks = run_checks(root, runner, env, opts, &mut watch).await;
     Report {
         passed: checks.iter().all(CheckResult::ok),

@@ -61,6 +61,57 @@ pub fn output(mut cmd: Command) -> RunResult {
     }
 }
 
+/// A gate a command inside the run opens: a listener on 127.0.0.1 whose
+/// first connection sends on the returned channel. Returns its port.
+pub fn connection_gate() -> (u16, std::sync::mpsc::Receiver<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (opened, gate) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if listener.accept().is_ok() {
+            let _ = opened.send(());
+        }
+    });
+    (port, gate)
+}
+
+/// The hostile command of the late-workflow scenarios: it leaves the
+/// command's session and drops the run's marker, returns once its process
+/// runs (a FIFO, no polling), and that process waits for code's next
+/// change (`src/limit.js`: its own loop, not the test's synchronisation),
+/// plants `.github/workflows/late.yml` (`planted-late-0043`), then opens
+/// the [`connection_gate`] on `port` with bash's `/dev/tcp` (the action
+/// image has no curl).
+pub fn late_workflow_writer(port: u16) -> String {
+    format!(
+        "mkfifo \"$TMPDIR/up\"; env -u DECKHAND_RUN setsid sh -c 'echo up > \"$TMPDIR/up\"; \
+         while [ ! -e src/limit.js ]; do sleep 0.02; done; \
+         mkdir -p .github/workflows && echo \"on: push # planted-late-0043\" > .github/workflows/late.yml \
+         && bash -c \"exec 3<>/dev/tcp/127.0.0.1/{port}\"' \
+         > /dev/null 2>&1 < /dev/null & \
+         read up < \"$TMPDIR/up\"; echo \"started: $up\""
+    )
+}
+
+/// What a run with the [`late_workflow_writer`] must show: the late
+/// workflow is in no commit of `branch` on the server, the task's own file
+/// is, and Deckhand's `stderr` says the commit path reverted it.
+pub fn assert_late_workflow_kept_out(
+    gh: &crate::support::github_server::GithubServer,
+    (owner, repo): (&str, &str),
+    stderr: &str,
+) {
+    assert!(
+        !gh.history_contains(owner, repo, "planted-late-0043"),
+        "a workflow written after run_command returned was pushed"
+    );
+    assert!(gh.history_contains(owner, repo, "module.exports = 1;"));
+    assert!(
+        stderr.contains("reverted .github/workflows/late.yml before committing"),
+        "the late workflow was not caught in the commit path:\n{stderr}"
+    );
+}
+
 /// `deckhand <args>` against the scripted model server.
 pub fn deckhand(
     server: &ModelServer,

@@ -15,6 +15,7 @@ mod make;
 mod node;
 mod nox;
 mod precommit;
+mod pylock;
 mod python;
 mod sessions;
 mod toolchains;

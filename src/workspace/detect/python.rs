@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use super::pylock::Locked;
 use super::{exists, read, CheckKind, Found};
 
 /// Extras installed with the project: the ones tests and checks use.
@@ -64,6 +65,8 @@ struct Pyproject {
     /// A `[project]`, `[build-system]` or `[tool.poetry]` table: installable.
     installable: bool,
     extras: Vec<String>,
+    /// The requirements of those extras.
+    extra_requirements: Vec<String>,
     /// The dependency groups installed, and their requirements.
     groups: Vec<String>,
     group_requirements: Vec<String>,
@@ -142,7 +145,13 @@ fn parse_pyproject(text: &str, notes: &mut Vec<String>) -> Pyproject {
         for (extra, list) in optional {
             if EXTRAS.contains(&extra.as_str()) {
                 out.extras.push(extra.clone());
-                out.dep_names.extend(names(&strings(Some(list))));
+                let reqs = strings(Some(list));
+                out.dep_names.extend(names(&reqs));
+                for r in reqs {
+                    if !out.extra_requirements.contains(&r) {
+                        out.extra_requirements.push(r);
+                    }
+                }
             }
         }
     }
@@ -184,33 +193,11 @@ fn parse_pyproject(text: &str, notes: &mut Vec<String>) -> Pyproject {
 /// when the project's own metadata lists it.
 pub(super) const PROJECT: &str = ".";
 
-/// Lockfiles whose `[[package]]` tables give each package's version.
-const LOCKFILES: [&str; 3] = ["uv.lock", "poetry.lock", "pdm.lock"];
-
 /// Versions the repository pins, as pip specifiers with where each comes
 /// from: its lockfile's packages (`ruff==0.6.9`), then the entries of its
 /// requirement files that carry a version (`ruff==0.4.4`, `mypy>=1,<2`).
 pub(super) fn pinned(root: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for file in LOCKFILES {
-        let Some(text) = read(root, file) else {
-            continue;
-        };
-        let table: toml::Table = match text.parse() {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::warn!(file, error = %e, "lockfile is not valid TOML; its versions are not used");
-                continue;
-            }
-        };
-        let packages = table.get("package").and_then(|p| p.as_array());
-        for package in packages.into_iter().flatten() {
-            let field = |k: &str| package.get(k).and_then(|v| v.as_str());
-            if let (Some(name), Some(version)) = (field("name"), field("version")) {
-                out.push((format!("{name}=={version}"), file.to_string()));
-            }
-        }
-    }
+    let mut out = Locked::read(root).specifiers();
     for file in requirement_files(root) {
         let Some(text) = read(root, &file) else {
             continue;
@@ -252,6 +239,53 @@ fn requirement_files(root: &Path) -> Vec<String> {
     files.retain(|f| !f.contains("doc"));
     files.sort_by_key(|f| (f != "requirements.txt", f.clone()));
     files
+}
+
+/// What `pip install -e .` installs besides the project: the dependency
+/// groups' requirements, each pinned to the version the lockfile locks
+/// (as `uv sync` or `poetry install` would install it), and the locked
+/// version of each requirement of the installed extras. Returns them with
+/// the lockfiles the versions came from.
+fn pinned_requirements(root: &Path, pyproject: &Pyproject) -> (Vec<String>, Vec<String>) {
+    let locked = Locked::read(root);
+    let mut lockfiles: Vec<String> = Vec::new();
+    let mut from = |file: &str| {
+        if !lockfiles.iter().any(|f| f == file) {
+            lockfiles.push(file.to_string());
+        }
+    };
+    let mut out: Vec<String> = Vec::new();
+    for r in &pyproject.group_requirements {
+        let spec = match locked.pin(r) {
+            Some((pinned, file)) => {
+                from(file);
+                pinned
+            }
+            None => r.clone(),
+        };
+        if !out.contains(&spec) {
+            out.push(spec);
+        }
+    }
+    let named = |name: &str, list: &[String]| {
+        list.iter()
+            .any(|r| requirement_name(r).as_deref() == Some(name))
+    };
+    for r in &pyproject.extra_requirements {
+        let Some(name) = requirement_name(r) else {
+            continue;
+        };
+        if named(&name, &pyproject.group_requirements) {
+            continue;
+        }
+        if let Some((pinned, file)) = locked.pin(r) {
+            from(file);
+            if !out.contains(&pinned) {
+                out.push(pinned);
+            }
+        }
+    }
+    (out, lockfiles)
 }
 
 pub(super) fn detect(root: &Path, found: &mut Found) {
@@ -318,7 +352,8 @@ pub(super) fn detect(root: &Path, found: &mut Found) {
             "setup.py"
         }
         .to_string();
-        for r in &pyproject.group_requirements {
+        let (requirements, lockfiles) = pinned_requirements(root, &pyproject);
+        for r in &requirements {
             command.push(' ');
             command.push_str(&quote(r));
         }
@@ -327,6 +362,9 @@ pub(super) fn detect(root: &Path, found: &mut Found) {
                 " [dependency-groups] {}",
                 pyproject.groups.join(", ")
             ));
+        }
+        if !lockfiles.is_empty() {
+            source.push_str(&format!("; versions from {}", lockfiles.join(", ")));
         }
         found.setup(command, source);
     }
@@ -424,6 +462,7 @@ pub(super) fn detect(root: &Path, found: &mut Found) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::pylock::uv_lock;
     use super::super::{detect as detect_all, Check, Environment, Setup, VENV_SETUP};
     use super::*;
     use crate::workspace::testing::temp_repo;
@@ -487,6 +526,71 @@ fix = true
                 notes: vec![],
                 venv: true,
             }
+        );
+    }
+
+    #[test]
+    fn dependency_group_and_extra_tools_are_pinned_from_uv_lock() {
+        let lock = uv_lock(&[
+            ("pytest", "8.3.3"),
+            ("tomli", "2.0.1"),
+            ("ruff", "0.6.9"),
+            ("coverage", "7.6.1"),
+        ]);
+        let dir = temp_repo(&[
+            (
+                "pyproject.toml",
+                r#"
+[project]
+name = "limiter"
+[project.optional-dependencies]
+dev = ["ruff>=0.5", "coverage[toml]", "pytest"]
+[dependency-groups]
+test = ["pytest>=8", "tomli; python_version < '3.11'", "hypothesis"]
+"#,
+            ),
+            ("uv.lock", lock.as_str()),
+        ]);
+        let env = detect_all(dir.path());
+        assert_eq!(
+            env.setup,
+            vec![
+                Setup::new(VENV_SETUP, "Deckhand (a virtual environment for the checks)"),
+                Setup::new(
+                    // Groups pinned where locked (hypothesis is not); the
+                    // extras' locked versions added; pytest once.
+                    "python3 -m pip install -e '.[dev]' pytest==8.3.3 'tomli==2.0.1; python_version < '\\''3.11'\\''' hypothesis ruff==0.6.9 'coverage[toml]==7.6.1'",
+                    "pyproject.toml [dependency-groups] test; versions from uv.lock",
+                ),
+            ]
+        );
+        assert!(env
+            .checks
+            .iter()
+            .any(|c| c.command == "ruff check --no-fix ."));
+    }
+
+    #[test]
+    fn extras_are_pinned_from_poetry_lock_and_nothing_is_pinned_without_a_lockfile() {
+        let pyproject = "[project]\nname = \"limiter\"\n[project.optional-dependencies]\ntest = [\"pytest>=7\"]\n";
+        let locked = temp_repo(&[
+            ("pyproject.toml", pyproject),
+            (
+                "poetry.lock",
+                "[[package]]\nname = \"pytest\"\nversion = \"7.4.4\"\noptional = false\n\n[metadata]\nlock-version = \"2.0\"\n",
+            ),
+        ]);
+        assert_eq!(
+            detect_all(locked.path()).setup[1],
+            Setup::new(
+                "python3 -m pip install -e '.[test]' pytest==7.4.4",
+                "pyproject.toml; versions from poetry.lock"
+            )
+        );
+        let unlocked = temp_repo(&[("pyproject.toml", pyproject)]);
+        assert_eq!(
+            detect_all(unlocked.path()).setup[1],
+            Setup::new("python3 -m pip install -e '.[test]'", "pyproject.toml")
         );
     }
 

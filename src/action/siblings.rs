@@ -1,0 +1,220 @@
+//! Feedback shared by a campaign's siblings: an active rule learned on one
+//! campaign PR is dispatched to every open sibling PR, and a sibling's job
+//! applies it to its PR and replies naming the rule and where it came from.
+
+use anyhow::Context as _;
+
+use super::campaign::campaign_of;
+use super::job::{self, Job, JobKind, Outputs};
+use super::route::Feedback;
+use super::{feedback, team, Ctx};
+use crate::campaign::status::State;
+use crate::campaign::store::CampaignStore;
+use crate::github::client::RepoRef;
+use crate::memory::rules::Status;
+use crate::report::workflow;
+use crate::task::id::new_task_id;
+
+/// The workflow, in the config repository, that applies a rule to a
+/// sibling (inputs `repository`, `pull_request`, `deckhand_rule`).
+pub const WORKFLOW: &str = "deckhand-dispatch.yml";
+
+/// A sibling pull request a rule was sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub repository: String,
+    pub pr: u64,
+    pub rule: String,
+}
+
+/// Whether a record's pull request is still open for changes.
+fn open(state: State) -> bool {
+    matches!(
+        state,
+        State::PrOpen | State::ChecksFailing | State::NeedsReview
+    )
+}
+
+/// Dispatches [`WORKFLOW`] in the config repository once for every open
+/// sibling of `campaign` (every repository but this one) and every rule of
+/// `rules` (ids of active rules: a proposed one waits for its approval).
+pub async fn spread(ctx: &Ctx, campaign: &str, rules: &[String]) -> anyhow::Result<Vec<Sent>> {
+    if rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = job::memory_at(ctx)?;
+    let records = CampaignStore::new(at.open().await?)
+        .records(campaign)
+        .with_context(|| format!("the status records of campaign {campaign}"))?;
+    let home: RepoRef = at
+        .repo
+        .parse()
+        .with_context(|| format!("config repository `{}`", at.repo))?;
+    let git_ref = ctx.github.repository(&home).await?.default_branch;
+    let this = ctx.repo.to_string();
+    let mut sent = Vec::new();
+    for record in records {
+        let Some(pr) = record.pr_number else { continue };
+        if record.repository == this || !open(record.state) {
+            continue;
+        }
+        for rule in rules {
+            let mut inputs = serde_json::Map::new();
+            for (k, v) in [
+                ("repository", record.repository.clone()),
+                ("pull_request", pr.to_string()),
+                ("deckhand_rule", rule.clone()),
+            ] {
+                inputs.insert(k.into(), serde_json::Value::String(v));
+            }
+            ctx.github
+                .dispatch_workflow(&home, WORKFLOW, &git_ref, &inputs)
+                .await
+                .with_context(|| {
+                    format!(
+                        "dispatching {WORKFLOW} in {home} for {}#{pr}",
+                        record.repository
+                    )
+                })?;
+            println!(
+                "Deckhand: sent rule {rule} to sibling {}#{pr} of campaign {campaign}.",
+                record.repository
+            );
+            sent.push(Sent {
+                repository: record.repository.clone(),
+                pr,
+                rule: rule.clone(),
+            });
+        }
+    }
+    Ok(sent)
+}
+
+/// The reply lines that say where the rules went.
+pub fn reply_section(sent: &[Sent]) -> String {
+    if sent.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\n**Sent to the campaign's open sibling pull requests**\n");
+    for x in sent {
+        s.push_str(&format!("- `{}` → {}#{}\n", x.rule, x.repository, x.pr));
+    }
+    s
+}
+
+/// Applies team rule `rule_id` to PR `pr` of this repository (a sibling's
+/// dispatch): a fix on the PR's branch, verified, and a reply naming the
+/// rule and its source. Nothing is learned: the rule is already stored.
+pub async fn apply(ctx: &Ctx, pr: u64, rule_id: &str) -> anyhow::Result<Outputs> {
+    let pull = ctx.github.pull(&ctx.repo, pr).await?;
+    if let Some(why) = feedback::not_deckhands(&pull, &ctx.repo, &ctx.identity) {
+        println!("Deckhand: nothing to do: {why}.");
+        return Ok(Outputs::skipped(&why));
+    }
+    let at = job::memory_at(ctx)?;
+    let rules = team::read(&at, &ctx.redactor).await;
+    let rule = rules
+        .into_iter()
+        .find(|r| r.id == rule_id)
+        .with_context(|| {
+            format!(
+                "team rule `{rule_id}` is not on {}:{} (or was refused when read)",
+                at.repo, at.branch
+            )
+        })?;
+    if rule.status != Status::Active {
+        anyhow::bail!(
+            "team rule `{rule_id}` is {}, not active: it reaches siblings once approved",
+            rule.status
+        );
+    }
+    let body = pull.body.clone().unwrap_or_default();
+    let branch = pull.head_ref.clone();
+    let id = job::task_of_pr(&body)
+        .unwrap_or_else(|| new_task_id(&format!("{}\n{branch}", ctx.repo), |_| false));
+    let task = format!(
+        "Apply a team rule to pull request #{pr} (\"{}\") on branch `{branch}`.\n\n\
+         The rule was learned from a review of a sibling pull request of the same campaign ({}):\n> {}\n\n\
+         Change this pull request's work only where the rule asks for it, keep the tests passing, and say what you changed.",
+        pull.title,
+        rule.source,
+        rule.text.trim().replace('\n', "\n> ")
+    );
+    let outputs = job::run(
+        ctx,
+        Job {
+            id,
+            branch,
+            title: pull.title.clone(),
+            task,
+            issue: None,
+            resume: None,
+            unread: 0,
+            continuations: 0,
+            kind: JobKind::Feedback {
+                pr,
+                base: pull.base_ref.clone(),
+                feedback: Feedback::Rule {
+                    id: rule.id.clone(),
+                    text: rule.text.clone(),
+                    source: rule.source.clone(),
+                },
+                source: None,
+            },
+        },
+    )
+    .await?;
+    if let Some(campaign) = campaign_of(&body) {
+        if let Err(e) = record_applied(ctx, campaign, &rule.id).await {
+            println!(
+                "::warning title=Deckhand campaign::rule {} was applied, but the status record of {} could not say so: {}",
+                rule.id,
+                ctx.repo,
+                workflow::escape_data(&ctx.redactor.redact(&format!("{e:#}")))
+            );
+        }
+    }
+    Ok(outputs)
+}
+
+/// Adds `rule` to this repository's status record of `campaign` (what the
+/// dashboard shows as the rules applied from siblings).
+async fn record_applied(ctx: &Ctx, campaign: &str, rule: &str) -> anyhow::Result<()> {
+    let at = job::memory_at(ctx)?;
+    let mut campaigns = CampaignStore::new(at.open().await?);
+    let rule = rule.to_string();
+    campaigns
+        .update_record(campaign, &ctx.repo.to_string(), move |current| {
+            let mut record = current?;
+            if record.rules.contains(&rule) {
+                return None;
+            }
+            record.rules.push(rule.clone());
+            record.updated_at = chrono::Utc::now();
+            Some(record)
+        })
+        .await?;
+    Ok(())
+}
+
+/// Sends `rules` on to the open siblings when `pr` is a campaign's pull
+/// request; a failure is a warning (the work on this PR is done).
+pub async fn spread_from(ctx: &Ctx, pr: u64, rules: &[String]) -> Vec<Sent> {
+    if rules.is_empty() {
+        return Vec::new();
+    }
+    // An issue (not a pull request) has no campaign.
+    let Ok(pull) = ctx.github.pull(&ctx.repo, pr).await else {
+        return Vec::new();
+    };
+    let Some(campaign) = pull.body.as_deref().and_then(campaign_of) else {
+        return Vec::new();
+    };
+    spread(ctx, campaign, rules).await.unwrap_or_else(|e| {
+        println!(
+            "::warning title=Deckhand campaign::the rules could not be sent to the campaign's siblings: {}",
+            workflow::escape_data(&ctx.redactor.redact(&format!("{e:#}")))
+        );
+        Vec::new()
+    })
+}
