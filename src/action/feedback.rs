@@ -9,7 +9,6 @@ use super::route::Feedback;
 use super::trusted::Readers;
 use super::Ctx;
 use crate::github::client::{Pull, RepoRef};
-use crate::task::id::new_task_id;
 
 /// Why Deckhand leaves `pull` alone: Deckhand's account did not open it
 /// (whatever its branch is called), or it comes from another repository.
@@ -38,9 +37,7 @@ pub async fn run(
         return Ok(Outputs::skipped(&why));
     }
     let branch = branch.unwrap_or_else(|| pull.head_ref.clone());
-    let body = pull.body.clone().unwrap_or_default();
-    let id = job::task_of_pr(&body)
-        .unwrap_or_else(|| new_task_id(&format!("{}\n{branch}", ctx.repo), |_| false));
+    let id = job::task_of_fix(&ctx.repo, &pull, &branch);
     // A comment on the PR may answer the question the fix waits on: the
     // same feedback job goes on, and replies where its feedback came from.
     if let Some(mut saved) = super::load_checkpoint(ctx, &id).await? {
@@ -115,22 +112,7 @@ pub async fn run(
     task.push_str("\nChange only what the feedback asks for, keep the tests passing, and say what you changed.");
     job::run(
         ctx,
-        Job {
-            id,
-            branch,
-            title: pull.title.clone(),
-            task,
-            issue: None,
-            resume: None,
-            unread: 0,
-            continuations: 0,
-            kind: JobKind::Feedback {
-                pr,
-                base: pull.base_ref.clone(),
-                feedback,
-                source: Some(source),
-            },
-        },
+        Job::fixing(id, &pull, branch, task, feedback, Some(source)),
     )
     .await
 }

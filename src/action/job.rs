@@ -17,7 +17,7 @@ use crate::agent::runner::{self, Ending, RunContext, Start, TaskResult};
 use crate::config::Settings;
 use crate::git::remote::{self, Remote};
 use crate::git::LocalRepo;
-use crate::github::client::{NewPull, RepoRef};
+use crate::github::client::{NewPull, Pull, RepoRef};
 use crate::llm;
 use crate::memory::{checkpoint_path, Author};
 use crate::report::workflow;
@@ -65,6 +65,34 @@ impl Job {
             kind: saved.kind.unwrap_or(JobKind::Task),
             unread: 0,
             continuations: saved.continuations,
+        }
+    }
+
+    /// A fix of Deckhand's pull request `pull` on `branch`, per review
+    /// feedback or a sibling's rule: straight to code, replies on the PR.
+    pub fn fixing(
+        id: String,
+        pull: &Pull,
+        branch: String,
+        task: String,
+        feedback: Feedback,
+        source: Option<FeedbackSource>,
+    ) -> Job {
+        Job {
+            id,
+            branch,
+            title: pull.title.clone(),
+            task,
+            issue: None,
+            resume: None,
+            unread: 0,
+            continuations: 0,
+            kind: JobKind::Feedback {
+                pr: pull.number,
+                base: pull.base_ref.clone(),
+                feedback,
+                source,
+            },
         }
     }
 
@@ -135,6 +163,15 @@ impl Outputs {
 /// The PR marker that ties a pull request to its task.
 pub fn task_marker(id: &str) -> String {
     format!("{TASK_MARKER}{id} -->")
+}
+
+/// The task a Deckhand pull request fixes: the id its body records, else
+/// one made from the repository and the PR's branch.
+pub fn task_of_fix(repo: &RepoRef, pull: &Pull, branch: &str) -> String {
+    pull.body
+        .as_deref()
+        .and_then(task_of_pr)
+        .unwrap_or_else(|| crate::task::id::new_task_id(&format!("{repo}\n{branch}"), |_| false))
 }
 
 /// The task id recorded in a PR body.

@@ -5,7 +5,7 @@
 use anyhow::Context as _;
 
 use super::campaign::campaign_of;
-use super::job::{self, Job, JobKind, Outputs};
+use super::job::{self, Job, Outputs};
 use super::route::Feedback;
 use super::{feedback, team, Ctx};
 use crate::campaign::status::State;
@@ -13,7 +13,6 @@ use crate::campaign::store::CampaignStore;
 use crate::github::client::RepoRef;
 use crate::memory::rules::Status;
 use crate::report::workflow;
-use crate::task::id::new_task_id;
 
 /// The workflow, in the config repository, that applies a rule to a
 /// sibling (inputs `repository`, `pull_request`, `deckhand_rule`).
@@ -128,10 +127,8 @@ pub async fn apply(ctx: &Ctx, pr: u64, rule_id: &str) -> anyhow::Result<Outputs>
             rule.status
         );
     }
-    let body = pull.body.clone().unwrap_or_default();
     let branch = pull.head_ref.clone();
-    let id = job::task_of_pr(&body)
-        .unwrap_or_else(|| new_task_id(&format!("{}\n{branch}", ctx.repo), |_| false));
+    let id = job::task_of_fix(&ctx.repo, &pull, &branch);
     let task = format!(
         "Apply a team rule to pull request #{pr} (\"{}\") on branch `{branch}`.\n\n\
          The rule was learned from a review of a sibling pull request of the same campaign ({}):\n> {}\n\n\
@@ -142,29 +139,21 @@ pub async fn apply(ctx: &Ctx, pr: u64, rule_id: &str) -> anyhow::Result<Outputs>
     );
     let outputs = job::run(
         ctx,
-        Job {
+        Job::fixing(
             id,
+            &pull,
             branch,
-            title: pull.title.clone(),
             task,
-            issue: None,
-            resume: None,
-            unread: 0,
-            continuations: 0,
-            kind: JobKind::Feedback {
-                pr,
-                base: pull.base_ref.clone(),
-                feedback: Feedback::Rule {
-                    id: rule.id.clone(),
-                    text: rule.text.clone(),
-                    source: rule.source.clone(),
-                },
-                source: None,
+            Feedback::Rule {
+                id: rule.id.clone(),
+                text: rule.text.clone(),
+                source: rule.source.clone(),
             },
-        },
+            None,
+        ),
     )
     .await?;
-    if let Some(campaign) = campaign_of(&body) {
+    if let Some(campaign) = pull.body.as_deref().and_then(campaign_of) {
         if let Err(e) = record_applied(ctx, campaign, &rule.id).await {
             println!(
                 "::warning title=Deckhand campaign::rule {} was applied, but the status record of {} could not say so: {}",
