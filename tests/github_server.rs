@@ -764,7 +764,17 @@ fn git_clone_and_push_with_the_token_only() {
     git_ok(&clone, &["checkout", "--quiet", "-b", "deckhand/t1"]);
     std::fs::write(clone.join("NEW.md"), "new text\n").unwrap();
     git_ok(&clone, &["add", "NEW.md"]);
-    git_ok(&clone, &["commit", "--quiet", "-m", "Add NEW.md"]);
+    git_ok(
+        &clone,
+        &[
+            "commit",
+            "--quiet",
+            "-m",
+            "Add NEW.md",
+            "-m",
+            r"Key <<a\E[b>>",
+        ],
+    );
     let rejected = run_git(&clone, &["push", "--quiet", &wrong, "deckhand/t1"]).unwrap_err();
     assert!(rejected.contains("Authentication failed"), "{rejected}");
     assert_eq!(gh.branch_head("acme", "widget", "deckhand/t1"), None);
@@ -782,6 +792,9 @@ fn git_clone_and_push_with_the_token_only() {
     assert_eq!(commits.len(), 2);
     assert!(gh.history_contains("acme", "widget", "new text"));
     assert!(!gh.history_contains("acme", "widget", "never pushed"));
+    // Regex-special needles are plain text, in messages too.
+    assert!(gh.history_contains("acme", "widget", r"<<a\E[b>>"));
+    assert!(!gh.history_contains("acme", "widget", r"<<a\E[c>>"));
     assert!(
         !gh.requests_mentioning(TOKEN).is_empty(),
         "credentials are recorded"

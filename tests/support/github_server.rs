@@ -60,7 +60,6 @@ pub mod openapi;
 #[path = "github/rest.rs"]
 mod rest;
 
-use std::ops::Not as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -633,18 +632,18 @@ impl GithubServer {
     /// in its changes or message (how a test proves a secret was never pushed).
     pub fn history_contains(&self, owner: &str, name: &str, needle: &str) -> bool {
         let bare = self.repo_path(owner, name);
-        let found = |args: &[&str]| {
+        let log = |args: &[&str]| {
             git_http::git(&bare, args)
                 .unwrap_or_else(|e| panic!("history_contains {owner}/{name}: {e}"))
-                .trim()
-                .is_empty()
-                .not()
         };
-        // Attached forms: a needle may start with `-`.
+        // Attached form: a needle may start with `-`. Messages are searched here, not with
+        // `--grep`: git quotes a fixed string for PCRE as `\Q…\E`, which a needle holding
+        // `\E` breaks.
         let pickaxe = format!("-S{needle}");
-        let grep = format!("--grep={needle}");
-        found(&["log", "--all", "--format=%H", &pickaxe, "--text"])
-            || found(&["log", "--all", "--format=%H", "--fixed-strings", &grep])
+        !log(&["log", "--all", "--format=%H", &pickaxe, "--text"])
+            .trim()
+            .is_empty()
+            || log(&["log", "--all", "--format=%B"]).contains(needle)
     }
 
     /// Validates every recorded API request body that the OpenAPI subset describes.
