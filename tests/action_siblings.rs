@@ -349,5 +349,98 @@ fn feedback_on_one_campaign_pr_reaches_every_open_sibling() {
         ],
         "{body}"
     );
+    assert!(
+        body.contains(&format!("\nLatest feedback: `{id}` from acme/one#1 (")),
+        "{body}"
+    );
+
+    // Ticks on the dashboard: re-apply the latest feedback to acme/two,
+    // retry acme/three. The next render acts on each once.
+    let tick = |cmd: &str, label: &str, repo: &str| {
+        let line =
+            |mark: &str| format!("- [{mark}] {label} `{repo}` <!-- deckhand:cmd {cmd} {repo} -->");
+        w.gh.edit_issue_body(ORG, "config", issue.number, &line(" "), &line("x"));
+    };
+    tick("reapply", "re-apply the latest feedback to", "acme/two");
+    tick("retry", "retry", "acme/three");
+    let before = w.gh.dispatches().len();
+    for _ in 0..2 {
+        cli(
+            &w,
+            &["campaign", "dashboard", &campaign, "--memory-repo", CONFIG],
+        )
+        .assert_code(0);
+    }
+    let new: Vec<(Option<String>, Value)> = w.gh.dispatches()[before..]
+        .iter()
+        .map(|d| {
+            assert_eq!((d.owner.as_str(), d.repo.as_str()), (ORG, "config"));
+            (d.workflow.clone(), d.body.clone())
+        })
+        .collect();
+    assert_eq!(
+        new,
+        vec![
+            (
+                Some("deckhand-dispatch.yml".to_string()),
+                json!({"ref": "main", "inputs": {
+                    "repository": "acme/two",
+                    "pull_request": "1",
+                    "deckhand_rule": id,
+                }})
+            ),
+            (
+                Some("deckhand-campaign.yml".to_string()),
+                json!({"ref": "main", "inputs": {
+                    "task": TASK,
+                    "match": r#"package.json:"user-service""#,
+                    "repos": list.to_str().unwrap(),
+                }})
+            ),
+        ]
+    );
+    let status = cli(
+        &w,
+        &[
+            "--json",
+            "campaign",
+            "status",
+            &campaign,
+            "--memory-repo",
+            CONFIG,
+        ],
+    );
+    let doc: Value = serde_json::from_str(&status.stdout).unwrap();
+    let record = |repo: &str| {
+        doc["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["repository"] == repo)
+            .cloned()
+            .unwrap()
+    };
+    let two = record("acme/two");
+    assert_eq!(
+        (&two["state"], &two["note"], &two["applied"]),
+        (
+            &json!("pr_open"),
+            &json!(format!(
+                "re-applying the latest feedback: `{id}` from acme/one#1"
+            )),
+            &json!(["reapply"])
+        )
+    );
+    let three = record("acme/three");
+    assert_eq!(
+        (&three["state"], &three["note"]),
+        (&json!("queued"), &json!("retry requested on the dashboard"))
+    );
+    let body = w.gh.issue_body(ORG, "config", issue.number).unwrap();
+    assert!(
+        body.contains("### Notes\n\n")
+            && body.contains("- acme/three: retry requested on the dashboard\n"),
+        "{body}"
+    );
     w.model.assert_finished();
 }

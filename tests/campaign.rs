@@ -1054,6 +1054,46 @@ fn a_campaign_pull_request_links_the_dashboard_and_waits_for_githubs_limit() {
     w.model.assert_finished();
 }
 
+/// A matrix job whose campaign has no plan (a wrong id, or a plan job that
+/// never stored one) fails at its start, naming the campaign: no clone, no
+/// model turn, no pull request.
+#[test]
+fn a_matrix_job_of_a_campaign_without_a_plan_fails_before_any_work() {
+    use action_world::{action, event, simple_script, world};
+    let w = world(simple_script("src/limit.js"));
+    w.gh.set_permission(action_world::OWNER, action_world::REPO, "octocat", "write");
+    let ev = event(&w, "workflow_dispatch/00-event.json", &[]);
+    let run = action(
+        &w,
+        "workflow_dispatch",
+        &ev,
+        4243,
+        &[
+            ("INPUT_TASK", "Add a limit module"),
+            ("INPUT_REPOSITORY", action_world::FULL),
+            ("INPUT_CAMPAIGN", "cp-0badc0de"),
+        ],
+    );
+    assert_ne!(run.result.code, 0, "{}", run.result.stdout);
+    run.assert_status("error");
+    assert!(
+        run.result.stdout.contains("::error")
+            && run
+                .result
+                .stdout
+                .contains("campaign cp-0badc0de has no plan on the memory branch"),
+        "{}\n{}",
+        run.result.stdout,
+        run.result.stderr
+    );
+    assert!(w.model.requests().is_empty(), "no model turn");
+    assert!(w
+        .gh
+        .pulls(action_world::OWNER, action_world::REPO)
+        .is_empty());
+    assert_eq!(w.model.remaining(), simple_script("src/limit.js").len());
+}
+
 /// `deckhand ARGS…` against the action world's server with its token.
 fn world_cmd(
     w: &action_world::World,

@@ -293,6 +293,8 @@ pub async fn run(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
 }
 
 async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
+    // A campaign without a plan fails here, before any work, not at the PR.
+    let campaign = super::campaign::CampaignJob::open(ctx).await?;
     let repo = clone_repo(ctx, &job.id).await?;
     let dir = repo.workdir().to_path_buf();
     let mut settings = Settings::load(repo.workdir(), &ctx.flags)?;
@@ -662,7 +664,7 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 .push_str(&super::siblings::reply_section(&sent));
         }
         (_, JobKind::Task) => {
-            let pr_url = open_pull(ctx, &job, &result, &base_branch).await?;
+            let pr_url = open_pull(ctx, &job, campaign.as_ref(), &result, &base_branch).await?;
             outputs.pr_url = pr_url.clone();
             outputs.summary = result.pr_text.clone().unwrap_or_default();
             clear_checkpoint(ctx, &job.id, &settings).await;
@@ -811,6 +813,7 @@ fn touches_workflows(result: &TaskResult) -> bool {
 async fn open_pull(
     ctx: &Ctx,
     job: &Job,
+    campaign: Option<&super::campaign::CampaignJob>,
     result: &TaskResult,
     base: &str,
 ) -> anyhow::Result<String> {
@@ -823,8 +826,7 @@ async fn open_pull(
     if let Some(issue) = job.issue {
         body.push_str(&format!("\nCloses #{issue}\n"));
     }
-    let campaign = super::campaign::CampaignJob::open(ctx).await?;
-    if let Some(c) = &campaign {
+    if let Some(c) = campaign {
         body.push_str(&c.footer());
     }
     body.push_str(&format!("\n{}\n", task_marker(&job.id)));
@@ -844,7 +846,7 @@ async fn open_pull(
                 .await?
         }
         None => {
-            if let Some(c) = &campaign {
+            if let Some(c) = campaign {
                 c.pace(ctx).await?;
             }
             ctx.github

@@ -8,15 +8,12 @@ use super::campaign::campaign_of;
 use super::job::{self, Job, Outputs};
 use super::route::Feedback;
 use super::{feedback, team, Ctx};
-use crate::campaign::status::State;
+use crate::campaign::control::Shared;
+use crate::campaign::dispatch::{self, RULE_WORKFLOW};
 use crate::campaign::store::CampaignStore;
 use crate::github::client::RepoRef;
 use crate::memory::rules::Status;
 use crate::report::workflow;
-
-/// The workflow, in the config repository, that applies a rule to a
-/// sibling (inputs `repository`, `pull_request`, `deckhand_rule`).
-pub const WORKFLOW: &str = "deckhand-dispatch.yml";
 
 /// A sibling pull request a rule was sent to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,15 +23,7 @@ pub struct Sent {
     pub rule: String,
 }
 
-/// Whether a record's pull request is still open for changes.
-fn open(state: State) -> bool {
-    matches!(
-        state,
-        State::PrOpen | State::ChecksFailing | State::NeedsReview
-    )
-}
-
-/// Dispatches [`WORKFLOW`] in the config repository once for every open
+/// Dispatches [`RULE_WORKFLOW`] in the config repository once for every open
 /// sibling of `campaign` (every repository but this one) and every rule of
 /// `rules` (ids of active rules: a proposed one waits for its approval).
 pub async fn spread(ctx: &Ctx, campaign: &str, rules: &[String]) -> anyhow::Result<Vec<Sent>> {
@@ -54,24 +43,15 @@ pub async fn spread(ctx: &Ctx, campaign: &str, rules: &[String]) -> anyhow::Resu
     let mut sent = Vec::new();
     for record in records {
         let Some(pr) = record.pr_number else { continue };
-        if record.repository == this || !open(record.state) {
+        if record.repository == this || !record.state.has_open_pr() {
             continue;
         }
         for rule in rules {
-            let mut inputs = serde_json::Map::new();
-            for (k, v) in [
-                ("repository", record.repository.clone()),
-                ("pull_request", pr.to_string()),
-                ("deckhand_rule", rule.clone()),
-            ] {
-                inputs.insert(k.into(), serde_json::Value::String(v));
-            }
-            ctx.github
-                .dispatch_workflow(&home, WORKFLOW, &git_ref, &inputs)
+            dispatch::rule(&ctx.github, &home, &git_ref, &record.repository, pr, rule)
                 .await
                 .with_context(|| {
                     format!(
-                        "dispatching {WORKFLOW} in {home} for {}#{pr}",
+                        "dispatching {RULE_WORKFLOW} in {home} for {}#{pr}",
                         record.repository
                     )
                 })?;
@@ -199,11 +179,50 @@ pub async fn spread_from(ctx: &Ctx, pr: u64, rules: &[String]) -> Vec<Sent> {
     let Some(campaign) = pull.body.as_deref().and_then(campaign_of) else {
         return Vec::new();
     };
+    // Kept first, so a re-apply tick on the dashboard can send it again.
+    let source = format!("{}#{pr}", ctx.repo);
+    if let Err(e) = record_shared(ctx, campaign, &source, rules).await {
+        warn(
+            ctx,
+            "the feedback could not be recorded for the dashboard",
+            &e,
+        );
+    }
     spread(ctx, campaign, rules).await.unwrap_or_else(|e| {
-        println!(
-            "::warning title=Deckhand campaign::the rules could not be sent to the campaign's siblings: {}",
-            workflow::escape_data(&ctx.redactor.redact(&format!("{e:#}")))
+        warn(
+            ctx,
+            "the rules could not be sent to the campaign's siblings",
+            &e,
         );
         Vec::new()
     })
+}
+
+fn warn(ctx: &Ctx, what: &str, e: &anyhow::Error) {
+    println!(
+        "::warning title=Deckhand campaign::{what}: {}",
+        workflow::escape_data(&ctx.redactor.redact(&format!("{e:#}")))
+    );
+}
+
+/// Records `rules` from `source` as the campaign's latest shared feedback.
+async fn record_shared(
+    ctx: &Ctx,
+    campaign: &str,
+    source: &str,
+    rules: &[String],
+) -> anyhow::Result<()> {
+    let at = job::memory_at(ctx)?;
+    let mut campaigns = CampaignStore::new(at.open().await?);
+    let shared = Shared {
+        rules: rules.to_vec(),
+        source: source.to_string(),
+        at: chrono::Utc::now(),
+    };
+    campaigns
+        .update_control(campaign, &format!("feedback from {source}"), move |c| {
+            c.feedback.push(shared.clone());
+        })
+        .await?;
+    Ok(())
 }

@@ -9,15 +9,13 @@ use super::job::{memory_at, Outputs};
 use super::route::Control;
 use super::Ctx;
 use crate::campaign::control::Cancelled;
+use crate::campaign::dispatch::{self, CAMPAIGN_WORKFLOW};
 use crate::campaign::plan::Plan;
 use crate::campaign::status::{Record, State};
 use crate::campaign::store::CampaignStore;
 use crate::campaign::{tracking, waves};
 use crate::github::events::User;
 use crate::memory::MemoryStore;
-
-/// The workflow `/deckhand resume` dispatches (the one the README ships).
-pub const CAMPAIGN_WORKFLOW: &str = "deckhand-campaign.yml";
 
 /// The campaign whose dashboard `body` is (Deckhand's marker, from its account).
 fn campaign_of(ctx: &Ctx, author: &str, body: &str) -> Option<String> {
@@ -108,23 +106,7 @@ async fn resume(
             }
         })
         .await?;
-    let mut inputs = serde_json::Map::new();
-    inputs.insert("task".into(), plan.task.clone().into());
-    if let Some(m) = plan.matches.first() {
-        inputs.insert("match".into(), m.clone().into());
-    }
-    match (plan.target.split_once(':'), &plan.dispatch.repos) {
-        (Some(("org", org)), _) => inputs.insert("org".into(), org.into()),
-        (_, Some(file)) => inputs.insert("repos".into(), file.clone().into()),
-        _ => None,
-    };
-    if let Some(topic) = &plan.dispatch.topic {
-        inputs.insert("topic".into(), topic.clone().into());
-    }
-    let repo = ctx.github.repository(&ctx.repo).await?;
-    ctx.github
-        .dispatch_workflow(&ctx.repo, CAMPAIGN_WORKFLOW, &repo.default_branch, &inputs)
-        .await?;
+    dispatch::campaign(&ctx.github, &ctx.repo, plan, 0).await?;
     Ok((
         format!(
             "▶️ Deckhand resumed campaign `{id}`: wave {wave} starts despite {} of {} failed; dispatched `{CAMPAIGN_WORKFLOW}`.",

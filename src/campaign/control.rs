@@ -1,4 +1,4 @@
-//! A campaign's commands from its tracking issue (`campaigns/<id>/control.json`): the waves `/deckhand resume` lifted and whether `/deckhand cancel` stopped it.
+//! A campaign's campaign-wide state (`campaigns/<id>/control.json`): the waves `/deckhand resume` lifted, whether `/deckhand cancel` stopped it, and the feedback shared with its siblings (what a re-apply tick sends again).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,6 +10,16 @@ pub struct Cancelled {
     pub at: DateTime<Utc>,
 }
 
+/// Rules learned (or approved) on one campaign pull request and sent to its siblings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shared {
+    /// Rule ids on the memory branch.
+    pub rules: Vec<String>,
+    /// The pull request the feedback was given on (`owner/name#n`).
+    pub source: String,
+    pub at: DateTime<Utc>,
+}
+
 /// What the tracking issue's commands decided.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Control {
@@ -18,9 +28,17 @@ pub struct Control {
     pub resumed: Vec<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled: Option<Cancelled>,
+    /// Feedback shared with the siblings, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feedback: Vec<Shared>,
 }
 
 impl Control {
+    /// The feedback shared last: what "re-apply the latest feedback" sends.
+    pub fn latest_feedback(&self) -> Option<&Shared> {
+        self.feedback.last()
+    }
+
     /// The wave the failure rate is counted from for `wave`: the latest
     /// resumed wave at or before it (failures before a resume are forgiven).
     pub fn counted_from(&self, wave: usize) -> usize {

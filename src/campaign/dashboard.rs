@@ -60,39 +60,71 @@ pub fn ticks(body: &str) -> Ticks {
         .collect()
 }
 
+/// What the ticks did to one record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Acted {
+    pub record: Record,
+    /// The commands that now need work beyond the record: a retry (the
+    /// campaign workflow dispatched again) or a re-apply (the latest
+    /// feedback's rules dispatched to the record's pull request).
+    pub fired: Vec<Command>,
+}
+
 /// Applies ticks to the records: a tick acts once (remembered in
 /// `applied`), an untick lets it act again later. Returns the records that
-/// changed.
-pub fn apply(plan: &Plan, records: &[Record], ticks: &Ticks) -> Vec<Record> {
-    let mut by_repo: BTreeMap<&str, Record> = records
+/// changed, with what they still ask for.
+pub fn apply(plan: &Plan, records: &[Record], ticks: &Ticks, control: &Control) -> Vec<Acted> {
+    let mut by_repo: BTreeMap<&str, Acted> = records
         .iter()
-        .map(|r| (r.repository.as_str(), r.clone()))
+        .map(|r| {
+            let acted = Acted {
+                record: r.clone(),
+                fired: Vec::new(),
+            };
+            (r.repository.as_str(), acted)
+        })
         .collect();
     let mut changed = BTreeSet::new();
     for planned in &plan.repositories {
         let name = planned.repository.as_str();
-        let record = by_repo
-            .entry(name)
-            .or_insert_with(|| Record::new(name, State::Queued, planned.wave));
+        let acted = by_repo.entry(name).or_insert_with(|| Acted {
+            record: Record::new(name, State::Queued, planned.wave),
+            fired: Vec::new(),
+        });
+        let record = &mut acted.record;
+        let mut notes = Vec::new();
         for cmd in [Command::Retry, Command::Skip, Command::Reapply] {
             let key = cmd.as_str().to_string();
             let ticked = ticks.contains(&(cmd, name.to_string()));
             let done = record.applied.contains(&key);
             if ticked && !done {
                 record.applied.push(key);
-                match cmd {
+                let note = match cmd {
                     Command::Retry => {
                         record.state = State::Queued;
-                        record.note = Some("retry requested on the dashboard".into());
+                        acted.fired.push(cmd);
+                        "retry requested on the dashboard".to_string()
                     }
                     Command::Skip => {
                         record.state = State::Skipped;
-                        record.note = Some("skipped on the dashboard".into());
+                        "skipped on the dashboard".to_string()
                     }
-                    Command::Reapply => {
-                        record.note = Some("re-apply of the latest feedback requested".into());
-                    }
-                }
+                    Command::Reapply => match (control.latest_feedback(), record.pr_number) {
+                        (None, _) => {
+                            "nothing to re-apply: no feedback was shared in this campaign yet"
+                                .to_string()
+                        }
+                        (Some(_), Some(_)) if record.state.has_open_pr() => {
+                            acted.fired.push(cmd);
+                            let shared = control.latest_feedback().map_or(String::new(), |f| {
+                                format!("{} from {}", code_list(&f.rules), f.source)
+                            });
+                            format!("re-applying the latest feedback: {shared}")
+                        }
+                        (Some(_), _) => "nothing to re-apply: no open pull request".to_string(),
+                    },
+                };
+                notes.push(note);
                 record.updated_at = chrono::Utc::now();
                 changed.insert(name);
             } else if !ticked && done {
@@ -100,12 +132,23 @@ pub fn apply(plan: &Plan, records: &[Record], ticks: &Ticks) -> Vec<Record> {
                 changed.insert(name);
             }
         }
+        if !notes.is_empty() {
+            record.note = Some(notes.join("; "));
+        }
     }
     by_repo
         .into_iter()
         .filter(|(name, _)| changed.contains(name))
-        .map(|(_, r)| r)
+        .map(|(_, a)| a)
         .collect()
+}
+
+/// `` `a`, `b` ``.
+fn code_list(ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| format!("`{id}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The dashboard's Markdown.
@@ -217,8 +260,29 @@ pub fn render(
     if !updated.is_empty() {
         out.push_str("\n### Updated from sibling feedback\n\nTeam rules learned on one pull request and applied to the others:\n\n");
         for (repo, r) in updated {
-            let rules: Vec<String> = r.rules.iter().map(|id| format!("`{id}`")).collect();
-            out.push_str(&format!("- {}: {}\n", cell(repo), rules.join(", ")));
+            out.push_str(&format!("- {}: {}\n", cell(repo), code_list(&r.rules)));
+        }
+    }
+    if let Some(f) = control.latest_feedback() {
+        out.push_str(&format!(
+            "\nLatest feedback: {} from {} ({}); tick *re-apply* to send it to a pull request again.\n",
+            code_list(&f.rules),
+            f.source,
+            f.at.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
+    let notes: Vec<(&str, &str)> = plan
+        .repositories
+        .iter()
+        .filter_map(|p| {
+            let r = by_repo.get(p.repository.as_str())?;
+            Some((p.repository.as_str(), r.note.as_deref()?))
+        })
+        .collect();
+    if !notes.is_empty() {
+        out.push_str("\n### Notes\n\n");
+        for (repo, note) in notes {
+            out.push_str(&format!("- {}: {}\n", cell(repo), cell(note)));
         }
     }
     out.push_str("\n### Merged over time\n\n");
@@ -326,8 +390,11 @@ mod tests {
         );
         let t = ticks(&ticked);
         assert_eq!(t, Ticks::from([(Command::Skip, "o/b".to_string())]));
-        let changed = apply(&plan, &[], &t);
-        assert_eq!(changed.len(), 1);
+        let none = Control::default();
+        let acted = apply(&plan, &[], &t, &none);
+        assert_eq!(acted.len(), 1);
+        assert_eq!(acted[0].fired, vec![]);
+        let changed = vec![acted[0].record.clone()];
         assert_eq!(
             (
                 changed[0].repository.as_str(),
@@ -337,12 +404,91 @@ mod tests {
             ("o/b", State::Skipped, vec!["skip".to_string()])
         );
         // Acted on once: a second render with the same tick changes nothing.
-        assert!(apply(&plan, &changed, &t).is_empty());
+        assert!(apply(&plan, &changed, &t, &none).is_empty());
         let again = render(&plan, &changed, &t, None, &Control::default());
         assert_eq!(ticks(&again), t);
         assert!(
             again.contains("| 2 | o/b | 1 | 0 | direct 4.17.21 | ⏭️ skipped |"),
             "{again}"
+        );
+    }
+
+    #[test]
+    fn a_reapply_tick_fires_only_with_feedback_and_an_open_pull_request() {
+        use crate::campaign::control::Shared;
+        let plan = plan();
+        let t = Ticks::from([
+            (Command::Reapply, "o/a".to_string()),
+            (Command::Reapply, "o/b".to_string()),
+            (Command::Retry, "o/b".to_string()),
+        ]);
+        let mut a = Record::new("o/a", State::PrOpen, 1);
+        a.pr_number = Some(3);
+        let b = Record::new("o/b", State::Failed, 1);
+        let records = [a, b];
+        let notes = |acted: &[Acted]| -> Vec<(String, Vec<Command>, Option<String>, State)> {
+            acted
+                .iter()
+                .map(|x| {
+                    (
+                        x.record.repository.clone(),
+                        x.fired.clone(),
+                        x.record.note.clone(),
+                        x.record.state,
+                    )
+                })
+                .collect()
+        };
+        let no_feedback = "nothing to re-apply: no feedback was shared in this campaign yet";
+        assert_eq!(
+            notes(&apply(&plan, &records, &t, &Control::default())),
+            vec![
+                (
+                    "o/a".into(),
+                    vec![],
+                    Some(no_feedback.into()),
+                    State::PrOpen
+                ),
+                (
+                    "o/b".into(),
+                    vec![Command::Retry],
+                    Some(format!("retry requested on the dashboard; {no_feedback}")),
+                    State::Queued
+                ),
+            ]
+        );
+        let control = Control {
+            feedback: vec![Shared {
+                rules: vec!["r-1".into(), "r-2".into()],
+                source: "o/c#9".into(),
+                at: chrono::Utc::now(),
+            }],
+            ..Control::default()
+        };
+        assert_eq!(
+            notes(&apply(&plan, &records, &t, &control)),
+            vec![
+                (
+                    "o/a".into(),
+                    vec![Command::Reapply],
+                    Some("re-applying the latest feedback: `r-1`, `r-2` from o/c#9".into()),
+                    State::PrOpen
+                ),
+                (
+                    "o/b".into(),
+                    vec![Command::Retry],
+                    Some(
+                        "retry requested on the dashboard; nothing to re-apply: no open pull request"
+                            .into()
+                    ),
+                    State::Queued
+                ),
+            ]
+        );
+        let body = render(&plan, &records, &t, None, &control);
+        assert!(
+            body.contains("\nLatest feedback: `r-1`, `r-2` from o/c#9 ("),
+            "{body}"
         );
     }
 

@@ -4,6 +4,7 @@ pub mod analyze;
 pub mod control;
 pub mod dashboard;
 pub mod discover;
+pub mod dispatch;
 pub mod local;
 pub mod lockfiles;
 pub mod matcher;
@@ -15,6 +16,7 @@ pub mod risk;
 pub mod status;
 pub mod store;
 pub mod sync;
+pub mod ticks;
 pub mod tracking;
 pub mod waves;
 

@@ -62,6 +62,14 @@ impl State {
     }
 
     /// A finished attempt that went right.
+    /// Whether the repository's pull request is still open for changes.
+    pub fn has_open_pr(self) -> bool {
+        matches!(
+            self,
+            State::PrOpen | State::ChecksFailing | State::NeedsReview
+        )
+    }
+
     pub fn is_success(self) -> bool {
         matches!(self, State::PrOpen | State::Merged)
     }

@@ -164,7 +164,7 @@ mod tests {
         // Resumed at wave 2: it starts, and wave 3 counts from wave 2 on.
         let resumed = Control {
             resumed: vec![2],
-            cancelled: None,
+            ..Control::default()
         };
         assert_eq!(gate(&p, &bad, &resumed, 2), Ok(()));
         assert_eq!(halted(&p, &bad, &resumed), None);

@@ -13,7 +13,7 @@ use crate::campaign::local::{self, Runner};
 use crate::campaign::plan::Plan;
 use crate::campaign::status::{Record, State};
 use crate::campaign::store::CampaignStore;
-use crate::campaign::{is_valid_campaign_id, sync, tracking, waves};
+use crate::campaign::{is_valid_campaign_id, sync, ticks, tracking, waves};
 use crate::config::EnvSnapshot;
 use crate::github::RepoRef;
 
@@ -447,18 +447,8 @@ async fn dashboard_cmd(a: DashboardArgs, env: &EnvSnapshot) -> anyhow::Result<i3
     };
     // Ticks act on the records first (each once), then the view is written.
     let (_, ticks) = tracking::read_ticks(&gh, &repo, number).await?;
-    let records = store.records(&id)?;
-    for changed in dashboard::apply(&plan, &records, &ticks) {
-        // The tick applied to the record as it is at the write, not as read.
-        let (plan, ticks, repo) = (plan.clone(), ticks.clone(), changed.repository.clone());
-        store
-            .update_record(&id, &changed.repository, move |current| {
-                let current: Vec<Record> = current.into_iter().collect();
-                dashboard::apply(&plan, &current, &ticks)
-                    .into_iter()
-                    .find(|r| r.repository == repo)
-            })
-            .await?;
+    for line in ticks::act(&gh, &repo, &mut store, &plan, &ticks).await? {
+        eprintln!("{line}");
     }
     store.refresh()?;
     let records = store.records(&id)?;

@@ -294,6 +294,21 @@ impl GithubServer {
         ));
     }
 
+    /// Replaces `from` with `to` in an issue's body now (someone ticking a box); panics when absent.
+    pub fn edit_issue_body(&self, owner: &str, repo: &str, number: u64, from: &str, to: &str) {
+        let mut st = self.state();
+        let issue = st
+            .repo_mut(owner, repo)
+            .and_then(|r| r.issues.get_mut(&number))
+            .unwrap_or_else(|| panic!("no issue {owner}/{repo}#{number}"));
+        let body = issue.body.clone().unwrap_or_default();
+        assert!(
+            body.contains(from),
+            "{from:?} is not in {owner}/{repo}#{number}: {body}"
+        );
+        issue.body = Some(body.replace(from, to));
+    }
+
     /// The body of an issue.
     pub fn issue_body(&self, owner: &str, repo: &str, number: u64) -> Option<String> {
         let st = self.state();
