@@ -322,6 +322,39 @@ fn feedback_on_one_campaign_pr_reaches_every_open_sibling() {
             reply.body
         );
     }
+    // Every content-creating request of the campaign's jobs went through the
+    // shared ledger: three pull requests, two dispatches, two replies.
+    let bare = w.gh.repo_path(ORG, "config");
+    let ledger: Value = serde_json::from_str(
+        &git_http::git(&bare, &["show", &format!("{MEMORY}:campaigns/pacing.json")]).unwrap(),
+    )
+    .unwrap();
+    let mut kinds: Vec<(String, String)> = ledger["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["campaign"], json!(campaign));
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["repository"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    let pair = |k: &str, r: &str| (k.to_string(), r.to_string());
+    assert_eq!(
+        kinds,
+        vec![
+            pair("comment", "acme/three"),
+            pair("comment", "acme/two"),
+            pair("dispatch", CONFIG),
+            pair("dispatch", CONFIG),
+            pair("pull_request", "acme/one"),
+            pair("pull_request", "acme/three"),
+            pair("pull_request", "acme/two"),
+        ]
+    );
     // Still one rule; the dashboard shows which siblings were updated.
     assert_eq!(rule_files(&w), vec![format!("{id}.md")]);
     cli(

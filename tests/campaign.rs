@@ -962,7 +962,7 @@ fn world_memory(w: &action_world::World, cache: &Path) -> deckhand::memory::Memo
 #[test]
 fn a_campaign_pull_request_links_the_dashboard_and_waits_for_githubs_limit() {
     use action_world::{action, event, simple_script, world};
-    use deckhand::campaign::pacing::{Entry, Ledger, LEDGER_PATH};
+    use deckhand::campaign::pacing::{Entry, Ledger, Request, LEDGER_PATH};
     let w = world(simple_script("src/limit.js"));
     w.gh.set_permission(action_world::OWNER, action_world::REPO, "octocat", "write");
     let id = campaign_over_the_world(&w);
@@ -971,14 +971,20 @@ fn a_campaign_pull_request_links_the_dashboard_and_waits_for_githubs_limit() {
             .into_iter()
             .find(|i| i.title.starts_with(&format!("Campaign {id}")))
             .expect("tracking issue");
-    // 80 pull requests of another campaign: the oldest 35 s ago, the rest now.
+    // 80 requests of another campaign (pull requests and their replies,
+    // both count): the oldest 35 s ago, the rest now.
     let now = chrono::Utc::now();
     let mut ledger = Ledger::default();
     for i in 0..80 {
         ledger.created.push(Entry {
             at: now - chrono::Duration::seconds(if i == 0 { 35 } else { 0 }),
             campaign: "cp-other".into(),
-            repository: format!("acme/svc-{i}"),
+            repository: format!("acme/svc-{}", i / 2),
+            kind: if i % 2 == 0 {
+                Request::PullRequest
+            } else {
+                Request::Comment
+            },
         });
     }
     let oldest = ledger.created[0].at;
@@ -1033,7 +1039,7 @@ fn a_campaign_pull_request_links_the_dashboard_and_waits_for_githubs_limit() {
     assert_eq!(waits.len(), 1, "{}", run.result.stdout);
     assert!(
         waits[0].ends_with(
-            "before opening the pull request: 80 pull requests in the last minute (GitHub allows 80)."
+            "before opening the pull request: 80 content-creating requests in the last minute (GitHub allows 80)."
         ),
         "{}",
         waits[0]
@@ -1044,8 +1050,8 @@ fn a_campaign_pull_request_links_the_dashboard_and_waits_for_githubs_limit() {
     assert_eq!(after.created.len(), 81);
     let mine = after.created.last().unwrap();
     assert_eq!(
-        (mine.campaign.as_str(), mine.repository.as_str()),
-        (id.as_str(), action_world::FULL)
+        (mine.campaign.as_str(), mine.repository.as_str(), mine.kind),
+        (id.as_str(), action_world::FULL, Request::PullRequest)
     );
     assert!(
         mine.at >= oldest + chrono::Duration::seconds(60),

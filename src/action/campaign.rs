@@ -4,7 +4,7 @@ use anyhow::Context as _;
 
 use super::job::memory_at;
 use super::Ctx;
-use crate::campaign::pacing::{self, Limits};
+use crate::campaign::pacing::{self, Limits, Request};
 use crate::campaign::store::CampaignStore;
 use crate::memory::MemoryStore;
 
@@ -73,32 +73,52 @@ impl CampaignJob {
         )
     }
 
-    /// Waits for a slot in the shared ledger of pull-request creations
-    /// (GitHub's secondary limits, `rollout.per_hour`), saying so while it waits.
-    pub async fn pace(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        let mut memory = store(ctx).await?;
-        let waits = pacing::reserve(
-            &mut memory,
+    /// Waits for room in the shared ledger for the requests that open the
+    /// pull request (GitHub's secondary limits, `rollout.per_hour`).
+    pub async fn pace(&self, ctx: &Ctx, wanted: &[Request]) -> anyhow::Result<()> {
+        pace(
+            ctx,
             &self.id,
+            self.per_hour,
             &ctx.repo.to_string(),
-            Limits::github(self.per_hour),
-            |w| {
-                let seconds = (w.until - chrono::Utc::now()).num_seconds().max(0);
-                println!(
-                    "Deckhand: waiting {seconds}s before opening the pull request: {}.",
-                    w.reason
-                );
-            },
+            wanted,
+            "opening the pull request",
         )
-        .await?;
-        if !waits.is_empty() {
-            println!(
-                "Deckhand: opening the pull request after {} wait(s) for the campaign's pace.",
-                waits.len()
-            );
-        }
-        Ok(())
+        .await
     }
+}
+
+/// Waits for room in the shared ledger of content-creating requests for
+/// `wanted`, sent for `repository` in `campaign`, saying so while it waits
+/// ("waiting 12s before `doing`: why").
+pub async fn pace(
+    ctx: &Ctx,
+    campaign: &str,
+    per_hour: Option<u32>,
+    repository: &str,
+    wanted: &[Request],
+    doing: &str,
+) -> anyhow::Result<()> {
+    let mut memory = store(ctx).await?;
+    let waits = pacing::reserve(
+        &mut memory,
+        campaign,
+        repository,
+        wanted,
+        Limits::github(per_hour),
+        |w| {
+            let seconds = (w.until - chrono::Utc::now()).num_seconds().max(0);
+            println!("Deckhand: waiting {seconds}s before {doing}: {}.", w.reason);
+        },
+    )
+    .await?;
+    if !waits.is_empty() {
+        println!(
+            "Deckhand: {doing} after {} wait(s) for the campaign's pace.",
+            waits.len()
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

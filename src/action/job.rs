@@ -14,6 +14,7 @@ use super::team;
 use super::Ctx;
 use crate::agent::orchestrator::{Phase, TaskState};
 use crate::agent::runner::{self, Ending, RunContext, Start, TaskResult};
+use crate::campaign::pacing::Request;
 use crate::config::Settings;
 use crate::git::remote::{self, Remote};
 use crate::git::LocalRepo;
@@ -835,19 +836,24 @@ async fn open_pull(
         .redact(&workflow::truncate_markdown(&body, 65_000))
         .into_owned();
     let needs_review = matches!(result.ending, Ending::NeedsReview(_));
+    let label: &[Request] = if needs_review { &[Request::Label] } else { &[] };
     let pull = match ctx
         .github
         .pull_for_branch(&ctx.repo, &result.state.branch)
         .await?
     {
         Some(existing) => {
+            if let (Some(c), false) = (campaign, label.is_empty()) {
+                c.pace(ctx, label).await?;
+            }
             ctx.github
                 .update_pull(&ctx.repo, existing.number, Some(&job.title), Some(&body))
                 .await?
         }
         None => {
             if let Some(c) = campaign {
-                c.pace(ctx).await?;
+                c.pace(ctx, &[&[Request::PullRequest], label].concat())
+                    .await?;
             }
             ctx.github
                 .create_pull(
@@ -917,6 +923,23 @@ async fn reply_to_feedback(
         body.push_str(&section);
     }
     body.push_str(&super::siblings::reply_section(sent));
+    let needs_review = matches!(result.ending, Ending::NeedsReview(_));
+    if let Feedback::Rule { .. } = feedback {
+        // One of many sibling jobs of a campaign: paced with the others.
+        let pull = ctx.github.pull(&ctx.repo, pr).await?;
+        if let Some(campaign) = pull.body.as_deref().and_then(super::campaign::campaign_of) {
+            let label: &[Request] = if needs_review { &[Request::Label] } else { &[] };
+            super::campaign::pace(
+                ctx,
+                campaign,
+                None,
+                &ctx.repo.to_string(),
+                &[&[Request::Comment], label].concat(),
+                "replying on the pull request",
+            )
+            .await?;
+        }
+    }
     if let Ending::NeedsReview(reason) = &result.ending {
         body.push_str(&format!("\n⚠️ Needs a human look: {reason}\n"));
         ctx.github

@@ -4,12 +4,13 @@
 
 use anyhow::Context as _;
 
-use super::campaign::campaign_of;
+use super::campaign::{self, campaign_of};
 use super::job::{self, Job, Outputs};
 use super::route::Feedback;
 use super::{feedback, team, Ctx};
 use crate::campaign::control::Shared;
 use crate::campaign::dispatch::{self, RULE_WORKFLOW};
+use crate::campaign::pacing::{Limits, Request};
 use crate::campaign::store::CampaignStore;
 use crate::github::client::RepoRef;
 use crate::memory::rules::Status;
@@ -26,47 +27,60 @@ pub struct Sent {
 /// Dispatches [`RULE_WORKFLOW`] in the config repository once for every open
 /// sibling of `campaign` (every repository but this one) and every rule of
 /// `rules` (ids of active rules: a proposed one waits for its approval).
-pub async fn spread(ctx: &Ctx, campaign: &str, rules: &[String]) -> anyhow::Result<Vec<Sent>> {
+pub async fn spread(ctx: &Ctx, campaign_id: &str, rules: &[String]) -> anyhow::Result<Vec<Sent>> {
     if rules.is_empty() {
         return Ok(Vec::new());
     }
     let at = job::memory_at(ctx)?;
     let records = CampaignStore::new(at.open().await?)
-        .records(campaign)
-        .with_context(|| format!("the status records of campaign {campaign}"))?;
+        .records(campaign_id)
+        .with_context(|| format!("the status records of campaign {campaign_id}"))?;
     let home: RepoRef = at
         .repo
         .parse()
         .with_context(|| format!("config repository `{}`", at.repo))?;
     let git_ref = ctx.github.repository(&home).await?.default_branch;
     let this = ctx.repo.to_string();
-    let mut sent = Vec::new();
-    for record in records {
-        let Some(pr) = record.pr_number else { continue };
-        if record.repository == this || !record.state.has_open_pr() {
-            continue;
-        }
-        for rule in rules {
-            dispatch::rule(&ctx.github, &home, &git_ref, &record.repository, pr, rule)
+    let wanted: Vec<Sent> = records
+        .iter()
+        .filter(|r| r.repository != this && r.state.has_open_pr())
+        .filter_map(|r| Some((r.repository.clone(), r.pr_number?)))
+        .flat_map(|(repository, pr)| {
+            rules.iter().map(move |rule| Sent {
+                repository: repository.clone(),
+                pr,
+                rule: rule.clone(),
+            })
+        })
+        .collect();
+    // Dispatches are content-creating requests: paced with the campaign's others.
+    let chunk = Limits::github(None).largest_reservation();
+    for batch in wanted.chunks(chunk) {
+        campaign::pace(
+            ctx,
+            campaign_id,
+            None,
+            &at.repo,
+            &vec![Request::Dispatch; batch.len()],
+            "sending the rule to the siblings",
+        )
+        .await?;
+        for x in batch {
+            dispatch::rule(&ctx.github, &home, &git_ref, &x.repository, x.pr, &x.rule)
                 .await
                 .with_context(|| {
                     format!(
-                        "dispatching {RULE_WORKFLOW} in {home} for {}#{pr}",
-                        record.repository
+                        "dispatching {RULE_WORKFLOW} in {home} for {}#{}",
+                        x.repository, x.pr
                     )
                 })?;
             println!(
-                "Deckhand: sent rule {rule} to sibling {}#{pr} of campaign {campaign}.",
-                record.repository
+                "Deckhand: sent rule {} to sibling {}#{} of campaign {campaign_id}.",
+                x.rule, x.repository, x.pr
             );
-            sent.push(Sent {
-                repository: record.repository.clone(),
-                pr,
-                rule: rule.clone(),
-            });
         }
     }
-    Ok(sent)
+    Ok(wanted)
 }
 
 /// The reply lines that say where the rules went.
