@@ -139,10 +139,12 @@ fn a_command_cannot_redirect_the_push_or_the_worktree_bookkeeping() {
     std::fs::create_dir_all(&home).unwrap();
     // The runner's home already has a .gitconfig (safe.directory and such).
     std::fs::write(home.join(".gitconfig"), "[safe]\n\tdirectory = *\n").unwrap();
+    // Each step runs whatever the one before did, and says how it went in
+    // its output (`step''-…` keeps the marker out of the command's own text).
     let command = format!(
-        "git config --global url.{att}/.insteadOf {real}/ \
-         && printf '%s\\n' '{victim}/.git' > \"$(git rev-parse --absolute-git-dir)/gitdir\" \
-         && printf 'gitdir: %s\\n' '{other}/.git' > .git && echo planted",
+        "git config --global url.{att}/.insteadOf {real}/ && echo step''-rewrite-ok; \
+         printf '%s\\n' '{victim}/.git' > \"$(git rev-parse --absolute-git-dir)/gitdir\" && echo step''-gitdir-ok; \
+         printf 'gitdir: %s\\n' '{other}/.git' > .git && echo step''-pointer-ok",
         att = attacker.server_url(),
         real = "SERVER",
         victim = victim.display(),
@@ -170,7 +172,18 @@ fn a_command_cannot_redirect_the_push_or_the_worktree_bookkeeping() {
     std::fs::create_dir_all(&workspace).unwrap();
     let (run, outputs) = action(&w, &home, &workspace);
     eprintln!("--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
-    assert!(model_saw(&w).contains("planted"), "the attack ran");
+    // The command ran: the rewrite landed (in the command's own home under
+    // Landlock), the worktree's bookkeeping was either refused or rewritten,
+    // and the worktree's `.git` pointer, which the command may write, now
+    // names the other repository: what Deckhand commits and cleans up must
+    // not follow either.
+    let saw = model_saw(&w);
+    assert!(saw.contains("step-rewrite-ok"), "the attack ran: {saw}");
+    assert!(
+        saw.contains("step-gitdir-ok") || saw.contains("/gitdir: Permission denied"),
+        "{saw}"
+    );
+    assert!(saw.contains("step-pointer-ok"), "{saw}");
     assert!(
         std::fs::read_to_string(home.join(".gitconfig"))
             .unwrap()
