@@ -13,7 +13,7 @@ use crate::campaign::dispatch::{self, CAMPAIGN_WORKFLOW};
 use crate::campaign::plan::Plan;
 use crate::campaign::status::{Record, State};
 use crate::campaign::store::CampaignStore;
-use crate::campaign::{tracking, waves};
+use crate::campaign::{ticks, tracking, waves};
 use crate::github::events::User;
 use crate::memory::MemoryStore;
 
@@ -55,7 +55,11 @@ pub async fn handle(
         Control::Resume => resume(ctx, &mut store, &plan).await?,
         _ => cancel(ctx, &mut store, &plan, actor).await?,
     };
+    // Like every render, this one acts on the ticks first.
     let (_, ticks) = tracking::read_ticks(&ctx.github, &ctx.repo, issue).await?;
+    for line in ticks::act(&ctx.github, &ctx.repo, &mut store, &plan, &ticks).await? {
+        println!("Deckhand: {line}");
+    }
     let records = store.records(&id)?;
     let state = store.control(&id)?;
     tracking::render_issue(
