@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use common::action_world::*;
 use common::{deckhand_cmd, output};
-use support::github_server::git_http;
+use support::github_server::{git_http, Fault};
 use support::model_server::Reply;
 use support::repos::node_service;
 
@@ -396,14 +396,34 @@ fn feedback_on_one_campaign_pr_reaches_every_open_sibling() {
     };
     tick("reapply", "re-apply the latest feedback to", "acme/two");
     tick("retry", "retry", "acme/three");
+    // The first re-apply dispatch meets a GitHub outage: the render says
+    // so, and the next render sends it; a third sends nothing more.
+    w.gh.inject(
+        "POST",
+        "/repos/acme/config/actions/workflows/deckhand-dispatch.yml/dispatches",
+        Fault::Status(502),
+    );
     let before = w.gh.dispatches().len();
-    for _ in 0..2 {
-        cli(
+    let render = || {
+        let run = cli(
             &w,
             &["campaign", "dashboard", &campaign, "--memory-repo", CONFIG],
-        )
-        .assert_code(0);
-    }
+        );
+        run.assert_code(0);
+        run.stderr
+    };
+    let first = render();
+    assert!(
+        first.contains("⚠️ re-apply to acme/two#1 not dispatched:"),
+        "{first}"
+    );
+    let body = w.gh.issue_body(ORG, "config", issue.number).unwrap();
+    assert!(
+        body.contains("- acme/two: the re-apply could not be dispatched ("),
+        "{body}"
+    );
+    render();
+    render();
     let new: Vec<(Option<String>, Value)> = w.gh.dispatches()[before..]
         .iter()
         .map(|d| {
@@ -415,19 +435,19 @@ fn feedback_on_one_campaign_pr_reaches_every_open_sibling() {
         new,
         vec![
             (
-                Some("deckhand-dispatch.yml".to_string()),
-                json!({"ref": "main", "inputs": {
-                    "repository": "acme/two",
-                    "pull_request": "1",
-                    "deckhand_rule": id,
-                }})
-            ),
-            (
                 Some("deckhand-campaign.yml".to_string()),
                 json!({"ref": "main", "inputs": {
                     "task": TASK,
                     "match": r#"package.json:"user-service""#,
                     "repos": list.to_str().unwrap(),
+                }})
+            ),
+            (
+                Some("deckhand-dispatch.yml".to_string()),
+                json!({"ref": "main", "inputs": {
+                    "repository": "acme/two",
+                    "pull_request": "1",
+                    "deckhand_rule": id,
                 }})
             ),
         ]
