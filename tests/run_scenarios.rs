@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use common::{deckhand, run_task, show, task_branch, task_dir, RunResult, Wire};
+use common::{deckhand, run_task, show, task_branch, task_dir, temp_fixture, RunResult, Wire};
 use support::model_server::{ModelServer, Reply};
 use support::repos::{self, git, node_service, snapshot};
 
@@ -144,10 +144,28 @@ fn bodies(server: &ModelServer) -> Vec<Value> {
         .collect()
 }
 
+/// The `pr.md` Deckhand wrote for the task on `branch`.
+fn pr_md(repo: &Path, branch: &str) -> String {
+    std::fs::read_to_string(task_dir(repo, branch).join("pr.md")).unwrap()
+}
+
+/// `deckhand run --repo REPO ARGS…` with `env` set.
+fn run_in(
+    server: &ModelServer,
+    wire: Wire,
+    repo: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> RunResult {
+    let repo_arg = repo.display().to_string();
+    let mut all = vec!["run", "--repo", repo_arg.as_str()];
+    all.extend_from_slice(args);
+    deckhand(server, wire, &all, env)
+}
+
 /// Scenario 1 on one wire format; returns the repo's temp dir.
 fn scenario_one(wire: Wire, stream: bool) -> (tempfile::TempDir, ModelServer, RunResult) {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (dir, repo) = temp_fixture(node_service);
     let before = snapshot(&repo);
     let server = ModelServer::start(full_script());
     let mut extra = vec![];
@@ -166,7 +184,7 @@ fn scenario_one(wire: Wire, stream: bool) -> (tempfile::TempDir, ModelServer, Ru
     assert!(log.starts_with("Add rate limiting to /api/login"), "{log}");
 
     // The PR description names the tests run, before and after.
-    let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
+    let pr = pr_md(&repo, &branch);
     eprintln!("--- stderr\n{}\n--- pr.md\n{pr}", result.stderr);
     assert!(pr.contains("`npm test`"), "{pr}");
     assert!(pr.contains("✅ 2 passed"), "{pr}");
@@ -302,33 +320,62 @@ fn scenario_6_anthropic_requests_cache_a_stable_prefix() {
 /// Research that plans without acceptance criteria (so verify needs no
 /// model review), then code that writes one file.
 fn minimal_script(file: &str) -> Vec<Reply> {
-    vec![
-        Reply::tool("update_spec", json!({"plan": [format!("Create {file}")]})),
+    writing_script(file, "module.exports = 1;\n")
+}
+
+/// [`minimal_script`] with `content` as what code writes to `file`.
+fn writing_script(file: &str, content: &str) -> Vec<Reply> {
+    plan_then(
+        &format!("Create {file}"),
+        vec![
+            write_file_call(file, content),
+            Reply::text("Created the file."),
+        ],
+    )
+}
+
+/// Research plans the one step `plan` (no criteria, so no review), then code replies `code`.
+fn plan_then(plan: &str, code: Vec<Reply>) -> Vec<Reply> {
+    let mut script = vec![
+        Reply::tool("update_spec", json!({"plan": [plan]})),
         Reply::text("Planned."),
-        Reply::tool(
-            "write_file",
-            json!({"path": file, "content": "module.exports = 1;\n"}),
-        ),
-        Reply::text("Created the file."),
-    ]
+    ];
+    script.extend(code);
+    script
+}
+
+/// A `write_file` tool call that writes `content` to `path`.
+fn write_file_call(path: &str, content: &str) -> Reply {
+    Reply::tool("write_file", json!({"path": path, "content": content}))
+}
+
+/// An `edit_file` tool call that turns the wrong-password status `from` into `to`.
+fn login_status_edit(from: u16, to: u16) -> Reply {
+    Reply::tool(
+        "edit_file",
+        json!({"path": "src/app.js", "old_text": format!("status: ok ? 200 : {from}"), "new_text": format!("status: ok ? 200 : {to}")}),
+    )
+}
+
+/// The last message of a request `body`, as JSON text.
+fn last_message(body: &Value) -> String {
+    body["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
 fn scenario_2_bad_edit_is_fixed_on_attempt_two_with_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     let mut script = research_replies();
     // Attempt 1 breaks the wrong-password test.
-    script.push(Reply::tool(
-        "edit_file",
-        json!({"path": "src/app.js", "old_text": "status: ok ? 200 : 401", "new_text": "status: ok ? 200 : 403"}),
-    ));
+    script.push(login_status_edit(401, 403));
     script.push(Reply::text("Changed the status code."));
     // Attempt 2 puts it back and does the work.
-    script.push(Reply::tool(
-        "edit_file",
-        json!({"path": "src/app.js", "old_text": "status: ok ? 200 : 403", "new_text": "status: ok ? 200 : 401"}),
-    ));
+    script.push(login_status_edit(403, 401));
     script.extend(good_code_replies());
     script.extend(verdict_replies());
     let server = ModelServer::start(script);
@@ -350,7 +397,7 @@ fn scenario_2_bad_edit_is_fixed_on_attempt_two_with_file_and_line() {
 
     let branch = task_branch(&repo);
     assert!(show(&repo, &branch, "src/app.js").contains("200 : 401"));
-    let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
+    let pr = pr_md(&repo, &branch);
     assert!(pr.contains("2 attempt(s)"), "{pr}");
     server.assert_finished();
 }
@@ -360,6 +407,12 @@ fn commit_file(repo: &Path, path: &str, content: &str, message: &str) {
     std::fs::write(repo.join(path), content).unwrap();
     git(repo, &["add", "-A"]);
     git(repo, &["commit", "-qm", message]);
+}
+
+/// Commits a `package.json` whose scripts are `node --test` and `lint`.
+fn commit_lint_script(repo: &Path, lint: &str, message: &str) {
+    let package = format!("{{\n  \"name\": \"user-service\",\n  \"private\": true,\n  \"scripts\": {{\n    \"test\": \"node --test\",\n    \"lint\": \"{lint}\"\n  }}\n}}\n");
+    commit_file(repo, "package.json", &package, message);
 }
 
 /// `path:NUMBER` somewhere in `text`.
@@ -374,13 +427,9 @@ fn regex_like_location(text: &str, path: &str) -> bool {
 
 #[test]
 fn scenario_3_three_failed_attempts_end_as_needs_review() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     let mut script = research_replies();
-    script.push(Reply::tool(
-        "edit_file",
-        json!({"path": "src/app.js", "old_text": "status: ok ? 200 : 401", "new_text": "status: ok ? 200 : 403"}),
-    ));
+    script.push(login_status_edit(401, 403));
     script.push(Reply::text("Attempt one."));
     script.push(Reply::text("Attempt two: I believe it is fine."));
     script.push(Reply::text("Attempt three: still fine."));
@@ -388,7 +437,7 @@ fn scenario_3_three_failed_attempts_end_as_needs_review() {
     let result = run_task(&server, Wire::Anthropic, &repo, TASK, &[]);
     result.assert_code(2);
     let branch = task_branch(&repo);
-    let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
+    let pr = pr_md(&repo, &branch);
     assert!(pr.contains("Needs human review"), "{pr}");
     assert!(pr.contains("after 3 attempts"), "{pr}");
     assert!(pr.contains("### Last failure (attempt 3)"), "{pr}");
@@ -418,28 +467,26 @@ fn scenario_4_path_escapes_are_refused_and_reported_to_the_model() {
     git(&repo, &["commit", "-qm", "add a symlink"]);
     let abs_target = outside.join("abs.txt").display().to_string();
 
-    let script = vec![
-        Reply::tool(
-            "update_spec",
-            json!({"plan": ["Try to leave the repository"]}),
-        ),
-        Reply::text("Planned."),
-        Reply::tools(vec![
-            ("read_file", json!({"path": "../outside/secret.txt"})),
-            ("write_file", json!({"path": abs_target, "content": "x"})),
-            (
-                "write_file",
-                json!({"path": "escape/evil.txt", "content": "x"}),
-            ),
-            (
-                "edit_file",
-                json!({"path": "escape/secret.txt", "old_text": "outside", "new_text": "owned"}),
-            ),
-            ("list_dir", json!({"path": "../"})),
-            ("search", json!({"pattern": "secret", "path": "escape"})),
-        ]),
-        Reply::text("I could not leave the repository."),
-    ];
+    let script = plan_then(
+        "Try to leave the repository",
+        vec![
+            Reply::tools(vec![
+                ("read_file", json!({"path": "../outside/secret.txt"})),
+                ("write_file", json!({"path": abs_target, "content": "x"})),
+                (
+                    "write_file",
+                    json!({"path": "escape/evil.txt", "content": "x"}),
+                ),
+                (
+                    "edit_file",
+                    json!({"path": "escape/secret.txt", "old_text": "outside", "new_text": "owned"}),
+                ),
+                ("list_dir", json!({"path": "../"})),
+                ("search", json!({"pattern": "secret", "path": "escape"})),
+            ]),
+            Reply::text("I could not leave the repository."),
+        ],
+    );
     let server = ModelServer::start(script);
     let result = run_task(
         &server,
@@ -481,8 +528,7 @@ fn replies_are_read_in_the_form_the_server_sends() {
         (Wire::Anthropic, true, true),
         (Wire::OpenAi, true, true),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = node_service(dir.path());
+        let (_dir, repo) = temp_fixture(node_service);
         let server = ModelServer::start(minimal_script("src/one.js"));
         server.answer_streamed(Some(server_streams));
         let extra: &[&str] = if no_stream { &["--no-stream"] } else { &[] };
@@ -497,8 +543,7 @@ fn replies_are_read_in_the_form_the_server_sends() {
 
 #[test]
 fn scenario_5_rate_limit_is_waited_out_and_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     let mut script = vec![Reply::status(429).retry_after(1)];
     script.extend(minimal_script("src/one.js"));
     let server = ModelServer::start(script);
@@ -515,8 +560,7 @@ fn scenario_5_rate_limit_is_waited_out_and_retried() {
 #[test]
 fn scenario_5_malformed_reply_is_a_clear_error() {
     for wire in [Wire::Anthropic, Wire::OpenAi] {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = node_service(dir.path());
+        let (_dir, repo) = temp_fixture(node_service);
         let server = ModelServer::start(vec![Reply::malformed()]);
         let result = run_task(&server, wire, &repo, "Create one.js", &[]);
         result.assert_code(1);
@@ -533,8 +577,7 @@ fn scenario_5_malformed_reply_is_a_clear_error() {
 #[test]
 fn a_transient_model_failure_mid_task_resumes_the_same_turn() {
     for wire in [Wire::Anthropic, Wire::OpenAi] {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = node_service(dir.path());
+        let (_dir, repo) = temp_fixture(node_service);
         let mut script = minimal_script("src/one.js");
         // Before code's first turn: a dropped stream, an overload and a
         // server error reported inside 200 replies.
@@ -570,28 +613,19 @@ fn a_transient_model_failure_mid_task_resumes_the_same_turn() {
 
 #[test]
 fn a_reply_cut_off_by_max_tokens_is_continued() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     let script = vec![
         Reply::tool("update_spec", json!({"plan": ["Create src/one.js"]})),
         Reply::text("The plan is: create src/one.js and").max_tokens(),
         Reply::text(" nothing else."),
-        Reply::tool(
-            "write_file",
-            json!({"path": "src/one.js", "content": "module.exports = 1;\n"}),
-        ),
+        write_file_call("src/one.js", "module.exports = 1;\n"),
         Reply::text("Created the file."),
     ];
     let server = ModelServer::start(script);
     let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
     result.assert_code(0);
     let bodies = bodies(&server);
-    let asked = bodies[2]["messages"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .to_string();
+    let asked = last_message(&bodies[2]);
     assert!(asked.contains("cut off by the output limit"), "{asked}");
     assert!(asked.contains("Continue"), "{asked}");
     assert_eq!(
@@ -608,23 +642,20 @@ fn a_tool_call_cut_off_mid_json_is_told_to_the_model() {
         (Wire::OpenAi, &[][..]),
         (Wire::OpenAi, &["--no-stream"][..]),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = node_service(dir.path());
-        let script = vec![
-            Reply::tool("update_spec", json!({"plan": ["Create src/one.js"]})),
-            Reply::text("Planned."),
-            Reply::tool_raw(
-                "write_file",
-                "{\"path\": \"src/one.js\", \"content\": \"module.exports = [1, 2, 3,",
-            )
-            .with_text("Writing the file.")
-            .max_tokens(),
-            Reply::tool(
-                "write_file",
-                json!({"path": "src/one.js", "content": "module.exports = 1;\n"}),
-            ),
-            Reply::text("Created the file."),
-        ];
+        let (_dir, repo) = temp_fixture(node_service);
+        let script = plan_then(
+            "Create src/one.js",
+            vec![
+                Reply::tool_raw(
+                    "write_file",
+                    "{\"path\": \"src/one.js\", \"content\": \"module.exports = [1, 2, 3,",
+                )
+                .with_text("Writing the file.")
+                .max_tokens(),
+                write_file_call("src/one.js", "module.exports = 1;\n"),
+                Reply::text("Created the file."),
+            ],
+        );
         let server = ModelServer::start(script);
         let result = run_task(&server, wire, &repo, "Create one.js", extra);
         result.assert_code(0);
@@ -641,16 +672,16 @@ fn a_tool_call_cut_off_mid_json_is_told_to_the_model() {
 
 #[test]
 fn a_large_tool_argument_is_kept_as_a_digest_not_resent() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     let big = "// generated line of a large file\n".repeat(60_000); // ~2 MB
-    let script = vec![
-        Reply::tool("update_spec", json!({"plan": ["Write big.js"]})),
-        Reply::text("Planned."),
-        Reply::tool("write_file", json!({"path": "src/big.js", "content": big})),
-        Reply::tool("list_dir", json!({"path": "src"})),
-        Reply::text("Wrote the file."),
-    ];
+    let script = plan_then(
+        "Write big.js",
+        vec![
+            write_file_call("src/big.js", &big),
+            Reply::tool("list_dir", json!({"path": "src"})),
+            Reply::text("Wrote the file."),
+        ],
+    );
     let server = ModelServer::start(script);
     let result = run_task(&server, Wire::Anthropic, &repo, "Write big.js", &[]);
     result.assert_code(0);
@@ -672,8 +703,7 @@ fn a_large_tool_argument_is_kept_as_a_digest_not_resent() {
 
 #[test]
 fn compaction_is_sized_from_the_tokens_the_server_reports() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     commit_file(&repo, ".deckhand.yml", "context_window: 60000\n", "window");
     let script = vec![
         Reply::tool("read_file", json!({"path": "src/app.js"})),
@@ -682,10 +712,7 @@ fn compaction_is_sized_from_the_tokens_the_server_reports() {
             .reporting_input_tokens(58_000),
         Reply::text("Hand-off: read src/app.js, planned src/one.js."),
         Reply::text("Planned."),
-        Reply::tool(
-            "write_file",
-            json!({"path": "src/one.js", "content": "module.exports = 1;\n"}),
-        ),
+        write_file_call("src/one.js", "module.exports = 1;\n"),
         Reply::text("Created the file."),
     ];
     let server = ModelServer::start(script);
@@ -720,19 +747,13 @@ fn repo_with_old_lint_error(parent: &Path) -> std::path::PathBuf {
         "// TODO legacy cleanup\nmodule.exports = 0;\n",
     )
     .unwrap();
-    commit_file(
-        &repo,
-        "package.json",
-        "{\n  \"name\": \"user-service\",\n  \"private\": true,\n  \"scripts\": {\n    \"test\": \"node --test\",\n    \"lint\": \"node lint.js\"\n  }\n}\n",
-        "lint",
-    );
+    commit_lint_script(&repo, "node lint.js", "lint");
     repo
 }
 
 #[test]
 fn a_lint_error_from_before_the_task_does_not_fail_every_attempt() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = repo_with_old_lint_error(dir.path());
+    let (_dir, repo) = temp_fixture(repo_with_old_lint_error);
     let server = ModelServer::start(minimal_script("src/one.js"));
     let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
     result.assert_code(0);
@@ -741,7 +762,7 @@ fn a_lint_error_from_before_the_task_does_not_fail_every_attempt() {
         "the baseline runs lint too: {}",
         result.stderr
     );
-    let pr = std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("pr.md")).unwrap();
+    let pr = pr_md(&repo, &task_branch(&repo));
     assert!(
         pr.contains("except `npm run lint` which fail(s) exactly as before"),
         "{pr}"
@@ -752,22 +773,13 @@ fn a_lint_error_from_before_the_task_does_not_fail_every_attempt() {
 
 #[test]
 fn a_new_lint_error_fails_the_attempt() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = repo_with_old_lint_error(dir.path());
+    let (_dir, repo) = temp_fixture(repo_with_old_lint_error);
     commit_file(&repo, ".deckhand.yml", "max_attempts: 1\n", "one attempt");
-    let script = vec![
-        Reply::tool("update_spec", json!({"plan": ["Create src/one.js"]})),
-        Reply::text("Planned."),
-        Reply::tool(
-            "write_file",
-            json!({"path": "src/one.js", "content": "// TODO finish\nmodule.exports = 1;\n"}),
-        ),
-        Reply::text("Created the file."),
-    ];
+    let script = writing_script("src/one.js", "// TODO finish\nmodule.exports = 1;\n");
     let server = ModelServer::start(script);
     let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
     result.assert_code(2);
-    let pr = std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("pr.md")).unwrap();
+    let pr = pr_md(&repo, &task_branch(&repo));
     assert!(pr.contains("src/one.js:1"), "{pr}");
     server.assert_finished();
 }
@@ -784,26 +796,11 @@ for (const f of fs.readdirSync('src')) {
 
 #[test]
 fn a_check_that_writes_files_is_named_and_what_it_wrote_is_not_committed() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     std::fs::write(repo.join("fix.js"), FIX_JS).unwrap();
-    commit_file(
-        &repo,
-        "package.json",
-        "{\n  \"name\": \"user-service\",\n  \"private\": true,\n  \"scripts\": {\n    \"test\": \"node --test\",\n    \"lint\": \"node fix.js\"\n  }\n}\n",
-        "lint with fix on",
-    );
+    commit_lint_script(&repo, "node fix.js", "lint with fix on");
     let written = "var one = 1;\nmodule.exports = one;\n";
-    let script = vec![
-        Reply::tool("update_spec", json!({"plan": ["Create src/one.js"]})),
-        Reply::text("Planned."),
-        Reply::tool(
-            "write_file",
-            json!({"path": "src/one.js", "content": written}),
-        ),
-        Reply::text("Created the file."),
-    ];
-    let server = ModelServer::start(script);
+    let server = ModelServer::start(writing_script("src/one.js", written));
     let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
     result.assert_code(0);
     assert!(
@@ -819,7 +816,7 @@ fn a_check_that_writes_files_is_named_and_what_it_wrote_is_not_committed() {
     assert_eq!(show(&repo, &branch, "src/one.js"), written.trim_end());
     let subjects = git(&repo, &["log", "--format=%s", &format!("main..{branch}")]);
     assert_eq!(subjects.lines().count(), 1, "{subjects}");
-    let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
+    let pr = pr_md(&repo, &branch);
     assert!(
         pr.contains("> - `npm run lint` (while verifying): `src/one.js`"),
         "{pr}"
@@ -835,7 +832,7 @@ fn when_no_check_runs_the_pr_does_not_say_checks_pass() {
     let server = ModelServer::start(minimal_script("notes.txt"));
     let result = run_task(&server, Wire::Anthropic, &repo, "Write notes", &[]);
     result.assert_code(0);
-    let pr = std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("pr.md")).unwrap();
+    let pr = pr_md(&repo, &task_branch(&repo));
     assert!(!pr.contains("checks pass"), "{pr}");
     assert!(pr.contains("no check ran"), "{pr}");
     server.assert_finished();
@@ -843,8 +840,7 @@ fn when_no_check_runs_the_pr_does_not_say_checks_pass() {
 
 #[test]
 fn code_cannot_rewrite_the_criteria_and_the_verdict_must_name_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     let mut script = research_replies();
     script.push(Reply::tool(
         "update_spec",
@@ -889,8 +885,7 @@ fn code_cannot_rewrite_the_criteria_and_the_verdict_must_name_them() {
 #[test]
 fn scenario_7_secrets_never_leave_the_process() {
     const SECRET: &str = "tok-very-secret-value-8842";
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     // The repository's own test prints the secret it is given.
     std::fs::write(
         repo.join("test/env.test.js"),
@@ -918,25 +913,15 @@ fn scenario_7_secrets_never_leave_the_process() {
             "run_command",
             json!({"command": "echo code sees $DEPLOY_TOKEN"}),
         ),
-        Reply::tool(
-            "write_file",
-            json!({"path": "notes.txt", "content": "no secrets here\n"}),
-        ),
+        write_file_call("notes.txt", "no secrets here\n"),
         Reply::text("Done."),
     ];
     let server = ModelServer::start(script);
-    let repo_arg = repo.display().to_string();
-    let result = deckhand(
+    let result = run_in(
         &server,
         Wire::Anthropic,
-        &[
-            "run",
-            "--repo",
-            &repo_arg,
-            "--task",
-            "Use the deploy token",
-            "--json",
-        ],
+        &repo,
+        &["--task", "Use the deploy token", "--json"],
         &[("DEPLOY_TOKEN", SECRET)],
     );
     result.assert_code(0);
@@ -983,8 +968,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn scenario_8_question_waits_then_resume_finishes_with_the_answer() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     let server = ModelServer::start(vec![
         Reply::tool("read_file", json!({"path": "src/app.js"})),
         Reply::tool(
@@ -1008,19 +992,11 @@ fn scenario_8_question_waits_then_resume_finishes_with_the_answer() {
     for reply in minimal_script("src/window.js") {
         server.push(reply);
     }
-    let repo_arg = repo.display().to_string();
-    let second = deckhand(
+    let second = run_in(
         &server,
         Wire::Anthropic,
-        &[
-            "run",
-            "--repo",
-            &repo_arg,
-            "--resume",
-            &id,
-            "--answer",
-            "Sixty seconds",
-        ],
+        &repo,
+        &["--resume", &id, "--answer", "Sixty seconds"],
         &[],
     );
     second.assert_code(0);
@@ -1035,7 +1011,7 @@ fn scenario_8_question_waits_then_resume_finishes_with_the_answer() {
     assert_eq!(show(&repo, &branch, "src/window.js"), "module.exports = 1;");
     assert!(!task_dir(&repo, &branch).join("state.json").exists());
     // The baseline from before the question still reaches the PR.
-    let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
+    let pr = pr_md(&repo, &branch);
     assert!(
         pr.contains("| test | `npm test` | ✅ 2 passed | ✅ 2 passed |"),
         "{pr}"
@@ -1045,22 +1021,13 @@ fn scenario_8_question_waits_then_resume_finishes_with_the_answer() {
 
 #[test]
 fn resume_of_an_unknown_task_is_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     let server = ModelServer::start(vec![]);
-    let repo_arg = repo.display().to_string();
-    let r = deckhand(
+    let r = run_in(
         &server,
         Wire::Anthropic,
-        &[
-            "run",
-            "--repo",
-            &repo_arg,
-            "--resume",
-            "dh-000000",
-            "--answer",
-            "x",
-        ],
+        &repo,
+        &["--resume", "dh-000000", "--answer", "x"],
         &[],
     );
     r.assert_code(1);
@@ -1071,21 +1038,13 @@ fn resume_of_an_unknown_task_is_a_clear_error() {
 
 #[test]
 fn json_mode_prints_one_event_per_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     let server = ModelServer::start(minimal_script("src/one.js"));
-    let repo_arg = repo.display().to_string();
-    let r = deckhand(
+    let r = run_in(
         &server,
         Wire::OpenAi,
-        &[
-            "run",
-            "--repo",
-            &repo_arg,
-            "--task",
-            "Create one.js",
-            "--json",
-        ],
+        &repo,
+        &["--task", "Create one.js", "--json"],
         &[],
     );
     r.assert_code(0);
@@ -1111,17 +1070,17 @@ fn json_mode_prints_one_event_per_line() {
 
 #[test]
 fn python_and_rust_fixtures_are_verified_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let py = repos::python_package(dir.path());
-    let server = ModelServer::start(vec![
-        Reply::tool("update_spec", json!({"plan": ["Add sub"]})),
-        Reply::text("Planned."),
-        Reply::tool(
-            "edit_file",
-            json!({"path": "mathlib/__init__.py", "old_text": "    return a + b\n", "new_text": "    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"}),
-        ),
-        Reply::text("Added sub."),
-    ]);
+    let (_dir, py) = temp_fixture(repos::python_package);
+    let server = ModelServer::start(plan_then(
+        "Add sub",
+        vec![
+            Reply::tool(
+                "edit_file",
+                json!({"path": "mathlib/__init__.py", "old_text": "    return a + b\n", "new_text": "    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"}),
+            ),
+            Reply::text("Added sub."),
+        ],
+    ));
     let r = run_task(&server, Wire::Anthropic, &py, "Add sub()", &[]);
     r.assert_code(0);
     assert!(r.stderr.contains("unittest"), "{}", r.stderr);
@@ -1131,24 +1090,21 @@ fn python_and_rust_fixtures_are_verified_too() {
 
 #[test]
 fn code_puts_a_question_to_research_and_gets_its_answer() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
-    let script = vec![
-        Reply::tool("update_spec", json!({"plan": ["Create src/limit.js"]})),
-        Reply::text("Planned."),
-        // Code asks; research (nested) answers without bothering the user.
-        Reply::tool(
-            "ask_question",
-            json!({"question": "Which limit, per minute?"}),
-        ),
-        Reply::tool("read_file", json!({"path": "README.md"})),
-        Reply::text("Five per minute, as the task says."),
-        Reply::tool(
-            "write_file",
-            json!({"path": "src/limit.js", "content": "module.exports = 5;\n"}),
-        ),
-        Reply::text("Done."),
-    ];
+    let (_dir, repo) = temp_fixture(node_service);
+    let script = plan_then(
+        "Create src/limit.js",
+        vec![
+            // Code asks; research (nested) answers without bothering the user.
+            Reply::tool(
+                "ask_question",
+                json!({"question": "Which limit, per minute?"}),
+            ),
+            Reply::tool("read_file", json!({"path": "README.md"})),
+            Reply::text("Five per minute, as the task says."),
+            write_file_call("src/limit.js", "module.exports = 5;\n"),
+            Reply::text("Done."),
+        ],
+    );
     let server = ModelServer::start(script);
     let result = run_task(&server, Wire::Anthropic, &repo, "Limit logins", &[]);
     result.assert_code(0);
@@ -1159,12 +1115,7 @@ fn code_puts_a_question_to_research_and_gets_its_answer() {
         .contains("Which limit, per minute?"));
     assert!(bodies[3]["system"].to_string().contains("research role"));
     // ...and code got research's answer as the tool result.
-    let answer = bodies[5]["messages"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .to_string();
+    let answer = last_message(&bodies[5]);
     assert!(
         answer.contains("Answer from research: Five per minute"),
         "{answer}"
@@ -1179,27 +1130,21 @@ fn code_puts_a_question_to_research_and_gets_its_answer() {
 
 #[test]
 fn a_budget_ends_the_task_cleanly_with_the_work_committed() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     commit_file(&repo, ".deckhand.yml", "max_turns: 2\n", "budget");
-    let script = vec![
-        Reply::tool("update_spec", json!({"plan": ["Write two files"]})),
-        Reply::text("Planned."),
-        Reply::tool(
-            "write_file",
-            json!({"path": "src/one.js", "content": "module.exports = 1;\n"}),
-        ),
-        Reply::tool(
-            "write_file",
-            json!({"path": "src/two.js", "content": "module.exports = 2;\n"}),
-        ),
-    ];
+    let script = plan_then(
+        "Write two files",
+        vec![
+            write_file_call("src/one.js", "module.exports = 1;\n"),
+            write_file_call("src/two.js", "module.exports = 2;\n"),
+        ],
+    );
     let server = ModelServer::start(script);
     let result = run_task(&server, Wire::Anthropic, &repo, "Write files", &[]);
     result.assert_code(2);
     let branch = task_branch(&repo);
     assert_eq!(show(&repo, &branch, "src/one.js"), "module.exports = 1;");
-    let pr = std::fs::read_to_string(task_dir(&repo, &branch).join("pr.md")).unwrap();
+    let pr = pr_md(&repo, &branch);
     assert!(pr.contains("turn limit per role (2)"), "{pr}");
     assert!(pr.contains("the work done so far is committed"), "{pr}");
     server.assert_finished();
@@ -1207,15 +1152,13 @@ fn a_budget_ends_the_task_cleanly_with_the_work_committed() {
 
 #[test]
 fn steering_files_reach_research_and_code_prompts() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
-    std::fs::write(
-        repo.join("AGENTS.md"),
+    let (_dir, repo) = temp_fixture(node_service);
+    commit_file(
+        &repo,
+        "AGENTS.md",
         "Always use the error format `{ error, code }`.\n",
-    )
-    .unwrap();
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-qm", "agents"]);
+        "agents",
+    );
     let server = ModelServer::start(minimal_script("src/one.js"));
     run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]).assert_code(0);
     for b in bodies(&server) {
@@ -1231,20 +1174,20 @@ fn steering_files_reach_research_and_code_prompts() {
 
 #[test]
 fn a_long_history_is_compacted_instead_of_failing() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     // A small window: the system prompt alone is near it.
     commit_file(&repo, ".deckhand.yml", "context_window: 3000\n", "window");
     let big = "a line of generated text\n".repeat(400);
-    let script = vec![
-        Reply::tool("update_spec", json!({"plan": ["Create big.txt"]})),
-        Reply::text("Planned."),
-        Reply::tool("write_file", json!({"path": "big.txt", "content": big})),
-        Reply::tool("read_file", json!({"path": "big.txt"})),
-        // The compaction request gets this hand-off note.
-        Reply::text("Hand-off: big.txt written and read; nothing left."),
-        Reply::text("Done."),
-    ];
+    let script = plan_then(
+        "Create big.txt",
+        vec![
+            write_file_call("big.txt", &big),
+            Reply::tool("read_file", json!({"path": "big.txt"})),
+            // The compaction request gets this hand-off note.
+            Reply::text("Hand-off: big.txt written and read; nothing left."),
+            Reply::text("Done."),
+        ],
+    );
     let server = ModelServer::start(script);
     let result = run_task(&server, Wire::Anthropic, &repo, "Create big.txt", &[]);
     result.assert_code(0);
@@ -1270,22 +1213,19 @@ fn commands_run_as_the_configured_unprivileged_user() {
         eprintln!("skipped: handing files to another user needs root");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     commit_file(&repo, ".deckhand.yml", "command_user: nobody\n", "user");
-    let script = vec![
-        Reply::tool("update_spec", json!({"plan": ["Create src/new.js"]})),
-        Reply::text("Planned."),
-        Reply::tool(
-            "write_file",
-            json!({"path": "src/extra/new.js", "content": "module.exports = 1;\n"}),
-        ),
-        Reply::tool(
-            "run_command",
-            json!({"command": "id -un; echo '// more' >> src/extra/new.js && echo appended; git -c safe.directory='*' status --short && echo git-ok"}),
-        ),
-        Reply::text("Done."),
-    ];
+    let script = plan_then(
+        "Create src/new.js",
+        vec![
+            write_file_call("src/extra/new.js", "module.exports = 1;\n"),
+            Reply::tool(
+                "run_command",
+                json!({"command": "id -un; echo '// more' >> src/extra/new.js && echo appended; git -c safe.directory='*' status --short && echo git-ok"}),
+            ),
+            Reply::text("Done."),
+        ],
+    );
     let server = ModelServer::start(script);
     let result = run_task(&server, Wire::Anthropic, &repo, "Create new.js", &[]);
     result.assert_code(0);
@@ -1294,12 +1234,7 @@ fn commands_run_as_the_configured_unprivileged_user() {
         "the repository's tests ran as the user: {}",
         result.stderr
     );
-    let ran = bodies(&server)[4]["messages"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .to_string();
+    let ran = last_message(&bodies(&server)[4]);
     assert!(ran.contains("nobody"), "{ran}");
     assert!(
         ran.contains("appended"),
@@ -1354,8 +1289,7 @@ fn on_a_terminal_the_question_is_asked_there() {
         eprintln!("skipped: no `script` command to provide a terminal");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     let mut script = vec![Reply::tool(
         "ask_question",
         json!({"question": "Which window length?"}),
@@ -1405,16 +1339,15 @@ fn on_a_terminal_the_question_is_asked_there() {
 #[test]
 fn errors_and_logs_mask_secrets_from_the_environment() {
     const SECRET: &str = "proxy-tok-abcdef123456";
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     let server = ModelServer::start(vec![Reply::status(400).body(format!(
         "{{\"type\":\"error\",\"error\":{{\"type\":\"invalid_request_error\",\"message\":\"bad proxy token {SECRET}\"}}}}"
     ))]);
-    let repo_arg = repo.display().to_string();
-    let r = deckhand(
+    let r = run_in(
         &server,
         Wire::Anthropic,
-        &["run", "--repo", &repo_arg, "--task", "Anything"],
+        &repo,
+        &["--task", "Anything"],
         &[("PROXY_TOKEN", SECRET), ("DECKHAND_LOG", "debug")],
     );
     r.assert_code(1);
@@ -1439,15 +1372,9 @@ fn missing_linter() -> &'static str {
 
 #[test]
 fn a_lint_tool_that_is_not_installed_is_not_run_not_a_failure() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     let linter = missing_linter();
-    commit_file(
-        &repo,
-        "package.json",
-        &format!("{{\n  \"name\": \"user-service\",\n  \"private\": true,\n  \"scripts\": {{\n    \"test\": \"node --test\",\n    \"lint\": \"{linter} src\"\n  }}\n}}\n"),
-        "lint",
-    );
+    commit_lint_script(&repo, &format!("{linter} src"), "lint");
     let server = ModelServer::start(minimal_script("src/one.js"));
     let result = run_task(&server, Wire::Anthropic, &repo, "Create one.js", &[]);
     result.assert_code(0);
@@ -1459,7 +1386,7 @@ fn a_lint_tool_that_is_not_installed_is_not_run_not_a_failure() {
         "{}",
         result.stderr
     );
-    let pr = std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("pr.md")).unwrap();
+    let pr = pr_md(&repo, &task_branch(&repo));
     assert!(
         pr.contains(&format!(
             "| lint | `npm run lint` | {not_run} | {not_run} | package.json scripts.lint |"
@@ -1488,26 +1415,20 @@ test('legacy rounding stays exact', () => {
 
 #[test]
 fn code_is_told_only_the_failure_its_change_caused() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_service(dir.path());
+    let (_dir, repo) = temp_fixture(node_service);
     commit_file(&repo, "test/legacy.test.js", LEGACY_TEST_JS, "legacy test");
     commit_file(&repo, ".deckhand.yml", "max_attempts: 2\n", "two attempts");
-    let script = vec![
-        Reply::tool("update_spec", json!({"plan": ["Change the status code"]})),
-        Reply::text("Planned."),
-        // Attempt 1 breaks the wrong-password test.
-        Reply::tool(
-            "edit_file",
-            json!({"path": "src/app.js", "old_text": "status: ok ? 200 : 401", "new_text": "status: ok ? 200 : 403"}),
-        ),
-        Reply::text("Changed the status code."),
-        // Attempt 2 puts it back.
-        Reply::tool(
-            "edit_file",
-            json!({"path": "src/app.js", "old_text": "status: ok ? 200 : 403", "new_text": "status: ok ? 200 : 401"}),
-        ),
-        Reply::text("Restored the status code."),
-    ];
+    let script = plan_then(
+        "Change the status code",
+        vec![
+            // Attempt 1 breaks the wrong-password test.
+            login_status_edit(401, 403),
+            Reply::text("Changed the status code."),
+            // Attempt 2 puts it back.
+            login_status_edit(403, 401),
+            Reply::text("Restored the status code."),
+        ],
+    );
     let server = ModelServer::start(script);
     let result = run_task(
         &server,
@@ -1546,7 +1467,7 @@ fn code_is_told_only_the_failure_its_change_caused() {
         "{}",
         result.stderr
     );
-    let pr = std::fs::read_to_string(task_dir(&repo, &task_branch(&repo)).join("pr.md")).unwrap();
+    let pr = pr_md(&repo, &task_branch(&repo));
     assert!(
         pr.contains("- Unchanged (failed before the task, the same way): `npm test`"),
         "{pr}"

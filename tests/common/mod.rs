@@ -170,6 +170,13 @@ pub fn task_branch(repo: &Path) -> String {
     branches[0].to_string()
 }
 
+/// A new temp dir and the fixture repository `make` builds in it.
+pub fn temp_fixture(make: impl FnOnce(&Path) -> PathBuf) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = make(dir.path());
+    (dir, repo)
+}
+
 /// `.git/deckhand/<id>/`.
 pub fn task_dir(repo: &Path, branch: &str) -> PathBuf {
     let id = branch.trim_start_matches("deckhand/");
