@@ -10,7 +10,7 @@ mod support;
 
 use std::path::Path;
 
-use common::{deckhand_cmd, have_tool, output};
+use common::{deckhand_cmd, have_tool, output, temp_fixture, RunResult};
 use serde_json::{json, Value};
 use support::ci_repos::{
     c_make_library, go_module, jest_project, node_ci_library, pnpm_vitest_library,
@@ -32,6 +32,35 @@ fn verify_json_with(repo: &Path, env: &[(&str, &str)]) -> (i32, Value) {
     (r.code, doc)
 }
 
+/// `deckhand verify --repo REPO`, its report as text.
+fn verify_text(repo: &Path) -> RunResult {
+    let mut cmd = deckhand_cmd(&[]);
+    cmd.args(["verify", "--repo"]).arg(repo);
+    output(cmd)
+}
+
+/// Rewrites `path` in `repo`, replacing each `(from, to)` in turn.
+fn replace_in(repo: &Path, path: &str, edits: &[(&str, &str)]) {
+    let mut text = std::fs::read_to_string(repo.join(path)).unwrap();
+    for (from, to) in edits {
+        text = text.replace(from, to);
+    }
+    std::fs::write(repo.join(path), text).unwrap();
+}
+
+/// A lint error for the Node fixtures' `src/total.js`: `let sum` becomes `var sum`.
+const VAR_SUM: (&str, &str) = ("  let sum = 0;", "  var sum = 0;");
+
+/// A bug for the Node fixtures' `src/total.js`: the total keeps only the last price.
+const LAST_PRICE_ONLY: (&str, &str) = ("sum += item.price", "sum = item.price");
+
+/// Asserts verify reported no change and the whole tree is as `before`.
+#[track_caller]
+fn assert_snapshot_unchanged(doc: &Value, repo: &Path, before: &[(String, Vec<u8>)]) {
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert_eq!(snapshot(repo), before);
+}
+
 fn golangci_installed() -> bool {
     std::process::Command::new("sh")
         .args(["-c", "command -v golangci-lint"])
@@ -43,8 +72,7 @@ const CI: &str = ".github/workflows/ci.yml job test";
 
 #[test]
 fn healthy_tree_passes_with_the_ci_commands_and_stays_untouched() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_ci_library(dir.path());
+    let (_dir, repo) = temp_fixture(node_ci_library);
     let before = snapshot(&repo);
     let (code, doc) = verify_json(&repo);
     assert_eq!(code, 0, "{doc:#}");
@@ -105,9 +133,7 @@ fn healthy_tree_passes_with_the_ci_commands_and_stays_untouched() {
     assert_eq!(doc["event"], "verify_finished");
     assert_eq!(snapshot(&repo), before);
 
-    let mut cmd = deckhand_cmd(&[]);
-    cmd.args(["verify", "--repo"]).arg(&repo);
-    let r = output(cmd);
+    let r = verify_text(&repo);
     assert!(
         r.stdout
             .contains(&format!("test `npm run test:ci` (from {CI}) ✅ 1 passed")),
@@ -127,13 +153,8 @@ fn healthy_tree_passes_with_the_ci_commands_and_stays_untouched() {
 
 #[test]
 fn injected_bug_and_lint_error_fail_with_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_ci_library(dir.path());
-    let source = std::fs::read_to_string(repo.join("src/total.js"))
-        .unwrap()
-        .replace("  let sum = 0;", "  var sum = 0;")
-        .replace("sum += item.price", "sum = item.price");
-    std::fs::write(repo.join("src/total.js"), &source).unwrap();
+    let (_dir, repo) = temp_fixture(node_ci_library);
+    replace_in(&repo, "src/total.js", &[VAR_SUM, LAST_PRICE_ONLY]);
     let before = snapshot(&repo);
     let status = git(&repo, &["status", "--porcelain"]);
     let (code, doc) = verify_json(&repo);
@@ -160,15 +181,13 @@ fn injected_bug_and_lint_error_fail_with_file_and_line() {
             "message": "error no-var: Unexpected var, use let or const",
         }])
     );
-    assert_eq!(doc["tree"]["changed"], json!([]));
-    assert_eq!(snapshot(&repo), before);
+    assert_snapshot_unchanged(&doc, &repo, &before);
     assert_eq!(git(&repo, &["status", "--porcelain"]), status);
 }
 
 #[test]
 fn a_command_that_rewrites_the_tree_is_named_and_put_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = node_ci_library(dir.path());
+    let (_dir, repo) = temp_fixture(node_ci_library);
     std::fs::write(
         repo.join(".github/deckhand.yml"),
         "commands:\n  lint: npm run fix\n",
@@ -176,10 +195,7 @@ fn a_command_that_rewrites_the_tree_is_named_and_put_back() {
     .unwrap();
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-qm", "lint with the fixer"]);
-    let broken = std::fs::read_to_string(repo.join("src/total.js"))
-        .unwrap()
-        .replace("  let sum = 0;", "  var sum = 0;");
-    std::fs::write(repo.join("src/total.js"), &broken).unwrap();
+    replace_in(&repo, "src/total.js", &[VAR_SUM]);
     let before = snapshot(&repo);
     let (_, doc) = verify_json(&repo);
     let lint = doc["checks"]
@@ -197,9 +213,7 @@ fn a_command_that_rewrites_the_tree_is_named_and_put_back() {
     // Put back as it was before verify: the user's uncommitted edit.
     assert_eq!(snapshot(&repo), before);
 
-    let mut cmd = deckhand_cmd(&[]);
-    cmd.args(["verify", "--repo"]).arg(&repo);
-    let r = output(cmd);
+    let r = verify_text(&repo);
     assert!(
         r.stdout
             .contains("⚠️ `npm run fix` changed the tree (a check: put back): src/total.js\ntree: unchanged\n"),
@@ -238,10 +252,16 @@ fn tracked(repo: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// Asserts verify reported no change and every file git does not ignore is as `before`.
+#[track_caller]
+fn assert_tracked_unchanged(doc: &Value, repo: &Path, before: &[(String, Vec<u8>)]) {
+    assert_eq!(doc["tree"]["changed"], json!([]));
+    assert!(tracked(repo) == before, "the tree changed");
+}
+
 #[test]
 fn a_makefile_runner_that_prints_only_the_line_is_tied_to_its_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = c_make_library(dir.path());
+    let (_dir, repo) = temp_fixture(c_make_library);
     let ci = ".github/workflows/ci.yml job build";
     let before = tracked(&repo);
     let (code, doc) = verify_json(&repo);
@@ -263,14 +283,14 @@ fn a_makefile_runner_that_prints_only_the_line_is_tied_to_its_file() {
         statuses(&doc),
         vec![pair("make test", "passed"), pair("make lint", "passed")]
     );
-    assert_eq!(doc["tree"]["changed"], json!([]));
-    assert!(tracked(&repo) == before, "the tree changed");
+    assert_tracked_unchanged(&doc, &repo, &before);
 
     // An injected bug and a lint error.
-    let source = std::fs::read_to_string(repo.join("src/calc.c"))
-        .unwrap()
-        .replace("return a + b;", "int unused = 0;\n    return a - b;");
-    std::fs::write(repo.join("src/calc.c"), source).unwrap();
+    replace_in(
+        &repo,
+        "src/calc.c",
+        &[("return a + b;", "int unused = 0;\n    return a - b;")],
+    );
     let before = tracked(&repo);
     let (code, doc) = verify_json(&repo);
     assert_eq!(code, 1, "{doc:#}");
@@ -300,14 +320,12 @@ fn a_makefile_runner_that_prints_only_the_line_is_tied_to_its_file() {
             .contains("unused variable"),
         "{lint:#}"
     );
-    assert_eq!(doc["tree"]["changed"], json!([]));
-    assert!(tracked(&repo) == before, "the tree changed");
+    assert_tracked_unchanged(&doc, &repo, &before);
 }
 
 #[test]
 fn a_jest_project_with_a_check_lint_script() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = jest_project(dir.path());
+    let (_dir, repo) = temp_fixture(jest_project);
     let ci = ".github/workflows/ci.yml job test";
     let before = snapshot(&repo);
     let (code, doc) = verify_json(&repo);
@@ -332,11 +350,7 @@ fn a_jest_project_with_a_check_lint_script() {
     );
     assert_eq!(snapshot(&repo), before);
 
-    let source = std::fs::read_to_string(repo.join("src/total.js"))
-        .unwrap()
-        .replace("  let sum = 0;", "  var sum = 0;")
-        .replace("sum += item.price", "sum = item.price");
-    std::fs::write(repo.join("src/total.js"), source).unwrap();
+    replace_in(&repo, "src/total.js", &[VAR_SUM, LAST_PRICE_ONLY]);
     let before = snapshot(&repo);
     let (code, doc) = verify_json(&repo);
     assert_eq!(code, 1, "{doc:#}");
@@ -365,16 +379,14 @@ fn a_jest_project_with_a_check_lint_script() {
             "message": "error: Unexpected var, use let or const instead (no-var)",
         }])
     );
-    assert_eq!(doc["tree"]["changed"], json!([]));
-    assert_eq!(snapshot(&repo), before);
+    assert_snapshot_unchanged(&doc, &repo, &before);
 }
 
 /// Needs PyPI (pytest, mypy and setuptools into a fresh virtual
 /// environment): about a minute on a 2-core machine.
 #[test]
 fn a_src_layout_package_with_dependency_groups_and_mypy_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = python_src_layout(dir.path());
+    let (_dir, repo) = temp_fixture(python_src_layout);
     let ci = ".github/workflows/ci.yml job test";
     let before = tracked(&repo);
     let (code, doc) = verify_json(&repo);
@@ -403,15 +415,17 @@ fn a_src_layout_package_with_dependency_groups_and_mypy_files() {
         doc["setup"]
     );
     assert_eq!(doc["checks"][0]["source"], ci);
-    assert_eq!(doc["tree"]["changed"], json!([]));
-    assert!(tracked(&repo) == before, "the tree changed");
+    assert_tracked_unchanged(&doc, &repo, &before);
 
     // A bug and a type error in the files the project checks.
-    let source = std::fs::read_to_string(repo.join("src/inventory/stock.py"))
-        .unwrap()
-        .replace("+ amount", "- amount")
-        .replace("return levels[item]", "return str(levels[item])");
-    std::fs::write(repo.join("src/inventory/stock.py"), source).unwrap();
+    replace_in(
+        &repo,
+        "src/inventory/stock.py",
+        &[
+            ("+ amount", "- amount"),
+            ("return levels[item]", "return str(levels[item])"),
+        ],
+    );
     let before = tracked(&repo);
     let (code, doc) = verify_json(&repo);
     assert_eq!(code, 1, "{doc:#}");
@@ -428,16 +442,14 @@ fn a_src_layout_package_with_dependency_groups_and_mypy_files() {
         (&mypy[0]["file"], &mypy[0]["line"]),
         (&json!("src/inventory/stock.py"), &json!(3))
     );
-    assert_eq!(doc["tree"]["changed"], json!([]));
-    assert!(tracked(&repo) == before, "the tree changed");
+    assert_tracked_unchanged(&doc, &repo, &before);
 }
 
 /// Needs PyPI (setuptools and a pinned ruff into a fresh virtual
 /// environment): about a minute on a 2-core machine.
 #[test]
 fn a_ruff_config_that_fixes_on_its_own_is_checked_without_fixing() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = ruff_fix_project(dir.path());
+    let (_dir, repo) = temp_fixture(ruff_fix_project);
     let ci = ".github/workflows/ci.yml job check";
     let before = tracked(&repo);
     let (code, doc) = verify_json(&repo);
@@ -469,15 +481,17 @@ fn a_ruff_config_that_fixes_on_its_own_is_checked_without_fixing() {
         doc["checks"][0]["counts"],
         json!({"passed": 2, "failed": 0, "skipped": 0})
     );
-    assert_eq!(doc["tree"]["changed"], json!([]));
-    assert!(tracked(&repo) == before, "the tree changed");
+    assert_tracked_unchanged(&doc, &repo, &before);
 
     // A bug, and an unused import ruff would remove by itself.
-    let source = std::fs::read_to_string(repo.join("src/units/convert.py"))
-        .unwrap()
-        .replace("KM_PER_MILE = ", "import os\n\nKM_PER_MILE = ")
-        .replace(", 3)", ", 2)");
-    std::fs::write(repo.join("src/units/convert.py"), &source).unwrap();
+    replace_in(
+        &repo,
+        "src/units/convert.py",
+        &[
+            ("KM_PER_MILE = ", "import os\n\nKM_PER_MILE = "),
+            (", 3)", ", 2)"),
+        ],
+    );
     let before = tracked(&repo);
     let (code, doc) = verify_json(&repo);
     assert_eq!(code, 1, "{doc:#}");
@@ -508,8 +522,7 @@ fn a_ruff_config_that_fixes_on_its_own_is_checked_without_fixing() {
         }])
     );
     assert_eq!(doc["checks"][1]["wrote"], json!([]));
-    assert_eq!(doc["tree"]["changed"], json!([]));
-    assert!(tracked(&repo) == before, "the tree changed");
+    assert_tracked_unchanged(&doc, &repo, &before);
     assert!(std::fs::read_to_string(repo.join("src/units/convert.py"))
         .unwrap()
         .contains("import os"));
@@ -522,8 +535,7 @@ fn a_go_module_whose_ci_runs_go_test_without_v() {
     if !have_tool("go") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let repo = go_module(dir.path());
+    let (_dir, repo) = temp_fixture(go_module);
     let ci = ".github/workflows/ci.yml job test";
     let before = snapshot(&repo);
     let (code, doc) = verify_json(&repo);
@@ -552,19 +564,21 @@ fn a_go_module_whose_ci_runs_go_test_without_v() {
         doc["checks"][0]["counts"],
         json!({"passed": 2, "failed": 0, "skipped": 0})
     );
-    assert_eq!(doc["tree"]["changed"], json!([]));
-    assert_eq!(snapshot(&repo), before);
+    assert_snapshot_unchanged(&doc, &repo, &before);
 
     // A bug, and a self-assignment only `go vet` reports (`go test` runs
     // a smaller set of vet checks).
-    let source = std::fs::read_to_string(repo.join("ledger.go"))
-        .unwrap()
-        .replace("\t\tsum += e", "\t\tsum = e")
-        .replace(
-            "\tvar sum int64\n",
-            "\tvar sum int64\n\tentries = entries\n",
-        );
-    std::fs::write(repo.join("ledger.go"), &source).unwrap();
+    replace_in(
+        &repo,
+        "ledger.go",
+        &[
+            ("\t\tsum += e", "\t\tsum = e"),
+            (
+                "\tvar sum int64\n",
+                "\tvar sum int64\n\tentries = entries\n",
+            ),
+        ],
+    );
     let before = snapshot(&repo);
     let (code, doc) = verify_json(&repo);
     assert_eq!(code, 1, "{doc:#}");
@@ -597,8 +611,7 @@ fn a_go_module_whose_ci_runs_go_test_without_v() {
             "message": "self-assignment of entries to entries",
         }])
     );
-    assert_eq!(doc["tree"]["changed"], json!([]));
-    assert_eq!(snapshot(&repo), before);
+    assert_snapshot_unchanged(&doc, &repo, &before);
 }
 
 /// pnpm 9.12.0 from the npm registry, installed once under the target
@@ -642,8 +655,7 @@ fn pnpm_on_path() -> String {
 fn a_pnpm_vitest_library_installs_from_its_lockfile_and_reports_vitest_locations() {
     let path = pnpm_on_path();
     let env = [("PATH", path.as_str())];
-    let dir = tempfile::tempdir().unwrap();
-    let repo = pnpm_vitest_library(dir.path());
+    let (_dir, repo) = temp_fixture(pnpm_vitest_library);
     let ci = ".github/workflows/ci.yml job test";
     let before = tracked(&repo);
     let (code, doc) = verify_json_with(&repo, &env);
@@ -670,14 +682,9 @@ fn a_pnpm_vitest_library_installs_from_its_lockfile_and_reports_vitest_locations
         doc["checks"][0]["counts"],
         json!({"passed": 2, "failed": 0, "skipped": 0})
     );
-    assert_eq!(doc["tree"]["changed"], json!([]));
-    assert!(tracked(&repo) == before, "the tree changed");
+    assert_tracked_unchanged(&doc, &repo, &before);
 
-    let source = std::fs::read_to_string(repo.join("src/total.js"))
-        .unwrap()
-        .replace("  let sum = 0;", "  var sum = 0;")
-        .replace("sum += item.price", "sum = item.price");
-    std::fs::write(repo.join("src/total.js"), source).unwrap();
+    replace_in(&repo, "src/total.js", &[VAR_SUM, LAST_PRICE_ONLY]);
     let before = tracked(&repo);
     let (code, doc) = verify_json_with(&repo, &env);
     assert_eq!(code, 1, "{doc:#}");
@@ -708,6 +715,5 @@ fn a_pnpm_vitest_library_installs_from_its_lockfile_and_reports_vitest_locations
             "message": "error no-var: Unexpected var, use let or const",
         }])
     );
-    assert_eq!(doc["tree"]["changed"], json!([]));
-    assert!(tracked(&repo) == before, "the tree changed");
+    assert_tracked_unchanged(&doc, &repo, &before);
 }
