@@ -37,12 +37,8 @@ fn events_that_start_nothing_say_why_and_exit_zero() {
     let ev = event(&w, "issues/09-labeled.json", &[]);
     let run = action(&w, "issues", &ev, 401, &[]);
     run.result.assert_code(0);
-    assert!(
-        run.result.stdout.contains("nothing to do"),
-        "{}",
-        run.result.stdout
-    );
-    assert!(run.result.stdout.contains("`bug`"), "{}", run.result.stdout);
+    run.assert_stdout_contains("nothing to do");
+    run.assert_stdout_contains("`bug`");
     assert_eq!(run.outputs["status"], "skipped");
     let ev = event(&w, "push/00-event.json", &[]);
     action(&w, "push", &ev, 402, &[]).result.assert_code(0);
@@ -63,15 +59,8 @@ fn a_question_waits_and_the_answer_resumes_the_task() {
 #[test]
 fn cancel_calls_the_run_cancel_endpoint_for_the_task_run() {
     let w = world(vec![]);
-    let id = deckhand::action::issue_task_id(&FULL.parse().unwrap(), 1);
     w.gh.add_run(OWNER, REPO, 777, "in_progress");
-    w.gh.add_comment(
-        OWNER,
-        REPO,
-        1,
-        "github-actions[bot]",
-        &format!("<!-- deckhand:progress task={id} run=777 status=running -->\n### 🛠️ Deckhand is working on this"),
-    );
+    running_marker(&w, "github-actions[bot]", 777);
     let ev = comment(&w, "/deckhand cancel");
     let run = action(&w, "issue_comment", &ev, 778, &[]);
     run.result.assert_code(0);
@@ -112,11 +101,7 @@ fn a_secret_given_in_secrets_is_masked_and_never_sent() {
     );
     run.result.assert_code(0);
     let first_line = run.result.stdout.lines().next().unwrap_or_default();
-    assert!(
-        run.result.stdout.contains(&format!("::add-mask::{SECRET}")),
-        "{}",
-        run.result.stdout
-    );
+    run.assert_stdout_contains(&format!("::add-mask::{SECRET}"));
     assert!(first_line.starts_with("::add-mask::"), "{first_line}");
     assert_eq!(
         run.result.stdout.matches(SECRET).count(),
@@ -306,11 +291,7 @@ fn a_submitted_review_on_a_deckhand_pr_gets_a_fix_and_a_pr_comment() {
     run.result.assert_code(0);
     run.assert_status("done");
     assert_eq!(w.gh.commits(OWNER, REPO, BRANCH).len(), before + 1);
-    let replies: Vec<_> =
-        w.gh.comments(OWNER, REPO, 2)
-            .into_iter()
-            .filter(|c| c.body.contains("Deckhand pushed"))
-            .collect();
+    let replies = comments_containing(&w, 2, "Deckhand pushed");
     assert_eq!(replies.len(), 1);
     assert!(
         replies[0].body.contains("Raised the limit to 2."),
@@ -348,13 +329,7 @@ fn verification_that_gives_up_opens_a_draft_labelled_for_review() {
         "{:?}",
         pulls[0].labels
     );
-    assert!(
-        run.result
-            .stdout
-            .contains("::error file=test/app.test.js,line="),
-        "{}",
-        run.result.stdout
-    );
+    run.assert_stdout_contains("::error file=test/app.test.js,line=");
     assert!(progress_comments(&w)[0].contains("status=needs-review"));
     w.model.assert_finished();
 }
@@ -379,11 +354,7 @@ fn bots_trigger_only_when_allowed() {
     let refused = action(&w, "issues", &path, 1401, &[]);
     refused.result.assert_code(0);
     assert_eq!(refused.outputs["status"], "skipped");
-    assert!(
-        refused.result.stdout.contains("allowed_bots"),
-        "{}",
-        refused.result.stdout
-    );
+    refused.assert_stdout_contains("allowed_bots");
     assert_eq!(w.model.requests().len(), 0);
     let allowed = action(
         &w,
@@ -410,16 +381,8 @@ fn a_malformed_event_names_the_file_and_field() {
     );
     let run = action(&w, "issues", &path, 1501, &[]);
     run.result.assert_code(1);
-    assert!(
-        run.result.stderr.contains("issue.title"),
-        "{}",
-        run.result.stderr
-    );
-    assert!(
-        run.result.stderr.contains(&path.display().to_string()),
-        "{}",
-        run.result.stderr
-    );
+    run.assert_stderr_contains("issue.title");
+    run.assert_stderr_contains(&path.display().to_string());
     assert_eq!(run.outputs["status"], "error");
     w.model.assert_finished();
 }
@@ -501,26 +464,13 @@ fn a_progress_marker_from_a_read_only_user_is_not_trusted() {
 #[test]
 fn a_comment_for_a_running_task_is_delivered_to_it() {
     let w = world(vec![]);
-    let id = deckhand::action::issue_task_id(&FULL.parse().unwrap(), 1);
     w.gh.add_run(OWNER, REPO, 4242, "in_progress");
-    w.gh.add_comment(
-        OWNER,
-        REPO,
-        1,
-        "github-actions[bot]",
-        &format!("<!-- deckhand:progress task={id} run=4242 status=running -->\n### 🛠️ Deckhand is working on this"),
-    );
+    running_marker(&w, "github-actions[bot]", 4242);
     let ev = comment(&w, "/deckhand use tabs, not spaces");
     let run = action(&w, "issue_comment", &ev, 4243, &[]);
     run.result.assert_code(0);
     run.assert_status("skipped");
-    assert!(
-        run.result
-            .stdout
-            .contains("went to the running task (run 4242)"),
-        "{}",
-        run.result.stdout
-    );
+    run.assert_stdout_contains("went to the running task (run 4242)");
     assert_eq!(w.model.requests().len(), 0, "no second task was started");
     let comment_id =
         w.gh.comments(OWNER, REPO, 1)
@@ -572,31 +522,11 @@ fn a_plain_comment_on_a_deckhand_pr_is_feedback() {
         .result
         .assert_code(0);
     let pr = w.gh.pulls(OWNER, REPO)[0].number;
-    let id =
-        w.gh.add_comment(OWNER, REPO, pr, "Codertocat", "Is the limit exported?");
-    let ev = event(
-        &w,
-        "issue_comment/00-created.json",
-        &[
-            (
-                "\"You are totally right! I'll get this fixed right away.\"",
-                "\"Is the limit exported?\"",
-            ),
-            ("\"id\": 492700400", &format!("\"id\": {id}")),
-            (
-                "\"number\": 1,",
-                &format!("\"number\": {pr}, \"pull_request\": {{\"url\": \"x\"}},"),
-            ),
-        ],
-    );
+    let ev = pr_comment(&w, pr, "Is the limit exported?");
     let run = action(&w, "issue_comment", &ev, 1802, &[]);
     run.result.assert_code(0);
     run.assert_status("done");
-    let replies: Vec<_> =
-        w.gh.comments(OWNER, REPO, pr)
-            .into_iter()
-            .filter(|c| c.body.contains("deckhand:reply"))
-            .collect();
+    let replies = comments_containing(&w, pr, "deckhand:reply");
     assert_eq!(replies.len(), 1);
     assert!(
         replies[0].body.contains("already exported"),
@@ -611,52 +541,12 @@ fn comments_on_other_pull_requests_start_nothing_and_refuse_nobody() {
     let w = world(vec![]);
     w.gh.set_permission(OWNER, REPO, "Codertocat", "read");
     // A person's PR from branch `feature`.
-    let url = w.gh.clone_url(OWNER, REPO).replacen(
-        "http://",
-        &format!("http://x-access-token:{TOKEN}@"),
-        1,
-    );
-    git(w.dir.path(), &["clone", "-q", &url, "push"]);
-    let work = w.dir.path().join("push");
-    git(&work, &["checkout", "-q", "-b", "feature"]);
-    std::fs::write(work.join("feature.txt"), "x\n").unwrap();
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-qm", "feature"]);
-    git(&work, &["push", "-q", "origin", "feature"]);
-    let pr = w.gh.add_pull(
-        OWNER,
-        REPO,
-        "A feature",
-        "",
-        "Codertocat",
-        "feature",
-        "main",
-    );
-    let id =
-        w.gh.add_comment(OWNER, REPO, pr, "Codertocat", "Looks good to me");
-    let ev = event(
-        &w,
-        "issue_comment/00-created.json",
-        &[
-            (
-                "\"You are totally right! I'll get this fixed right away.\"",
-                "\"Looks good to me\"",
-            ),
-            ("\"id\": 492700400", &format!("\"id\": {id}")),
-            (
-                "\"number\": 1,",
-                &format!("\"number\": {pr}, \"pull_request\": {{\"url\": \"x\"}},"),
-            ),
-        ],
-    );
+    let pr = persons_pull(&w, "feature", "A feature");
+    let ev = pr_comment(&w, pr, "Looks good to me");
     let run = action(&w, "issue_comment", &ev, 1901, &[]);
     run.result.assert_code(0);
     run.assert_status("skipped");
-    assert!(
-        run.result.stdout.contains("not opened by Deckhand"),
-        "{}",
-        run.result.stdout
-    );
+    run.assert_stdout_contains("not opened by Deckhand");
     assert_eq!(
         w.gh.comments(OWNER, REPO, pr).len(),
         1,
@@ -745,6 +635,35 @@ fn running_marker(w: &World, user: &str, run: u64) {
     );
 }
 
+/// A person's pull request (Codertocat's) from `branch`, pushed with one commit of its own.
+fn persons_pull(w: &World, branch: &str, title: &str) -> u64 {
+    let url = w.gh.clone_url(OWNER, REPO).replacen(
+        "http://",
+        &format!("http://x-access-token:{TOKEN}@"),
+        1,
+    );
+    git(w.dir.path(), &["clone", "-q", &url, "push"]);
+    let work = w.dir.path().join("push");
+    git(&work, &["checkout", "-q", "-b", branch]);
+    std::fs::write(work.join("feature.txt"), "x\n").unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-qm", "feature"]);
+    git(&work, &["push", "-q", "origin", branch]);
+    w.gh.add_pull(OWNER, REPO, title, "", "Codertocat", branch, "main")
+}
+
+/// The comments on issue or pull request `number` whose body contains `needle`.
+fn comments_containing(
+    w: &World,
+    number: u64,
+    needle: &str,
+) -> Vec<support::github_server::Comment> {
+    w.gh.comments(OWNER, REPO, number)
+        .into_iter()
+        .filter(|c| c.body.contains(needle))
+        .collect()
+}
+
 fn model_saw(w: &World, needle: &str) -> bool {
     w.model.requests().iter().any(|r| r.body.contains(needle))
 }
@@ -755,12 +674,8 @@ fn a_bad_input_names_it_and_still_writes_the_status_output() {
     let ev = labeled(&w);
     let run = action(&w, "issues", &ev, 2001, &[("INPUT_MAX_ATTEMPTS", "abc")]);
     run.result.assert_code(1);
-    assert!(
-        run.result
-            .stdout
-            .contains("::error title=Deckhand::input `max_attempts`: `abc` is not a whole number"),
-        "{}",
-        run.result.stdout
+    run.assert_stdout_contains(
+        "::error title=Deckhand::input `max_attempts`: `abc` is not a whole number",
     );
     run.assert_status("error");
     assert_eq!(w.model.requests().len(), 0);
@@ -778,11 +693,7 @@ fn a_stale_running_marker_does_not_swallow_a_later_comment() {
     let run = action(&w, "issue_comment", &ev, 2101, &[]);
     run.result.assert_code(0);
     run.assert_status("done");
-    assert!(
-        run.result.stdout.contains("run 900 held task"),
-        "{}",
-        run.result.stdout
-    );
+    run.assert_stdout_contains("run 900 held task");
     assert!(model_saw(&w, "please finish this"));
     assert_eq!(w.gh.pulls(OWNER, REPO).len(), 1);
     assert_eq!(progress_comments(&w).len(), 1, "the old comment is reused");
@@ -811,11 +722,7 @@ fn a_label_while_another_run_holds_the_task_starts_nothing() {
     let run = action(&w, "issues", &labeled(&w), 2301, &[]);
     run.result.assert_code(0);
     run.assert_status("skipped");
-    assert!(
-        run.result.stdout.contains("already running in run 4242"),
-        "{}",
-        run.result.stdout
-    );
+    run.assert_stdout_contains("already running in run 4242");
     assert_eq!(w.model.requests().len(), 0);
     w.model.assert_finished();
 }
@@ -898,11 +805,7 @@ fn deckhands_own_review_reply_never_triggers_it_even_with_a_personal_token() {
     let run = action(&w, "pull_request_review_comment", &ev, 2502, &[]);
     run.result.assert_code(0);
     run.assert_status("skipped");
-    assert!(
-        run.result.stdout.contains("Deckhand's own"),
-        "{}",
-        run.result.stdout
-    );
+    run.assert_stdout_contains("Deckhand's own");
     assert_eq!(w.model.requests().len(), calls, "no model call");
     assert!(w.gh.review_comment_replies().is_empty());
     w.model.assert_finished();
@@ -911,27 +814,7 @@ fn deckhands_own_review_reply_never_triggers_it_even_with_a_personal_token() {
 #[test]
 fn a_review_on_a_persons_pr_from_a_deckhand_named_branch_is_not_feedback() {
     let w = world(vec![]);
-    let url = w.gh.clone_url(OWNER, REPO).replacen(
-        "http://",
-        &format!("http://x-access-token:{TOKEN}@"),
-        1,
-    );
-    git(w.dir.path(), &["clone", "-q", &url, "push"]);
-    let work = w.dir.path().join("push");
-    git(&work, &["checkout", "-q", "-b", "deckhand/sneaky"]);
-    std::fs::write(work.join("feature.txt"), "x\n").unwrap();
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-qm", "feature"]);
-    git(&work, &["push", "-q", "origin", "deckhand/sneaky"]);
-    let pr = w.gh.add_pull(
-        OWNER,
-        REPO,
-        "Mine",
-        "",
-        "Codertocat",
-        "deckhand/sneaky",
-        "main",
-    );
+    let pr = persons_pull(&w, "deckhand/sneaky", "Mine");
     assert_eq!(pr, 2);
     let id = w.gh.add_review_comment(
         OWNER,
@@ -946,11 +829,7 @@ fn a_review_on_a_persons_pr_from_a_deckhand_named_branch_is_not_feedback() {
     let run = action(&w, "pull_request_review_comment", &ev, 2601, &[]);
     run.result.assert_code(0);
     run.assert_status("skipped");
-    assert!(
-        run.result.stdout.contains("not opened by Deckhand"),
-        "{}",
-        run.result.stdout
-    );
+    run.assert_stdout_contains("not opened by Deckhand");
     assert_eq!(w.model.requests().len(), 0);
     w.model.assert_finished();
 }
@@ -1081,11 +960,7 @@ fn steering_that_arrives_mid_task_survives_compaction_word_for_word() {
     });
     run.result.assert_code(0);
     run.assert_status("done");
-    assert!(
-        run.result.stderr.contains("compacting"),
-        "{}",
-        run.result.stderr
-    );
+    run.assert_stderr_contains("compacting");
     w.model.assert_finished();
     let requests = w.model.requests();
     let bodies: Vec<serde_json::Value> = requests.iter().map(|r| r.json.clone().unwrap()).collect();

@@ -50,27 +50,6 @@ fn review_comment(w: &World, body: &str) -> (u64, std::path::PathBuf) {
     (id, ev)
 }
 
-/// A plain comment by Codertocat on PR 2, and its event.
-fn pr_comment(w: &World, body: &str) -> std::path::PathBuf {
-    let id = w.gh.add_comment(OWNER, REPO, 2, "Codertocat", body);
-    let escaped = serde_json::to_string(body).unwrap();
-    event(
-        w,
-        "issue_comment/00-created.json",
-        &[
-            (
-                "\"You are totally right! I'll get this fixed right away.\"",
-                &escaped,
-            ),
-            ("\"id\": 492700400", &format!("\"id\": {id}")),
-            (
-                "\"number\": 1,",
-                "\"number\": 2, \"pull_request\": {\"url\": \"x\"},",
-            ),
-        ],
-    )
-}
-
 /// The `workflow_dispatch` event that continues task `id`.
 fn continuation(w: &World, id: &str) -> std::path::PathBuf {
     // The fixture's sender.
@@ -163,7 +142,7 @@ fn a_question_during_a_feedback_job_is_asked_on_the_pr_and_its_answer_resumes_th
             .collect();
     assert_eq!(asked.len(), 1, "the question is asked on the PR");
 
-    let ev = pr_comment(&w, "/deckhand call it limit");
+    let ev = pr_comment(&w, 2, "/deckhand call it limit");
     let second = action(&w, "issue_comment", &ev, 3203, &[]);
     second.assert_status("done");
     assert_eq!(w.gh.pulls(OWNER, REPO), vec![pr]);

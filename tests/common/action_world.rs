@@ -98,19 +98,29 @@ pub fn labeled(w: &World) -> PathBuf {
 
 /// A comment made on the server by Codertocat, and its event.
 pub fn comment(w: &World, body: &str) -> PathBuf {
-    let id = w.gh.add_comment(OWNER, REPO, 1, "Codertocat", body);
+    comment_event(w, 1, body, &[])
+}
+
+/// A comment made on pull request `pr` by Codertocat, and its event.
+pub fn pr_comment(w: &World, pr: u64, body: &str) -> PathBuf {
+    let number = format!("\"number\": {pr}, \"pull_request\": {{\"url\": \"x\"}},");
+    comment_event(w, pr, body, &[("\"number\": 1,", &number)])
+}
+
+/// Codertocat's comment `body` on issue or PR `number`, and its event with `edits` made too.
+fn comment_event(w: &World, number: u64, body: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let id = w.gh.add_comment(OWNER, REPO, number, "Codertocat", body);
     let escaped = serde_json::to_string(body).unwrap();
-    event(
-        w,
-        "issue_comment/00-created.json",
-        &[
-            (
-                "\"You are totally right! I'll get this fixed right away.\"",
-                &escaped,
-            ),
-            ("\"id\": 492700400", &format!("\"id\": {id}")),
-        ],
-    )
+    let id = format!("\"id\": {id}");
+    let mut all = vec![
+        (
+            "\"You are totally right! I'll get this fixed right away.\"",
+            escaped.as_str(),
+        ),
+        ("\"id\": 492700400", id.as_str()),
+    ];
+    all.extend_from_slice(edits);
+    event(w, "issue_comment/00-created.json", &all)
 }
 
 pub struct ActionRun {
@@ -245,6 +255,26 @@ impl ActionRun {
         );
         self
     }
+
+    /// Checks that the job's stdout contains `needle`, showing the stdout if not.
+    #[track_caller]
+    pub fn assert_stdout_contains(&self, needle: &str) -> &Self {
+        assert_shows(&self.result.stdout, needle);
+        self
+    }
+
+    /// Checks that the job's stderr contains `needle`, showing the stderr if not.
+    #[track_caller]
+    pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
+        assert_shows(&self.result.stderr, needle);
+        self
+    }
+}
+
+/// Checks that `text` contains `needle`, showing `text` if not.
+#[track_caller]
+fn assert_shows(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{text}");
 }
 
 /// Reads `name<<DELIM` blocks back.
