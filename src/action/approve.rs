@@ -28,9 +28,8 @@ pub async fn run(ctx: &Ctx, issue: u64, id: &str, actor: &User) -> anyhow::Resul
     } else if !is_rule_id(id) {
         Answer::NotAnId
     } else {
-        let path = rule_path(id);
-        let found = at.with(move |store| Ok(store.read(&path)?)).await?;
-        match found {
+        let mut store = at.open().await?;
+        match store.read(&rule_path(id))? {
             None => Answer::Unknown,
             Some(text) => {
                 let rule = Rule::parse(&rule_path(id), &text)?;
@@ -39,7 +38,6 @@ pub async fn run(ctx: &Ctx, issue: u64, id: &str, actor: &User) -> anyhow::Resul
                     name: actor.login.clone(),
                     email: format!("{}@users.noreply.github.com", actor.login),
                 };
-                let mut store = at.open().await?;
                 match edits::approve(&mut store, approver, id).await {
                     Ok(true) => Answer::Approved(rule),
                     Ok(false) => Answer::AlreadyActive(rule),

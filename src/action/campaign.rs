@@ -26,12 +26,6 @@ pub struct CampaignJob {
     per_hour: Option<u32>,
 }
 
-/// Opens the memory branch off the async workers.
-async fn store(ctx: &Ctx) -> anyhow::Result<MemoryStore> {
-    let at = memory_at(ctx)?;
-    super::offload::blocking(move || Ok(MemoryStore::open(at.remote, &at.branch, &at.cache)?)).await
-}
-
 impl CampaignJob {
     /// The job's campaign, when it has one: its plan and tracking issue from
     /// the memory branch (the issue lives in the memory repository).
@@ -39,7 +33,7 @@ impl CampaignJob {
         let Some(id) = ctx.inputs.campaign.clone() else {
             return Ok(None);
         };
-        let campaigns = CampaignStore::new(store(ctx).await?);
+        let campaigns = CampaignStore::new(memory_at(ctx)?.open().await?);
         let plan = campaigns
             .plan(&id)
             .with_context(|| format!("input `campaign`: {id}"))?;
@@ -77,7 +71,7 @@ impl CampaignJob {
     /// pull request (GitHub's secondary limits, `rollout.per_hour`).
     pub async fn pace(&self, ctx: &Ctx, wanted: &[Request]) -> anyhow::Result<()> {
         pace(
-            ctx,
+            &mut memory_at(ctx)?.open().await?,
             &self.id,
             self.per_hour,
             &ctx.repo.to_string(),
@@ -88,20 +82,19 @@ impl CampaignJob {
     }
 }
 
-/// Waits for room in the shared ledger of content-creating requests for
-/// `wanted`, sent for `repository` in `campaign`, saying so while it waits
-/// ("waiting 12s before `doing`: why").
+/// Waits for room in the shared ledger of content-creating requests (on
+/// `memory`) for `wanted`, sent for `repository` in `campaign`, saying so
+/// while it waits ("waiting 12s before `doing`: why").
 pub async fn pace(
-    ctx: &Ctx,
+    memory: &mut MemoryStore,
     campaign: &str,
     per_hour: Option<u32>,
     repository: &str,
     wanted: &[Request],
     doing: &str,
 ) -> anyhow::Result<()> {
-    let mut memory = store(ctx).await?;
     let waits = pacing::reserve(
-        &mut memory,
+        memory,
         campaign,
         repository,
         wanted,

@@ -268,15 +268,24 @@ async fn clone_repo(ctx: &Ctx, id: &str) -> anyhow::Result<LocalRepo> {
 async fn learn_identity(ctx: &Ctx, author: &str, settings: &Settings) {
     if let Some(login) = ctx.identity.learn(author) {
         println!(
-            "::warning title=Deckhand::the token writes as @{login}; set the `bot_login` input to `{login}` so every job knows its own comments and pull requests from the start"
+            "{}",
+            workflow::warning(
+                "Deckhand",
+                &format!("the token writes as @{login}; set the `bot_login` input to `{login}` so every job knows its own comments and pull requests from the start")
+            )
         );
         let git = &settings.file.git;
         if let Err(e) =
             super::remembered::remember(ctx, login, (git.name.clone(), git.email.clone())).await
         {
             println!(
-                "::warning title=Deckhand::could not keep @{login} on the memory branch: {}",
-                workflow::escape_data(&ctx.redactor.redact(&format!("{e:#}")))
+                "{}",
+                workflow::warning(
+                    "Deckhand",
+                    &ctx.redactor.redact(&format!(
+                        "could not keep @{login} on the memory branch: {e:#}"
+                    ))
+                )
             );
         }
     }
@@ -686,8 +695,12 @@ async fn run_inner(ctx: &Ctx, job: Job) -> anyhow::Result<Outputs> {
                 // The PR is open: the work is delivered whatever the comment does.
                 if let Err(e) = finished {
                     println!(
-                        "::warning title=Deckhand::could not update the progress comment: {}",
-                        workflow::escape_data(&ctx.redactor.redact(&e.to_string()))
+                        "{}",
+                        workflow::warning(
+                            "Deckhand",
+                            &ctx.redactor
+                                .redact(&format!("could not update the progress comment: {e}"))
+                        )
                     );
                 }
             }
@@ -744,8 +757,13 @@ async fn clear_checkpoint(ctx: &Ctx, id: &str, settings: &Settings) {
     };
     if let Err(e) = cleared {
         println!(
-            "::warning title=Deckhand::could not remove the checkpoint of task {id}: {}",
-            workflow::escape_data(&ctx.redactor.redact(&format!("{e:#}")))
+            "{}",
+            workflow::warning(
+                "Deckhand",
+                &ctx.redactor.redact(&format!(
+                    "could not remove the checkpoint of task {id}: {e:#}"
+                ))
+            )
         );
     }
 }
@@ -930,7 +948,7 @@ async fn reply_to_feedback(
         if let Some(campaign) = pull.body.as_deref().and_then(super::campaign::campaign_of) {
             let label: &[Request] = if needs_review { &[Request::Label] } else { &[] };
             super::campaign::pace(
-                ctx,
+                &mut memory_at(ctx)?.open().await?,
                 campaign,
                 None,
                 &ctx.repo.to_string(),

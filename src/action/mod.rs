@@ -724,7 +724,13 @@ async fn wait_until_over(ctx: &Ctx, run: u64) {
             }
         }
     }
-    println!("::warning title=Deckhand::run {run} had not stopped a minute after it was cancelled");
+    println!(
+        "{}",
+        workflow::warning(
+            "Deckhand",
+            &format!("run {run} had not stopped a minute after it was cancelled")
+        )
+    );
 }
 
 /// A reaction says "seen"; failing to add one changes nothing else.

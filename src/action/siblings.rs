@@ -6,6 +6,7 @@ use anyhow::Context as _;
 
 use super::campaign::{self, campaign_of};
 use super::job::{self, Job, Outputs};
+use super::offload::MemoryAt;
 use super::route::Feedback;
 use super::{feedback, team, Ctx};
 use crate::campaign::control::Shared;
@@ -24,15 +25,18 @@ pub struct Sent {
     pub rule: String,
 }
 
-/// Dispatches [`RULE_WORKFLOW`] in the config repository once for every open
-/// sibling of `campaign` (every repository but this one) and every rule of
-/// `rules` (ids of active rules: a proposed one waits for its approval).
-pub async fn spread(ctx: &Ctx, campaign_id: &str, rules: &[String]) -> anyhow::Result<Vec<Sent>> {
-    if rules.is_empty() {
-        return Ok(Vec::new());
-    }
-    let at = job::memory_at(ctx)?;
-    let records = CampaignStore::new(at.open().await?)
+/// Dispatches [`RULE_WORKFLOW`] in the config repository (`at`, whose
+/// memory branch `campaigns` holds) once for every open sibling of
+/// `campaign` (every repository but this one) and every rule of `rules`
+/// (ids of active rules: a proposed one waits for its approval).
+async fn spread(
+    ctx: &Ctx,
+    at: &MemoryAt,
+    campaigns: &mut CampaignStore,
+    campaign_id: &str,
+    rules: &[String],
+) -> anyhow::Result<Vec<Sent>> {
+    let records = campaigns
         .records(campaign_id)
         .with_context(|| format!("the status records of campaign {campaign_id}"))?;
     let home: RepoRef = at
@@ -57,7 +61,7 @@ pub async fn spread(ctx: &Ctx, campaign_id: &str, rules: &[String]) -> anyhow::R
     let chunk = Limits::github(None).largest_reservation();
     for batch in wanted.chunks(chunk) {
         campaign::pace(
-            ctx,
+            campaigns.memory(),
             campaign_id,
             None,
             &at.repo,
@@ -149,12 +153,11 @@ pub async fn apply(ctx: &Ctx, pr: u64, rule_id: &str) -> anyhow::Result<Outputs>
     .await?;
     if let Some(campaign) = pull.body.as_deref().and_then(campaign_of) {
         if let Err(e) = record_applied(ctx, campaign, &rule.id).await {
-            println!(
-                "::warning title=Deckhand campaign::rule {} was applied, but the status record of {} could not say so: {}",
-                rule.id,
-                ctx.repo,
-                workflow::escape_data(&ctx.redactor.redact(&format!("{e:#}")))
+            let what = format!(
+                "rule {} was applied, but the status record of {} could not say so",
+                rule.id, ctx.repo
             );
+            warn(ctx, &what, &e);
         }
     }
     Ok(outputs)
@@ -193,41 +196,58 @@ pub async fn spread_from(ctx: &Ctx, pr: u64, rules: &[String]) -> Vec<Sent> {
     let Some(campaign) = pull.body.as_deref().and_then(campaign_of) else {
         return Vec::new();
     };
+    let opened = async {
+        let at = job::memory_at(ctx)?;
+        let campaigns = CampaignStore::new(at.open().await?);
+        Ok::<_, anyhow::Error>((at, campaigns))
+    };
+    let (at, mut campaigns) = match opened.await {
+        Ok(opened) => opened,
+        Err(e) => {
+            warn(
+                ctx,
+                "the rules could not be sent to the campaign's siblings",
+                &e,
+            );
+            return Vec::new();
+        }
+    };
     // Kept first, so a re-apply tick on the dashboard can send it again.
     let source = format!("{}#{pr}", ctx.repo);
-    if let Err(e) = record_shared(ctx, campaign, &source, rules).await {
+    if let Err(e) = record_shared(&mut campaigns, campaign, &source, rules).await {
         warn(
             ctx,
             "the feedback could not be recorded for the dashboard",
             &e,
         );
     }
-    spread(ctx, campaign, rules).await.unwrap_or_else(|e| {
-        warn(
-            ctx,
-            "the rules could not be sent to the campaign's siblings",
-            &e,
-        );
-        Vec::new()
-    })
+    spread(ctx, &at, &mut campaigns, campaign, rules)
+        .await
+        .unwrap_or_else(|e| {
+            warn(
+                ctx,
+                "the rules could not be sent to the campaign's siblings",
+                &e,
+            );
+            Vec::new()
+        })
 }
 
 fn warn(ctx: &Ctx, what: &str, e: &anyhow::Error) {
+    let message = format!("{what}: {e:#}");
     println!(
-        "::warning title=Deckhand campaign::{what}: {}",
-        workflow::escape_data(&ctx.redactor.redact(&format!("{e:#}")))
+        "{}",
+        workflow::warning("Deckhand campaign", &ctx.redactor.redact(&message))
     );
 }
 
 /// Records `rules` from `source` as the campaign's latest shared feedback.
 async fn record_shared(
-    ctx: &Ctx,
+    campaigns: &mut CampaignStore,
     campaign: &str,
     source: &str,
     rules: &[String],
 ) -> anyhow::Result<()> {
-    let at = job::memory_at(ctx)?;
-    let mut campaigns = CampaignStore::new(at.open().await?);
     let shared = Shared {
         rules: rules.to_vec(),
         source: source.to_string(),

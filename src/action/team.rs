@@ -8,6 +8,9 @@ use crate::memory::{catalog, edits, Author};
 use crate::report::workflow;
 use crate::sandbox::Redactor;
 
+/// The title of the warnings about team rules.
+const TITLE: &str = "Deckhand team rules";
+
 /// Every rule on the memory branch that passed the checks on read. A
 /// branch that cannot be read costs the rules, never the task; a rule file
 /// that fails is named in a warning.
@@ -20,11 +23,14 @@ pub async fn read(at: &MemoryAt, redactor: &Redactor) -> Vec<Rule> {
         Ok(found) => {
             for s in &found.skipped {
                 println!(
-                    "::warning title=Deckhand team rules::{}",
-                    workflow::escape_data(&format!(
-                        "{} on `{}` of {} skipped: {}",
-                        s.file, at.branch, at.repo, s.reason
-                    ))
+                    "{}",
+                    workflow::warning(
+                        TITLE,
+                        &format!(
+                            "{} on `{}` of {} skipped: {}",
+                            s.file, at.branch, at.repo, s.reason
+                        )
+                    )
                 );
             }
             if !found.rules.is_empty() {
@@ -39,11 +45,14 @@ pub async fn read(at: &MemoryAt, redactor: &Redactor) -> Vec<Rule> {
         }
         Err(e) => {
             println!(
-                "::warning title=Deckhand team rules::{}",
-                workflow::escape_data(&redactor.redact(&format!(
-                    "the memory branch `{}` of {} was not read, so this task runs without team rules: {e:#}",
-                    at.branch, at.repo
-                )))
+                "{}",
+                workflow::warning(
+                    TITLE,
+                    &redactor.redact(&format!(
+                        "the memory branch `{}` of {} was not read, so this task runs without team rules: {e:#}",
+                        at.branch, at.repo
+                    ))
+                )
             );
             Vec::new()
         }
@@ -70,11 +79,14 @@ pub async fn record_use(at: &MemoryAt, committer: Author, state: &TaskState, red
     };
     if let Err(e) = recorded {
         println!(
-            "::warning title=Deckhand team rules::{}",
-            workflow::escape_data(&redactor.redact(&format!(
-                "the use of team rules by task {} was not recorded: {e:#}",
-                state.spec.id
-            )))
+            "{}",
+            workflow::warning(
+                TITLE,
+                &redactor.redact(&format!(
+                    "the use of team rules by task {} was not recorded: {e:#}",
+                    state.spec.id
+                ))
+            )
         );
     }
 }

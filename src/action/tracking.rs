@@ -15,7 +15,6 @@ use crate::campaign::status::{Record, State};
 use crate::campaign::store::CampaignStore;
 use crate::campaign::{ticks, tracking, waves};
 use crate::github::events::User;
-use crate::memory::MemoryStore;
 
 /// The campaign whose dashboard `body` is (Deckhand's marker, from its account).
 fn campaign_of(ctx: &Ctx, author: &str, body: &str) -> Option<String> {
@@ -43,11 +42,7 @@ pub async fn handle(
     let Some(id) = campaign_of(ctx, &found.user.login, &body) else {
         return Ok(None);
     };
-    let at = memory_at(ctx)?;
-    let memory =
-        super::offload::blocking(move || Ok(MemoryStore::open(at.remote, &at.branch, &at.cache)?))
-            .await?;
-    let mut store = CampaignStore::new(memory);
+    let mut store = CampaignStore::new(memory_at(ctx)?.open().await?);
     let plan = store
         .plan(&id)
         .with_context(|| format!("tracking issue #{issue}"))?;

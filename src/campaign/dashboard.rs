@@ -114,12 +114,13 @@ pub fn apply(plan: &Plan, records: &[Record], ticks: &Ticks, control: &Control) 
                             "nothing to re-apply: no feedback was shared in this campaign yet"
                                 .to_string()
                         }
-                        (Some(_), Some(_)) if record.state.has_open_pr() => {
+                        (Some(f), Some(_)) if record.state.has_open_pr() => {
                             acted.fired.push(cmd);
-                            let shared = control.latest_feedback().map_or(String::new(), |f| {
-                                format!("{} from {}", code_list(&f.rules), f.source)
-                            });
-                            format!("re-applying the latest feedback: {shared}")
+                            format!(
+                                "re-applying the latest feedback: {} from {}",
+                                code_list(&f.rules),
+                                f.source
+                            )
                         }
                         (Some(_), _) => "nothing to re-apply: no open pull request".to_string(),
                     },

@@ -6,8 +6,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::store::author;
 use super::CampaignError;
-use crate::memory::{Author, Change, MemoryError, MemoryStore};
+use crate::memory::{Change, MemoryError, MemoryStore};
 
 /// The ledger's place on the memory branch (one for every campaign: GitHub's
 /// limits are per account, not per campaign).
@@ -103,61 +104,62 @@ impl Ledger {
         limits: Limits,
         wanted: &[Request],
     ) -> Option<Wait> {
-        let mut waits = Vec::new();
-        let mut check = |window: chrono::Duration,
-                         limit: usize,
-                         what: String,
-                         counted: &dyn Fn(&Entry) -> bool,
-                         adding: usize| {
-            let mut inside: Vec<DateTime<Utc>> = self
-                .created
-                .iter()
-                .filter(|e| e.at > now - window && counted(e))
-                .map(|e| e.at)
-                .collect();
-            if limit == 0 || adding == 0 || inside.len() + adding <= limit {
-                return;
-            }
-            inside.sort();
-            let over = inside.len() + adding - limit;
-            // Room again once `over` of them have left the window (or, when
-            // more is asked than the window holds, once all have).
-            let leaving = inside.get(over - 1).or(inside.last()).copied();
-            waits.push(Wait {
-                until: leaving.unwrap_or(now) + window,
-                reason: what.replace("{n}", &inside.len().to_string()),
-            });
-        };
         let all = wanted.len();
-        let any = |_: &Entry| true;
-        check(
-            MINUTE,
-            limits.per_minute,
-            format!("{{n}} content-creating requests in the last minute (GitHub allows {GITHUB_PER_MINUTE})"),
-            &any,
-            all,
-        );
-        check(
-            HOUR,
-            limits.per_hour,
-            format!("{{n}} content-creating requests in the last hour (GitHub allows {GITHUB_PER_HOUR})"),
-            &any,
-            all,
-        );
-        if let Some(n) = limits.campaign_per_hour {
-            let pulls = wanted
-                .iter()
-                .filter(|k| **k == Request::PullRequest)
-                .count();
-            check(
-                HOUR,
-                n as usize,
-                format!("{{n}} pull requests in the last hour of campaign {campaign} (rollout.per_hour: {n})"),
-                &|e: &Entry| e.campaign == campaign && e.kind == Request::PullRequest,
-                pulls,
-            );
+        let pulls = wanted
+            .iter()
+            .filter(|k| **k == Request::PullRequest)
+            .count();
+        let mut waits = Vec::new();
+        if let Some((until, n)) = self.room(now, MINUTE, limits.per_minute, all, |_| true) {
+            waits.push(Wait {
+                until,
+                reason: format!("{n} content-creating requests in the last minute (GitHub allows {GITHUB_PER_MINUTE})"),
+            });
+        }
+        if let Some((until, n)) = self.room(now, HOUR, limits.per_hour, all, |_| true) {
+            waits.push(Wait {
+                until,
+                reason: format!("{n} content-creating requests in the last hour (GitHub allows {GITHUB_PER_HOUR})"),
+            });
+        }
+        if let Some(limit) = limits.campaign_per_hour {
+            let mine = |e: &Entry| e.campaign == campaign && e.kind == Request::PullRequest;
+            if let Some((until, n)) = self.room(now, HOUR, limit as usize, pulls, mine) {
+                waits.push(Wait {
+                    until,
+                    reason: format!("{n} pull requests in the last hour of campaign {campaign} (rollout.per_hour: {limit})"),
+                });
+            }
         }
         waits.into_iter().max_by_key(|w| w.until)
+    }
+
+    /// `None` when the `window` before `now` has room for `adding` more of
+    /// the entries `counted` (at most `limit`; 0: no limit); else when it
+    /// has, and how many are in it now.
+    fn room(
+        &self,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+        limit: usize,
+        adding: usize,
+        counted: impl Fn(&Entry) -> bool,
+    ) -> Option<(DateTime<Utc>, usize)> {
+        let mut inside: Vec<DateTime<Utc>> = self
+            .created
+            .iter()
+            .filter(|e| e.at > now - window && counted(e))
+            .map(|e| e.at)
+            .collect();
+        if limit == 0 || adding == 0 || inside.len() + adding <= limit {
+            return None;
+        }
+        inside.sort();
+        let over = inside.len() + adding - limit;
+        // Room again once `over` of them have left the window (or, when
+        // more is asked than the window holds, once all have).
+        let leaving = inside.get(over - 1).or(inside.last()).copied();
+        Some((leaving.unwrap_or(now) + window, inside.len()))
     }
 
     /// Records `sent` at `now` and forgets what left the hour.
@@ -176,13 +178,6 @@ impl Ledger {
             kind: *kind,
         }));
         self.created.sort_by_key(|e| e.at);
-    }
-}
-
-fn author() -> Author {
-    Author {
-        name: "deckhand".into(),
-        email: "deckhand@users.noreply.github.com".into(),
     }
 }
 

@@ -6,8 +6,8 @@ use super::status::{record_path, Record};
 use super::CampaignError;
 use crate::memory::{Author, Change, MemoryError, MemoryStore, Snapshot};
 
-/// Who campaign changes are committed as.
-fn author() -> Author {
+/// Who campaign changes (records, control, the pacing ledger) are committed as.
+pub(super) fn author() -> Author {
     Author {
         name: "deckhand".into(),
         email: "deckhand@users.noreply.github.com".into(),

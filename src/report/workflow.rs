@@ -51,6 +51,15 @@ pub fn error_annotation(
     )
 }
 
+/// `::warning title=T::message`.
+pub fn warning(title: &str, message: &str) -> String {
+    format!(
+        "::warning title={}::{}",
+        escape_property(title),
+        escape_data(message)
+    )
+}
+
 pub fn group(title: &str) -> String {
     format!("::group::{}", escape_data(title))
 }
@@ -156,6 +165,10 @@ mod tests {
                 "expected 1\nbut got 2"
             ),
             "::error file=src/a%2Cb.js,line=3,col=5,title=npm test::expected 1%0Abut got 2"
+        );
+        assert_eq!(
+            warning("Deckhand: team", "50% lost\nretry"),
+            "::warning title=Deckhand%3A team::50%25 lost%0Aretry"
         );
     }
 
