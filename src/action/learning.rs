@@ -109,20 +109,22 @@ pub async fn store(
             source: lesson.source.clone(),
             author: lesson.teacher.rule_author(),
         };
-        match at.open().await {
-            Ok(mut store) => learn::store(
-                &mut store,
-                committer,
-                lesson.recorded,
-                &feedback,
-                status,
-                lesson.commit.as_deref(),
-                redactor,
+        async {
+            let mut store = at.open().await?;
+            Ok::<_, anyhow::Error>(
+                learn::store(
+                    &mut store,
+                    committer,
+                    lesson.recorded,
+                    &feedback,
+                    status,
+                    lesson.commit.as_deref(),
+                    redactor,
+                )
+                .await?,
             )
-            .await
-            .map_err(anyhow::Error::from),
-            Err(e) => Err(e),
         }
+        .await
     };
     match stored {
         Ok(rules) => Learning::Stored {

@@ -71,12 +71,11 @@ pub async fn record_use(at: &MemoryAt, committer: Author, state: &TaskState, red
         used_at: chrono::Utc::now(),
         rules: state.team_rules.ids(),
     };
-    let recorded = match at.open().await {
-        Ok(mut store) => edits::record_use(&mut store, committer, record)
-            .await
-            .map_err(anyhow::Error::from),
-        Err(e) => Err(e),
-    };
+    let recorded = async {
+        let mut store = at.open().await?;
+        Ok::<_, anyhow::Error>(edits::record_use(&mut store, committer, record).await?)
+    }
+    .await;
     if let Err(e) = recorded {
         println!(
             "{}",
